@@ -1,0 +1,27 @@
+"""Options shared by several subcommands."""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+
+def add_device_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--seed", type=int, default=0, help="random seed (a CPU run is reproducible)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all cores)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return out

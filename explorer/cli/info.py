@@ -1,0 +1,35 @@
+"""`info CKPT`: the model card of a checkpoint."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..checkpoint import load_model
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="show a checkpoint's model card (config, dataset, metrics)")
+    p.add_argument("checkpoint")
+    p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_model(args.checkpoint)
+    meta = model.metadata
+    if args.json:
+        out = {k: v for k, v in meta.items() if k != "history"}
+        out["config"] = model.config.to_dict()
+        print(json.dumps(out, indent=2))
+        return 0
+    print(model.describe())
+    ds = meta.get("dataset") or {}
+    if ds:
+        print(f"dataset: {ds.get('name')} ({ds.get('train_size', '?')} train / {ds.get('test_size', '?')} test)")
+    epochs = (meta.get("history") or {}).get("epochs", [])
+    if epochs:
+        last = epochs[-1]
+        print(f"trained: {len(epochs)} epochs, last test ELBO {last.get('test_elbo')}")
+    for k, v in (meta.get("metrics") or {}).items():
+        print(f"{k}: {v}")
+    return 0

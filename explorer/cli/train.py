@@ -1,0 +1,164 @@
+"""`train`: fit a model and write a checkpoint (also under torchrun for DistributedDataParallel)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from ..checkpoint import load_checkpoint, save_model
+from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
+from ..data import DATASETS, load_dataset
+from ..devices import resolve_device
+from ..model import build_model
+from ..trainer import TrainConfig, Trainer, TrainingDiverged
+from .common import add_device_seed, apply_threads, int_list
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a VAE / AE / DAE and write a checkpoint",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
+    p.add_argument("--data-dir", default=None, help="directory holding the dataset files (or a folder of images)")
+    p.add_argument("--image-size", type=int_list, default=None, help="folder dataset: H,W to resize to")
+    p.add_argument("--rgb", action="store_true", help="folder dataset: keep colour")
+    p.add_argument("--kind", default="vae", choices=KINDS)
+    p.add_argument("--arch", default="mlp", choices=ARCHS)
+    p.add_argument("--hidden", type=int_list, default=(400,), help="MLP hidden sizes or conv channels, e.g. 200,200")
+    p.add_argument("--activation", default="relu", choices=ACTIVATIONS)
+    p.add_argument("--latent", type=int, default=2, help="latent dimensions")
+    p.add_argument("--likelihood", default="bernoulli", choices=LIKELIHOODS)
+    p.add_argument("--sigma", type=float, default=0.1, help="decoder std for --likelihood gaussian")
+    p.add_argument("--noise", type=float, default=0.3, help="DAE masking-noise probability")
+    p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
+    p.add_argument("--warmup", type=float, default=0.0, help="linear KL warm-up length in epochs")
+    p.add_argument("--estimator", default="analytic", choices=["analytic", "mc"],
+                   help="analytic = SGVB B (closed-form KL); mc = SGVB A (Monte Carlo KL)")
+    p.add_argument("--samples", type=int, default=1, help="z samples per example (L)")
+    p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with k samples")
+    p.add_argument("--binarize", default="auto", choices=["auto", "dynamic", "none"])
+    p.add_argument("--out", default="model.safetensors", help="checkpoint to write")
+    p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizer, history)")
+    p.add_argument("--checkpoint-every", type=int, default=1, help="write the checkpoint every N epochs")
+    p.add_argument("--metrics-out", default=None, help="write a JSON summary (per-epoch time, samples/s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_seed(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        device = resolve_device(args.device)
+        if device.type == "cuda":
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            args.device = f"cuda:{local}"
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    try:
+        return _train(args, rank)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(args: argparse.Namespace, rank: int) -> int:
+    data_kwargs = {}
+    if args.dataset == "folder":
+        data_kwargs = {"size": args.image_size, "rgb": args.rgb}
+    data = load_dataset(args.dataset, args.data_dir, **data_kwargs)
+    for note in data.notes:
+        _say(rank, f"note: {note}")
+    opt_state, history = None, None
+    if args.resume:
+        model, opt_state = load_checkpoint(args.resume)
+        history = model.metadata.get("history")
+        tc = dict(model.metadata.get("train_config", {}))
+        tc.update(epochs=args.epochs, device=args.device, lr=args.lr)
+        config = TrainConfig.from_dict(tc)
+        if opt_state is not None:
+            for g in opt_state["param_groups"]:
+                g["lr"] = args.lr
+    else:
+        mc = ModelConfig(image_shape=data.image_shape, latent_dim=args.latent, kind=args.kind, arch=args.arch,
+                         hidden=args.hidden, activation=args.activation, likelihood=args.likelihood,
+                         sigma=args.sigma, noise=args.noise)
+        model = build_model(mc)
+        config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
+                             warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
+                             iwae_k=args.iwae_k, binarize=args.binarize, seed=args.seed, device=args.device)
+    trainer = Trainer(model, data, config, optimizer_state=opt_state, history=history)
+    _say(rank, f"{model.describe()}\ntraining on {data.name} {tuple(data.image_shape)} "
+               f"({len(data.train_x)} images) on {trainer.device}, {config.epochs} epochs")
+
+    def save(status: str) -> None:
+        if rank == 0:
+            save_model(model, args.out, optimizer=trainer.optimizer, dataset=data.describe(),
+                       train_config=asdict(config), history=trainer.history, status=status,
+                       metrics=_final_metrics(trainer))
+
+    bar = None
+    if rank == 0 and not args.quiet:
+        from tqdm import tqdm
+        batches = -(-len(data.train_x) // config.batch_size)
+        done = trainer.state["epoch"] * batches + trainer.state["batch"]
+        bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
+        trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(
+            elbo=f"{r['elbo']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
+            rate=f"{r['samples_per_sec']:.0f}/s", refresh=False)))
+
+    def on_epoch(r: dict) -> None:
+        line = (f"epoch {r['epoch']:>4}  train ELBO {r['train_elbo']:9.3f}  test ELBO {_fmt(r['test_elbo'])}  "
+                f"recon {_fmt(r['test_recon'])}  KL {_fmt(r['test_kl'])}  {r['samples_per_sec']:8.0f} samples/s  "
+                f"{r['wall_time']:.1f}s")
+        (bar.write(line) if bar else print(line, flush=True))
+        if r["epoch"] % args.checkpoint_every == 0:
+            trainer.history["state"] = dict(trainer.state)
+            save("training")
+
+    trainer.add_callback("epoch", on_epoch)
+    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())  # stop cleanly after this step
+    code = 0
+    try:
+        trainer.fit()
+    except TrainingDiverged as e:
+        print(f"error: training diverged: {e}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar:
+            bar.close()
+    save(trainer.status)
+    _say(rank, f"{trainer.message}; checkpoint written to {args.out}")
+    if args.metrics_out and rank == 0:
+        Path(args.metrics_out).write_text(json.dumps(trainer.summary(), indent=2))
+    return code
+
+
+def _final_metrics(trainer: Trainer) -> dict:
+    epochs = trainer.history["epochs"]
+    if not epochs:
+        return {}
+    last = epochs[-1]
+    return {"test_elbo": last["test_elbo"], "test_recon": last["test_recon"], "test_kl": last["test_kl"],
+            "epochs": last["epoch"], "train_wall_time_s": trainer.state["wall_time"]}
+
+
+def _fmt(v: float | None) -> str:
+    return "      n/a" if v is None else f"{v:9.3f}"
+
+
+def _say(rank: int, msg: str) -> None:
+    if rank == 0:
+        print(msg, flush=True)

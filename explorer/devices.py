@@ -1,0 +1,41 @@
+"""Choosing a torch device, with a clear error for one that is not there."""
+from __future__ import annotations
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    pass
+
+
+def available_devices() -> list[str]:
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out.insert(0, "cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        out.insert(0 if "cuda" not in out else 1, "mps")
+    return out
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then CPU. A named device that is missing is an error."""
+    if isinstance(name, torch.device):
+        return name
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device(available_devices()[0])
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("device 'cuda' was asked for, but no CUDA GPU is available here "
+                              f"(available: {', '.join(available_devices())})")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif dev.type == "mps" and "mps" not in available_devices():
+        raise DeviceError("device 'mps' was asked for, but Apple MPS is not available here")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev

@@ -1,0 +1,42 @@
+"""Distributions the models return, so log_prob / sample / mean mean the same thing everywhere."""
+from __future__ import annotations
+
+import torch
+from torch.distributions import Bernoulli, Distribution, Independent, Normal, constraints
+
+
+class PointMass(Distribution):
+    """A deterministic encoder's "posterior": all mass at loc. Lets an AE share the VAE's API."""
+
+    arg_constraints: dict = {}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(self, loc: torch.Tensor):
+        self.loc = loc
+        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return torch.zeros_like(self.loc)
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        return self.loc.expand(self._extended_shape(torch.Size(sample_shape)))
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        hit = (value == self.loc).all(-1)
+        return torch.where(hit, 0.0, float("-inf")).to(self.loc.dtype)
+
+
+def diagonal_normal(loc: torch.Tensor, scale: torch.Tensor, event_dims: int = 1) -> Independent:
+    return Independent(Normal(loc, scale, validate_args=False), event_dims)
+
+
+def bernoulli_image(logits: torch.Tensor) -> Independent:
+    # validate_args=False: the continuous "Bernoulli" log-likelihood on grey levels in [0, 1] is the
+    # usual cross-entropy; binarized data gives a proper log-probability.
+    return Independent(Bernoulli(logits=logits, validate_args=False), 3)
