@@ -1,0 +1,18 @@
+"""VAE Explorer: `streamlit run streamlit_app.py`. Wiring only; the maths lives in explorer/."""
+import streamlit as st
+
+from explorer.ui import sidebar
+
+st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("explorer/ui/page_map.py", title="Latent map", icon="🗺️", default=True),
+    st.Page("explorer/ui/page_decoder.py", title="Decoder sliders", icon="🎚️"),
+    st.Page("explorer/ui/page_interpolate.py", title="Interpolate", icon="↔️"),
+    st.Page("explorer/ui/page_maths.py", title="The maths, live", icon="∑"),
+    st.Page("explorer/ui/page_train.py", title="Train", icon="🏋️"),
+]
+
+page = st.navigation(PAGES)
+sidebar.render()
+page.run()
