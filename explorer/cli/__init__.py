@@ -7,9 +7,9 @@ import sys
 
 from ..checkpoint import CheckpointError
 from ..devices import DeviceError
-from . import info, train
+from . import info, interpolate, sample, train
 
-COMMANDS = [train, info]
+COMMANDS = [train, info, sample, interpolate]
 
 
 def build_parser() -> argparse.ArgumentParser:
