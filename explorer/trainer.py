@@ -114,8 +114,9 @@ class Trainer:
     def fit(self) -> "Trainer":
         """Train until config.epochs are done, stop() is called, or the loss diverges."""
         cfg = self.config
-        torch.manual_seed(cfg.seed + self.state["step"])  # reproducible on CPU, also after a resume
         world, rank = _world()
+        # Reproducible on CPU, also after a resume; each rank draws its own noise (rank 0 = one process).
+        torch.manual_seed((cfg.seed + self.state["step"]) * world + rank)
         train_x = self.data.train_x.to(self.device)
         if len(train_x) < 1:
             raise ValueError(f"dataset {self.data.name!r} has no training images")
@@ -126,7 +127,11 @@ class Trainer:
         if world > 1:
             loss_module = nn.parallel.DistributedDataParallel(loss_module)
         n = len(train_x)
+        if cfg.batch_size < world:
+            raise ValueError(f"batch size {cfg.batch_size} is smaller than the {world} processes sharing it")
         batches = math.ceil(n / cfg.batch_size)
+        if 0 < n % cfg.batch_size < world:
+            batches -= 1  # a last batch too small to give every rank an example is dropped
         total_steps = cfg.epochs * batches
         self._every = max(1, total_steps // HISTORY_POINTS)
         warmup_steps = int(round(cfg.warmup_epochs * batches))
@@ -144,7 +149,8 @@ class Trainer:
                     if self.stop_event.is_set():
                         self.status, self.message = "stopped", f"stopped at step {self.state['step']}"
                         return self
-                    idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size][rank::world]
+                    batch_idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                    idx = batch_idx[rank::world]
                     x = train_x[idx]
                     if self.binarized:
                         x = torch.bernoulli(x)  # dynamic binarization: a fresh draw every visit
@@ -152,6 +158,8 @@ class Trainer:
                     out = loss_module(self.model.corrupt(x), x, beta, cfg)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss = out["loss"]
+                    if world > 1:  # DDP averages gradients over ranks; weighting by shard size makes
+                        loss = loss * (len(idx) * world / len(batch_idx))  # that the whole batch's mean
                     if not torch.isfinite(loss):
                         raise TrainingDiverged(f"loss became {loss.item()} at step {self.state['step']} "
                                                f"(epoch {epoch + 1}); weights kept from the last good step. "
@@ -164,7 +172,7 @@ class Trainer:
                                                f"(epoch {epoch + 1}); weights kept from the last good step. "
                                                "Try a lower learning rate.")
                     self.optimizer.step()
-                    seen += len(x) * world
+                    seen += len(batch_idx)
                     self.state["step"] += 1
                     self.state["batch"] = b + 1
                     rec = {k: out[k].item() for k in ("recon", "kl", "elbo")}

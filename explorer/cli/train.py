@@ -94,6 +94,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         mc = ModelConfig(image_shape=data.image_shape, latent_dim=args.latent, kind=args.kind, arch=args.arch,
                          hidden=args.hidden, activation=args.activation, likelihood=args.likelihood,
                          sigma=args.sigma, noise=args.noise)
+        torch.manual_seed(args.seed)  # same initial weights for a seed: reproducible, and equal on every rank
         model = build_model(mc)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                              warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
