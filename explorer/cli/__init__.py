@@ -7,9 +7,9 @@ import sys
 
 from ..checkpoint import CheckpointError
 from ..devices import DeviceError
-from . import info, interpolate, sample, train
+from . import evaluate, info, interpolate, sample, train
 
-COMMANDS = [train, info, sample, interpolate]
+COMMANDS = [train, info, sample, interpolate, evaluate]
 
 
 def build_parser() -> argparse.ArgumentParser:

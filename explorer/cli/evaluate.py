@@ -1,0 +1,126 @@
+"""`evaluate CKPT`: test-set log-likelihood (importance sampling, k samples) with its standard error, ELBO
+and its terms, active units and time taken; optionally as JSON and into the checkpoint's metrics."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint, read_metadata, save_model
+from ..data import binarize, load_dataset
+from ..devices import resolve_device
+from ..evaluation import evaluate
+from ..evaluation.likelihood import DEFAULT_ROWS
+from .common import add_device_seed, apply_threads
+
+TEST_BINARIZE_SEED = 1234  # the trainer binarizes its test set once with this seed (trainer.py)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="test log-likelihood (importance sampling), ELBO, active units",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--k", type=int, default=5000, help="importance samples per test image")
+    p.add_argument("--n", type=int, default=None, help="evaluate only the first N test images")
+    p.add_argument("--data-dir", default=None, help="directory holding the dataset files")
+    p.add_argument("--max-rows", type=int, default=DEFAULT_ROWS, help="z vectors per decoder call (memory)")
+    p.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
+    p.add_argument("--update-checkpoint", action="store_true",
+                   help="write the results into the checkpoint's metadata['metrics'] (atomic rewrite)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_seed(p)
+    p.set_defaults(func=run)
+
+
+def test_images(model, data_dir: str | None = None, n: int | None = None) -> torch.Tensor:
+    """The checkpoint's test split, binarized once with the trainer's fixed seed for a Bernoulli decoder."""
+    ds = model.metadata.get("dataset") or {}
+    name = ds.get("name")
+    if not name:
+        raise ValueError("the checkpoint does not name its dataset (metadata['dataset']['name'])")
+    data = load_dataset(name, data_dir, test_only=True)
+    x = data.test_x
+    if model.config.likelihood == "bernoulli":
+        x = binarize(x, seed=TEST_BINARIZE_SEED)  # binarize the whole split, then subset: same pixels as training
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"--n must be at least 1, got {n}")
+        x = x[:n]
+    return x
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
+    if args.k < 1:
+        raise ValueError(f"--k must be at least 1, got {args.k}")
+    device = resolve_device(args.device)
+    model, _ = load_checkpoint(args.checkpoint, device=device)
+    if not model.is_variational:
+        raise ValueError(f"{args.checkpoint} is a {model.config.kind.upper()}: log p(x) needs a VAE")
+    x = test_images(model, args.data_dir, args.n).to(device)
+    print(model.describe())
+    print(f"evaluating {len(x)} test images of {model.metadata['dataset']['name']} with k = {args.k} "
+          f"importance samples on {device} ({torch.get_num_threads()} threads)", flush=True)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=len(x), unit="img", file=sys.stderr, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    try:
+        res = evaluate(model, x, args.k, seed=args.seed, max_rows=args.max_rows,
+                       progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    res["seconds"] = time.perf_counter() - t0
+    res.update(device=str(device), threads=torch.get_num_threads(), checkpoint=str(args.checkpoint))
+    _print(res)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(res, indent=2))
+        print(f"results written to {args.json_out}")
+    if args.update_checkpoint:
+        _update_checkpoint(args.checkpoint, res)
+        print(f"metrics written into {args.checkpoint}")
+    return 0
+
+
+def _print(r: dict) -> None:
+    print(f"test log-likelihood  {r['test_log_likelihood']:10.3f} ± {r['test_log_likelihood_stderr']:.3f} nats "
+          f"(k = {r['k']}, Monte Carlo standard error; spread over images {r['test_log_likelihood_std']:.2f})")
+    print(f"ELBO                 {r['test_elbo']:10.3f}   gap log p(x) - ELBO {r['test_gap']:.3f}")
+    print(f"  reconstruction     {r['test_recon']:10.3f}")
+    print(f"  KL(q(z|x) || p(z)) {r['test_kl']:10.3f}")
+    print(f"active units         {r['active_units']} / {r['latent_dim']}")
+    if r.get("collapse_warning"):
+        print(f"warning: {r['collapse_warning']}")
+    print(f"time                 {r['seconds']:.1f} s ({r['n'] / max(r['seconds'], 1e-9):.1f} images/s)")
+
+
+def _update_checkpoint(path: str, res: dict) -> None:
+    """Rewrite the checkpoint with res merged into metadata['metrics'], keeping everything else."""
+    model, opt_state = load_checkpoint(path)  # fresh CPU copy: the evaluated one may live on a GPU
+    meta = dict(model.metadata)
+    meta.pop("format_version", None)
+    metrics = dict(meta.get("metrics") or {})
+    for key, value in res.items():
+        if key != "checkpoint":
+            metrics[key if key.startswith("test_") or key in _PLAIN_KEYS else f"eval_{key}"] = value
+    meta["metrics"] = metrics
+    save_model(model, path, optimizer=_SavedOptimizer(opt_state) if opt_state is not None else None, **meta)
+
+
+_PLAIN_KEYS = ("active_units", "latent_dim", "kl_per_dim", "collapse_warning")
+
+
+class _SavedOptimizer:
+    """Hands save_model the optimizer state read from the file, unchanged (it only calls state_dict())."""
+
+    def __init__(self, state: dict):
+        self.state = state
+
+    def state_dict(self) -> dict:
+        return self.state

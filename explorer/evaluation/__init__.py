@@ -1,0 +1,34 @@
+"""Evaluation of latent-variable models: marginal likelihood, the ELBO's gaps, gradient variance, active units.
+
+Works on any object with encode(x) -> q(z|x), decode(z) -> p(x|z) (z of shape (S, N, D)) and prior.
+All values are in nats, per example unless said otherwise.
+
+likelihood
+    estimate_log_likelihood(model, x, k=5000) -> Tensor (N,)        importance-sampled log p(x), q(z|x) proposal
+    log_likelihood(model, x, k, proposal="posterior"|"prior") -> LogLikelihood
+        .estimate (N,), .stderr (N,), .ess (N,), .mean_log_weight (N,), .recon (N,), .mean(), .mean_stderr()
+    naive_log_likelihood(model, x, k) -> LogLikelihood               z drawn from the prior (naive Monte Carlo)
+    log_weights(model, x, k, proposal=...) -> Tensor (k, N)          every log w_i, for histograms
+    compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC: spread and bias
+diagnostics
+    elbo_gap(model, x, k) -> ElboGap                .log_px, .elbo, .recon, .kl, .gap (N,) = KL(q(z|x) || p(z|x))
+    gradient_variance(model, x, samples, repeats) -> dict[str, GradientVariance]   keys "analytic", "mc"
+        .mean_variance / .total_variance / .mean_sq_gradient: dict group ("encoder", "decoder", "all") -> float
+    active_units(model, x, threshold=0.01) -> ActiveUnits
+        .variance (D,), .active (D,) bool, .kl_per_dim (D,), .count, .collapsed, .warning (str | None)
+    amortization_gap(model, x, steps, lr, samples) -> AmortizationGap
+        .elbo_encoder (N,), .elbo_optimised (N,), .gap (N,), .loc, .scale, .curve
+report
+    evaluate(model, x, k=5000, progress=None) -> dict                 the numbers `python -m explorer evaluate` prints
+"""
+from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GradientVariance, active_units,
+                          amortization_gap, elbo_gap, gradient_variance)
+from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_weights,
+                         naive_log_likelihood)
+from .report import EstimatorComparison, compare_estimators, evaluate
+
+__all__ = [
+    "ActiveUnits", "AmortizationGap", "ElboGap", "GradientVariance", "active_units", "amortization_gap",
+    "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood", "log_likelihood", "log_weights",
+    "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
+]

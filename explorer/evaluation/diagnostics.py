@@ -1,0 +1,190 @@
+"""What the ELBO leaves out, and how its gradients behave: the ELBO gap, SGVB gradient variance, active
+units and posterior collapse, and the amortization gap."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from torch.distributions import Normal
+
+from ..objectives import ESTIMATORS, gaussian_kl_per_dim, objective
+from .likelihood import DEFAULT_ROWS, LogLikelihood, _eval_mode, _normal_params, log_likelihood
+
+COLLAPSE_FRACTION = 0.5  # warn when more than this fraction of the latent dimensions is inactive
+
+
+@dataclass
+class ElboGap:
+    """log p(x) = ELBO + KL(q(z|x) || p(z|x)); the gap estimates that KL (Kingma & Welling 2014, eq. 1)."""
+
+    log_px: LogLikelihood  # importance-sampled log p(x), with stderr
+    elbo: Tensor  # (N,) (1/k) sum_i log w_i over the same k draws
+    recon: Tensor  # (N,) E_q[log p(x|z)]
+    kl: Tensor  # (N,) recon - elbo: Monte Carlo KL(q(z|x) || p(z)) over the same draws
+    gap: Tensor  # (N,) log p(x) - ELBO >= 0 up to noise
+
+
+def elbo_gap(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int = DEFAULT_ROWS) -> ElboGap:
+    """ELBO and log p(x) from the same k draws of q(z|x), so the gap's Monte Carlo noise mostly cancels."""
+    ll = log_likelihood(model, x, k, seed=seed, max_rows=max_rows)
+    elbo = ll.mean_log_weight
+    return ElboGap(ll, elbo, ll.recon, ll.recon - elbo, ll.estimate - elbo)
+
+
+@dataclass
+class GradientVariance:
+    """Per-parameter variance of the loss gradient over repeated draws of eps, summarised per group."""
+
+    estimator: str  # "analytic" (SGVB B) or "mc" (SGVB A)
+    samples: int
+    repeats: int
+    mean_variance: dict[str, float]  # group -> mean over its parameters of Var[dL/dtheta]
+    total_variance: dict[str, float]  # group -> sum over its parameters (trace of the covariance)
+    mean_sq_gradient: dict[str, float]  # group -> mean of E[dL/dtheta]^2, the signal to compare with
+    per_tensor: dict[str, float] = field(default_factory=dict)  # parameter name -> mean variance
+
+
+def gradient_variance(model, x: Tensor, *, samples: int = 1, repeats: int = 50, seed: int = 0,
+                      estimators: tuple[str, ...] = ESTIMATORS) -> dict[str, GradientVariance]:
+    """Variance of the SGVB A ("mc") and B ("analytic") gradient estimators at equal samples
+    (Kingma & Welling 2014, sec. 2.3). Both see the same eps in each repeat (common random numbers)."""
+    if repeats < 2:
+        raise ValueError("repeats must be at least 2 to estimate a variance")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = {g: [i for i, (n, _) in enumerate(named) if n.startswith(g + ".")] for g in ("encoder", "decoder")}
+    groups = {g: idx for g, idx in groups.items() if idx}
+    groups["all"] = list(range(len(named)))
+    params = [p for _, p in named]
+    out = {}
+    with _eval_mode(model):
+        for est in estimators:
+            mean = [torch.zeros_like(p) for p in params]
+            m2 = [torch.zeros_like(p) for p in params]
+            for r in range(repeats):  # Welford: O(parameters) memory whatever the repeats
+                torch.manual_seed(seed * 100003 + r)
+                loss = objective(model, x, estimator=est, samples=samples).loss
+                grads = torch.autograd.grad(loss, params, allow_unused=True)
+                for g, mu, s2 in zip(grads, mean, m2):
+                    g = torch.zeros_like(mu) if g is None else g
+                    d = g - mu
+                    mu += d / (r + 1)
+                    s2 += d * (g - mu)
+            var = [s2 / (repeats - 1) for s2 in m2]
+            summ = lambda ts, idx: sum(ts[i].sum().item() for i in idx)
+            size = lambda idx: max(1, sum(params[i].numel() for i in idx))
+            out[est] = GradientVariance(
+                est, samples, repeats,
+                {g: summ(var, idx) / size(idx) for g, idx in groups.items()},
+                {g: summ(var, idx) for g, idx in groups.items()},
+                {g: summ([m * m for m in mean], idx) / size(idx) for g, idx in groups.items()},
+                {n: v.mean().item() for (n, _), v in zip(named, var)})
+    return out
+
+
+@dataclass
+class ActiveUnits:
+    """Burda et al. (2016), sec. 5.2: dimension d is active when Var_x(E_q[z_d | x]) > threshold."""
+
+    variance: Tensor  # (D,) Var_x of the posterior mean
+    active: Tensor  # (D,) bool
+    kl_per_dim: Tensor  # (D,) mean over x of KL(q(z_d|x) || p(z_d)), nats
+    threshold: float
+
+    @property
+    def count(self) -> int:
+        return int(self.active.sum())
+
+    @property
+    def collapsed(self) -> bool:
+        return self.count < (1 - COLLAPSE_FRACTION) * len(self.active)
+
+    @property
+    def warning(self) -> str | None:
+        if not self.collapsed:
+            return None
+        return (f"posterior collapse: only {self.count} of {len(self.active)} latent dimensions are active "
+                f"(Var_x E_q[z_d] > {self.threshold:g}); the others carry no information about x")
+
+
+def active_units(model, x: Tensor, *, threshold: float = 0.01, batch_size: int = 1000) -> ActiveUnits:
+    """Active units and per-dimension KL over the examples x."""
+    means, kls = [], []
+    with _eval_mode(model), torch.no_grad():
+        prior = model.prior
+        for i in range(0, len(x), batch_size):
+            q = model.encode(x[i:i + batch_size])
+            means.append(q.mean.reshape(q.mean.shape[0], -1))
+            kls.append(_kl_per_dim(q, prior))
+    mu = torch.cat(means)
+    var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
+    return ActiveUnits(var.cpu(), (var > threshold).cpu(), torch.cat(kls).mean(0).cpu(), threshold)
+
+
+def _kl_per_dim(q, prior, samples: int = 100) -> Tensor:
+    qp, pp = _normal_params(q), _normal_params(prior)
+    if qp is not None and pp is not None:  # closed form, Kingma & Welling (2014), appendix B
+        return gaussian_kl_per_dim(Normal(*qp), Normal(*pp))
+    z = q.sample((samples,))
+    base = lambda d: getattr(d, "base_dist", d)
+    return (base(q).log_prob(z) - base(prior).log_prob(z)).mean(0)
+
+
+@dataclass
+class AmortizationGap:
+    """Cremer et al. (2018): ELBO of the encoder's q(z|x) vs the best q found for each x on its own."""
+
+    elbo_encoder: Tensor  # (N,)
+    elbo_optimised: Tensor  # (N,) never below elbo_encoder: the start is kept if optimisation did not help
+    loc: Tensor  # (N, D) optimised means
+    scale: Tensor  # (N, D) optimised standard deviations
+    curve: list[float]  # mean training ELBO every step
+
+    @property
+    def gap(self) -> Tensor:
+        return self.elbo_optimised - self.elbo_encoder
+
+
+def amortization_gap(model, x: Tensor, *, steps: int = 300, lr: float = 0.05, samples: int = 16,
+                     eval_samples: int = 1000, seed: int = 0) -> AmortizationGap:
+    """Optimise each example's (mu, log sigma) by Adam on its ELBO, starting from the encoder's.
+
+    The ELBO is E_q[log p(x|z)] - KL(q || p(z)), with the KL in closed form. Both ELBOs are evaluated on the
+    same eval_samples draws (common random numbers), so their difference is not swamped by noise.
+    """
+    prior = model.prior
+    pp = _normal_params(prior)
+    with _eval_mode(model):
+        with torch.no_grad():
+            qp = _normal_params(model.encode(x))
+        if qp is None or pp is None:
+            raise ValueError("the amortization gap needs a diagonal Normal q(z|x) and prior")
+        loc0, log_scale0 = qp[0].detach().clone(), qp[1].detach().log()
+        loc, log_scale = loc0.clone().requires_grad_(), log_scale0.clone().requires_grad_()
+        opt = torch.optim.Adam([loc, log_scale], lr=lr)
+        gen = torch.Generator(device=x.device).manual_seed(seed)
+        curve = []
+        for _ in range(steps):
+            eps = torch.randn(samples, *loc.shape, generator=gen, device=x.device, dtype=loc.dtype)
+            elbo = _elbo(model, x, loc, log_scale, eps, pp)  # (N,); examples are independent
+            opt.zero_grad()
+            (-elbo.sum()).backward()
+            opt.step()
+            curve.append(elbo.mean().item())
+        with torch.no_grad():
+            eps = torch.randn(eval_samples, *loc.shape, generator=gen, device=x.device, dtype=loc.dtype)
+            e0 = _elbo(model, x, loc0, log_scale0, eps, pp)
+            e1 = _elbo(model, x, loc, log_scale, eps, pp)
+    better = e1 > e0
+    loc_best = torch.where(better[:, None], loc.detach(), loc0)
+    scale_best = torch.where(better[:, None], log_scale.detach(), log_scale0).exp()
+    return AmortizationGap(e0.cpu(), torch.maximum(e0, e1).cpu(), loc_best.cpu(), scale_best.cpu(), curve)
+
+
+def _elbo(model, x: Tensor, loc: Tensor, log_scale: Tensor, eps: Tensor, prior_params) -> Tensor:
+    scale = log_scale.exp()
+    z = loc + scale * eps  # (S, N, D)
+    recon = model.decode(z).log_prob(x).mean(0)
+    kl = gaussian_kl_per_dim(Normal(loc, scale), Normal(*prior_params)).sum(-1)
+    return recon - kl
