@@ -136,7 +136,14 @@ def _normal_params(d: Distribution) -> tuple[Tensor, Tensor] | None:
 
 
 def _stream_seed(seed: int, index: int) -> int:
-    return ((seed % (1 << 31)) << 32) | (index % (1 << 32))
+    """A 32-bit seed for example `index` (the CPU generator, mt19937, keeps only 32 bits): splitmix64."""
+    h = (seed * 0x9E3779B97F4A7C15 + index + 1) & _MASK64
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        h = ((h ^ (h >> shift)) * mult) & _MASK64
+    return (h ^ (h >> 31)) & 0xFFFFFFFF
+
+
+_MASK64 = (1 << 64) - 1
 
 
 def _draw(r: Distribution, k: int, n: int, dim: int, indices: range, seed: int, device: torch.device,

@@ -1,0 +1,239 @@
+"""Evaluation against cases with known answers: a linear Gaussian model has an exact log p(x) and posterior."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch.distributions import Independent, MultivariateNormal, Normal
+
+import explorer
+from explorer.evaluation import (active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
+                                 gradient_variance, log_likelihood, log_weights, naive_log_likelihood)
+from explorer.evaluation import fast
+
+
+class LinearGaussian:
+    """p(z) = N(0, I), p(x|z) = N(Wz + b, sigma^2 I), x of shape (N, 1, 1, P); not an nn.Module on purpose.
+
+    The exact posterior is N(S W^T (x - b) / sigma^2, S), S = (I + W^T W / sigma^2)^-1: diagonal here, as
+    W has orthogonal columns. The encoder is that posterior, optionally widened and shifted, or the prior.
+    """
+
+    def __init__(self, scales=(2.0, 1.5, 1.0), pixels: int = 8, sigma: float = 0.5, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        q, _ = torch.linalg.qr(torch.randn(pixels, len(scales), generator=g, dtype=torch.float64))
+        self.w = q * torch.tensor(scales, dtype=torch.float64)  # (P, D), orthogonal columns
+        self.b = 0.3 * torch.randn(pixels, generator=g, dtype=torch.float64)
+        self.sigma = sigma
+        self.post_var = 1.0 / (1.0 + (self.w ** 2).sum(0) / sigma ** 2)  # diagonal of S
+        self.widen, self.shift, self.ignore_x = 1.0, 0.0, False
+        self.prior = Independent(Normal(torch.zeros(len(scales)), torch.ones(len(scales))), 1)
+
+    def sample_x(self, n: int, seed: int = 1) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.w.shape[1], generator=g, dtype=torch.float64)
+        x = z @ self.w.T + self.b + self.sigma * torch.randn(n, len(self.b), generator=g, dtype=torch.float64)
+        return x.float().view(n, 1, 1, -1)
+
+    def exact_log_px(self, x: torch.Tensor) -> torch.Tensor:
+        cov = self.w @ self.w.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=torch.float64)
+        return MultivariateNormal(self.b, cov).log_prob(x.double().flatten(1)).float()
+
+    def encode(self, x: torch.Tensor) -> Independent:
+        xf = x.double().flatten(1)
+        mu = (xf - self.b) @ self.w * self.post_var / self.sigma ** 2
+        scale = self.post_var.sqrt().expand_as(mu)
+        if self.ignore_x:
+            mu, scale = torch.zeros_like(mu), torch.ones_like(mu)
+        return Independent(Normal((mu + self.shift).float(), (self.widen * scale).float()), 1)
+
+    def decode(self, z: torch.Tensor) -> Independent:
+        mean = (z.double() @ self.w.T + self.b).float()
+        return Independent(Normal(mean.view(*z.shape[:-1], 1, 1, -1), self.sigma), 3)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These problems are tiny: on a busy machine, OpenMP threads waiting for each other cost 10x."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def lg() -> LinearGaussian:
+    return LinearGaussian()
+
+
+def test_importance_sampling_converges_to_exact_log_px(lg):
+    lg.widen, lg.shift = 1.3, 0.2  # an imperfect proposal
+    x = lg.sample_x(5)
+    exact = lg.exact_log_px(x)
+    ll = log_likelihood(lg, x, k=5000)
+    assert ll.estimate.shape == (5,)
+    assert (ll.estimate - exact).abs().max() < 0.05
+    assert (ll.stderr < 0.05).all() and (ll.ess > 1).all() and (ll.ess <= 5000).all()
+    gap = elbo_gap(lg, x, k=5000)
+    assert (gap.elbo < exact).all()  # Jensen: the ELBO is a lower bound
+    assert (gap.gap > 0).all()
+    torch.testing.assert_close(gap.recon - gap.kl, gap.elbo)
+
+
+def test_exact_posterior_closes_the_gap(lg):
+    x = lg.sample_x(4)
+    exact = lg.exact_log_px(x)
+    gap = elbo_gap(lg, x, k=200)
+    # every weight p(x, z) / p(z|x) equals p(x): estimate exact, stderr 0, ELBO = log p(x)
+    assert (gap.log_px.estimate - exact).abs().max() < 1e-3
+    assert gap.gap.abs().max() < 1e-3 and gap.log_px.stderr.max() < 1e-4
+    lg.widen = 1.5
+    assert (elbo_gap(lg, x, k=200).gap > 0.05).all()  # a wrong q opens the gap
+
+
+def test_stderr_is_honest(lg):
+    lg.widen, lg.shift = 1.4, 0.3
+    x = lg.sample_x(6)
+    runs = [log_likelihood(lg, x, k=100, seed=s) for s in range(40)]
+    spread = torch.stack([r.estimate for r in runs]).std(0)
+    reported = torch.stack([r.stderr for r in runs]).mean(0)
+    ratio = (spread / reported).mean().item()
+    assert 0.6 < ratio < 1.6, ratio
+
+
+def test_naive_monte_carlo_is_noisier_and_biased_low(lg):
+    x = lg.sample_x(4)
+    cmp = compare_estimators(lg, x, k=200, repeats=8)
+    assert cmp.naive.shape == (8, 4)
+    assert cmp.naive_spread.mean() > 10 * cmp.importance_spread.mean()
+    assert cmp.naive_bias.mean() < 0
+    assert naive_log_likelihood(lg, x, k=50).proposal == "prior"
+
+
+def test_chunking_and_batching_do_not_change_the_answer(lg):
+    lg.widen = 1.3
+    x = lg.sample_x(5)
+    whole = log_likelihood(lg, x, k=300, max_rows=10 ** 6)
+    for kw in ({"max_rows": 7}, {"max_rows": 64, "batch_size": 2}, {"batch_size": 1}):
+        part = log_likelihood(lg, x, k=300, **kw)
+        torch.testing.assert_close(part.estimate, whole.estimate, rtol=0, atol=1e-5)
+        torch.testing.assert_close(part.stderr, whole.stderr, rtol=1e-4, atol=1e-7)
+    other = log_likelihood(lg, x, k=300, seed=1)
+    assert not torch.equal(other.estimate, whole.estimate)
+    # example i's draws depend on its index only: a prefix gives the same numbers
+    torch.testing.assert_close(log_likelihood(lg, x[:2], k=300).estimate, whole.estimate[:2])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu"])
+def test_fast_path_equals_generic_decoder(activation):
+    torch.manual_seed(0)
+    model = explorer.build_model(explorer.ModelConfig(latent_dim=5, hidden=(32, 16), activation=activation))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3)  # confident logits, far into softplus' tails
+    assert fast.for_model(model) is not None
+    x = torch.bernoulli(torch.rand(7, 1, 28, 28))
+    x[0] = torch.rand(1, 28, 28)  # grey levels too: the continuous Bernoulli cross-entropy
+    a = log_weights(model, x, 64, use_fast_path=True)
+    b = log_weights(model, x, 64, use_fast_path=False)
+    torch.testing.assert_close(a, b, rtol=0, atol=2e-3)
+    z = torch.randn(3, 7, 5)
+    torch.testing.assert_close(fast.for_model(model).log_prob(z, fast.for_model(model).prepare(x)),
+                               model.decode(z).log_prob(x), rtol=0, atol=2e-3)
+
+
+def test_fast_path_only_where_it_applies():
+    cfg = dict(latent_dim=3, hidden=(8,), image_shape=(1, 8, 8))
+    assert fast.for_model(explorer.build_model(explorer.ModelConfig(**cfg, likelihood="gaussian"))) is None
+    assert fast.for_model(explorer.build_model(explorer.ModelConfig(**cfg, arch="conv"))) is None
+
+
+def test_public_api_on_a_latent_model():
+    model = explorer.build_model(explorer.ModelConfig(latent_dim=4, hidden=(16,)))
+    x = torch.bernoulli(torch.rand(3, 1, 28, 28))
+    est = explorer.estimate_log_likelihood(model, x, k=32)
+    assert est.shape == (3,) and est.dtype == torch.float32 and torch.isfinite(est).all()
+    torch.testing.assert_close(est, explorer.log_likelihood(model, x, k=32).estimate)
+    model.train()
+    explorer.estimate_log_likelihood(model, x, k=4)
+    assert model.training  # mode restored
+
+
+def test_amortization_gap(lg):
+    x = lg.sample_x(3)
+    exact = lg.exact_log_px(x)
+    lg.ignore_x = True  # a deliberately bad encoder: q(z|x) = p(z)
+    res = amortization_gap(lg, x, steps=300, lr=0.05, samples=16, eval_samples=2000)
+    assert (res.gap >= 0).all()
+    assert (res.elbo_optimised > res.elbo_encoder + 1.0).all()
+    # the family holds the exact posterior, so the optimised ELBO approaches log p(x) (from below, up to noise)
+    assert (res.elbo_optimised - exact).abs().max() < 0.15
+    torch.testing.assert_close(res.loc.double(), ((x.double().flatten(1) - lg.b) @ lg.w * lg.post_var
+                                                  / lg.sigma ** 2), atol=0.15, rtol=0)
+    lg.ignore_x = False  # the exact posterior: nothing left to gain
+    assert amortization_gap(lg, x, steps=50, eval_samples=2000).gap.max() < 0.05
+
+
+def test_active_units_and_collapse_warning(lg):
+    lg.w[:, 1] = 0.0  # dimension 1 ignores x: its posterior is the prior
+    lg.post_var = 1.0 / (1.0 + (lg.w ** 2).sum(0) / lg.sigma ** 2)
+    x = lg.sample_x(200)
+    au = active_units(lg, x)
+    assert au.active.tolist() == [True, False, True] and au.count == 2 and not au.collapsed
+    assert au.kl_per_dim[1].abs() < 1e-6 and (au.kl_per_dim[[0, 2]] > 0.1).all()
+    assert au.warning is None
+    lg.w[:, 2] = 0.0
+    lg.post_var = 1.0 / (1.0 + (lg.w ** 2).sum(0) / lg.sigma ** 2)
+    au = active_units(lg, x)
+    assert au.count == 1 and au.collapsed and "1 of 3" in au.warning
+
+
+def test_gradient_variance_of_the_two_sgvb_estimators():
+    torch.manual_seed(0)
+    model = explorer.build_model(explorer.ModelConfig(latent_dim=4, hidden=(32,), image_shape=(1, 8, 8)))
+    x = torch.bernoulli(torch.rand(16, 1, 8, 8))
+    res = gradient_variance(model, x, samples=1, repeats=30)
+    a, m = res["analytic"], res["mc"]
+    assert set(a.mean_variance) == {"encoder", "decoder", "all"} and a.samples == 1 and a.repeats == 30
+    # same eps in both: the decoder never sees the KL term, so its gradients are identical
+    assert a.total_variance["decoder"] == pytest.approx(m.total_variance["decoder"], rel=1e-4)
+    # the closed-form KL removes a source of noise from the encoder's gradient (Kingma & Welling 2014, 2.3)
+    assert 0 < a.total_variance["encoder"] < m.total_variance["encoder"]
+    assert set(a.per_tensor) == {n for n, _ in model.named_parameters()}
+    assert a.total_variance["all"] == pytest.approx(a.total_variance["encoder"] + a.total_variance["decoder"])
+
+
+def test_evaluate_report_and_cli(tmp_path):
+    torch.manual_seed(0)
+    model = explorer.build_model(explorer.ModelConfig(latent_dim=3, hidden=(16,)))
+    opt = torch.optim.Adam(model.parameters())
+    explorer.objective(model, torch.rand(4, 1, 28, 28)).loss.backward()
+    opt.step()
+    ckpt = tmp_path / "m.safetensors"
+    history = {"epochs": [{"epoch": 1, "test_elbo": -200.0}], "steps": []}
+    explorer.save_model(model, ckpt, optimizer=opt, dataset={"name": "mnist", "test_size": 10000},
+                        history=history, metrics={"epochs": 1})
+    out = tmp_path / "r.json"
+    from explorer.cli import main
+    assert main(["evaluate", str(ckpt), "--k", "16", "--n", "5", "--json-out", str(out), "--update-checkpoint",
+                 "--quiet"]) == 0
+    res = json.loads(out.read_text())
+    for key in ("test_log_likelihood", "test_log_likelihood_stderr", "test_elbo", "test_recon", "test_kl",
+                "active_units", "seconds"):
+        assert key in res
+    assert res["n"] == 5 and res["k"] == 16
+    assert res["test_elbo"] <= res["test_log_likelihood"] + 1e-3
+    loaded, opt_state = explorer.load_checkpoint(ckpt)
+    meta = loaded.metadata
+    assert meta["history"] == history and meta["dataset"]["name"] == "mnist" and opt_state is not None
+    assert meta["metrics"]["epochs"] == 1  # kept
+    assert meta["metrics"]["test_log_likelihood"] == pytest.approx(res["test_log_likelihood"])
+    # the same binarized test images as the trainer's (whole split, seed 1234), then the first n
+    from explorer.cli.evaluate import test_images
+    full = explorer.data.binarize(explorer.load_dataset("mnist", test_only=True).test_x, seed=1234)
+    x = test_images(loaded, n=5)
+    assert torch.equal(x, full[:5])
+    direct = evaluate(loaded, x, k=16)
+    assert direct["test_log_likelihood"] == pytest.approx(res["test_log_likelihood"], abs=1e-4)
