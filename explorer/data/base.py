@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 
@@ -39,3 +40,23 @@ def binarize(x: torch.Tensor, seed: int | None = None) -> torch.Tensor:
     if seed is not None:
         gen = torch.Generator(device=x.device).manual_seed(seed)
     return torch.bernoulli(x, generator=gen)
+
+
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) indices, each sorted: a seeded shuffle puts round(n * test_fraction) items in test.
+
+    At least one test item when n >= 2 and the fraction is positive, so a tiny set still has a test split.
+    """
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    n_test = int(round(n * test_fraction))
+    if n >= 2 and test_fraction > 0:
+        n_test = min(max(n_test, 1), n - 1)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[n_test:].sort().values, perm[:n_test].sort().values
+
+
+def to_images(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W) in [0, 1]."""
+    t = torch.from_numpy(np.asarray(pixels, dtype=np.float32)).div_(255.0)  # a writable float copy
+    return t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()

@@ -3,23 +3,38 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 
 def read_idx(path: str | Path) -> np.ndarray:
+    return parse_idx(read_content(path), path)
+
+
+def read_content(path: str | Path) -> bytes:
+    """The file's bytes, gunzipped when its name ends in .gz (the official MD5s are of these bytes)."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise ValueError(f"{path}: not a valid gzip file ({e})") from e
+
+
+def parse_idx(data: bytes, where: str | Path = "IDX data") -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+        raise ValueError(f"{where}: not an IDX file (bad magic number)")
     if data[2] != 0x08:
-        raise ValueError(f"{path}: IDX type {data[2]:#x} is not unsigned bytes")
+        raise ValueError(f"{where}: IDX type {data[2]:#x} is not unsigned bytes")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{where}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: truncated IDX file ({body.size} values, header says {shape})")
+        raise ValueError(f"{where}: truncated IDX file ({body.size} values, header says {shape})")
     return body.reshape(shape)

@@ -1,0 +1,53 @@
+"""One picture -> pixels: the same preparation for a folder of images and for an uploaded file."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from .base import to_images
+
+
+def prepare(img: Image.Image, size: tuple[int, int], rgb: bool) -> np.ndarray:
+    """A PIL image -> uint8 (H, W, C), C = 3 if rgb else 1.
+
+    Turned upright by its EXIF tag, transparency flattened onto white, centre-cropped to the target's
+    aspect ratio and resized (ImageOps.fit), so faces and objects are not stretched.
+    """
+    h, w = size
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        img = _to_8bit(img)
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    img = ImageOps.fit(img.convert("RGB" if rgb else "L"), (w, h), method=Image.Resampling.LANCZOS)
+    arr = np.asarray(img, dtype=np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def image_from_bytes(data: bytes, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    """An uploaded file's bytes -> float32 (C, H, W) in [0, 1], prepared like the folder dataset."""
+    c, h, w = image_shape
+    if c not in (1, 3) or h < 1 or w < 1:
+        raise ValueError(f"image_shape must be (1 or 3, H, W) with positive sizes, got {tuple(image_shape)}")
+    if not data:
+        raise ValueError("the upload is empty")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            arr = prepare(img, (h, w), rgb=c == 3)
+    except Exception as e:  # PIL raises many types for bad data; the caller wants one
+        raise ValueError(f"not a readable image (PNG, JPEG, ...): {e}") from e
+    return to_images(arr[None])[0]  # (C, H, W)
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit or float greyscale -> 8-bit L; PIL's own convert("L") would clip everything above 255."""
+    arr = np.asarray(img, dtype=np.float64)
+    top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+    if img.mode == "F" and arr.max(initial=0) <= 1.0:
+        top = 1.0
+    return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8), "L")
