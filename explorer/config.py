@@ -26,6 +26,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.image_shape = tuple(int(s) for s in self.image_shape)  # JSON gives lists
         self.hidden = tuple(int(h) for h in self.hidden)
+        self.latent_dim, self.sigma, self.noise = int(self.latent_dim), float(self.sigma), float(self.noise)
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
             raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}")
         _check("kind", self.kind, KINDS)

@@ -5,8 +5,6 @@ decode(z) -> distribution over x, event shape (C, H, W); log_prob is in nats wit
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -72,12 +70,12 @@ class LatentModel(nn.Module):
         mean_raw, scale_raw = out.chunk(2, dim=-3)
         return diagonal_normal(torch.sigmoid(mean_raw), MIN_DECODER_SCALE + F.softplus(scale_raw), event_dims=3)
 
-    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
-        """DAE input corruption (masking noise); identity for the other kinds."""
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """DAE input corruption (masking noise, Vincent et al. 2008); identity for the other kinds."""
         if self.config.kind != "dae" or self.config.noise == 0:
             return x
-        keep = torch.rand_like(x) >= self.config.noise
-        return x * keep
+        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x * (u >= self.config.noise)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,7 @@ class MLPDecoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, *self.out_shape)
+        return self.net(z).view(len(z), *self.out_shape)  # len, not -1: N may be 0
 
 
 class ConvEncoder(nn.Module):
@@ -58,17 +58,16 @@ class ConvEncoder(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], channels: tuple[int, ...], act: str, out_dim: int):
         super().__init__()
         c, h, w = image_shape
+        if min(h, w) < 2 ** len(channels):  # each layer maps a side s to floor(s / 2) and needs s >= 2
+            raise ValueError(f"image {tuple(image_shape)} is too small for {len(channels)} conv layers "
+                             f"(each halves H and W; the shortest side must be at least {2 ** len(channels)})")
         layers: list[nn.Module] = []
         for ch in channels:
             layers += [nn.Conv2d(c, ch, 4, stride=2, padding=1), activation(act)]
-            c = ch
+            c, h, w = ch, h // 2, w // 2
         self.convs = nn.Sequential(*layers)
-        with torch.no_grad():
-            feat = self.convs(torch.zeros(1, *image_shape))
-        self.feat_shape = tuple(feat.shape[1:])
-        if min(self.feat_shape[1:]) < 1:
-            raise ValueError(f"image {image_shape} is too small for {len(channels)} conv layers")
-        self.head = nn.Linear(feat.numel(), out_dim)
+        self.feat_shape = (c, h, w)
+        self.head = nn.Linear(c * h * w, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.convs(x).flatten(1))
@@ -93,7 +92,7 @@ class ConvDecoder(nn.Module):
         self.deconvs = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.deconvs(self.fc(z).view(-1, *self.feat_shape))
+        out = self.deconvs(self.fc(z).view(len(z), *self.feat_shape))
         if tuple(out.shape[-2:]) != self.image_hw:  # odd sizes don't halve exactly
             out = F.interpolate(out, size=self.image_hw, mode="bilinear", align_corners=False)
         return out
