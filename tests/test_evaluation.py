@@ -116,7 +116,7 @@ def test_chunking_and_batching_do_not_change_the_answer(lg):
     lg.widen = 1.3
     x = lg.sample_x(5)
     whole = log_likelihood(lg, x, k=300, max_rows=10 ** 6)
-    for kw in ({"max_rows": 7}, {"max_rows": 64, "batch_size": 2}, {"batch_size": 1}):
+    for kw in ({"max_rows": 7}, {"max_rows": 64, "batch_size": 2}, {"batch_size": 1, "workers": 2}):
         part = log_likelihood(lg, x, k=300, **kw)
         torch.testing.assert_close(part.estimate, whole.estimate, rtol=0, atol=1e-5)
         torch.testing.assert_close(part.stderr, whole.stderr, rtol=1e-4, atol=1e-7)
@@ -139,9 +139,9 @@ def test_fast_path_equals_generic_decoder(activation):
     a = log_weights(model, x, 64, use_fast_path=True)
     b = log_weights(model, x, 64, use_fast_path=False)
     torch.testing.assert_close(a, b, rtol=0, atol=2e-3)
-    z = torch.randn(3, 7, 5)
+    z = torch.randn(7, 3, 5)  # example-major
     torch.testing.assert_close(fast.for_model(model).log_prob(z, fast.for_model(model).prepare(x)),
-                               model.decode(z).log_prob(x), rtol=0, atol=2e-3)
+                               model.decode(z.transpose(0, 1)).log_prob(x).T, rtol=0, atol=2e-3)
 
 
 def test_fast_path_only_where_it_applies():

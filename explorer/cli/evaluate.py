@@ -14,7 +14,6 @@ from ..checkpoint import load_checkpoint, read_metadata, save_model
 from ..data import binarize, load_dataset
 from ..devices import resolve_device
 from ..evaluation import evaluate
-from ..evaluation.likelihood import DEFAULT_ROWS
 from .common import add_device_seed, apply_threads
 
 TEST_BINARIZE_SEED = 1234  # the trainer binarizes its test set once with this seed (trainer.py)
@@ -27,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=5000, help="importance samples per test image")
     p.add_argument("--n", type=int, default=None, help="evaluate only the first N test images")
     p.add_argument("--data-dir", default=None, help="directory holding the dataset files")
-    p.add_argument("--max-rows", type=int, default=DEFAULT_ROWS, help="z vectors per decoder call (memory)")
+    p.add_argument("--max-rows", type=int, default=None,
+                   help="z vectors per decoder call, bounds memory (default: 1024 on CPU, 65536 on a GPU)")
     p.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
     p.add_argument("--update-checkpoint", action="store_true",
                    help="write the results into the checkpoint's metadata['metrics'] (atomic rewrite)")

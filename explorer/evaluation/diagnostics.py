@@ -10,7 +10,8 @@ from torch import Tensor
 from torch.distributions import Normal
 
 from ..objectives import ESTIMATORS, gaussian_kl_per_dim, objective
-from .likelihood import DEFAULT_ROWS, LogLikelihood, _eval_mode, _normal_params, log_likelihood
+from .likelihood import LogLikelihood, _eval_mode, log_likelihood
+from .sampling import normal_params
 
 COLLAPSE_FRACTION = 0.5  # warn when more than this fraction of the latent dimensions is inactive
 
@@ -26,7 +27,7 @@ class ElboGap:
     gap: Tensor  # (N,) log p(x) - ELBO >= 0 up to noise
 
 
-def elbo_gap(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int = DEFAULT_ROWS) -> ElboGap:
+def elbo_gap(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | None = None) -> ElboGap:
     """ELBO and log p(x) from the same k draws of q(z|x), so the gap's Monte Carlo noise mostly cancels."""
     ll = log_likelihood(model, x, k, seed=seed, max_rows=max_rows)
     elbo = ll.mean_log_weight
@@ -123,7 +124,7 @@ def active_units(model, x: Tensor, *, threshold: float = 0.01, batch_size: int =
 
 
 def _kl_per_dim(q, prior, samples: int = 100) -> Tensor:
-    qp, pp = _normal_params(q), _normal_params(prior)
+    qp, pp = normal_params(q), normal_params(prior)
     if qp is not None and pp is not None:  # closed form, Kingma & Welling (2014), appendix B
         return gaussian_kl_per_dim(Normal(*qp), Normal(*pp))
     z = q.sample((samples,))
@@ -154,10 +155,10 @@ def amortization_gap(model, x: Tensor, *, steps: int = 300, lr: float = 0.05, sa
     same eval_samples draws (common random numbers), so their difference is not swamped by noise.
     """
     prior = model.prior
-    pp = _normal_params(prior)
+    pp = normal_params(prior)
     with _eval_mode(model):
         with torch.no_grad():
-            qp = _normal_params(model.encode(x))
+            qp = normal_params(model.encode(x))
         if qp is None or pp is None:
             raise ValueError("the amortization gap needs a diagonal Normal q(z|x) and prior")
         loc0, log_scale0 = qp[0].detach().clone(), qp[1].detach().log()

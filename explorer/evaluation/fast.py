@@ -33,9 +33,9 @@ class BernoulliMLP:
         return xc @ self.w_t.T, xc @ self.b
 
     def log_prob(self, z: Tensor, ctx: tuple[Tensor, Tensor]) -> Tensor:
-        """log p(x|z) of shape (s, n) for z of shape (s, n, D) and ctx = prepare(x) of the n examples."""
-        s, n, d = z.shape
-        h = z.reshape(s * n, d)
+        """log p(x_i|z_is) of shape (n, s) for example-major z of shape (n, s, D), ctx = prepare(x)."""
+        n, s, d = z.shape
+        h = z.reshape(n * s, d)
         for w_t, b, act in self.layers:
             h = torch.addmm(b, h, w_t)
             if act == "sigmoid":
@@ -46,16 +46,16 @@ class BernoulliMLP:
                 h = act(h)
         logits = torch.addmm(self.b, h, self.w_t)  # (rows, pixels)
         v, c = ctx
-        lin = (h.view(s, n, -1) * v).sum(-1) + c  # sum_j (x_j - 1/2) l_j
+        lin = (h.view(n, s, -1) * v[:, None]).sum(-1) + c[:, None]  # sum_j (x_j - 1/2) l_j (bmm is slower)
         logits.abs_()
-        half_abs = logits.sum(-1).view(s, n) * 0.5
+        half_abs = logits.sum(-1).view(n, s) * 0.5
         torch.sigmoid(logits, out=logits)  # sigmoid(|l|) in [1/2, 1)
         p = logits
         for _ in range(FOLDS):
             if p.shape[1] % 2:
                 break
             p = p[:, : p.shape[1] // 2] * p[:, p.shape[1] // 2:]
-        log_sig = p.log_().sum(-1).view(s, n)
+        log_sig = p.log_().sum(-1).view(n, s)
         return lin - half_abs + log_sig
 
 

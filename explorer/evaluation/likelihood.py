@@ -9,18 +9,22 @@ batched or how the k samples are chunked through the decoder; only k * batch z v
 from __future__ import annotations
 
 import math
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution
 
 from . import fast
+from .sampling import Draws
 
 PROPOSALS = ("posterior", "prior")
-DEFAULT_ROWS = 1024  # z vectors per decoder call: a (rows, 784) float32 block of logits stays in cache
+DEFAULT_ROWS = {"cpu": 1024, "cuda": 65536}  # z vectors per decoder call: on CPU a (rows, 784) block of
+# float32 logits stays in cache; a GPU wants big launches
 Z_BUDGET = 1 << 22  # floats of z held per example batch (k * batch * D): 16 MiB
 Progress = Callable[[int], None]  # called with the number of examples just finished
 
@@ -45,32 +49,34 @@ class LogLikelihood:
         return (self.stderr.double().pow(2).sum().sqrt() / len(self.stderr)).item()
 
 
-def estimate_log_likelihood(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int = DEFAULT_ROWS,
+def estimate_log_likelihood(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | None = None,
                             progress: Progress | None = None) -> Tensor:
     """Importance-sampled log p(x) with q(z|x) as proposal: a (N,) tensor in nats."""
     return log_likelihood(model, x, k, seed=seed, max_rows=max_rows, progress=progress).estimate
 
 
 def log_likelihood(model, x: Tensor, k: int = 5000, *, proposal: str = "posterior", seed: int = 0,
-                   max_rows: int = DEFAULT_ROWS, batch_size: int | None = None, use_fast_path: bool = True,
-                   progress: Progress | None = None) -> LogLikelihood:
+                   max_rows: int | None = None, batch_size: int | None = None, workers: int | None = None,
+                   use_fast_path: bool = True, progress: Progress | None = None) -> LogLikelihood:
     """log p(x) for x of shape (N, C, H, W), estimated with k importance samples per example.
 
     proposal="posterior": z ~ q(z|x) (the IWAE estimator); "prior": z ~ p(z) (naive Monte Carlo).
-    max_rows: z vectors per decoder call (memory is bounded by it, whatever k is).
+    max_rows: z vectors per decoder call (memory is bounded by it, whatever k is); default DEFAULT_ROWS.
     batch_size: examples whose k draws are held at once (default: as many as fit Z_BUDGET floats).
+    workers: on CPU, threads that each take whole batches with single-threaded ops (default: torch's
+    thread count); no barriers per op, so a busy machine slows it down gracefully. Results do not depend
+    on it, nor on max_rows or batch_size: each example draws from its own seeded stream.
     """
     if proposal not in PROPOSALS:
         raise ValueError(f"proposal must be one of {PROPOSALS}, got {proposal!r}")
-    if k < 1 or max_rows < 1:
+    if k < 1 or (max_rows is not None and max_rows < 1):
         raise ValueError("k and max_rows must be at least 1")
     parts = []
-    with _eval_mode(model), torch.no_grad():
-        for lw, lpx in _log_weight_batches(model, x, k, proposal, seed, max_rows, batch_size, use_fast_path):
-            parts.append(_summarise(lw, lpx))
-            if progress is not None:
-                progress(lw.shape[1])
-    cols = [torch.cat(c) if c else torch.empty(0) for c in zip(*parts)] if parts else [torch.empty(0)] * 5
+    for part in _map_batches(model, x, k, proposal, seed, max_rows, batch_size, workers, use_fast_path, _summarise):
+        parts.append(part)
+        if progress is not None:
+            progress(len(part[0]))
+    cols = [torch.cat(c) for c in zip(*parts)] if parts else [torch.empty(0)] * 5
     return LogLikelihood(*cols, k=k, proposal=proposal)
 
 
@@ -81,95 +87,92 @@ def naive_log_likelihood(model, x: Tensor, k: int = 5000, **kwargs) -> LogLikeli
 
 
 def log_weights(model, x: Tensor, k: int, *, proposal: str = "posterior", seed: int = 0,
-                max_rows: int = DEFAULT_ROWS, use_fast_path: bool = True) -> Tensor:
+                max_rows: int | None = None, use_fast_path: bool = True) -> Tensor:
     """All log importance weights log w_i, shape (k, N) (memory k * N floats: for a few examples)."""
-    with _eval_mode(model), torch.no_grad():
-        out = [lw for lw, _ in _log_weight_batches(model, x, k, proposal, seed, max_rows, None, use_fast_path)]
-    return torch.cat(out, 1) if out else torch.empty(k, 0)
+    out = [lw for lw, _ in _map_batches(model, x, k, proposal, seed, max_rows, None, 1, use_fast_path,
+                                        lambda lw, lpx: (lw, lpx))]
+    return torch.cat(out).T if out else torch.empty(k, 0)
 
 
 # -- internals ---------------------------------------------------------------------------------------
 def _summarise(log_w: Tensor, log_px_z: Tensor) -> tuple[Tensor, ...]:
-    """Estimate, delta-method stderr and ESS from log weights (k, n), in float64 and in log space."""
+    """Estimate, delta-method stderr and ESS from log weights (n, k), in float64 and in log space."""
     lw = log_w.double()
-    k = lw.shape[0]
-    lse = torch.logsumexp(lw, 0)
-    est = lse - math.log(k)
-    r = torch.exp(lw - est)  # w_i / mean(w), mean 1: no overflow whatever the scale of w
+    k = lw.shape[1]
+    est = torch.logsumexp(lw, 1) - math.log(k)
+    r = torch.exp(lw - est[:, None])  # w_i / mean(w), mean 1: no overflow whatever the scale of w
     # log mean w = log mu + (mean w - mu) / mu + ..., so se(log mean w) ~= std(w) / (sqrt(k) mu) (delta method)
-    se = r.std(0) / math.sqrt(k) if k > 1 else torch.full_like(est, float("nan"))
-    ess = r.sum(0) ** 2 / r.pow(2).sum(0)
+    se = r.std(1) / math.sqrt(k) if k > 1 else torch.full_like(est, float("nan"))
+    ess = r.sum(1) ** 2 / r.pow(2).sum(1)
     f = log_w.dtype
-    return (est.to(f).cpu(), se.to(f).cpu(), ess.to(f).cpu(), lw.mean(0).to(f).cpu(),
-            log_px_z.double().mean(0).to(f).cpu())
+    return (est.to(f).cpu(), se.to(f).cpu(), ess.to(f).cpu(), lw.mean(1).to(f).cpu(),
+            log_px_z.double().mean(1).to(f).cpu())
 
 
-def _log_weight_batches(model, x: Tensor, k: int, proposal: str, seed: int, max_rows: int,
-                        batch_size: int | None, use_fast_path: bool) -> Iterator[tuple[Tensor, Tensor]]:
-    """Yields (log w, log p(x|z)), each (k, n), for consecutive batches of examples."""
-    n_total = len(x)
+def _map_batches(model, x: Tensor, k: int, proposal: str, seed: int, max_rows: int, batch_size: int | None,
+                 workers: int | None, use_fast_path: bool, reduce: Callable) -> Iterator:
+    """reduce(log w, log p(x|z)) (each (n, k)) for consecutive batches of examples, in order."""
     prior = model.prior
     dim = prior.event_shape[-1] if len(prior.event_shape) else prior.batch_shape[-1]
+    if max_rows is None:
+        max_rows = DEFAULT_ROWS.get(x.device.type, DEFAULT_ROWS["cpu"])
     if batch_size is None:
         batch_size = max(1, min(max_rows, Z_BUDGET // (k * dim)))
     fast_path = fast.for_model(model) if use_fast_path else None
-    for start in range(0, n_total, batch_size):
-        xb = x[start:start + batch_size]
-        n = len(xb)
-        r = model.encode(xb) if proposal == "posterior" else prior
-        z, log_r = _draw(r, k, n, dim, range(start, start + n), seed, x.device, x.dtype)
-        log_prior = log_r if proposal == "prior" else _log_prob(prior, z, k, n)
-        log_px = torch.empty(k, n, device=x.device, dtype=x.dtype)
-        chunk = max(1, max_rows // n)
-        ctx = fast_path.prepare(xb) if fast_path is not None else None
-        for i in range(0, k, chunk):
-            zc = z[i:i + chunk]
-            log_px[i:i + chunk] = fast_path.log_prob(zc, ctx) if ctx is not None else model.decode(zc).log_prob(xb)
-        yield log_px + (log_prior - log_r), log_px
+    starts = range(0, len(x), batch_size)
+    if workers is None:
+        workers = torch.get_num_threads() if x.device.type == "cpu" else 1
+    workers = max(1, min(workers, len(starts)))
+
+    def job(start: int):
+        with torch.no_grad():  # grad mode is per thread
+            xb = x[start:start + batch_size]
+            return reduce(*_batch_log_weights(model, xb, start, k, proposal, seed, max_rows, fast_path, prior, dim))
+
+    with _eval_mode(model):
+        if workers == 1:
+            yield from map(job, starts)
+            return
+        with _single_threaded_ops(), ThreadPoolExecutor(workers) as pool:
+            pending = deque()
+            for start in starts:  # keep a few batches in flight, yield in order
+                pending.append(pool.submit(job, start))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
 
-def _normal_params(d: Distribution) -> tuple[Tensor, Tensor] | None:
-    """(loc, scale) of a diagonal Normal over the last dimension, else None."""
-    if isinstance(d, Independent) and d.reinterpreted_batch_ndims == 1 and isinstance(d.base_dist, Normal):
-        return d.base_dist.loc, d.base_dist.scale
-    return None
+def _batch_log_weights(model, xb: Tensor, start: int, k: int, proposal: str, seed: int, max_rows: int,
+                       fast_path, prior: Distribution, dim: int) -> tuple[Tensor, Tensor]:
+    """(log w, log p(x|z)), each (n, k), for the examples xb whose first index in x is start."""
+    n = len(xb)
+    r = model.encode(xb) if proposal == "posterior" else prior
+    draws = Draws(r, prior, k, n, dim, range(start, start + n), seed, xb, r_is_prior=proposal == "prior")
+    log_w = torch.empty(n, k, device=xb.device, dtype=xb.dtype)
+    log_px = torch.empty(n, k, device=xb.device, dtype=xb.dtype)
+    chunk = max(1, max_rows // n)
+    ctx = fast_path.prepare(xb) if fast_path is not None else None
+    for i in range(0, k, chunk):
+        j = min(k, i + chunk)
+        z, log_ratio = draws.chunk(i, j)  # (n, s, D), log p(z) - log r(z) of shape (n, s)
+        if ctx is not None:
+            lp = fast_path.log_prob(z, ctx)
+        else:  # decode takes sample-major z (s, n, D)
+            lp = model.decode(z.transpose(0, 1)).log_prob(xb).T
+        log_px[:, i:j] = lp
+        log_w[:, i:j] = lp if log_ratio is None else lp + log_ratio
+    return log_w, log_px
 
 
-def _stream_seed(seed: int, index: int) -> int:
-    """A 32-bit seed for example `index` (the CPU generator, mt19937, keeps only 32 bits): splitmix64."""
-    h = (seed * 0x9E3779B97F4A7C15 + index + 1) & _MASK64
-    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
-        h = ((h ^ (h >> shift)) * mult) & _MASK64
-    return (h ^ (h >> 31)) & 0xFFFFFFFF
-
-
-_MASK64 = (1 << 64) - 1
-
-
-def _draw(r: Distribution, k: int, n: int, dim: int, indices: range, seed: int, device: torch.device,
-          dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """z of shape (k, n, D) from r and log r(z) of shape (k, n); example j uses stream (seed, indices[j])."""
-    params = _normal_params(r)
-    if params is None:  # any other proposal: draw the whole batch under a fixed seed
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(_stream_seed(seed, indices.start))
-            z = r.sample((k,) if r.batch_shape else (k, n))
-        return z, _log_prob(r, z, k, n)
-    loc, scale = (p.to(dtype).expand(n, dim) for p in params)
-    eps = torch.empty(k, n, dim, device=device, dtype=dtype)
-    g = torch.Generator(device=device)
-    for j, i in enumerate(indices):
-        g.manual_seed(_stream_seed(seed, i))
-        eps[:, j] = torch.randn(k, dim, generator=g, device=device, dtype=dtype)
-    z = torch.addcmul(loc, scale, eps)  # z = mu + sigma * eps
-    # log N(z; mu, sigma^2) from eps directly: -1/2 |eps|^2 - sum log sigma - D/2 log 2 pi
-    log_r = -0.5 * eps.square().sum(-1) - scale.log().sum(-1) - 0.5 * dim * math.log(2 * math.pi)
-    return z, log_r
-
-
-def _log_prob(d: Distribution, z: Tensor, k: int, n: int) -> Tensor:
-    lp = d.log_prob(z)
-    return lp.reshape(k, n, -1).sum(-1) if lp.dim() > 2 else lp.expand(k, n)
+@contextmanager
+def _single_threaded_ops() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from .diagnostics import active_units
-from .likelihood import DEFAULT_ROWS, Progress, log_likelihood
+from .likelihood import Progress, log_likelihood
 
 
 @dataclass
@@ -37,7 +37,7 @@ class EstimatorComparison:
 
 
 def compare_estimators(model, x: Tensor, k: int = 1000, *, repeats: int = 10, seed: int = 0,
-                       max_rows: int = DEFAULT_ROWS) -> EstimatorComparison:
+                       max_rows: int | None = None) -> EstimatorComparison:
     """Why naive Monte Carlo fails: its spread and bias against importance sampling, same k, same x."""
     if repeats < 2:
         raise ValueError("repeats must be at least 2")
@@ -48,7 +48,7 @@ def compare_estimators(model, x: Tensor, k: int = 1000, *, repeats: int = 10, se
     return EstimatorComparison(k, est["posterior"], est["prior"], se["posterior"], se["prior"])
 
 
-def evaluate(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int = DEFAULT_ROWS,
+def evaluate(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | None = None,
              progress: Progress | None = None) -> dict[str, Any]:
     """Test-set summary (JSON-ready): log p(x) with its Monte Carlo stderr, ELBO and its terms, the gap,
     active units and per-dimension KL, and the wall time."""
