@@ -9,7 +9,7 @@ PAGES = [
     st.Page("explorer/ui/page_map.py", title="Latent map", icon="🗺️", default=True),
     st.Page("explorer/ui/page_decoder.py", title="Decoder sliders", icon="🎚️"),
     st.Page("explorer/ui/page_interpolate.py", title="Interpolate", icon="↔️"),
-    st.Page("explorer/ui/page_maths.py", title="The maths, live", icon="∑"),
+    st.Page("explorer/ui/page_maths.py", title="The maths, live", icon=":material/functions:"),
     st.Page("explorer/ui/page_train.py", title="Train", icon="🏋️"),
 ]
 

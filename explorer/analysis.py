@@ -1,0 +1,267 @@
+"""What the explorer computes from a model and a data set: encodings, slider bases, samples, grids.
+
+Plain functions over tensors and arrays, shared by the app and notebooks; no UI, no plotting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.distributions import Normal
+
+from .data import ImageDataset, load_dataset
+from .data.base import binarize
+from .latent import manifold_grid, traversal
+from .model import LatentModel
+from .objectives import gaussian_kl_per_dim
+
+TEST_BINARIZE_SEED = 1234  # the trainer binarizes the test set once with this seed
+
+
+@dataclass
+class Encoding:
+    """Posterior parameters of a data set: mean and std of q(z|x), each (N, D); std = 0 for an AE."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def model_dataset_name(model: LatentModel) -> str | None:
+    return (model.metadata.get("dataset") or {}).get("name")
+
+
+def load_test_set(name: str) -> ImageDataset:
+    """The test split the explorer maps, from disk only: MNIST's 10,000 test images ship with the package;
+    another data set's files must already be there (training fetches them), so a page never waits on a
+    download that cannot happen offline."""
+    return load_dataset(name, test_only=True, download=False)
+
+
+def trained_binarized(model: LatentModel) -> bool:
+    """Whether the model saw binarized pixels in training (the trainer's rule for binarize='auto')."""
+    b = (model.metadata.get("train_config") or {}).get("binarize", "auto")
+    return b == "dynamic" or (b == "auto" and model.config.likelihood == "bernoulli")
+
+
+def binarized_test(test_x: torch.Tensor) -> torch.Tensor:
+    """The test set binarized exactly as the trainer does it: once, with a fixed seed."""
+    return binarize(test_x, seed=TEST_BINARIZE_SEED)
+
+
+def likelihood_images(model: LatentModel, test_x: torch.Tensor) -> torch.Tensor:
+    """The test images on which the trainer reported ELBOs: binarized for a model trained on binarized
+    data, so numbers here match the model card; grey levels otherwise."""
+    return binarized_test(test_x) if trained_binarized(model) else test_x
+
+
+@torch.no_grad()
+def encode(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> Encoding:
+    """q(z|x) means and stds for every image, batched on the model's device."""
+    dev = next(model.parameters()).device
+    means, stds = [], []
+    for i in range(0, len(x), batch_size):
+        q = model.encode(x[i:i + batch_size].to(dev))
+        means.append(q.mean.float().cpu())
+        stds.append(q.variance.float().sqrt().cpu())
+    d = model.latent_dim
+    mean = torch.cat(means).numpy() if means else np.zeros((0, d), np.float32)
+    std = torch.cat(stds).numpy() if stds else np.zeros((0, d), np.float32)
+    return Encoding(mean, std)
+
+
+def mean_kl_per_dim(enc: Encoding) -> np.ndarray:
+    """KL(q(z_d|x) || N(0, 1)) per dimension, averaged over the data: (D,). Zero for an AE.
+
+    Dimensions with near-zero KL are "inactive": the encoder ignores them (Burda et al. 2016, sec. 5.2).
+    """
+    if not np.any(enc.std > 0):
+        return np.zeros(enc.mean.shape[1])
+    q = Normal(torch.from_numpy(enc.mean).double(), torch.from_numpy(enc.std).double())
+    p = Normal(torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64))
+    return gaussian_kl_per_dim(q, p).mean(0).numpy()
+
+
+def principal_directions(mean: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k leading principal directions of the encoded means: (D, k) orthonormal columns, and the
+    standard deviation of the data along each: (k,)."""
+    centred = mean - mean.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    sd = s / np.sqrt(max(1, len(mean) - 1))
+    return vt[:k].T.copy(), sd[:k].copy()
+
+
+@dataclass
+class SliderBasis:
+    """Orthonormal directions U (D, K) that K sliders move along, with a label for each."""
+
+    U: np.ndarray
+    labels: list[str]
+    note: str = ""
+
+
+def slider_basis(latent_dim: int, enc: Encoding | None = None, max_sliders: int = 16,
+                 mode: str = "kl") -> SliderBasis:
+    """One slider per latent dimension when there are at most max_sliders; otherwise the max_sliders
+    dimensions with the most KL (mode 'kl', AE: the most variance) or the leading principal
+    directions of the encoded data (mode 'pca')."""
+    D = latent_dim
+    if D <= max_sliders:
+        return SliderBasis(np.eye(D), [f"z{d + 1}" for d in range(D)])
+    if enc is None or len(enc.mean) < 2:
+        return SliderBasis(np.eye(D)[:, :max_sliders], [f"z{d + 1}" for d in range(max_sliders)],
+                           f"first {max_sliders} of {D} dimensions (no data to rank them)")
+    if mode == "pca":
+        U, sd = principal_directions(enc.mean, max_sliders)
+        return SliderBasis(U, [f"PC {k + 1}" for k in range(max_sliders)],
+                           f"top {max_sliders} principal directions of the encoded test set (of {D} dims)")
+    if mode != "kl":
+        raise ValueError(f"mode must be 'kl' or 'pca', got {mode!r}")
+    kl = mean_kl_per_dim(enc)
+    score, what = (kl, "KL") if kl.any() else (enc.mean.var(0), "variance")
+    dims = np.argsort(-score, kind="stable")[:max_sliders]
+    return SliderBasis(np.eye(D)[:, dims], [f"z{d + 1} ({what} {score[d]:.2f})" for d in dims],
+                       f"the {max_sliders} of {D} dimensions with the most {what}")
+
+
+def slider_coordinates(z: torch.Tensor, U: np.ndarray) -> np.ndarray:
+    """Where z sits along each slider direction: U^T z, (K,)."""
+    return U.T @ z.detach().double().cpu().numpy()
+
+
+def apply_sliders(z: torch.Tensor, U: np.ndarray, c: np.ndarray) -> torch.Tensor:
+    """Move z so that its coordinates along U are c; the part of z outside span(U) stays: z + U (c - U^T z)."""
+    zd = z.detach().double().cpu().numpy()
+    out = zd + U @ (np.asarray(c, dtype=np.float64) - U.T @ zd)
+    return torch.from_numpy(out).to(z.dtype)
+
+
+def traverse(z: torch.Tensor, U: np.ndarray, values: torch.Tensor) -> torch.Tensor:
+    """Sweep each slider direction over values with the rest of z fixed: (K, V, D).
+
+    Works in slider coordinates and maps back, so for an axis basis it is exactly latent.traversal.
+    """
+    c = torch.from_numpy(slider_coordinates(z, U))
+    C = traversal(c, list(range(U.shape[1])), values.double())  # (K, V, K)
+    Z = z.detach().double().cpu() + (C - c) @ torch.from_numpy(U).T
+    return Z.to(z.dtype)
+
+
+def manifold_latents(n: int, latent_dim: int, mean: np.ndarray | None = None) -> tuple[torch.Tensor, str]:
+    """Latent points for the decoded manifold grid, (n * n, D), and a caption.
+
+    A 2-D latent: the inverse-CDF grid of Kingma & Welling (2014, fig. 4). Larger latents: the same
+    grid laid along the two leading principal directions of the encoded data, scaled by the data's
+    spread along each, centred on the data mean.
+    """
+    g = manifold_grid(n)  # (n * n, 2) standard-normal quantiles
+    if latent_dim == 2:
+        return g, "z on a grid of N(0, 1) quantiles 5%…95% (Kingma & Welling 2014, fig. 4)"
+    if latent_dim == 1:
+        return g[:, :1], "z1 on N(0, 1) quantiles (the second grid axis repeats it)"
+    if mean is None or len(mean) < 3:
+        z = torch.zeros(n * n, latent_dim)
+        z[:, :2] = g
+        return z, "grid over z1 and z2 with the other dimensions at 0"
+    U, sd = principal_directions(mean, 2)
+    z = mean.mean(0) + (g.double().numpy() * sd) @ U.T
+    return torch.from_numpy(z).float(), ("grid along the two leading principal directions of the encoded "
+                                         "test set, ±1.64 std (quantiles 5%…95%)")
+
+
+def sample_prior(latent_dim: int, n: int, seed: int) -> torch.Tensor:
+    """n draws from p(z) = N(0, I): (n, D), reproducible from the seed."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def fit_mixture(mean: np.ndarray, n_components: int = 10, seed: int = 0, max_points: int = 5000):
+    """A Gaussian mixture (full covariances) fitted to the encoded means: an "aggregate posterior" prior
+    to sample from, which for an AE is the only sensible way to generate. Fitted on at most max_points
+    codes (a seeded subset): as good a density for sampling, and EM stays within a second or two."""
+    from sklearn.mixture import GaussianMixture
+
+    if len(mean) > max_points:
+        mean = mean[np.random.default_rng(seed).choice(len(mean), max_points, replace=False)]
+    n_components = max(1, min(n_components, len(mean)))
+    return GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=1e-4,
+                           random_state=seed).fit(mean.astype(np.float64))
+
+
+def sample_mixture(gmm, n: int, seed: int) -> torch.Tensor:
+    """n draws from a fitted GaussianMixture, reproducible from the seed: (n, D).
+
+    Drawn here rather than with gmm.sample(), which reads the estimator's own random_state: the
+    fitted mixture is shared between users and must stay read-only.
+    """
+    rng = np.random.default_rng(seed)
+    comp = rng.choice(len(gmm.weights_), size=n, p=gmm.weights_ / gmm.weights_.sum())
+    chol = np.linalg.cholesky(gmm.covariances_)  # (K, D, D)
+    eps = rng.standard_normal((n, gmm.means_.shape[1]))
+    z = gmm.means_[comp] + np.einsum("nij,nj->ni", chol[comp], eps)
+    return torch.from_numpy(z.astype(np.float32))
+
+
+@torch.no_grad()
+def decode_images(model: LatentModel, z: torch.Tensor) -> torch.Tensor:
+    """Mean images of p(x|z) for a batch of latents, on the CPU: (N, C, H, W)."""
+    dev = next(model.parameters()).device
+    return model.decode_mean(z.to(dev, torch.float32)).float().cpu()
+
+
+def pixel_crossfade(xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Tensor:
+    """(1 - t) xa + t xb in pixel space, t from 0 to 1: (steps, C, H, W), the contrast to a latent path."""
+    t = torch.linspace(0, 1, steps).view(-1, 1, 1, 1)
+    return (1 - t) * xa + t * xb
+
+
+def weights_fingerprint(model: LatentModel) -> str:
+    """A cheap digest of the weights, so caches notice a model that is still being trained."""
+    with torch.no_grad():
+        total = sum(float(p.detach().double().abs().sum()) for p in model.parameters())
+    return f"{total:.10e}"
+
+
+@torch.no_grad()
+def bound_terms(model: LatentModel, x: torch.Tensor, samples: int = 64, seed: int = 0) -> dict[str, float]:
+    """ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)) for one image (1, C, H, W), in nats: the KL in closed
+    form (Kingma & Welling 2014, app. B), the reconstruction term averaged over `samples` draws of z.
+    For an AE the "reconstruction" is log p(x|z) at the code and there is no KL."""
+    from .objectives import objective
+
+    dev = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)  # the same numbers on every rerun, without touching the global stream
+        t = objective(model, x.to(dev), samples=samples if model.is_variational else 1)
+    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.elbo.item()}
+
+
+def slider_ranges(U: np.ndarray, enc: Encoding | None, variational: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) for each slider: at least ±3 prior standard deviations for a VAE, widened to hold 99% of
+    the encoded test set; for an AE (no prior to scale by) the data's range with a margin."""
+    K = U.shape[1]
+    if enc is None or len(enc.mean) == 0:
+        return np.full(K, -4.0), np.full(K, 4.0)
+    c = enc.mean.astype(np.float64) @ U  # (N, K) slider coordinates of the data
+    qlo, qhi = np.quantile(c, 0.005, axis=0), np.quantile(c, 0.995, axis=0)
+    if variational:
+        lo, hi = np.minimum(qlo, -3.0), np.maximum(qhi, 3.0)
+    else:
+        pad = 0.1 * np.maximum(qhi - qlo, 1e-3)
+        lo, hi = qlo - pad, qhi + pad
+    return np.floor(lo * 2) / 2, np.ceil(hi * 2) / 2  # round outwards to halves: tidy slider ends
+
+
+def running_log_mean_exp(log_w: torch.Tensor, ks: list[int]) -> np.ndarray:
+    """log (1/k) sum_{i<=k} w_i for each k in ks, from log weights (K,) of one example: how an importance
+    (or naive Monte Carlo) estimate of log p(x) settles as k grows."""
+    lw = log_w.double().reshape(-1)
+    cum = torch.logcumsumexp(lw, 0)
+    return np.array([(cum[k - 1] - np.log(k)).item() for k in ks if 1 <= k <= len(lw)])
+
+
+@torch.no_grad()
+def posterior_draws(model: LatentModel, x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """n reparameterised draws z = mu + sigma * eps from q(z|x) of one image (1, C, H, W): (n, D)."""
+    q = model.encode(x.to(next(model.parameters()).device))
+    eps = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return q.mean[0].cpu() + q.variance[0].sqrt().cpu() * eps

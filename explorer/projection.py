@@ -1,0 +1,161 @@
+"""2-D views of a latent space (PCA, t-SNE, UMAP) behind one estimator-style interface.
+
+scikit-learn conventions: __init__ stores arguments, fit returns self, learned state ends in `_`.
+`inductive` says whether transform() can place new points (an interpolation path, an uploaded image)
+on a fitted map without refitting: PCA and UMAP can; t-SNE is transductive and offers fit_transform
+only. `linear` projections can also carry a covariance over, so a posterior ellipse can be drawn.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+
+class Projection:
+    """Base class: subclasses set `key`, `label`, `inductive`, `linear` and implement fit_transform."""
+
+    key = "base"
+    label = "projection"
+    inductive = False
+    linear = False
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def fit(self, X: np.ndarray) -> "Projection":
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{self.label} cannot place new points without refitting "
+                                  "(it is transductive); use PCA to draw new points on a map")
+
+    def project_covariance(self, cov: np.ndarray) -> np.ndarray:
+        """(..., D, D) covariance in latent space -> (..., 2, 2) on the map (linear projections only)."""
+        raise NotImplementedError(f"{self.label} is not linear; a covariance has no image on its map")
+
+    def axis_titles(self) -> tuple[str, str]:
+        return (f"{self.label} 1", f"{self.label} 2")
+
+
+class LatentAxes(Projection):
+    """The identity for a 1- or 2-D latent: the map's axes are z1 and z2 (z2 = 0 for a 1-D latent)."""
+
+    key = "axes"
+    label = "latent axes"
+    inductive = True
+    linear = True
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape[-1] > 2:
+            raise ValueError(f"latent axes need a latent of at most 2 dimensions, got {X.shape[-1]}")
+        self.n_features_in_ = X.shape[-1]
+        return self.transform(X)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape[-1] == 2:
+            return X.copy()
+        return np.concatenate([X, np.zeros_like(X)], axis=-1)
+
+    def project_covariance(self, cov: np.ndarray) -> np.ndarray:
+        cov = np.asarray(cov, dtype=np.float64)
+        if cov.shape[-1] == 2:
+            return cov.copy()
+        out = np.zeros(cov.shape[:-2] + (2, 2))
+        out[..., 0, 0] = cov[..., 0, 0]
+        return out
+
+    def axis_titles(self) -> tuple[str, str]:
+        return ("z1", "z2")
+
+
+class PCAProjection(Projection):
+    """Principal components of the encoded means: instant, linear, places new points by transform."""
+
+    key = "pca"
+    label = "PCA"
+    inductive = True
+    linear = True
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.decomposition import PCA
+
+        X = np.asarray(X, dtype=np.float64)
+        self.pca_ = PCA(n_components=2, random_state=self.seed).fit(X)
+        self.components_ = self.pca_.components_  # (2, D), orthonormal rows
+        self.mean_ = self.pca_.mean_
+        self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        return self.transform(X)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T
+
+    def project_covariance(self, cov: np.ndarray) -> np.ndarray:
+        W = self.components_
+        return W @ np.asarray(cov, dtype=np.float64) @ W.T  # W Sigma W^T
+
+    def axis_titles(self) -> tuple[str, str]:
+        r = self.explained_variance_ratio_
+        return (f"PC 1 ({r[0]:.0%} of variance)", f"PC 2 ({r[1]:.0%} of variance)")
+
+
+class TSNEProjection(Projection):
+    """t-SNE (van der Maaten & Hinton 2008): keeps neighbourhoods, not distances; transductive."""
+
+    key = "tsne"
+    label = "t-SNE"
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.manifold import TSNE
+
+        X = np.asarray(X, dtype=np.float32)
+        perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))  # sklearn needs perplexity < n
+        self.embedding_ = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=self.seed
+                               ).fit_transform(X).astype(np.float64)
+        return self.embedding_
+
+
+class UMAPProjection(Projection):
+    """UMAP (McInnes et al. 2018), when the umap-learn package is installed; can transform new points."""
+
+    key = "umap"
+    label = "UMAP"
+    inductive = True
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        import umap  # optional dependency
+
+        self.umap_ = umap.UMAP(n_components=2, random_state=self.seed)
+        return np.asarray(self.umap_.fit_transform(np.asarray(X, dtype=np.float32)), dtype=np.float64)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.umap_.transform(np.asarray(X, dtype=np.float32)), dtype=np.float64)
+
+
+PROJECTIONS: dict[str, type[Projection]] = {
+    c.key: c for c in (LatentAxes, PCAProjection, TSNEProjection, UMAPProjection)}
+
+
+def umap_available() -> bool:
+    return importlib.util.find_spec("umap") is not None
+
+
+def available_projections(latent_dim: int) -> list[str]:
+    """Keys that make sense for this latent size, default first: a 2-D latent is its own map."""
+    if latent_dim <= 2:
+        return ["axes"]
+    return ["pca", "tsne"] + (["umap"] if umap_available() else [])
+
+
+def make_projection(key: str, seed: int = 0) -> Projection:
+    if key not in PROJECTIONS:
+        raise ValueError(f"unknown projection {key!r}; choose one of {', '.join(PROJECTIONS)}")
+    if key == "umap" and not umap_available():
+        raise ValueError("UMAP needs the umap-learn package (pip install umap-learn)")
+    return PROJECTIONS[key](seed=seed)

@@ -1,0 +1,1 @@
+"""Streamlit pages and widgets of VAE Explorer: the only package (with streamlit_app.py) that imports streamlit."""

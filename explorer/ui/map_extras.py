@@ -1,0 +1,111 @@
+"""Latent map page, lower half: generated samples, models side by side, downloads."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import plots
+from explorer.analysis import decode_images, sample_mixture, sample_prior
+from explorer.data import ImageDataset
+from explorer.images import grid, png_bytes
+from explorer.model import LatentModel
+from explorer.ui import mapview, state
+
+N_SAMPLES = 64
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _samples_png(_model: LatentModel, key: str, dataset: str, source: str, components: int, seed: int) -> bytes:
+    if source == "prior":
+        z = sample_prior(_model.latent_dim, N_SAMPLES, seed)
+    else:
+        z = sample_mixture(state.mixture(_model, key, dataset, components), N_SAMPLES, seed)
+    return png_bytes(grid(decode_images(_model, z), nrow=8), scale=2)
+
+
+def samples(cur: state.Current, data: ImageDataset) -> None:
+    st.subheader("Samples: prior vs. a mixture fitted to the codes")
+    c0, c1 = st.columns([3, 1])
+    k = c0.slider("Gaussian mixture components", 1, 30, 10, key="gmm_k")
+    if c1.button("New samples", key="resample"):
+        st.session_state["sample_seed"] = st.session_state.get("sample_seed", 0) + 1
+    seed = st.session_state.get("sample_seed", 0)
+    left, right = st.columns(2)
+    left.image(_samples_png(cur.model, cur.key, data.name, "prior", k, seed), width="stretch",
+               caption="z ~ p(z) = N(0, I), decoded", output_format="PNG")
+    right.image(_samples_png(cur.model, cur.key, data.name, "gmm", k, seed), width="stretch", output_format="PNG",
+                caption=f"z ~ a {k}-component Gaussian mixture fitted to the encoded test set, decoded")
+    if not cur.model.is_variational:
+        st.info("An autoencoder was never asked to make its codes look like N(0, I), so prior samples land "
+                "where it has no data and decode to noise or blends. A mixture fitted to its codes is the "
+                "usual repair (Ghosh et al. 2020).")
+    else:
+        st.caption("Where the aggregate posterior leaves holes in N(0, I), prior samples decode to blends; "
+                   "the mixture samples from where the data actually is.")
+
+
+def compare(cur: state.Current, data: ImageDataset, method: str, n: int) -> None:
+    """VAE vs. AE vs. DAE: the same test images in the latent spaces of several bundled models."""
+    others = [b for b in state.bundled_checkpoints()
+              if "error" not in b.meta and not (cur.source == "bundled" and b.name == cur.name)
+              and (b.meta.get("dataset") or {}).get("name") == data.name]
+    st.subheader("Side by side")
+    if not others:
+        st.caption(f"Other bundled models of {data.name} would appear here (e.g. an AE and a DAE next to this "
+                   "VAE).")
+        return
+    kinds = {b.name: b.meta["config"]["kind"] for b in others}
+    want = [b.name for b in others if kinds[b.name] != cur.model.config.kind
+            and b.meta["config"]["latent_dim"] == cur.model.latent_dim]
+    default = list(dict.fromkeys(want))[:2]
+    names = st.multiselect("Compare with", [b.name for b in others], default=default, key="compare_models",
+                           format_func=lambda s: f"{s} ({kinds[s].upper()})")
+    if not names:
+        return
+    device = str(next(cur.model.parameters()).device)
+    cols = st.columns(len(names) + 1)
+    entries = [(cur.name, cur)] + [(b.name, state.Current(state.load_bundled(b.path, b.mtime, device),
+                                                          f"bundled:{b.path}:{b.mtime}:{device}", b.name,
+                                                          "bundled"))
+                                   for b in others if b.name in names]
+    for col, (name, c) in zip(cols, entries):
+        # Models may differ in latent size: a 2-D one is its own map; a larger one gets this page's method.
+        m = "axes" if c.model.latent_dim <= 2 else (method if method != "axes" else "pca")
+        md = mapview.load(c, data, m, n)
+        fig = mapview.figure(c, data, md, height=380, title=f"{name} · {c.model.config.kind.upper()}")
+        fig.update_layout(showlegend=False)
+        col.plotly_chart(fig, key=f"compare:{name}", config={"displaylogo": False})
+
+
+def exports(cur: state.Current, data: ImageDataset, md: mapview.MapData, manifold_png: bytes) -> None:
+    st.subheader("Export")
+    labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Latent coordinates (CSV)", _csv(md, labels), file_name=f"{cur.name}_latents.csv",
+                       mime="text/csv", key="dl_csv", help="index, label, posterior mean and std of every "
+                       "dimension, and the map coordinates")
+    c2.download_button("Map (PNG)", plots.scatter_png(md.coords, labels, data.classes,
+                                                      title=f"{cur.name}: {mapview.method_label(md.method)}"),
+                       file_name=f"{cur.name}_map.png", mime="image/png", key="dl_map")
+    c3.download_button("Manifold grid (PNG)", manifold_png, file_name=f"{cur.name}_manifold.png",
+                       mime="image/png", key="dl_manifold")
+    st.caption("The map PNG is drawn on the server and works offline. The camera icon above the map saves "
+               "exactly what you see (zoom included), straight from your browser.")
+
+
+def _csv(md: mapview.MapData, labels: np.ndarray | None) -> bytes:
+    D = md.enc.mean.shape[1]
+    df = pd.DataFrame({"index": np.arange(md.n)})
+    if labels is not None:
+        df["label"] = labels
+    for d in range(D):
+        df[f"mu_{d + 1}"] = md.enc.mean[:md.n, d]
+    for d in range(D):
+        df[f"sigma_{d + 1}"] = md.enc.std[:md.n, d]
+    df["map_x"], df["map_y"] = md.coords[:, 0], md.coords[:, 1]
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.6g")
+    return buf.getvalue().encode()

@@ -1,0 +1,110 @@
+"""Decoder sliders: move z by hand and watch the decoder's image follow; a traversal grid beneath."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import plots
+from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_kl_per_dim, sample_prior,
+                               slider_basis, slider_coordinates, slider_ranges, traverse)
+from explorer.images import png_bytes, to_uint8
+from explorer.model import LatentModel
+from explorer.ui import state
+
+MAX_SLIDERS = 16
+SWEEP = torch.linspace(-3, 3, 9)  # traversal values, in prior standard deviations for a VAE
+STARTS = {"image": "a test image's encoding", "origin": "the origin z = 0", "prior": "a prior sample z ~ N(0, I)"}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: str
+                     ) -> tuple[SliderBasis, np.ndarray, np.ndarray]:
+    enc = state.encoding(_model, key, dataset) if dataset else None
+    basis = slider_basis(_model.latent_dim, enc, MAX_SLIDERS, mode)
+    lo, hi = slider_ranges(basis.U, enc, _model.is_variational)
+    return basis, lo, hi
+
+
+@st.fragment
+def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Only this panel reruns when a slider moves: read the sliders, decode one z, show it."""
+    K = basis.U.shape[1]
+    sliders, view = st.columns([3, 2])
+    with sliders:
+        cols = st.columns(2 if K > 4 else 1)
+        c = np.array([cols[k % len(cols)].slider(basis.labels[k], float(lo[k]), float(hi[k]), step=0.05,
+                                                 key=f"dec_s{k}") for k in range(K)])
+    t0 = time.perf_counter()
+    z = apply_sliders(z0, basis.U, c)
+    png = png_bytes(decode_images(model, z[None])[0], scale=8)
+    ms = (time.perf_counter() - t0) * 1000
+    with view:
+        st.image(png, caption="mean of p(x | z)", width=280, output_format="PNG")
+        st.caption(f"decoded in {ms:.1f} ms · ‖z‖ = {z.norm():.2f}")
+    with st.expander("Traversal: each direction swept from −3 to +3, the rest of z held here", expanded=True):
+        imgs = decode_images(model, traverse(z, basis.U, SWEEP).reshape(-1, z.shape[-1]))
+        rows = np.stack([to_uint8(x) for x in imgs]).reshape(K, len(SWEEP), *to_uint8(imgs[0]).shape)
+        st.image(plots.labelled_rows_png(rows, basis.labels, [f"{v:+.1f}" for v in SWEEP.tolist()]),
+                 output_format="PNG")
+        if not model.is_variational:
+            st.caption("An autoencoder's codes are not on the prior's scale, so ±3 may be a small or a large "
+                       "step for it; the sliders' ranges follow its encoded test set instead.")
+
+
+cur = state.require_model()
+model = cur.model
+data, why = state.test_data(cur)
+dataset = data.name if data is not None else None
+st.title("Decoder sliders")
+st.caption(f"**{cur.name}**: the decoder turns any point z of the {model.latent_dim}-dimensional latent space "
+           "into an image. Move a slider and only this panel reruns.")
+if data is None:
+    st.caption(f"{why} Starting from a test image is off; the origin and prior samples work.")
+
+mode = "kl"
+if model.latent_dim > MAX_SLIDERS:
+    mode = st.radio(f"{model.latent_dim} dimensions are too many sliders; show", ["kl", "pca"], horizontal=True,
+                    key="dec_basis", format_func={"kl": f"the {MAX_SLIDERS} dimensions with the most KL",
+                                                  "pca": f"the top {MAX_SLIDERS} principal directions"}.get)
+basis, lo, hi = basis_and_ranges(model, cur.key, dataset, mode)
+if basis.note:
+    st.caption(f"Sliders: {basis.note}; the other directions stay where the start point puts them.")
+
+starts = [s for s in STARTS if s != "image" or data is not None]
+handoff = st.session_state.pop("decoder_index", None)  # "Start the decoder sliders here" on the map page
+if handoff is not None and data is not None:
+    st.session_state["dec_start"], st.session_state["dec_index"] = "image", handoff
+a, b = st.columns([2, 1])
+start = a.radio("Start from", starts, format_func=STARTS.get, horizontal=True, key="dec_start")
+index, seed = None, st.session_state.get("dec_seed", 0)
+if start == "image":
+    default = st.session_state.get("decoder_index", state.selected_index(len(data.test_x)) or 0)
+    st.session_state.setdefault("dec_index", default)
+    index = int(b.number_input("Test image index", 0, len(data.test_x) - 1, key="dec_index"))
+elif start == "prior" and b.button("Draw another", key="dec_redraw"):
+    st.session_state["dec_seed"] = seed = seed + 1
+
+if start == "image":
+    z0 = torch.from_numpy(state.encoding(model, cur.key, dataset).mean[index]).float()
+elif start == "prior":
+    z0 = sample_prior(model.latent_dim, 1, seed)[0]
+else:
+    z0 = torch.zeros(model.latent_dim)
+# A new start point moves every slider to it; otherwise the sliders keep what the user set.
+signature = (cur.key, mode, start, index, seed)
+if st.session_state.get("_dec_signature") != signature or "dec_s0" not in st.session_state:
+    st.session_state["_dec_signature"] = signature
+    for k, ck in enumerate(slider_coordinates(z0, basis.U)):
+        st.session_state[f"dec_s{k}"] = float(np.clip(round(ck / 0.05) * 0.05, lo[k], hi[k]))
+
+decoder_panel(model, z0, basis, lo, hi)
+
+if data is not None and model.is_variational and model.latent_dim > 1:
+    kl = mean_kl_per_dim(state.encoding(model, cur.key, dataset))
+    st.plotly_chart(plots.bar_figure([f"z{d + 1}" for d in range(model.latent_dim)], kl, y_title="nats",
+                                     title="Average KL(q(z_d|x) ‖ N(0, 1)) per dimension on the test set: "
+                                           "near 0 means the decoder ignores that dimension"),
+                    config={"displaylogo": False})

@@ -1,0 +1,147 @@
+"""The maths, live: the derivation of the VAE's bound, each equation beside its value for one image."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer import plots
+from explorer.analysis import (bound_terms, decode_images, encode, posterior_draws, running_log_mean_exp,
+                               trained_binarized)
+from explorer.evaluation import amortization_gap, elbo_gap, log_weights, naive_log_likelihood
+from explorer.images import grid, png_bytes
+from explorer.model import LatentModel
+from explorer.ui import state
+
+K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
+
+
+@st.cache_data(show_spinner="Sampling…", max_entries=128)
+def live_numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int) -> dict:
+    """Every number on the page for one image and k, from the core (cached per model, image and k)."""
+    x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
+    g = elbo_gap(_model, x, k, seed=index)
+    naive = naive_log_likelihood(_model, x, k, seed=index)
+    ks = [int(v) for v in np.unique(np.geomspace(1, k, num=min(k, 40)).round())]
+    curves = {"importance sampling, z ~ q(z|x)": running_log_mean_exp(log_weights(_model, x, k, seed=index)[:, 0], ks),
+              "naive Monte Carlo, z ~ p(z)": running_log_mean_exp(
+                  log_weights(_model, x, k, proposal="prior", seed=index)[:, 0], ks)}
+    closed = bound_terms(_model, x, samples=1000, seed=index)
+    return {"log_px": g.log_px.estimate.item(), "log_px_se": g.log_px.stderr.item(), "ess": g.log_px.ess.item(),
+            "elbo_k": g.elbo.item(), "recon_k": g.recon.item(), "kl_mc": g.kl.item(), "gap": g.gap.item(),
+            "naive": naive.estimate.item(), "naive_se": naive.stderr.item(), "naive_ess": naive.ess.item(),
+            "recon": closed["recon"], "kl": closed["kl"], "elbo": closed["elbo"], "ks": ks, "curves": curves}
+
+
+@st.cache_data(show_spinner="Optimising q(z|x) for this one image…", max_entries=64)
+def amortization(_model: LatentModel, key: str, dataset: str, index: int) -> dict:
+    x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
+    a = amortization_gap(_model, x, steps=300, seed=index)
+    return {"encoder": a.elbo_encoder.item(), "optimised": a.elbo_optimised.item(), "gap": a.gap.item()}
+
+
+def row(tex: str, label: str, value: str, help: str | None = None) -> None:
+    """An equation and, beside it, its value for the chosen image."""
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    left.latex(tex)
+    right.metric(label, value, help=help)
+
+
+cur = state.require_model()
+data = state.require_data(cur)
+model = cur.model
+st.title("The maths, live")
+if not model.is_variational:
+    st.warning(f"**{cur.name}** is {'an autoencoder' if model.config.kind == 'ae' else 'a denoising autoencoder'}: "
+               "its encoder returns one code, not a distribution q(z|x), and it was never trained against a "
+               "prior p(z). The KL term, the ELBO and log p(x) are not defined for it, so this page needs a VAE. "
+               "Choose one in the sidebar (the Latent map page shows what an AE's code space looks like).")
+    st.stop()
+
+st.session_state.setdefault("maths_index", state.selected_index(len(data.test_x)) or 0)
+c1, c2, c3 = st.columns([2, 1, 1])
+index = int(c1.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
+                            help="Defaults to the image chosen on the Latent map"))
+k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key="maths_k"))
+x_eval = state.likelihood_images(model, data.name)[index]
+c2.image(png_bytes(x_eval, scale=4), output_format="PNG",
+         caption="x" + (" (binarized, as in training)" if trained_binarized(model) else ""))
+q = encode(model, x_eval[None])  # q(z|x) of x exactly as shown (binarized when the model was trained so)
+mu, sigma = q.mean[0], q.std[0]
+draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=index))
+c3.image(png_bytes(grid(draws, nrow=4), scale=2), caption="8 draws z ~ q(z|x), decoded", output_format="PNG")
+n = live_numbers(model, cur.key, data.name, index, k)
+f = "{:.2f}".format
+
+st.header("1. The model")
+st.markdown("A latent code z is drawn from a fixed prior; a neural decoder with weights θ turns it into a "
+            f"distribution over images ({model.config.likelihood.replace('_', ' ')} pixels here).")
+row(r"p_\theta(x, z) = p(z)\,p_\theta(x \mid z), \qquad p(z) = \mathcal{N}(0, I_{%d})" % model.latent_dim,
+    "latent size D", str(model.latent_dim))
+st.markdown("What we want is the evidence log p(x), an integral over every z. For a neural decoder it has no "
+            "closed form, so we bound it.")
+row(r"\log p_\theta(x) = \log \int p_\theta(x \mid z)\, p(z)\, dz", "log p(x) (estimated in §5)", f(n["log_px"]))
+
+st.header("2. The evidence lower bound")
+st.markdown("Bring in an encoder q_φ(z|x) ≈ p(z|x), write the integral as an expectation under it and move "
+            "the log inside (Jensen's inequality, log is concave):")
+st.latex(r"\log p_\theta(x) = \log \mathbb{E}_{q_\phi(z \mid x)}\!\left[\frac{p_\theta(x \mid z)\,p(z)}"
+         r"{q_\phi(z \mid x)}\right] \;\ge\; \mathbb{E}_{q_\phi}\!\left[\log \frac{p_\theta(x \mid z)\,p(z)}"
+         r"{q_\phi(z \mid x)}\right] = \mathrm{ELBO}")
+row(r"\text{reconstruction: } \mathbb{E}_{q_\phi(z \mid x)}[\log p_\theta(x \mid z)]", "reconstruction",
+    f(n["recon"]), "averaged over 1,000 draws of z")
+row(r"\text{regulariser: } \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p(z)\big)", "KL", f(n["kl"]), "closed form, §4")
+row(r"\mathrm{ELBO} = \mathbb{E}_{q_\phi}[\log p_\theta(x \mid z)] - \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p(z)\big)",
+    "ELBO (nats)", f(n["elbo"]))
+
+st.header("3. Reparameterisation")
+st.markdown("To train φ by gradient descent, the randomness is moved out of the parameters (Kingma & Welling "
+            "2014, sec. 2.4): a draw from q is a deterministic function of φ and of noise ε that does not "
+            "depend on φ, so the gradient goes inside the expectation.")
+row(r"z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon, \quad \varepsilon \sim \mathcal{N}(0, I) "
+    r"\;\Rightarrow\; \nabla_\phi \mathbb{E}_{q_\phi}[f(z)] = \mathbb{E}_{\varepsilon}[\nabla_\phi f(\mu_\phi + "
+    r"\sigma_\phi \odot \varepsilon)]", "mean σ of q(z|x)", f"{sigma.mean():.3f}")
+st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[:8].tolist()) + (" …" if model.latent_dim > 8 else "")
+           + "   σ = " + ", ".join(f"{v:.3f}" for v in sigma[:8].tolist()) + (" …" if model.latent_dim > 8 else "")
+           + ". The decoded draws above are z = μ + σ ⊙ ε for 8 values of ε.")
+
+st.header("4. The KL term in closed form")
+st.markdown("Both q and p are Gaussian, so their KL needs no sampling (Kingma & Welling 2014, appendix B). A "
+            f"Monte Carlo estimate from the same k = {k:,} draws agrees up to noise:")
+row(r"\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2)\,\|\,\mathcal{N}(0, I)\big) = \tfrac{1}{2}\sum_{d=1}^{D}"
+    r"\left(\mu_d^2 + \sigma_d^2 - 1 - \log \sigma_d^2\right)", "closed form", f(n["kl"]))
+row(r"\tfrac{1}{k}\textstyle\sum_i \left[\log q_\phi(z_i \mid x) - \log p(z_i)\right]", "Monte Carlo", f(n["kl_mc"]))
+
+st.header("5. Estimating log p(x) by importance sampling")
+st.markdown("The bound's inside is an importance weight. Averaging k of them before the log gives an estimate "
+            "that tightens as k grows (Burda et al. 2016) and converges to log p(x); its standard error comes "
+            "from the spread of the weights (delta method).")
+row(r"\log p(x) \approx \log \frac{1}{k}\sum_{i=1}^{k} w_i, \quad w_i = \frac{p_\theta(x \mid z_i)\,p(z_i)}"
+    r"{q_\phi(z_i \mid x)}, \; z_i \sim q_\phi(z \mid x)", f"log p(x), k = {k:,}",
+    f"{n['log_px']:.2f} ± {n['log_px_se']:.2f}" if k > 1 else f(n["log_px"]),
+    f"effective sample size {n['ess']:.0f} of {k}")
+row(r"\text{naive: } \log p(x) \approx \log \frac{1}{k}\sum_{i=1}^{k} p_\theta(x \mid z_i), \; z_i \sim p(z)",
+    f"naive, k = {k:,}", f"{n['naive']:.2f} ± {n['naive_se']:.2f}" if k > 1 else f(n["naive"]),
+    f"effective sample size {n['naive_ess']:.1f} of {k}")
+st.caption("Both estimators are unbiased for p(x), but the prior rarely proposes a z that explains this x: "
+           "naive Monte Carlo needs astronomically many draws in more than a few dimensions, and its ± is "
+           "itself unreliable when a handful of weights dominate.")
+fig = plots.line_figure(n["ks"], {name: v for name, v in n["curves"].items()}, x_title="k (log scale)",
+                        y_title="estimate of log p(x) (nats)", title="The estimates as k grows (same draws)")
+fig.add_hline(y=n["elbo"], line_dash="dot", annotation_text="ELBO")
+fig.update_xaxes(type="log")
+st.plotly_chart(fig, config={"displaylogo": False})
+
+st.header("6. The gap")
+st.markdown("What the bound misses is exactly how far q is from the true posterior:")
+row(r"\log p_\theta(x) - \mathrm{ELBO} = \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x)\big) \ge 0",
+    "gap (nats)", f(n["gap"]), f"IS estimate minus the ELBO over the same {k:,} draws")
+a = amortization(model, cur.key, data.name, index)
+st.markdown("Part of the gap is the Gaussian family's fault, part is the encoder's: one network must serve every "
+            "x. Optimising this image's own μ, σ directly (300 Adam steps) splits the two (Cremer et al. 2018):")
+row(r"\underbrace{\log p(x) - \mathrm{ELBO}(q^*)}_{\text{approximation gap}} + \underbrace{\mathrm{ELBO}(q^*) - "
+    r"\mathrm{ELBO}(q_\phi)}_{\text{amortization gap}}, \quad q^* = \arg\max_{\mu, \sigma} \mathrm{ELBO}",
+    "amortization gap", f(a["gap"]), f"ELBO with the encoder's q: {a['encoder']:.2f}; with q*: {a['optimised']:.2f}")
+row(r"\log p(x) - \mathrm{ELBO}(q^*)", "approximation gap", f(n["log_px"] - a["optimised"]))
+if k < 1000:
+    st.caption("With small k the log p(x) estimate is itself low (it is a lower bound in expectation); raise k "
+               "for gaps you can trust.")

@@ -1,0 +1,72 @@
+"""One chosen test image: the picture, its reconstruction, q(z|x), its ELBO and log p(x)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explorer.analysis import bound_terms, trained_binarized
+from explorer.data import ImageDataset
+from explorer.evaluation import log_likelihood
+from explorer.images import png_bytes
+from explorer.model import LatentModel
+from explorer.ui import state
+
+LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for an MLP
+
+
+@st.cache_data(show_spinner="Estimating log p(x)…", max_entries=512)
+def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL_SAMPLES) -> dict[str, float]:
+    """ELBO terms and the importance-sampled log p(x) of one test image (cached per model and image)."""
+    x = state.likelihood_images(_model, dataset)[index:index + 1]
+    out = bound_terms(_model, x)
+    if _model.is_variational:
+        ll = log_likelihood(_model, x.to(next(_model.parameters()).device), k, seed=index)
+        out.update(log_px=ll.estimate.item(), log_px_se=ll.stderr.item(), ess=ll.ess.item())
+    return out
+
+
+def image(x, caption: str, scale: int = 5) -> None:
+    st.image(png_bytes(x, scale=scale), caption=caption, output_format="PNG")
+
+
+def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
+    model = cur.model
+    x = data.test_x[index:index + 1]
+    label = data.classes[int(data.test_y[index])] if data.test_y is not None and data.classes else "?"
+    recon = model.reconstruct(x.to(next(model.parameters()).device)).cpu()
+    c1, c2, c3 = st.columns([1, 1, 3])
+    with c1:
+        image(x[0], f"test image {index} (label {label})")
+    with c2:
+        image(recon[0], "reconstruction E[x | z = μ]")
+    with c3:
+        n = numbers(model, cur.key, data.name, index)
+        if model.is_variational:
+            m1, m2, m3 = st.columns(3)
+            m1.metric("ELBO (nats)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
+            m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
+            m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
+                      help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
+            note = "Numbers are on the binarized test image, as in training." if trained_binarized(model) else ""
+            st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
+                       f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
+        else:
+            st.metric("log p(x | z = code) (nats)", f"{n['recon']:.2f}")
+            st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
+                       "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
+        stats = pd.DataFrame({"posterior mean μ": enc.mean[index], "posterior std σ": enc.std[index]},
+                             index=[f"z{d + 1}" for d in range(model.latent_dim)])
+        st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
+                     height="auto" if model.latent_dim <= 8 else 220)
+    b1, b2, b3 = st.columns(3)
+    # Hand-offs to the other pages: each reads these keys as its starting choice.
+    if b1.button("Interpolate from here (A)", key="use_as_a"):
+        st.session_state["interp_a"] = index
+        st.toast(f"Image {index} is now A on the Interpolate page")
+    if b2.button("Interpolate to here (B)", key="use_as_b"):
+        st.session_state["interp_b"] = index
+        st.toast(f"Image {index} is now B on the Interpolate page")
+    if b3.button("Start the decoder sliders here", key="to_decoder"):
+        st.session_state["decoder_index"] = index
+        st.toast(f"The Decoder sliders page now starts from image {index}")
+

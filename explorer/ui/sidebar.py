@@ -1,0 +1,135 @@
+"""The sidebar: which model (bundled, trained this session, uploaded), which device, the model card."""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from explorer.analysis import weights_fingerprint
+from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
+from explorer.devices import available_devices, resolve_device
+from explorer.model import LatentModel
+from explorer.ui import state
+
+SOURCES = {"bundled": "Bundled", "session": "Trained here", "upload": "Upload"}
+DEVICE_NAMES = {"auto": "auto", "cuda": "CUDA", "mps": "Apple MPS", "cpu": "CPU"}
+
+
+def render() -> None:
+    sb = st.sidebar
+    sb.header("Model")
+    device = _device_picker()
+    bundled = state.bundled_checkpoints()
+    session_models: dict[str, LatentModel] = st.session_state.get("session_models") or {}
+    sources = [s for s, ok in (("bundled", bundled), ("session", session_models), ("upload", True)) if ok]
+    if not bundled:
+        sb.warning(f"No bundled checkpoints in `{state.trained_dir()}`. Train a model on the Train page, "
+                   "or upload a checkpoint.")
+        sb.page_link(state.TRAIN_PAGE, label="Train a model", icon="🏋️")
+    source = sb.radio("Source", sources, format_func=SOURCES.get, horizontal=True, key="model_source")
+    cur = None
+    if source == "bundled":
+        cur = _bundled(bundled, device)
+    elif source == "session":
+        name = sb.selectbox("Model trained in this session", list(session_models), key="session_model_name")
+        if name is not None:
+            m = state.session_model_on(name, session_models[name], device)
+            cur = state.Current(m, f"session:{name}:{id(session_models[name])}:{weights_fingerprint(m)}:{device}",
+                                name, "session")
+    else:
+        cur = _uploaded(device)
+    state.set_current(cur)
+    if cur is not None:
+        _card(cur)
+
+
+def _device_picker() -> str:
+    """Only devices that exist here can be picked; the missing ones are named, so nobody wonders."""
+    avail = available_devices()
+    choice = st.sidebar.selectbox("Device", ["auto"] + avail, key="device", format_func=lambda d: (
+        f"auto ({DEVICE_NAMES[resolve_device('auto').type]})" if d == "auto" else DEVICE_NAMES.get(d, d)))
+    missing = [DEVICE_NAMES[d] for d in ("cuda", "mps") if d not in avail and (d != "mps" or _is_mac())]
+    note = f"Available here: {', '.join(DEVICE_NAMES[d] for d in avail)}."
+    if missing:
+        note += f" Not available: {', '.join(missing)}."
+    st.sidebar.caption(note)
+    return str(resolve_device(choice))
+
+
+def _is_mac() -> bool:
+    import platform
+
+    return platform.system() == "Darwin"
+
+
+def _bundled(bundled: list[state.Bundled], device: str) -> state.Current | None:
+    by_name = {b.name: b for b in bundled}
+
+    def label(name: str) -> str:
+        m = by_name[name].meta
+        if "error" in m:
+            return f"{name} (unreadable)"
+        c = m.get("config", {})
+        ds = (m.get("dataset") or {}).get("name", "?")
+        return f"{name} · {c.get('kind', '?').upper()} · latent {c.get('latent_dim', '?')} · {ds}"
+
+    name = st.sidebar.selectbox("Bundled checkpoint", list(by_name), format_func=label, key="bundled_name")
+    b = by_name.get(name)
+    if b is None:
+        return None
+    if "error" in b.meta:
+        st.sidebar.error(f"Cannot load {b.name}: {b.meta['error']}")
+        return None
+    try:
+        model = state.load_bundled(b.path, b.mtime, device)
+    except (CheckpointError, OSError, RuntimeError, ValueError) as e:
+        st.sidebar.error(f"Cannot load {b.name}: {e}")
+        return None
+    return state.Current(model, f"bundled:{b.path}:{b.mtime}:{device}", b.name, "bundled")
+
+
+def _uploaded(device: str) -> state.Current | None:
+    """A checkpoint from the user's disk, loaded without unpickling; a bad file is a message."""
+    up = st.sidebar.file_uploader("Checkpoint file (.safetensors)", key="ckpt_upload",
+                                  help="A file written by `python -m explorer train` or the Train page. "
+                                       "Pickles (.pt, .pth) are refused: loading them can run code.")
+    if up is None:
+        st.sidebar.info("Upload a checkpoint to explore it.")
+        return None
+    data = up.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    cache = st.session_state.setdefault("_uploaded_models", {})
+    k = (digest, device)
+    if k not in cache:
+        try:
+            model, _ = load_checkpoint_bytes(data, name=up.name, device=device)
+        except CheckpointError as e:
+            st.sidebar.error(f"Cannot load this checkpoint. {e}")
+            return None
+        except Exception as e:  # a header that parses but builds nothing sensible: still a message
+            st.sidebar.error(f"Cannot load {up.name}: {type(e).__name__}: {e}")
+            return None
+        cache.clear()  # one uploaded model per user is plenty; free the last one
+        cache[k] = model
+    return state.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
+
+
+def _card(cur: state.Current) -> None:
+    """kind, architecture, latent size, likelihood, data set, metrics: what the checkpoint says it is."""
+    m, meta = cur.model, cur.model.metadata
+    c = m.config
+    ds = meta.get("dataset") or {}
+    size = ds.get("train_size")
+    arch = f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, {c.activation}"
+    rows = [("kind", c.kind.upper()), ("architecture", arch),
+            ("latent size", str(c.latent_dim)), ("likelihood", c.likelihood.replace("_", " ")),
+            ("dataset", ds.get("name", "unknown") + (f" ({size:,} training images)" if isinstance(size, int) else "")),
+            ("parameters", f"{m.num_parameters():,}")]
+    epochs = (meta.get("history") or {}).get("epochs") or []
+    if epochs:
+        rows.append(("trained", f"{len(epochs)} epochs" + (f", {meta['status']}" if meta.get("status") else "")))
+    for k, v in (meta.get("metrics") or {}).items():
+        rows.append((k.replace("_", " "), f"{v:.2f}" if isinstance(v, float) else str(v)))
+    with st.sidebar.expander("Model card", expanded=True):
+        st.markdown(f"**{cur.name}**  \n" + "\n".join(f"- {k}: **{v}**" for k, v in rows))
+        st.caption(m.describe())

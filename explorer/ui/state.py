@@ -1,0 +1,177 @@
+"""Where the app keeps things: read-only caches (checkpoints, test sets, encodings, projections) and
+the per-user choice of model in st.session_state. Every number comes from the core."""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer.analysis import (Encoding, binarized_test, encode, fit_mixture, load_test_set, model_dataset_name,
+                               trained_binarized)
+from explorer.checkpoint import CheckpointError, load_model, read_metadata
+from explorer.data import ImageDataset
+from explorer.model import LatentModel
+from explorer.projection import Projection, make_projection
+
+TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CURRENT = "_explorer_current"  # session_state key of the Current model chosen in the sidebar
+SELECTED = "selected_index"  # session_state key: the test image chosen on the map (int or None)
+TRAIN_PAGE = "explorer/ui/page_train.py"
+
+
+def trained_dir() -> Path:
+    env = os.environ.get(TRAINED_ENV)
+    return Path(env) if env else REPO_ROOT / "trained"
+
+
+@dataclass(frozen=True)
+class Bundled:
+    name: str
+    path: str
+    mtime: float
+    meta: dict  # header metadata without the history, or {"error": reason}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _card(path: str, mtime: float) -> dict:
+    try:
+        meta = read_metadata(path)
+    except (CheckpointError, OSError) as e:
+        return {"error": str(e)}
+    return {k: v for k, v in meta.items() if k not in ("history", "optimizer")}
+
+
+def _preference(b: Bundled) -> tuple:
+    """Open on an MNIST VAE with a 2-D latent when there is one: its map needs no projection."""
+    c, ds = b.meta.get("config", {}), (b.meta.get("dataset") or {}).get("name")
+    return ("error" in b.meta, ds != "mnist", c.get("kind") != "vae", c.get("latent_dim") != 2, b.name)
+
+
+def bundled_checkpoints() -> list[Bundled]:
+    d = trained_dir()
+    out = []
+    for p in d.glob("*.safetensors") if d.is_dir() else []:
+        mtime = p.stat().st_mtime
+        out.append(Bundled(p.stem, str(p), mtime, _card(str(p), mtime)))
+    return sorted(out, key=_preference)
+
+
+@st.cache_resource(show_spinner="Loading checkpoint…", max_entries=16)
+def load_bundled(path: str, mtime: float, device: str) -> LatentModel:
+    """A checkpoint in eval mode, shared read-only by every session (mtime: reload a rewritten file)."""
+    return load_model(path, device=device)
+
+
+def session_model_on(name: str, model: LatentModel, device: str) -> LatentModel:
+    """A model trained in this session, on the chosen device: itself, or a per-user copy so the train
+    page's model is never moved under it."""
+    if next(model.parameters()).device == torch.device(device):
+        return model.eval()
+    cache = st.session_state.setdefault("_session_model_copies", {})
+    k = (name, id(model), device)
+    if k not in cache:
+        cache.clear()
+        cache[k] = copy.deepcopy(model).to(device).eval()
+    return cache[k]
+
+
+@dataclass
+class Current:
+    model: LatentModel
+    key: str  # hashable identity for caches: source, file or object, weights version, device
+    name: str
+    source: str  # bundled | session | upload
+
+    @property
+    def dataset_name(self) -> str | None:
+        return model_dataset_name(self.model)
+
+
+def set_current(cur: Current | None) -> None:
+    st.session_state[CURRENT] = cur
+
+
+def current() -> Current | None:
+    return st.session_state.get(CURRENT)
+
+
+def require_model() -> Current:
+    """The model chosen in the sidebar, or a message saying how to get one (and the page stops)."""
+    cur = current()
+    if cur is None:
+        st.info("No model is loaded. Choose or upload a checkpoint in the sidebar, or train one on the "
+                "Train page.")
+        st.page_link(TRAIN_PAGE, label="Train a model", icon="🏋️")
+        st.stop()
+    return cur
+
+
+@st.cache_resource(show_spinner="Loading the test set…", max_entries=4)
+def test_set(name: str) -> ImageDataset:
+    return load_test_set(name)
+
+
+def test_data(cur: Current) -> tuple[ImageDataset | None, str]:
+    """The model's test set, or None with the reason in words."""
+    name = cur.dataset_name
+    if name is None:
+        return None, "This checkpoint does not say which data set it was trained on."
+    try:
+        data = test_set(name)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        return None, f"The test set of {name!r} is not available here ({e})."
+    if tuple(data.image_shape) != tuple(cur.model.config.image_shape):
+        return None, (f"The model expects images of shape {tuple(cur.model.config.image_shape)}, but the "
+                      f"{name!r} test set has {tuple(data.image_shape)}.")
+    if len(data.test_x) == 0:
+        return None, f"The {name!r} test set is empty."
+    return data, ""
+
+
+def require_data(cur: Current) -> ImageDataset:
+    data, why = test_data(cur)
+    if data is None:
+        st.warning(f"{why} This page needs the model's test images; the Decoder sliders page works "
+                   "without them.")
+        st.stop()
+    return data
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _binarized(name: str):
+    return binarized_test(test_set(name).test_x)
+
+
+def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
+    """Test images as the model's likelihood sees them (binarized like the trainer's test set)."""
+    return _binarized(dataset) if trained_binarized(model) else test_set(dataset).test_x
+
+
+@st.cache_data(show_spinner="Encoding the test set…", max_entries=16)
+def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
+    """Posterior means and stds of the whole test set, once per model."""
+    return encode(_model, test_set(dataset).test_x)
+
+
+@st.cache_resource(show_spinner="Fitting the projection…", max_entries=32)
+def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int) -> tuple[Projection, np.ndarray]:
+    """A fitted 2-D projection of the first n encoded means and their map coordinates (read-only)."""
+    enc = encoding(_model, key, dataset)
+    proj = make_projection(method)
+    return proj, proj.fit_transform(enc.mean[:n])
+
+
+@st.cache_resource(show_spinner="Fitting a Gaussian mixture to the encodings…", max_entries=16)
+def mixture(_model: LatentModel, key: str, dataset: str, n_components: int):
+    return fit_mixture(encoding(_model, key, dataset).mean, n_components)
+
+
+def selected_index(n: int) -> int | None:
+    i = st.session_state.get(SELECTED)
+    return i if isinstance(i, int) and 0 <= i < n else None
