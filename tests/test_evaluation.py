@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Independent, MultivariateNormal, Normal, StudentT
 
 import explorer
 from explorer.evaluation import (active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
@@ -21,7 +21,9 @@ class LinearGaussian:
     W has orthogonal columns. The encoder is that posterior, optionally widened and shifted, or the prior.
     """
 
-    def __init__(self, scales=(2.0, 1.5, 1.0), pixels: int = 8, sigma: float = 0.5, seed: int = 0):
+    def __init__(self, scales=(2.0, 1.5, 1.0), pixels: int = 8, sigma: float = 0.5, seed: int = 0,
+                 dtype: torch.dtype = torch.float32):
+        self.dtype = dtype
         g = torch.Generator().manual_seed(seed)
         q, _ = torch.linalg.qr(torch.randn(pixels, len(scales), generator=g, dtype=torch.float64))
         self.w = q * torch.tensor(scales, dtype=torch.float64)  # (P, D), orthogonal columns
@@ -29,17 +31,17 @@ class LinearGaussian:
         self.sigma = sigma
         self.post_var = 1.0 / (1.0 + (self.w ** 2).sum(0) / sigma ** 2)  # diagonal of S
         self.widen, self.shift, self.ignore_x = 1.0, 0.0, False
-        self.prior = Independent(Normal(torch.zeros(len(scales)), torch.ones(len(scales))), 1)
+        self.prior = Independent(Normal(torch.zeros(len(scales), dtype=dtype), torch.ones(len(scales), dtype=dtype)), 1)
 
     def sample_x(self, n: int, seed: int = 1) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.w.shape[1], generator=g, dtype=torch.float64)
         x = z @ self.w.T + self.b + self.sigma * torch.randn(n, len(self.b), generator=g, dtype=torch.float64)
-        return x.float().view(n, 1, 1, -1)
+        return x.to(self.dtype).view(n, 1, 1, -1)
 
     def exact_log_px(self, x: torch.Tensor) -> torch.Tensor:
         cov = self.w @ self.w.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=torch.float64)
-        return MultivariateNormal(self.b, cov).log_prob(x.double().flatten(1)).float()
+        return MultivariateNormal(self.b, cov).log_prob(x.double().flatten(1)).to(self.dtype)
 
     def encode(self, x: torch.Tensor) -> Independent:
         xf = x.double().flatten(1)
@@ -47,10 +49,10 @@ class LinearGaussian:
         scale = self.post_var.sqrt().expand_as(mu)
         if self.ignore_x:
             mu, scale = torch.zeros_like(mu), torch.ones_like(mu)
-        return Independent(Normal((mu + self.shift).float(), (self.widen * scale).float()), 1)
+        return Independent(Normal((mu + self.shift).to(self.dtype), (self.widen * scale).to(self.dtype)), 1)
 
     def decode(self, z: torch.Tensor) -> Independent:
-        mean = (z.double() @ self.w.T + self.b).float()
+        mean = (z.double() @ self.w.T + self.b).to(self.dtype)
         return Independent(Normal(mean.view(*z.shape[:-1], 1, 1, -1), self.sigma), 3)
 
 
@@ -80,6 +82,33 @@ def test_importance_sampling_converges_to_exact_log_px(lg):
     assert (gap.elbo < exact).all()  # Jensen: the ELBO is a lower bound
     assert (gap.gap > 0).all()
     torch.testing.assert_close(gap.recon - gap.kl, gap.elbo)
+
+
+def test_float64_model_and_a_bare_normal_prior():
+    lg = LinearGaussian(dtype=torch.float64)
+    lg.widen = 1.3
+    x = lg.sample_x(3)
+    ll = log_likelihood(lg, x, k=2000)
+    assert ll.estimate.dtype == torch.float64
+    assert (ll.estimate - lg.exact_log_px(x)).abs().max() < 0.05
+    lg.prior = Normal(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))  # not Independent
+    torch.testing.assert_close(log_likelihood(lg, x, k=2000).estimate, ll.estimate)
+    assert naive_log_likelihood(lg, x, k=100).estimate.shape == (3,)
+
+
+def test_any_proposal_distribution(lg):
+    """An encoder returning a heavy-tailed Student-t q(z|x) goes through the generic sampling path."""
+    exact_q = lg.encode
+
+    def student_encode(x):
+        base = exact_q(x).base_dist
+        return Independent(StudentT(4.0, base.loc, 1.2 * base.scale), 1)
+
+    lg.encode = student_encode
+    x = lg.sample_x(3)
+    ll = log_likelihood(lg, x, k=5000)
+    assert (ll.estimate - lg.exact_log_px(x)).abs().max() < 0.05
+    torch.testing.assert_close(log_likelihood(lg, x, k=5000, max_rows=100).estimate, ll.estimate)
 
 
 def test_exact_posterior_closes_the_gap(lg):

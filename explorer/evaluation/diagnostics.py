@@ -59,8 +59,8 @@ def gradient_variance(model, x: Tensor, *, samples: int = 1, repeats: int = 50, 
     groups["all"] = list(range(len(named)))
     params = [p for _, p in named]
     out = {}
-    with _eval_mode(model):
-        for est in estimators:
+    with _eval_mode(model), torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        for est in estimators:  # fork_rng: the caller's global RNG state is left as it was
             mean = [torch.zeros_like(p) for p in params]
             m2 = [torch.zeros_like(p) for p in params]
             for r in range(repeats):  # Welford: O(parameters) memory whatever the repeats

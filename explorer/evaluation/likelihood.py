@@ -60,6 +60,7 @@ def log_likelihood(model, x: Tensor, k: int = 5000, *, proposal: str = "posterio
                    use_fast_path: bool = True, progress: Progress | None = None) -> LogLikelihood:
     """log p(x) for x of shape (N, C, H, W), estimated with k importance samples per example.
 
+    Results are tensors on x's device, in the decoder's log_prob dtype.
     proposal="posterior": z ~ q(z|x) (the IWAE estimator); "prior": z ~ p(z) (naive Monte Carlo).
     max_rows: z vectors per decoder call (memory is bounded by it, whatever k is); default DEFAULT_ROWS.
     batch_size: examples whose k draws are held at once (default: as many as fit Z_BUDGET floats).
@@ -76,7 +77,7 @@ def log_likelihood(model, x: Tensor, k: int = 5000, *, proposal: str = "posterio
         parts.append(part)
         if progress is not None:
             progress(len(part[0]))
-    cols = [torch.cat(c) for c in zip(*parts)] if parts else [torch.empty(0)] * 5
+    cols = [torch.cat(c) for c in zip(*parts)] if parts else [torch.empty(0, device=x.device)] * 5
     return LogLikelihood(*cols, k=k, proposal=proposal)
 
 
@@ -97,6 +98,9 @@ def log_weights(model, x: Tensor, k: int, *, proposal: str = "posterior", seed: 
 # -- internals ---------------------------------------------------------------------------------------
 def _summarise(log_w: Tensor, log_px_z: Tensor) -> tuple[Tensor, ...]:
     """Estimate, delta-method stderr and ESS from log weights (n, k), in float64 and in log space."""
+    device = log_w.device
+    if device.type == "mps":  # no float64 there
+        log_w, log_px_z = log_w.cpu(), log_px_z.cpu()
     lw = log_w.double()
     k = lw.shape[1]
     est = torch.logsumexp(lw, 1) - math.log(k)
@@ -105,8 +109,7 @@ def _summarise(log_w: Tensor, log_px_z: Tensor) -> tuple[Tensor, ...]:
     se = r.std(1) / math.sqrt(k) if k > 1 else torch.full_like(est, float("nan"))
     ess = r.sum(1) ** 2 / r.pow(2).sum(1)
     f = log_w.dtype
-    return (est.to(f).cpu(), se.to(f).cpu(), ess.to(f).cpu(), lw.mean(1).to(f).cpu(),
-            log_px_z.double().mean(1).to(f).cpu())
+    return tuple(t.to(device, f) for t in (est, se, ess, lw.mean(1), log_px_z.double().mean(1)))
 
 
 def _map_batches(model, x: Tensor, k: int, proposal: str, seed: int, max_rows: int, batch_size: int | None,
@@ -149,8 +152,7 @@ def _batch_log_weights(model, xb: Tensor, start: int, k: int, proposal: str, see
     n = len(xb)
     r = model.encode(xb) if proposal == "posterior" else prior
     draws = Draws(r, prior, k, n, dim, range(start, start + n), seed, xb, r_is_prior=proposal == "prior")
-    log_w = torch.empty(n, k, device=xb.device, dtype=xb.dtype)
-    log_px = torch.empty(n, k, device=xb.device, dtype=xb.dtype)
+    log_w = log_px = None
     chunk = max(1, max_rows // n)
     ctx = fast_path.prepare(xb) if fast_path is not None else None
     for i in range(0, k, chunk):
@@ -159,7 +161,10 @@ def _batch_log_weights(model, xb: Tensor, start: int, k: int, proposal: str, see
         if ctx is not None:
             lp = fast_path.log_prob(z, ctx)
         else:  # decode takes sample-major z (s, n, D)
-            lp = model.decode(z.transpose(0, 1)).log_prob(xb).T
+            lp = model.decode(z.transpose(0, 1).contiguous()).log_prob(xb).T
+        if log_w is None:
+            log_w = torch.empty(n, k, device=lp.device, dtype=lp.dtype)
+            log_px = torch.empty_like(log_w)
         log_px[:, i:j] = lp
         log_w[:, i:j] = lp if log_ratio is None else lp + log_ratio
     return log_w, log_px

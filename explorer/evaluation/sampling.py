@@ -17,9 +17,12 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 def normal_params(d: Distribution) -> tuple[Tensor, Tensor] | None:
-    """(loc, scale) of a diagonal Normal over the last dimension, else None."""
+    """(loc, scale) of a diagonal Normal over the last dimension (Independent(Normal, 1) or a bare Normal
+    read as factorised), else None."""
     if isinstance(d, Independent) and d.reinterpreted_batch_ndims == 1 and isinstance(d.base_dist, Normal):
         return d.base_dist.loc, d.base_dist.scale
+    if type(d) is Normal and d.loc.dim() >= 1:
+        return d.loc, d.scale
     return None
 
 
@@ -38,20 +41,21 @@ class Draws:
     """
 
     def __init__(self, r: Distribution, prior: Distribution, k: int, n: int, dim: int, indices: range,
-                 seed: int, like: Tensor, r_is_prior: bool):
+                 seed: int, like: Tensor, r_is_prior: bool):  # like: a tensor on the device to draw on
         self.prior, self.n, self.dim, self.r_is_prior = prior, n, dim, r_is_prior
         self.prior_params = normal_params(prior)
         params = normal_params(r)
-        device, dtype = like.device, like.dtype
+        device = like.device
         if params is None:  # any other proposal: the whole batch under one fixed seed
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(stream_seed(seed, indices.start))
-                z = r.sample((k,) if r.batch_shape else (k, n))  # (k, n, D)
+                z = r.sample((k, n) if r_is_prior else (k,))  # (k, n, D)
             self.z = z.transpose(0, 1).contiguous()
             self.log_r = _log_prob(r, z, k, n).T
             self.eps = None
             return
-        self.loc, self.scale = (p.to(dtype).expand(n, dim)[:, None, :] for p in params)  # (n, 1, D)
+        dtype = params[0].dtype  # the model's precision, whatever x's
+        self.loc, self.scale = (p.expand(n, dim)[:, None, :] for p in params)  # (n, 1, D)
         self.log_norm_r = -self.scale.log().sum(-1) - 0.5 * dim * _LOG_2PI  # (n, 1)
         self.eps = torch.empty(n, k, dim, device=device, dtype=dtype)
         g = torch.Generator(device=device)
