@@ -44,14 +44,30 @@ def log_prob_per_dim(d: Distribution, z: torch.Tensor) -> torch.Tensor:
     return _base(d).log_prob(z)
 
 
+def reparameterized_sample(q: Distribution, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n draws z = mu + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2014, section 2.4): (n, N, D).
+
+    With a generator the noise comes from it instead of the global RNG, so a training thread is
+    reproducible whatever other threads draw.
+    """
+    base = _base(q)
+    if generator is None or not isinstance(base, Normal):
+        return q.rsample((n,))
+    loc, scale = base.loc, base.scale
+    eps = torch.randn((n, *loc.shape), generator=generator, device=loc.device, dtype=loc.dtype)
+    return loc + scale * eps
+
+
 def objective(model, x: torch.Tensor, target: torch.Tensor | None = None, *, estimator: str = "analytic",
-              samples: int = 1, beta: float = 1.0, iwae_k: int = 1) -> Terms:
+              samples: int = 1, beta: float = 1.0, iwae_k: int = 1,
+              generator: torch.Generator | None = None) -> Terms:
     """Negative-bound loss and its parts for a batch x of shape (N, C, H, W).
 
     target: what the decoder must explain (the clean image for a denoising AE); defaults to x.
     estimator: "analytic" = SGVB B, KL in closed form; "mc" = SGVB A, log q(z|x) - log p(z) sampled.
     samples: L draws of z per example for the ELBO. iwae_k > 1: the importance-weighted bound
     log 1/k sum_i p(x, z_i) / q(z_i|x) (Burda et al. 2016, eq. 8) instead of the ELBO.
+    generator: where the reparameterisation noise comes from (default: the global RNG).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
@@ -68,20 +84,23 @@ def objective(model, x: torch.Tensor, target: torch.Tensor | None = None, *, est
 
     prior = model.prior
     n_draws = max(samples, iwae_k)
-    z = q.rsample((n_draws,))  # (S, N, D), z = mu + sigma * eps
+    z = reparameterized_sample(q, n_draws, generator)  # (S, N, D)
     log_px_z = model.decode(z).log_prob(target)  # (S, N)
-    mc_kl_dim = log_prob_per_dim(q, z) - log_prob_per_dim(prior, z)  # (S, N, D)
-    if estimator == "analytic":
-        kl_dim = gaussian_kl_per_dim(_base(q), _base(prior)).expand_as(mc_kl_dim[0])
-    else:
+    recon = log_px_z.mean(0)  # 1/L sum_l log p(x|z_l), both SGVB estimators (K&W eqs. 6, 7)
+    mc_kl_dim = None
+    if estimator == "mc" or iwae_k > 1:
+        mc_kl_dim = log_prob_per_dim(q, z) - log_prob_per_dim(prior, z)  # (S, N, D): log q(z|x) - log p(z)
+    if estimator == "analytic":  # SGVB B (K&W eq. 7): KL in closed form, appendix B
+        kl_dim = gaussian_kl_per_dim(_base(q), _base(prior)).expand(*q.batch_shape, *q.event_shape)
+    else:  # SGVB A (K&W eq. 6): 1/L sum_l [log q(z_l|x) - log p(z_l)]
         kl_dim = mc_kl_dim.mean(0)
-    recon = log_px_z.mean(0)
     kl = kl_dim.sum(-1)
     if iwae_k > 1:
-        log_w = log_px_z - beta * mc_kl_dim.sum(-1)  # (k, N)
-        bound = torch.logsumexp(log_w, 0) - math.log(iwae_k)
-        log_w1 = log_px_z - mc_kl_dim.sum(-1)
-        elbo = bound if beta == 1.0 else torch.logsumexp(log_w1, 0) - math.log(iwae_k)
+        # log w_i = log p(x, z_i) - log q(z_i|x); bound = log 1/k sum_i w_i (Burda et al. 2016, eq. 8).
+        # beta != 1 tempers the prior ratio, a heuristic with no bound guarantee; elbo stays beta = 1.
+        log_ratio = mc_kl_dim.sum(-1)  # (k, N)
+        bound = torch.logsumexp(log_px_z - beta * log_ratio, 0) - math.log(iwae_k)
+        elbo = bound if beta == 1.0 else torch.logsumexp(log_px_z - log_ratio, 0) - math.log(iwae_k)
         return Terms(loss=-bound.mean(), elbo=elbo.detach(), recon=recon, kl=kl, kl_per_dim=kl_dim)
     return Terms(loss=-(recon - beta * kl).mean(), elbo=recon - kl, recon=recon, kl=kl, kl_per_dim=kl_dim)
 
