@@ -231,6 +231,9 @@ def test_gradient_variance_of_the_two_sgvb_estimators():
     # the closed-form KL removes a source of noise from the encoder's gradient (Kingma & Welling 2014, 2.3)
     assert 0 < a.total_variance["encoder"] < m.total_variance["encoder"]
     assert set(a.per_tensor) == {n for n, _ in model.named_parameters()}
+    assert all(p.grad is None for p in model.parameters())  # autograd.grad: the model's .grad untouched
+    amortization_gap(model, x[:2], steps=3)
+    assert all(p.grad is None for p in model.parameters())
     assert a.total_variance["all"] == pytest.approx(a.total_variance["encoder"] + a.total_variance["decoder"])
 
 

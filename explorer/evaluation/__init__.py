@@ -1,7 +1,8 @@
 """Evaluation of latent-variable models: marginal likelihood, the ELBO's gaps, gradient variance, active units.
 
 Works on any object with encode(x) -> q(z|x), decode(z) -> p(x|z) (z of shape (S, N, D)) and prior.
-All values are in nats, per example unless said otherwise.
+All values are in nats, per example unless said otherwise, as tensors on x's device. Example i of a call
+draws from its own stream seeded by (seed, i): results do not depend on batching, chunking or threads.
 
 likelihood
     estimate_log_likelihood(model, x, k=5000) -> Tensor (N,)        importance-sampled log p(x), q(z|x) proposal
@@ -9,7 +10,6 @@ likelihood
         .estimate (N,), .stderr (N,), .ess (N,), .mean_log_weight (N,), .recon (N,), .mean(), .mean_stderr()
     naive_log_likelihood(model, x, k) -> LogLikelihood               z drawn from the prior (naive Monte Carlo)
     log_weights(model, x, k, proposal=...) -> Tensor (k, N)          every log w_i, for histograms
-    compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC: spread and bias
 diagnostics
     elbo_gap(model, x, k) -> ElboGap                .log_px, .elbo, .recon, .kl, .gap (N,) = KL(q(z|x) || p(z|x))
     gradient_variance(model, x, samples, repeats) -> dict[str, GradientVariance]   keys "analytic", "mc"
@@ -19,6 +19,8 @@ diagnostics
     amortization_gap(model, x, steps, lr, samples) -> AmortizationGap
         .elbo_encoder (N,), .elbo_optimised (N,), .gap (N,), .loc, .scale, .curve
 report
+    compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC at equal k
+        .importance, .naive (repeats, N); .importance_spread, .naive_spread, .naive_bias (N,)
     evaluate(model, x, k=5000, progress=None) -> dict                 the numbers `python -m explorer evaluate` prints
 """
 from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GradientVariance, active_units,

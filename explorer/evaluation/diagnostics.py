@@ -119,8 +119,8 @@ def active_units(model, x: Tensor, *, threshold: float = 0.01, batch_size: int =
             means.append(q.mean.reshape(q.mean.shape[0], -1))
             kls.append(_kl_per_dim(q, prior))
     mu = torch.cat(means)
-    var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
-    return ActiveUnits(var.cpu(), (var > threshold).cpu(), torch.cat(kls).mean(0).cpu(), threshold)
+    var = mu.var(0) if len(mu) > 1 else torch.zeros_like(mu[0])
+    return ActiveUnits(var, var > threshold, torch.cat(kls).mean(0), threshold)
 
 
 def _kl_per_dim(q, prior, samples: int = 100) -> Tensor:
@@ -169,8 +169,8 @@ def amortization_gap(model, x: Tensor, *, steps: int = 300, lr: float = 0.05, sa
         for _ in range(steps):
             eps = torch.randn(samples, *loc.shape, generator=gen, device=x.device, dtype=loc.dtype)
             elbo = _elbo(model, x, loc, log_scale, eps, pp)  # (N,); examples are independent
-            opt.zero_grad()
-            (-elbo.sum()).backward()
+            # autograd.grad, not backward(): the model's own .grad must stay untouched
+            loc.grad, log_scale.grad = torch.autograd.grad(-elbo.sum(), [loc, log_scale])
             opt.step()
             curve.append(elbo.mean().item())
         with torch.no_grad():
@@ -180,7 +180,7 @@ def amortization_gap(model, x: Tensor, *, steps: int = 300, lr: float = 0.05, sa
     better = e1 > e0
     loc_best = torch.where(better[:, None], loc.detach(), loc0)
     scale_best = torch.where(better[:, None], log_scale.detach(), log_scale0).exp()
-    return AmortizationGap(e0.cpu(), torch.maximum(e0, e1).cpu(), loc_best.cpu(), scale_best.cpu(), curve)
+    return AmortizationGap(e0, torch.maximum(e0, e1), loc_best, scale_best, curve)
 
 
 def _elbo(model, x: Tensor, loc: Tensor, log_scale: Tensor, eps: Tensor, prior_params) -> Tensor:
