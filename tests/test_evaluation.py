@@ -71,7 +71,7 @@ def lg() -> LinearGaussian:
 
 
 def test_importance_sampling_converges_to_exact_log_px(lg):
-    lg.widen, lg.shift = 1.3, 0.2  # an imperfect proposal
+    lg.widen, lg.shift = 1.2, 0.1  # an imperfect proposal
     x = lg.sample_x(5)
     exact = lg.exact_log_px(x)
     ll = log_likelihood(lg, x, k=5000)
@@ -132,12 +132,15 @@ def test_stderr_is_honest(lg):
     assert 0.6 < ratio < 1.6, ratio
 
 
-def test_naive_monte_carlo_is_noisier_and_biased_low(lg):
+def test_naive_monte_carlo_is_noisier_and_biased_low():
+    lg = LinearGaussian(sigma=0.2)  # a sharp posterior: few prior draws land where p(x|z) is large
+    lg.widen = 1.2  # not the exact posterior, which would make importance sampling exact
     x = lg.sample_x(4)
     cmp = compare_estimators(lg, x, k=200, repeats=8)
     assert cmp.naive.shape == (8, 4)
-    assert cmp.naive_spread.mean() > 10 * cmp.importance_spread.mean()
-    assert cmp.naive_bias.mean() < 0
+    assert (cmp.naive_spread > 10 * cmp.importance_spread).all()
+    assert (cmp.naive_bias < 0).all()  # log of a mean of a heavy-tailed w: Jensen, and rare large w
+    assert (cmp.naive_stderr > cmp.importance_stderr).all()
     assert naive_log_likelihood(lg, x, k=50).proposal == "prior"
 
 
