@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     res.update(device=str(device), threads=torch.get_num_threads(), checkpoint=str(args.checkpoint))
     _print(res)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(res, indent=2))
+        Path(args.json_out).write_text(json.dumps(_finite(res), indent=2))  # strict JSON: NaN (k = 1) -> null
         print(f"results written to {args.json_out}")
     if args.update_checkpoint:
         _update_checkpoint(args.checkpoint, res)
@@ -98,6 +99,16 @@ def _print(r: dict) -> None:
     if r.get("collapse_warning"):
         print(f"warning: {r['collapse_warning']}")
     print(f"time                 {r['seconds']:.1f} s ({r['n'] / max(r['seconds'], 1e-9):.1f} images/s)")
+
+
+def _finite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _update_checkpoint(path: str, res: dict) -> None:
