@@ -1,0 +1,180 @@
+"""Training throughput: our Trainer against the pytorch/examples VAE loop, same model, same machine.
+
+The baseline is pytorch/examples vae/main.py (784-400-20 MLP, ReLU, batch 128, Adam 1e-3, summed BCE +
+KL) with its DataLoader loop, written without torchvision: a Dataset whose __getitem__ turns one uint8
+image into a float tensor, as ToTensor does. Ours is the same architecture through explorer.Trainer on
+grey levels (binarize="none", as the baseline). Both are scored by one function: the per-example
+negative ELBO on the test set, single z draw from a fixed seed, summed BCE on grey levels + closed-form
+KL. Throughput counts training steps only (test evaluation excluded) for both.
+
+    python -m benchmarks.bench_train --data-dir ../shared/data/mnist --epochs 3 --threads 2   (from the repo root)
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from explorer import ModelConfig, TrainConfig, Trainer, build_model, load_dataset
+from explorer.data.idx import read_idx
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+BATCH, LR, LATENT = 128, 1e-3, 20
+
+
+# -- the baseline, as in pytorch/examples vae/main.py -----------------------------------------------
+class MNISTUint8(Dataset):
+    """One uint8 image -> a (1, 28, 28) float tensor in [0, 1] per __getitem__, like ToTensor."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = np.array(images), labels  # a writable copy, as torchvision keeps one
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0), int(self.labels[i])
+
+
+class ExampleVAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(std)
+        return mu + eps * std
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+def example_loss(recon_x, x, mu, logvar):
+    bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+    # Kingma & Welling 2014, appendix B
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld
+
+
+def train_baseline(data_dir: Path, epochs: int, seed: int) -> tuple[ExampleVAE, list[float]]:
+    """The example's loop; returns the model and each epoch's training wall time in seconds."""
+    torch.manual_seed(seed)
+    images = read_idx(data_dir / "train-images-idx3-ubyte.gz")
+    labels = read_idx(data_dir / "train-labels-idx1-ubyte.gz")
+    loader = DataLoader(MNISTUint8(images, labels), batch_size=BATCH, shuffle=True)
+    model = ExampleVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    walls = []
+    for _ in range(epochs):
+        model.train()
+        train_loss, t0 = 0.0, time.perf_counter()
+        for data, _ in loader:
+            optimizer.zero_grad()
+            recon_batch, mu, logvar = model(data)
+            loss = example_loss(recon_batch, data, mu, logvar)
+            loss.backward()
+            train_loss += loss.item()
+            optimizer.step()
+        walls.append(time.perf_counter() - t0)
+    return model, walls
+
+
+# -- ours --------------------------------------------------------------------------------------------
+def train_ours(data, epochs: int, seed: int) -> tuple[nn.Module, list[float]]:
+    torch.manual_seed(seed)
+    model = build_model(ModelConfig(image_shape=(1, 28, 28), hidden=(400,), latent_dim=LATENT,
+                                    likelihood="bernoulli", activation="relu"))
+    trainer = Trainer(model, data, TrainConfig(epochs=epochs, batch_size=BATCH, lr=LR, binarize="none",
+                                               seed=seed, device="cpu")).fit()
+    return model, [e["wall_time"] for e in trainer.history["epochs"]]
+
+
+# -- one yardstick for both --------------------------------------------------------------------------
+@torch.no_grad()
+def test_neg_elbo(encode: Callable, decode_probs: Callable, x: torch.Tensor, seed: int = 0) -> float:
+    """Mean over x of BCE(sum over pixels) + KL(q(z|x) || N(0, I)), one z per image from a fixed seed."""
+    gen = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for xb in x.split(1000):
+        mu, std = encode(xb)
+        z = mu + std * torch.randn(mu.shape, generator=gen)
+        probs = decode_probs(z).reshape(len(xb), -1)
+        bce = F.binary_cross_entropy(probs, xb.reshape(len(xb), -1), reduction="sum")
+        kl = 0.5 * torch.sum(mu.pow(2) + std.pow(2) - 1 - 2 * std.log())
+        total += (bce + kl).item()
+    return total / len(x)
+
+
+def baseline_score(model: ExampleVAE, x: torch.Tensor) -> float:
+    model.eval()
+
+    def enc(xb):
+        mu, logvar = model.encode(xb.view(-1, 784))
+        return mu, torch.exp(0.5 * logvar)
+    return test_neg_elbo(enc, model.decode, x)
+
+
+def our_score(model, x: torch.Tensor) -> float:
+    model.eval()
+
+    def enc(xb):
+        q = model.encode(xb)
+        return q.mean, q.stddev
+    return test_neg_elbo(enc, lambda z: model.decode(z).mean, x)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="directory with the four MNIST .gz files")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for both (default: all cores)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_dataset("mnist", args.data_dir, download=False)
+    n = len(data.train_x)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+          f"MNIST {n} train / {len(data.test_x)} test, {args.epochs} epochs, batch {BATCH}")
+
+    base_model, base_walls = train_baseline(args.data_dir, args.epochs, args.seed)
+    ours_model, our_walls = train_ours(data, args.epochs, args.seed)
+    rows = [("pytorch/examples VAE (DataLoader)", base_walls, baseline_score(base_model, data.test_x)),
+            ("explorer Trainer", our_walls, our_score(ours_model, data.test_x))]
+    rate = {}
+    for name, walls, loss in rows:
+        rate[name] = n * len(walls) / sum(walls)
+        per_epoch = ", ".join(f"{w:.2f}" for w in walls)
+        print(f"{name:34s} {rate[name]:9.0f} samples/s  (epoch s: {per_epoch}; median "
+              f"{statistics.median(walls):.2f})  test loss {loss:.3f} nats/example")
+    (b, _, lb), (o, _, lo) = rows
+    print(f"speed-up {rate[o] / rate[b]:.2f}x   test loss difference {100 * (lo - lb) / lb:+.2f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
