@@ -2,9 +2,16 @@
 
 Events: "step" after every optimiser step, "epoch" after each epoch's test evaluation, "end" once.
 Each callback gets a plain dict record; the CLI prints from them and the app draws from them.
+
+  step:  step (steps done), epoch (fractional, epochs done), recon, kl, elbo (batch means, nats),
+         beta, kl_per_dim (list, D), samples_per_sec
+  epoch: epoch, step, beta, train_recon, train_kl, train_elbo, test_elbo, test_recon, test_kl
+         (None without a test set), kl_per_dim (test set), wall_time, samples_per_sec
+  end:   status, message, epoch, step, batch, wall_time
 """
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -23,6 +30,8 @@ from .objectives import ESTIMATORS, objective, warmup_beta
 
 Callback = Callable[[dict], None]
 HISTORY_POINTS = 2000  # step records kept in a history (binned means), so checkpoints stay small
+TEST_BINARIZE_SEED = 1234  # the test set is binarized once with this seed, whatever the training seed
+EVAL_SALT = 0x5EED  # keeps test-evaluation noise apart from training-step noise
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,14 +79,22 @@ class LossModule(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor, beta: float, cfg: TrainConfig) -> dict:
+    def forward(self, x: torch.Tensor, target: torch.Tensor, beta: float, cfg: TrainConfig,
+                generator: torch.Generator | None = None) -> dict:
         t = objective(self.model, x, target, estimator=cfg.estimator, samples=cfg.samples, beta=beta,
-                      iwae_k=cfg.iwae_k)
+                      iwae_k=cfg.iwae_k, generator=generator)
         return {"loss": t.loss, "recon": t.recon.mean(), "kl": t.kl.mean(), "elbo": t.elbo.mean(),
                 "kl_per_dim": t.kl_per_dim.mean(0)}
 
 
 class Trainer:
+    """Fits a model; fires "step", "epoch" and "end" callbacks (keys in the module docstring).
+
+    history = {"steps": [binned step records], "epochs": [epoch records], "state": where training is}.
+    state = {"epoch", "step", "batch" (next batch of the epoch), "wall_time", "partial"}: enough, with
+    the optimizer state, to resume and end with the same weights as an uninterrupted run.
+    """
+
     def __init__(self, model: LatentModel, data: ImageDataset, config: TrainConfig,
                  optimizer_state: dict | None = None, history: dict | None = None):
         self.config = config
@@ -87,14 +104,20 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
-        self.history = history or {"steps": [], "epochs": []}
-        self.state = dict(self.history.get("state", {"epoch": 0, "step": 0, "batch": 0, "wall_time": 0.0}))
+        self.history = history if history is not None else {}
+        self.history.setdefault("steps", [])
+        self.history.setdefault("epochs", [])
+        self.state = {"epoch": 0, "step": 0, "batch": 0, "wall_time": 0.0}
+        self.state.update(copy.deepcopy(self.history.get("state", {})))
+        self.history["state"] = copy.deepcopy(self.state)
         self.callbacks: dict[str, list[Callback]] = defaultdict(list)
-        self.stop_event = threading.Event()  # set() from any thread to stop after the current step
-        self.status = "idle"  # idle | running | stopped | finished | diverged
+        self.stop_event = threading.Event()  # set() from any thread to stop before the next step
+        self.status = "idle"  # idle | running | stopped | finished | diverged | failed
         self.message = ""
-        self._bin: dict[str, float] = defaultdict(float)
-        self._bin_n = 0
+        # Training noise (z draws, binarization, DAE masks) comes from this generator, reseeded from
+        # (seed, step, rank) before every step: a run is reproducible on CPU, a resume continues it
+        # exactly, and other threads using the global RNG (the app) change nothing.
+        self.generator = torch.Generator(device=self.device)
 
     # -- public -----------------------------------------------------------------------------------
     def add_callback(self, event: str, fn: Callback) -> "Trainer":
@@ -104,6 +127,7 @@ class Trainer:
         return self
 
     def stop(self) -> None:
+        """Ask fit() to stop before its next step (safe from any thread); fit() then returns."""
         self.stop_event.set()
 
     @property
@@ -115,17 +139,17 @@ class Trainer:
         """Train until config.epochs are done, stop() is called, or the loss diverges."""
         cfg = self.config
         world, rank = _world()
-        # Reproducible on CPU, also after a resume; each rank draws its own noise (rank 0 = one process).
-        torch.manual_seed((cfg.seed + self.state["step"]) * world + rank)
         train_x = self.data.train_x.to(self.device)
         if len(train_x) < 1:
             raise ValueError(f"dataset {self.data.name!r} has no training images")
-        test_x = self.data.test_x.to(self.device)
-        if self.binarized:
-            test_x = binarize(test_x, seed=1234)  # binarized once, fixed seed
+        test_x = self.data.test_x
+        if self.binarized:  # binarized once, fixed seed, on the CPU: the same test set on every device
+            test_x = binarize(test_x.cpu(), seed=TEST_BINARIZE_SEED)
+        test_x = test_x.to(self.device)
         loss_module: nn.Module = LossModule(self.model)
         if world > 1:
             loss_module = nn.parallel.DistributedDataParallel(loss_module)
+        params = [p for p in self.model.parameters() if p.requires_grad]
         n = len(train_x)
         if cfg.batch_size < world:
             raise ValueError(f"batch size {cfg.batch_size} is smaller than the {world} processes sharing it")
@@ -136,44 +160,47 @@ class Trainer:
         self._every = max(1, total_steps // HISTORY_POINTS)
         warmup_steps = int(round(cfg.warmup_epochs * batches))
         self.status, self.message = "running", ""
-        self.stop_event.clear()
+        self.stop_event.clear()  # a stop() aimed at an earlier run (or none) does not end this one
         self.model.train()
+        t0 = time.perf_counter()
         try:
             while self.state["epoch"] < cfg.epochs:
                 epoch = self.state["epoch"]
+                # The epoch's order depends on (seed, epoch) only, so a resume finds its place in it.
                 perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
                 perm = perm.to(self.device)
                 t0, seen = time.perf_counter(), 0
-                sums: dict[str, float] = defaultdict(float)
+                partial = self.state.setdefault("partial", {})
+                sums = partial.setdefault("sums", {"recon": 0.0, "kl": 0.0, "elbo": 0.0, "n": 0.0})
                 for b in range(self.state["batch"], batches):
                     if self.stop_event.is_set():
                         self.status, self.message = "stopped", f"stopped at step {self.state['step']}"
                         return self
+                    step = self.state["step"]
+                    self.generator.manual_seed(_step_seed(cfg.seed, step, rank))
                     batch_idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                     idx = batch_idx[rank::world]
                     x = train_x[idx]
-                    if self.binarized:
-                        x = torch.bernoulli(x)  # dynamic binarization: a fresh draw every visit
-                    beta = warmup_beta(cfg.beta, self.state["step"], warmup_steps)
-                    out = loss_module(self.model.corrupt(x), x, beta, cfg)
+                    if self.binarized:  # dynamic binarization: a fresh draw every visit
+                        x = torch.bernoulli(x, generator=self.generator)
+                    beta = warmup_beta(cfg.beta, step, warmup_steps)
+                    out = loss_module(self.model.corrupt(x, self.generator), x, beta, cfg, self.generator)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss = out["loss"]
                     if world > 1:  # DDP averages gradients over ranks; weighting by shard size makes
                         loss = loss * (len(idx) * world / len(batch_idx))  # that the whole batch's mean
                     if not torch.isfinite(loss):
-                        raise TrainingDiverged(f"loss became {loss.item()} at step {self.state['step']} "
-                                               f"(epoch {epoch + 1}); weights kept from the last good step. "
-                                               "Try a lower learning rate.")
+                        raise TrainingDiverged(f"loss became {loss.item()} at step {step + 1} (epoch {epoch + 1}); "
+                                               "weights kept from the last good step. Try a lower learning rate.")
                     loss.backward()
-                    gnorm = nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+                    gnorm = nn.utils.clip_grad_norm_(params, float("inf"))
                     if not torch.isfinite(gnorm):
                         self.optimizer.zero_grad(set_to_none=True)
-                        raise TrainingDiverged(f"gradients became non-finite at step {self.state['step']} "
-                                               f"(epoch {epoch + 1}); weights kept from the last good step. "
-                                               "Try a lower learning rate.")
-                    self.optimizer.step()
+                        raise TrainingDiverged(f"gradients became non-finite at step {step + 1} (epoch {epoch + 1}); "
+                                               "weights kept from the last good step. Try a lower learning rate.")
+                    self._step_keeping_finite(params, step, epoch)
                     seen += len(batch_idx)
-                    self.state["step"] += 1
+                    self.state["step"] = step + 1
                     self.state["batch"] = b + 1
                     rec = {k: out[k].item() for k in ("recon", "kl", "elbo")}
                     for k, v in rec.items():
@@ -181,38 +208,55 @@ class Trainer:
                     sums["n"] += len(x)
                     if rank == 0:
                         elapsed = time.perf_counter() - t0
-                        rec.update(step=self.state["step"], epoch=epoch + b / batches, beta=beta,
+                        rec.update(step=step + 1, epoch=epoch + (b + 1) / batches, beta=beta,
                                    kl_per_dim=out["kl_per_dim"].tolist(),
                                    samples_per_sec=seen / elapsed if elapsed > 0 else 0.0)
                         self._record_step(rec)
+                    self.history["state"] = copy.deepcopy(self.state)  # a callback may save a checkpoint
+                    if rank == 0:
                         self._fire("step", rec)
                 wall = time.perf_counter() - t0
+                t0 = time.perf_counter()
                 self.state["wall_time"] += wall
                 self.state["epoch"], self.state["batch"] = epoch + 1, 0
+                sums = self.state["partial"].pop("sums")
+                beta = warmup_beta(cfg.beta, max(0, self.state["step"] - 1), warmup_steps)  # the last step's
                 if rank == 0:
                     rec = self._epoch_record(epoch + 1, sums, test_x, wall, seen, beta)
                     self.history["epochs"].append(rec)
+                    self.history["state"] = copy.deepcopy(self.state)
                     self._fire("epoch", rec)
                     self.model.train()
             self.status, self.message = "finished", f"finished {cfg.epochs} epochs"
         except TrainingDiverged as e:
             self.status, self.message = "diverged", str(e)
             raise
+        except BaseException as e:
+            self.status, self.message = "failed", f"{type(e).__name__}: {e}"
+            raise
         finally:
+            if self.status != "finished":  # the unfinished epoch's time so far
+                self.state["wall_time"] += time.perf_counter() - t0
             self.model.eval()
-            self.history["state"] = dict(self.state)
+            self.history["state"] = copy.deepcopy(self.state)
             if rank == 0:
-                self._fire("end", {"status": self.status, "message": self.message, **self.state})
+                self._fire("end", {"status": self.status, "message": self.message,
+                                   **{k: v for k, v in self.state.items() if k != "partial"}})
         return self
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor) -> dict[str, Any]:
-        """Mean single-sample ELBO, reconstruction and KL terms (nats) and per-dimension KL on x."""
+    def evaluate(self, x: torch.Tensor, seed: int = 0) -> dict[str, Any]:
+        """Mean single-sample ELBO, reconstruction and KL terms (nats) and per-dimension KL on x.
+
+        z is drawn from a generator seeded with seed, so the numbers do not depend on when they are
+        asked for.
+        """
         self.model.eval()
+        gen = torch.Generator(device=self.device).manual_seed(seed)
         sums: dict[str, Any] = defaultdict(float)
         for i in range(0, len(x), self.config.eval_batch_size):
-            xb = x[i:i + self.config.eval_batch_size]
-            t = objective(self.model, xb, estimator="analytic")
+            xb = x[i:i + self.config.eval_batch_size].to(self.device)
+            t = objective(self.model, xb, estimator="analytic", generator=gen)
             sums["elbo"] += t.elbo.sum().item()
             sums["recon"] += t.recon.sum().item()
             sums["kl"] += t.kl.sum().item()
@@ -232,9 +276,22 @@ class Trainer:
                 "final": epochs[-1] if epochs else None, "total_wall_time": self.state["wall_time"]}
 
     # -- internals --------------------------------------------------------------------------------
+    def _step_keeping_finite(self, params: list[torch.Tensor], step: int, epoch: int) -> None:
+        """optimizer.step(), undone if it made a weight non-finite (an overflow despite finite gradients)."""
+        with torch.no_grad():
+            before = [p.detach().clone() for p in params]
+            self.optimizer.step()
+            # A sum is finite only if every term is (a false alarm needs weights near 3e38 anyway).
+            if not torch.isfinite(sum(p.sum() for p in params)):
+                torch._foreach_copy_(params, before)
+                self.optimizer.zero_grad(set_to_none=True)
+                raise TrainingDiverged(f"weights became non-finite at step {step + 1} (epoch {epoch + 1}); "
+                                       "weights kept from the last good step. Try a lower learning rate.")
+
     def _epoch_record(self, epoch: int, sums: dict, test_x: torch.Tensor, wall: float, seen: int,
                       beta: float) -> dict:
-        test = self.evaluate(test_x) if len(test_x) else {}
+        test = self.evaluate(test_x, seed=_step_seed(self.config.seed, epoch, 0, salt=EVAL_SALT)) \
+            if len(test_x) else {}
         n = max(1.0, sums["n"])
         return {"epoch": epoch, "step": self.state["step"], "beta": beta,
                 "train_recon": sums["recon"] / n, "train_kl": sums["kl"] / n, "train_elbo": sums["elbo"] / n,
@@ -243,20 +300,32 @@ class Trainer:
                 "samples_per_sec": seen / wall if wall > 0 else 0.0}
 
     def _record_step(self, rec: dict) -> None:
-        """Keep binned means of step records so a long run's history stays about HISTORY_POINTS long."""
+        """Keep binned means of step records so a long run's history stays about HISTORY_POINTS long.
+
+        The open bin lives in state["partial"], so a resumed run's history matches an uninterrupted one.
+        """
+        b = self.state.setdefault("partial", {}).setdefault("bin", {"recon": 0.0, "kl": 0.0, "elbo": 0.0,
+                                                                        "beta": 0.0, "n": 0})
         for k in ("recon", "kl", "elbo", "beta"):
-            self._bin[k] += rec[k]
-        self._bin_n += 1
-        if self._bin_n >= getattr(self, "_every", 1):
-            point = {k: v / self._bin_n for k, v in self._bin.items()}
+            b[k] += rec[k]
+        b["n"] += 1
+        if b["n"] >= getattr(self, "_every", 1):
+            point = {k: b[k] / b["n"] for k in ("recon", "kl", "elbo", "beta")}
             point.update(step=rec["step"], epoch=rec["epoch"])
             self.history["steps"].append(point)
-            self._bin.clear()
-            self._bin_n = 0
+            del self.state["partial"]["bin"]
 
     def _fire(self, event: str, rec: dict) -> None:
         for fn in self.callbacks[event]:
             fn(rec)
+
+
+def _step_seed(seed: int, step: int, rank: int, salt: int = 0) -> int:
+    """A well-mixed 63-bit seed for (seed, step, rank) (SplitMix64 finaliser), so nearby runs share no noise."""
+    z = (seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + rank * 0x94D049BB133111EB + salt) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return (z ^ (z >> 31)) >> 1
 
 
 def _world() -> tuple[int, int]:
