@@ -3,7 +3,7 @@
 Events: "step" after every optimiser step, "epoch" after each epoch's test evaluation, "end" once.
 Each callback gets a plain dict record; the CLI prints from them and the app draws from them.
 
-  step:  step (steps done), epoch (fractional, epochs done), recon, kl, elbo (batch means, nats),
+  step:  step (steps done), epoch (fractional, when the step began), recon, kl, elbo (batch means, nats),
          beta, kl_per_dim (list, D), samples_per_sec
   epoch: epoch, step, beta, train_recon, train_kl, train_elbo, test_elbo, test_recon, test_kl
          (None without a test set), kl_per_dim (test set), wall_time, samples_per_sec
@@ -208,7 +208,7 @@ class Trainer:
                     sums["n"] += len(x)
                     if rank == 0:
                         elapsed = time.perf_counter() - t0
-                        rec.update(step=step + 1, epoch=epoch + (b + 1) / batches, beta=beta,
+                        rec.update(step=step + 1, epoch=epoch + b / batches, beta=beta,
                                    kl_per_dim=out["kl_per_dim"].tolist(),
                                    samples_per_sec=seen / elapsed if elapsed > 0 else 0.0)
                         self._record_step(rec)
