@@ -85,6 +85,7 @@ def mean_kl_per_dim(enc: Encoding) -> np.ndarray:
 def principal_directions(mean: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k leading principal directions of the encoded means: (D, k) orthonormal columns, and the
     standard deviation of the data along each: (k,)."""
+    mean = np.asarray(mean, dtype=np.float64)
     centred = mean - mean.mean(0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     sd = s / np.sqrt(max(1, len(mean) - 1))
@@ -143,7 +144,7 @@ def traverse(z: torch.Tensor, U: np.ndarray, values: torch.Tensor) -> torch.Tens
     """
     c = torch.from_numpy(slider_coordinates(z, U))
     C = traversal(c, list(range(U.shape[1])), values.double())  # (K, V, K)
-    Z = z.detach().double().cpu() + (C - c) @ torch.from_numpy(U).T
+    Z = z.detach().double().cpu() + (C - c) @ torch.from_numpy(np.asarray(U, dtype=np.float64)).T
     return Z.to(z.dtype)
 
 

@@ -1,0 +1,308 @@
+"""The explorer pages driven headlessly with AppTest: each page runs without an exception, and each widget
+changes what is shown. Tiny untrained models on the bundled MNIST test split keep it fast."""
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from threadpoolctl import threadpool_limits
+
+from explorer.checkpoint import save_model
+from explorer.config import ModelConfig
+from explorer.devices import available_devices
+from explorer.model import build_model
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST = {"name": "mnist", "image_shape": [1, 28, 28], "train_size": 60000, "test_size": 10000,
+         "classes": [str(i) for i in range(10)]}
+TIMEOUT = 300  # seconds per run: generous for a CPU shared with other jobs
+
+
+def tiny(kind: str, latent: int, seed: int = 0, shape=(1, 28, 28)):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(image_shape=shape, latent_dim=latent, kind=kind, hidden=(16,))).eval()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small interactive computations run far faster single-threaded on a CPU shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("trained")
+    meta = dict(dataset=MNIST, train_config={"binarize": "auto"}, status="finished",
+                history={"epochs": [{"epoch": 1}]}, metrics={"test_elbo": -543.21})
+    save_model(tiny("vae", 2), d / "vae2.safetensors", **meta)
+    save_model(tiny("ae", 2, seed=1), d / "ae2.safetensors", **meta)
+    save_model(tiny("vae", 20, seed=2), d / "vae20.safetensors", **meta)
+    save_model(tiny("vae", 3, seed=3, shape=(1, 8, 8)), d / "nodata.safetensors",
+               dataset={"name": "folder", "image_shape": [1, 8, 8]})
+    (d / "broken.safetensors").write_bytes(b"not a checkpoint")
+    return d
+
+
+@pytest.fixture
+def app(trained, monkeypatch) -> AppTest:
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(trained))
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    ok(at)
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    return ok(at.switch_page(f"explorer/ui/{page}.py").run())
+
+
+def choose(at: AppTest, name: str) -> AppTest:
+    return ok(at.sidebar.selectbox(key="bundled_name").set_value(name).run())
+
+
+def card(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.sidebar.markdown)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.main.get("plotly_chart")]
+
+
+def values(arr) -> np.ndarray:
+    """A Plotly JSON array: a list, or (Plotly 6+) {"dtype": ..., "bdata": base64} for numpy data."""
+    if isinstance(arr, dict):
+        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"])
+    return np.asarray(arr)
+
+
+def n_points(fig: dict) -> int:
+    return sum(len(values(t["x"])) for t in fig["data"] if t["type"] == "scattergl")
+
+
+def image_by_caption(at: AppTest, text: str) -> str:
+    for img in at.main.image:
+        if any(text in (c or "") for c in img.captions):
+            return img.value[0]
+    raise AssertionError(f"no image captioned {text!r}: {[i.captions for i in at.main.image]}")
+
+
+def png(color: int = 255) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (40, 40), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# -- sidebar -----------------------------------------------------------------------------------------
+def test_opens_on_the_2d_mnist_vae_with_its_card(app):
+    assert app.sidebar.selectbox(key="bundled_name").value == "vae2"
+    text = card(app)
+    assert "kind: **VAE**" in text and "latent size: **2**" in text and "dataset: **mnist" in text
+    assert "-543.21" in text  # metrics from the checkpoint
+    assert app.title[0].value == "Latent map"
+
+
+def test_choosing_a_checkpoint_changes_the_card(app):
+    choose(app, "ae2")
+    assert "kind: **AE**" in card(app)
+    choose(app, "vae20")
+    assert "latent size: **20**" in card(app)
+
+
+def test_an_unreadable_bundled_checkpoint_is_a_message(app):
+    choose(app, "broken")
+    assert any("Cannot load broken" in e.value for e in app.sidebar.error)
+    assert any("No model is loaded" in i.value for i in app.main.info)
+
+
+def test_devices_offer_only_what_exists(app):
+    sel = app.sidebar.selectbox(key="device")
+    assert sel.value == "auto" and len(sel.options) == 1 + len(available_devices())  # shown as labels
+    assert sel.options[0].startswith("auto (") and ("CPU" in sel.options) == ("cpu" in available_devices())
+    assert any("Available here" in c.value for c in app.sidebar.caption)
+
+
+def test_empty_trained_dir_points_to_the_train_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
+    at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert any("No bundled checkpoints" in w.value for w in at.sidebar.warning)
+    assert any("No model is loaded" in i.value for i in at.main.info)
+    for page in ("page_decoder", "page_interpolate", "page_maths"):
+        assert any("No model is loaded" in i.value for i in goto(at, page).main.info)
+
+
+def test_uploaded_checkpoints_bad_and_good(app, trained):
+    ok(app.sidebar.radio(key="model_source").set_value("upload").run())
+    uploader = app.sidebar.file_uploader(key="ckpt_upload")
+    ok(uploader.set_value(("junk.safetensors", b"garbage bytes here", "application/octet-stream")).run())
+    assert any("Cannot load" in e.value for e in app.sidebar.error)
+    ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(
+        ("model.pt", b"\x80\x04\x95" + b"\x00" * 64, "application/octet-stream")).run())
+    assert any("pickle" in e.value for e in app.sidebar.error)
+    good = (trained / "vae20.safetensors").read_bytes()
+    ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(("mine.safetensors", good, "application/octet-stream")).run())
+    assert not app.sidebar.error and "mine.safetensors" in card(app) and "latent size: **20**" in card(app)
+
+
+def test_a_model_trained_in_this_session_can_be_explored(app):
+    m = tiny("vae", 2, seed=5)
+    m.metadata = {"dataset": MNIST}
+    app.session_state["session_models"] = {"my run": m}
+    ok(app.run())
+    ok(app.sidebar.radio(key="model_source").set_value("session").run())
+    assert "my run" in card(app) and charts(app)
+
+
+# -- latent map --------------------------------------------------------------------------------------
+def test_map_shows_points_posterior_and_numbers(app):
+    fig = charts(app)[0]
+    scatters = [t for t in fig["data"] if t["type"] == "scattergl"]
+    assert len(scatters) == 10 and n_points(fig) == 10000
+    names = [t.get("name") for t in fig["data"]]
+    assert "q(z|x) 1σ" in names and "image 0" in names  # the chosen image and its posterior ellipse
+    labels = [m.label for m in app.main.metric]
+    assert "ELBO (nats)" in labels and "log p(x) (nats)" in labels
+    assert image_by_caption(app, "test image 0")
+    keys = {b.key for b in app.main.get("download_button")} if app.main.get("download_button") else set()
+    assert {"dl_csv", "dl_map", "dl_manifold"} <= keys
+
+
+def test_choosing_an_index_moves_the_star(app):
+    ok(app.number_input(key="map_index").set_value(42).run())
+    assert "image 42" in [t.get("name") for t in charts(app)[0]["data"]]
+    assert image_by_caption(app, "test image 42")
+    assert app.session_state["selected_index"] == 42
+
+
+def test_changing_the_projection_changes_the_figure(app):
+    choose(app, "vae20")
+    fig = charts(app)[0]
+    assert fig["layout"]["xaxis"]["title"]["text"].startswith("PC 1")
+    app.session_state["map_n_tsne"] = 500  # fit t-SNE on few points only (its default is 2,000)
+    ok(app.selectbox(key="map_method").set_value("tsne").run())
+    assert app.select_slider(key="map_n_tsne").value == 500
+    fig = charts(app)[0]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    assert n_points(fig) == 500
+
+
+def test_ae_map_has_no_bound_and_says_why(app):
+    choose(app, "ae2")
+    assert any("autoencoder has a point code" in c.value for c in app.main.caption)
+    assert "q(z|x) 1σ" not in [t.get("name") for t in charts(app)[0]["data"]]
+
+
+def test_side_by_side_offers_the_other_kinds(app):
+    ms = app.multiselect(key="compare_models")
+    assert "ae2" in ms.value  # an AE of the same data and latent size is compared by default
+    assert len(charts(app)) >= 2
+
+
+def test_resampling_changes_the_samples(app):
+    before = image_by_caption(app, "z ~ p(z)")
+    ok(app.button(key="resample").click().run())
+    assert image_by_caption(app, "z ~ p(z)") != before
+
+
+def test_a_model_without_its_data_set_explains_itself(app):
+    choose(app, "nodata")
+    assert any("not available" in w.value for w in app.main.warning)
+    goto(app, "page_decoder")
+    assert app.slider(key="dec_s0") is not None and not app.main.warning
+
+
+# -- decoder sliders ---------------------------------------------------------------------------------
+def test_moving_a_slider_changes_the_decoded_image_quickly(app):
+    goto(app, "page_decoder")
+    before = image_by_caption(app, "mean of p(x | z)")
+    slider = app.slider(key="dec_s0")
+    ok(slider.set_value(2.5 if slider.value < 2 else -2.5).run())
+    assert image_by_caption(app, "mean of p(x | z)") != before
+    ms = [float(m.group(1)) for c in app.main.caption if (m := re.search(r"decoded in ([\d.]+) ms", c.value))]
+    assert ms and ms[0] < 100
+
+
+def test_start_points_set_the_sliders(app):
+    goto(app, "page_decoder")
+    ok(app.radio(key="dec_start").set_value("origin").run())
+    assert app.slider(key="dec_s0").value == 0 and app.slider(key="dec_s1").value == 0
+    ok(app.radio(key="dec_start").set_value("prior").run())
+    first = app.slider(key="dec_s0").value
+    ok(app.button(key="dec_redraw").click().run())
+    assert app.slider(key="dec_s0").value != first
+
+
+def test_many_dimensions_get_16_labelled_sliders(app):
+    choose(app, "vae20")
+    goto(app, "page_decoder")
+    assert app.slider(key="dec_s15") is not None
+    with pytest.raises(KeyError):
+        app.slider(key="dec_s16")
+    assert "(KL" in app.slider(key="dec_s0").label
+    ok(app.radio(key="dec_basis").set_value("pca").run())
+    assert app.slider(key="dec_s0").label == "PC 1"
+
+
+# -- interpolate -------------------------------------------------------------------------------------
+def test_interpolation_strip_paths_and_exports(app):
+    goto(app, "page_interpolate")
+    strip = image_by_caption(app, "A → B")
+    names = [t.get("name") for t in charts(app)[0]["data"]]
+    assert "linear (lerp)" in names and "spherical (slerp)" in names and "A, B" in names
+    density = charts(app)[1]
+    assert [t["name"] for t in density["data"]] == ["linear (lerp)", "spherical (slerp)"]
+    ok(app.slider(key="interp_steps").set_value(5).run())
+    assert len(values(charts(app)[1]["data"][0]["x"])) == 5 and image_by_caption(app, "A → B") != strip
+    assert {"dl_strip", "dl_gif"} <= {b.key for b in app.main.get("download_button")}
+
+
+def test_map_page_hands_its_choice_to_interpolation(app):
+    ok(app.number_input(key="map_index").set_value(7).run())
+    ok(app.button(key="use_as_b").click().run())
+    goto(app, "page_interpolate")
+    assert app.number_input(key="idx_B").value == 7
+
+
+def test_uploading_a_picture_or_not_a_picture(app):
+    goto(app, "page_interpolate")
+    ok(app.radio(key="src_A").set_value("upload").run())
+    assert any("Upload a picture for A" in i.value for i in app.main.info)
+    ok(app.file_uploader(key="up_A").set_value(("notes.txt", b"hello", "text/plain")).run())
+    assert any("cannot be used" in e.value for e in app.main.error)
+    ok(app.file_uploader(key="up_A").set_value(("white.png", png(), "image/png")).run())
+    assert not app.main.error and image_by_caption(app, "upload white.png")
+
+
+# -- the maths ---------------------------------------------------------------------------------------
+def test_maths_page_equations_beside_live_numbers(app):
+    goto(app, "page_maths")
+    assert len(app.main.latex) >= 10
+    metrics = {m.label: m.value for m in app.main.metric}
+    for label in ("reconstruction", "KL", "ELBO (nats)", "closed form", "Monte Carlo", "gap (nats)",
+                  "amortization gap", "approximation gap", "log p(x), k = 1,000", "naive, k = 1,000"):
+        assert label in metrics, label
+    elbo, recon, kl = (float(metrics[k]) for k in ("ELBO (nats)", "reconstruction", "KL"))
+    assert elbo == pytest.approx(recon - kl, abs=0.02)
+    assert "±" in metrics["log p(x), k = 1,000"]
+    ok(app.select_slider(key="maths_k").set_value(100).run())
+    assert "log p(x), k = 100" in {m.label for m in app.main.metric}
+
+
+def test_maths_page_explains_that_an_ae_has_no_bound(app):
+    choose(app, "ae2")
+    goto(app, "page_maths")
+    assert any("not defined" in w.value for w in app.main.warning)
+    assert not app.main.metric and not app.main.latex

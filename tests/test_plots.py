@@ -1,0 +1,96 @@
+"""Figure builders: the right traces with the right data; PNGs drawn where they should be."""
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from explorer import plots
+
+
+def test_latent_scatter_one_webgl_trace_per_label_carrying_indices():
+    rng = np.random.default_rng(0)
+    coords = rng.standard_normal((200, 2))
+    labels = rng.integers(0, 10, 200)
+    fig = plots.latent_scatter(coords, labels, [f"c{i}" for i in range(10)], axis_titles=("a", "b"))
+    assert len(fig.data) == len(np.unique(labels))
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    seen = np.concatenate([np.asarray(t.customdata) for t in fig.data])
+    assert sorted(seen.tolist()) == list(range(200))
+    for t in fig.data:  # each point sits where its index says
+        idx = np.asarray(t.customdata)
+        np.testing.assert_allclose(t.x, coords[idx, 0], atol=1e-4)
+        assert set(labels[idx]) == {int(t.name[1:])}
+    assert fig.layout.xaxis.title.text == "a" and fig.layout.yaxis.title.text == "b"
+
+
+def test_latent_scatter_without_labels_and_with_a_subset_index():
+    fig = plots.latent_scatter(np.zeros((5, 2)), None, index=np.arange(10, 15))
+    assert len(fig.data) == 1 and list(fig.data[0].customdata) == [10, 11, 12, 13, 14]
+
+
+@pytest.mark.parametrize("nsig", [1.0, 2.0])
+def test_ellipse_points_lie_on_the_mahalanobis_contour(nsig):
+    cov = np.array([[4.0, 1.2], [1.2, 1.0]])
+    c = np.array([1.0, -2.0])
+    e = plots.ellipse_xy(c, cov, nsig)
+    m = np.einsum("ni,ij,nj->n", e - c, np.linalg.inv(cov), e - c)
+    np.testing.assert_allclose(m, nsig ** 2, rtol=1e-9)
+
+
+def test_axis_aligned_ellipse_has_the_stds_as_half_axes():
+    e = plots.ellipse_xy(np.zeros(2), np.diag([9.0, 0.25]), 1.0, n=1000)
+    np.testing.assert_allclose(np.abs(e).max(0), [3.0, 0.5], rtol=1e-4)
+
+
+def test_selection_adds_ellipses_only_for_a_posterior():
+    fig = go.Figure()
+    plots.add_selection(fig, np.array([0.0, 0.0]), np.eye(2))
+    assert len(fig.data) == 3  # 1-sigma, 2-sigma, the star
+    fig = go.Figure()
+    plots.add_selection(fig, np.array([0.0, 0.0]), np.zeros((2, 2)))  # an AE's point code
+    assert len(fig.data) == 1
+
+
+def test_paths_endpoints_lines_and_bars():
+    fig = go.Figure()
+    xy = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    plots.add_path(fig, xy, "lerp", "#000000")
+    plots.add_endpoints(fig, xy[0], xy[-1])
+    assert list(fig.data[0].x) == [0.0, 1.0, 2.0] and list(fig.data[1].text) == ["A", "B"]
+    lf = plots.line_figure(np.arange(3), {"a": np.ones(3), "b": np.zeros(3)}, x_title="t", y_title="y",
+                           colors=["#111111", "#222222"])
+    assert [t.name for t in lf.data] == ["a", "b"] and lf.data[1].line.color == "#222222"
+    bf = plots.bar_figure(["z1", "z2"], np.array([0.5, 2.0]), y_title="nats")
+    assert list(bf.data[0].y) == [0.5, 2.0]
+
+
+def _png(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    assert img.format == "PNG"
+    return img.convert("RGB")
+
+
+def test_scatter_png_draws_each_point_in_its_label_colour_where_it_belongs():
+    coords = np.array([[0.0, 0.0], [1.0, 1.0]])  # bottom-left and top-right corners of the plot area
+    img = _png(plots.scatter_png(coords, np.array([0, 1]), ["zero", "one"], size=200, point=3))
+    pad, top = 20, 10
+    bottom_left = img.getpixel((pad, top + 200 - pad))
+    top_right = img.getpixel((200 - pad, top + pad))
+    assert bottom_left == Image.new("RGB", (1, 1), plots.label_color(0)).getpixel((0, 0))
+    assert top_right == Image.new("RGB", (1, 1), plots.label_color(1)).getpixel((0, 0))
+    assert img.size == (200 + 110, 200 + top)
+
+
+def test_scatter_png_of_nothing_is_still_an_image():
+    assert _png(plots.scatter_png(np.zeros((0, 2)), None, title="empty")).size[0] > 0
+
+
+def test_labelled_rows_png_places_every_tile():
+    rows = np.zeros((2, 3, 4, 4), dtype=np.uint8)
+    rows[1, 2] = 255  # one white tile: last row, last column
+    img = _png(plots.labelled_rows_png(rows, ["z1", "z2"], ["-1", "0", "+1"], scale=2, pad=2))
+    w, h = img.size
+    assert img.getpixel((w - 2 - 4, h - 2 - 4)) == (255, 255, 255)  # inside the white tile
+    assert img.getpixel((w - 2 - 8 - 2 - 4, h - 2 - 4)) == (0, 0, 0)  # its black neighbour
