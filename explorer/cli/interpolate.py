@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
@@ -78,6 +79,8 @@ def _test_images(model: LatentModel, data_dir: str | None) -> torch.Tensor:
         c, h, w = model.config.image_shape
         kwargs.update(size=(h, w), rgb=c == 3)
     data: ImageDataset = load_dataset(name, data_dir, **kwargs)
+    for note in data.notes:  # e.g. where the files were found instead of --data-dir
+        print(f"note: {note}", file=sys.stderr)
     if tuple(data.test_x.shape[1:]) != tuple(model.config.image_shape):
         raise ValueError(f"dataset {name!r} has images of shape {tuple(data.test_x.shape[1:])}, but the model "
                          f"expects {tuple(model.config.image_shape)}")
