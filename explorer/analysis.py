@@ -15,8 +15,7 @@ from .data.base import binarize
 from .latent import manifold_grid, traversal
 from .model import LatentModel
 from .objectives import gaussian_kl_per_dim
-
-TEST_BINARIZE_SEED = 1234  # the trainer binarizes the test set once with this seed
+from .trainer import TEST_BINARIZE_SEED  # the trainer binarizes the test set once, with this seed
 
 
 @dataclass
@@ -45,8 +44,8 @@ def trained_binarized(model: LatentModel) -> bool:
 
 
 def binarized_test(test_x: torch.Tensor) -> torch.Tensor:
-    """The test set binarized exactly as the trainer does it: once, with a fixed seed."""
-    return binarize(test_x, seed=TEST_BINARIZE_SEED)
+    """The test set binarized exactly as the trainer does it: once, on the CPU, with a fixed seed."""
+    return binarize(test_x.cpu(), seed=TEST_BINARIZE_SEED)
 
 
 def likelihood_images(model: LatentModel, test_x: torch.Tensor) -> torch.Tensor:

@@ -39,9 +39,9 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray | None, classes: list[
             x=np.round(coords[m, 0], 4), y=np.round(coords[m, 1], 4), mode="markers", name=name,
             customdata=index[m], marker=dict(size=marker_size, color=label_color(lab), opacity=0.7),
             hovertemplate=f"label {name}<br>index %{{customdata}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title,  # t: room for the toolbar
                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend_title_text="label",
-                      legend=dict(itemsizing="constant"), dragmode="pan",
+                      legend=dict(itemsizing="constant"),
                       uirevision=ui_revision)  # keeps the user's zoom across reruns of the same map
     return fig
 
@@ -54,28 +54,30 @@ def ellipse_xy(center: np.ndarray, cov: np.ndarray, nsig: float = 1.0, n: int = 
     return np.asarray(center, dtype=np.float64) + nsig * (circle * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
 
 
+# Marks drawn over the map are WebGL traces too: Plotly draws its WebGL layer above SVG traces, so an SVG
+# star or path would vanish under dense points.
 def add_selection(fig: go.Figure, xy: np.ndarray, cov: np.ndarray | None = None,
                   name: str = "selected") -> go.Figure:
     """Mark a chosen point; with a 2x2 covariance, its posterior's 1- and 2-sigma ellipses."""
     if cov is not None and np.any(np.asarray(cov) > 0):
         for k, dash in ((1, "solid"), (2, "dot")):
             e = ellipse_xy(xy, cov, k)
-            fig.add_trace(go.Scatter(x=e[:, 0], y=e[:, 1], mode="lines", name=f"q(z|x) {k}σ",
+            fig.add_trace(go.Scattergl(x=e[:, 0], y=e[:, 1], mode="lines", name=f"q(z|x) {k}σ",
                                      line=dict(color="black", width=1.5, dash=dash), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[xy[0]], y=[xy[1]], mode="markers", name=name, hoverinfo="skip",
+    fig.add_trace(go.Scattergl(x=[xy[0]], y=[xy[1]], mode="markers", name=name, hoverinfo="skip",
                              marker=dict(symbol="star", size=16, color="black", line=dict(color="white", width=1))))
     return fig
 
 
 def add_path(fig: go.Figure, xy: np.ndarray, name: str, color: str, dash: str = "solid") -> go.Figure:
     """An interpolation path drawn over the map, its ends marked A and B."""
-    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
+    fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
                              line=dict(color=color, width=2.5, dash=dash), marker=dict(size=6, color=color)))
     return fig
 
 
 def add_endpoints(fig: go.Figure, a: np.ndarray, b: np.ndarray) -> go.Figure:
-    fig.add_trace(go.Scatter(x=[a[0], b[0]], y=[a[1], b[1]], mode="markers+text", text=["A", "B"],
+    fig.add_trace(go.Scattergl(x=[a[0], b[0]], y=[a[1], b[1]], mode="markers+text", text=["A", "B"],
                              textposition="top center", name="A, B", textfont=dict(size=16, color="black"),
                              marker=dict(size=14, color="black", symbol="diamond")))
     return fig

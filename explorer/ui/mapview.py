@@ -76,9 +76,10 @@ def figure(cur: state.Current, data: ImageDataset, md: MapData, *, height: int =
 
 
 def selectable_chart(fig, key: str) -> None:
-    """Draw the map; a click stores the clicked test image's index in session_state[SELECTED]."""
+    """Draw the map; a click is read back by consume_click on the next run. No scroll-zoom: scrolling the
+    page past the map must scroll the page. The camera icon saves a PNG in the browser, offline."""
     st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=key,
-                    config={"displaylogo": False, "scrollZoom": True,
+                    config={"displaylogo": False,
                             "toImageButtonOptions": {"format": "png", "filename": "latent_map", "scale": 2}})
 
 

@@ -31,19 +31,21 @@ def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: s
 @st.fragment
 def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray) -> None:
     """Only this panel reruns when a slider moves: read the sliders, decode one z, show it."""
+    t0 = time.perf_counter()  # the panel's own server time, sliders included
     K = basis.U.shape[1]
     sliders, view = st.columns([3, 2])
     with sliders:
         cols = st.columns(2 if K > 4 else 1)
         c = np.array([cols[k % len(cols)].slider(basis.labels[k], float(lo[k]), float(hi[k]), step=0.05,
                                                  key=f"dec_s{k}") for k in range(K)])
-    t0 = time.perf_counter()
+    t1 = time.perf_counter()
     z = apply_sliders(z0, basis.U, c)
     png = png_bytes(decode_images(model, z[None])[0], scale=8)
-    ms = (time.perf_counter() - t0) * 1000
+    t2 = time.perf_counter()
     with view:
         st.image(png, caption="mean of p(x | z)", width=280, output_format="PNG")
-        st.caption(f"decoded in {ms:.1f} ms · ‖z‖ = {z.norm():.2f}")
+        st.caption(f"shown {(t2 - t0) * 1000:.1f} ms after the change (decoded in {(t2 - t1) * 1000:.1f} ms) · "
+                   f"‖z‖ = {z.norm():.2f}")
     with st.expander("Traversal: each direction swept from −3 to +3, the rest of z held here", expanded=True):
         imgs = decode_images(model, traverse(z, basis.U, SWEEP).reshape(-1, z.shape[-1]))
         rows = np.stack([to_uint8(x) for x in imgs]).reshape(K, len(SWEEP), *to_uint8(imgs[0]).shape)
