@@ -6,11 +6,11 @@ from explorer.ui import sidebar
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
 PAGES = [
-    st.Page("explorer/ui/page_map.py", title="Latent map", icon="🗺️", default=True),
-    st.Page("explorer/ui/page_decoder.py", title="Decoder sliders", icon="🎚️"),
-    st.Page("explorer/ui/page_interpolate.py", title="Interpolate", icon="↔️"),
+    st.Page("explorer/ui/page_map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+    st.Page("explorer/ui/page_decoder.py", title="Decoder sliders", icon=":material/tune:"),
+    st.Page("explorer/ui/page_interpolate.py", title="Interpolate", icon=":material/swap_horiz:"),
     st.Page("explorer/ui/page_maths.py", title="The maths, live", icon=":material/functions:"),
-    st.Page("explorer/ui/page_train.py", title="Train", icon="🏋️"),
+    st.Page("explorer/ui/page_train.py", title="Train", icon=":material/fitness_center:"),
 ]
 
 page = st.navigation(PAGES)

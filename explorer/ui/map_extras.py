@@ -10,9 +10,9 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import decode_images, sample_mixture, sample_prior
 from explorer.data import ImageDataset
-from explorer.images import grid, png_bytes
+from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import mapview, state
+from explorer.ui import mapview, show, state
 
 N_SAMPLES = 64
 
@@ -23,7 +23,7 @@ def _samples_png(_model: LatentModel, key: str, dataset: str, source: str, compo
         z = sample_prior(_model.latent_dim, N_SAMPLES, seed)
     else:
         z = sample_mixture(state.mixture(_model, key, dataset, components), N_SAMPLES, seed)
-    return png_bytes(grid(decode_images(_model, z), nrow=8), scale=2)
+    return show.png(grid(decode_images(_model, z), nrow=8), 470)
 
 
 def samples(cur: state.Current, data: ImageDataset) -> None:

@@ -45,6 +45,9 @@ def controls(cur: state.Current, n_total: int, key: str, inductive_only: bool = 
     if cur.model.latent_dim > 2 and not umap_available() and not inductive_only:
         c1.caption("UMAP appears here when the umap-learn package is installed.")
     choices = [c for c in POINT_CHOICES if c < n_total] + [n_total]
+    if len(choices) == 1:  # a small test set (scikit-learn's digits: 360): show them all
+        c2.caption(f"All {n_total:,} test images are on the map.")
+        return method, n_total
     default = min(DEFAULT_POINTS.get(method, n_total), n_total)
     default = max(c for c in choices if c <= default) if any(c <= default for c in choices) else choices[0]
     n = c2.select_slider("Test images on the map", choices, value=default, key=f"{key}_n_{method}")

@@ -10,9 +10,9 @@ import torch
 from explorer import plots
 from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_kl_per_dim, sample_prior,
                                slider_basis, slider_coordinates, slider_ranges, traverse)
-from explorer.images import png_bytes, to_uint8
+from explorer.images import to_uint8
 from explorer.model import LatentModel
-from explorer.ui import state
+from explorer.ui import show, state
 
 MAX_SLIDERS = 16
 SWEEP = torch.linspace(-3, 3, 9)  # traversal values, in prior standard deviations for a VAE
@@ -40,7 +40,7 @@ def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: 
                                                  key=f"dec_s{k}") for k in range(K)])
     t1 = time.perf_counter()
     z = apply_sliders(z0, basis.U, c)
-    png = png_bytes(decode_images(model, z[None])[0], scale=8)
+    png = show.png(decode_images(model, z[None])[0], 280)
     t2 = time.perf_counter()
     with view:
         st.image(png, caption="mean of p(x | z)", width=280, output_format="PNG")
@@ -49,8 +49,8 @@ def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: 
     with st.expander("Traversal: each direction swept from −3 to +3, the rest of z held here", expanded=True):
         imgs = decode_images(model, traverse(z, basis.U, SWEEP).reshape(-1, z.shape[-1]))
         rows = np.stack([to_uint8(x) for x in imgs]).reshape(K, len(SWEEP), *to_uint8(imgs[0]).shape)
-        st.image(plots.labelled_rows_png(rows, basis.labels, [f"{v:+.1f}" for v in SWEEP.tolist()]),
-                 output_format="PNG")
+        st.image(plots.labelled_rows_png(rows, basis.labels, [f"{v:+.1f}" for v in SWEEP.tolist()],
+                                         scale=show.factor(rows.shape[3], 56)), output_format="PNG")
         if not model.is_variational:
             st.caption("An autoencoder's codes are not on the prior's scale, so ±3 may be a small or a large "
                        "step for it; the sliders' ranges follow its encoded test set instead.")

@@ -8,9 +8,9 @@ import torch
 from explorer import plots
 from explorer.analysis import decode_images, pixel_crossfade
 from explorer.data import ImageDataset, image_from_bytes
-from explorer.images import gif_bytes, png_bytes, to_uint8
+from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, prior_log_density, slerp
-from explorer.ui import mapview, state
+from explorer.ui import mapview, show, state
 
 ROWS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)", "pixels": "pixel cross-fade"}
 COLORS = {"lerp": "#222222", "slerp": "#d62728"}  # the same path has the same colour on the map and the plot
@@ -68,8 +68,8 @@ steps = cs.slider("Steps", 3, 20, 10, key="interp_steps")
 if a is None or b is None:
     st.stop()
 (xa, name_a), (xb, name_b) = a, b
-ca.image(png_bytes(xa, scale=3), caption=name_a, output_format="PNG")
-cb.image(png_bytes(xb, scale=3), caption=name_b, output_format="PNG")
+ca.image(show.png(xa, 84), caption=name_a, output_format="PNG")
+cb.image(show.png(xb, 84), caption=name_b, output_format="PNG")
 
 dev = next(model.parameters()).device
 with torch.no_grad():
@@ -79,7 +79,7 @@ frames = {k: decode_images(model, z) for k, z in paths.items()}
 frames["pixels"] = pixel_crossfade(xa, xb, steps)
 tiles = np.stack([np.stack([to_uint8(x) for x in frames[k]]) for k in ROWS])
 strip = plots.labelled_rows_png(tiles, list(ROWS.values()), [f"t={t:.2f}" for t in np.linspace(0, 1, steps)],
-                                scale=2)
+                                scale=show.factor(tiles.shape[3], 56))
 st.image(strip, caption="A → B; the first and last latent images are the reconstructions of A and B",
          output_format="PNG")
 if torch.allclose(za, zb):
@@ -119,5 +119,6 @@ c1, c2, c3 = st.columns(3)
 c1.download_button("Strip (PNG)", strip, file_name=f"{cur.name}_interpolation.png", mime="image/png",
                    key="dl_strip")
 which = c2.selectbox("Animate", list(ROWS), format_func=ROWS.get, key="gif_path", label_visibility="collapsed")
-c3.download_button(f"Animation of the {ROWS[which]} (GIF)", gif_bytes(frames[which]),
-                   file_name=f"{cur.name}_{which}.gif", mime="image/gif", key="dl_gif")
+gif = gif_bytes(frames[which], scale=show.factor(frames[which].shape[-1], 112))
+c3.download_button(f"Animation of the {ROWS[which]} (GIF)", gif, file_name=f"{cur.name}_{which}.gif",
+                   mime="image/gif", key="dl_gif")

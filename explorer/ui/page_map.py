@@ -4,9 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis import decode_images, manifold_latents
-from explorer.images import grid, png_bytes
+from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import map_extras, mapview, point_panel, state
+from explorer.ui import map_extras, mapview, point_panel, show, state
 
 MAP_KEY = "latent_map"
 
@@ -16,7 +16,7 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
     """The n x n decoded grid as a PNG, and what its axes are."""
     enc = state.encoding(_model, key, dataset)
     z, caption = manifold_latents(n, _model.latent_dim, enc.mean)
-    return png_bytes(grid(decode_images(_model, z), nrow=n), scale=2), caption
+    return show.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
 cur = state.require_model()

@@ -8,9 +8,9 @@ from explorer import plots
 from explorer.analysis import (bound_terms, decode_images, encode, posterior_draws, running_log_mean_exp,
                                trained_binarized)
 from explorer.evaluation import amortization_gap, elbo_gap, log_weights, naive_log_likelihood
-from explorer.images import grid, png_bytes
+from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import state
+from explorer.ui import show, state
 
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
 
@@ -63,12 +63,12 @@ index = int(c1.number_input("Test image", 0, len(data.test_x) - 1, key="maths_in
                             help="Defaults to the image chosen on the Latent map"))
 k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key="maths_k"))
 x_eval = state.likelihood_images(model, data.name)[index]
-c2.image(png_bytes(x_eval, scale=4), output_format="PNG",
+c2.image(show.png(x_eval, 112), output_format="PNG",
          caption="x" + (" (binarized, as in training)" if trained_binarized(model) else ""))
 q = encode(model, x_eval[None])  # q(z|x) of x exactly as shown (binarized when the model was trained so)
 mu, sigma = q.mean[0], q.std[0]
 draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=index))
-c3.image(png_bytes(grid(draws, nrow=4), scale=2), caption="8 draws z ~ q(z|x), decoded", output_format="PNG")
+c3.image(show.png(grid(draws, nrow=4), 230), caption="8 draws z ~ q(z|x), decoded", output_format="PNG")
 n = live_numbers(model, cur.key, data.name, index, k)
 f = "{:.2f}".format
 

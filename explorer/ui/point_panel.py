@@ -7,9 +7,8 @@ import streamlit as st
 from explorer.analysis import bound_terms, trained_binarized
 from explorer.data import ImageDataset
 from explorer.evaluation import log_likelihood
-from explorer.images import png_bytes
 from explorer.model import LatentModel
-from explorer.ui import state
+from explorer.ui import show, state
 
 LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for an MLP
 
@@ -25,8 +24,8 @@ def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL
     return out
 
 
-def image(x, caption: str, scale: int = 5) -> None:
-    st.image(png_bytes(x, scale=scale), caption=caption, output_format="PNG")
+def image(x, caption: str) -> None:
+    st.image(show.png(x, 140), caption=caption, output_format="PNG")
 
 
 def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:

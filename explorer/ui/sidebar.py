@@ -25,7 +25,7 @@ def render() -> None:
     if not bundled:
         sb.warning(f"No bundled checkpoints in `{state.trained_dir()}`. Train a model on the Train page, "
                    "or upload a checkpoint.")
-        sb.page_link(state.TRAIN_PAGE, label="Train a model", icon="🏋️")
+        sb.page_link(state.TRAIN_PAGE, label="Train a model", icon=":material/fitness_center:")
     source = sb.radio("Source", sources, format_func=SOURCES.get, horizontal=True, key="model_source")
     cur = None
     if source == "bundled":

@@ -107,7 +107,7 @@ def require_model() -> Current:
     if cur is None:
         st.info("No model is loaded. Choose or upload a checkpoint in the sidebar, or train one on the "
                 "Train page.")
-        st.page_link(TRAIN_PAGE, label="Train a model", icon="🏋️")
+        st.page_link(TRAIN_PAGE, label="Train a model", icon=":material/fitness_center:")
         st.stop()
     return cur
 

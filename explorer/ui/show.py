@@ -1,0 +1,17 @@
+"""Images for the page: enlarged by a whole factor (nearest neighbour), so pixels stay crisp whether the
+model's images are 8x8 digits or 28x28 MNIST."""
+from __future__ import annotations
+
+import torch
+
+from explorer.images import png_bytes
+
+
+def factor(width: int, px: int) -> int:
+    """The whole enlargement that brings an image `width` pixels wide closest to `px` (at least 1)."""
+    return max(1, round(px / max(1, width)))
+
+
+def png(img: torch.Tensor, px: int) -> bytes:
+    """(C, H, W) in [0, 1] -> PNG about px pixels wide."""
+    return png_bytes(img, scale=factor(img.shape[-1], px))
