@@ -12,7 +12,7 @@ from torch.distributions import Normal
 
 from .data import ImageDataset, load_dataset
 from .data.base import binarize
-from .latent import manifold_grid, traversal
+from .latent import lerp, manifold_grid, traversal
 from .model import LatentModel
 from .objectives import gaussian_kl_per_dim
 from .trainer import TEST_BINARIZE_SEED  # the trainer binarizes the test set once, with this seed
@@ -210,8 +210,7 @@ def decode_images(model: LatentModel, z: torch.Tensor) -> torch.Tensor:
 
 def pixel_crossfade(xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Tensor:
     """(1 - t) xa + t xb in pixel space, t from 0 to 1: (steps, C, H, W), the contrast to a latent path."""
-    t = torch.linspace(0, 1, steps).view(-1, 1, 1, 1)
-    return (1 - t) * xa + t * xb
+    return lerp(xa.reshape(-1), xb.reshape(-1), steps).view(steps, *xa.shape)
 
 
 def weights_fingerprint(model: LatentModel) -> str:

@@ -28,7 +28,8 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
         label = data.classes[int(data.test_y[i])] if data.test_y is not None and data.classes else "?"
         return data.test_x[i], f"test image {i} (label {label})"
     up = st.file_uploader(f"Picture for {side}", key=f"up_{side}", type=None,
-                          help="Any PNG or JPEG; it is made grey, centre-cropped and resized to the model's input.")
+                          help="Any PNG or JPEG: centre-cropped, resized and made grey (or colour) to fit the "
+                               "model's input.")
     if up is None:
         st.info(f"Upload a picture for {side}, or switch back to a test image.")
         return None
@@ -52,7 +53,8 @@ data = state.require_data(cur)
 model = cur.model
 st.title("Interpolate")
 st.caption(f"**{cur.name}**: walk from A to B in latent space and decode every step. A cross-fade of the pixels "
-           "shows what the walk is not: the decoder's steps stay on the data's manifold.")
+           "shows what the walk is not: where the latent space is well learned, every step decodes to a plausible "
+           "image.")
 
 target = st.radio("A click on the map below picks", ["interp_a", "interp_b"], horizontal=True, key="click_target",
                   format_func={"interp_a": "A", "interp_b": "B"}.get)
