@@ -272,3 +272,13 @@ def test_evaluate_report_and_cli(tmp_path):
     assert torch.equal(x, full[:5])
     direct = evaluate(loaded, x, k=16)
     assert direct["test_log_likelihood"] == pytest.approx(res["test_log_likelihood"], abs=1e-4)
+
+
+def test_evaluate_scores_grey_levels_for_a_model_trained_without_binarization(tmp_path):
+    from explorer.cli.evaluate import test_images
+
+    model = explorer.build_model(explorer.ModelConfig(latent_dim=2, hidden=(8,)))
+    ckpt = explorer.save_model(model, tmp_path / "grey.safetensors", dataset={"name": "mnist"},
+                               train_config={"binarize": "none"})
+    grey = explorer.load_dataset("mnist", test_only=True).test_x[:5]
+    assert torch.equal(test_images(explorer.load_model(ckpt), n=5), grey)

@@ -12,12 +12,12 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint, read_metadata, save_model
-from ..data import binarize, load_dataset
+from ..analysis import likelihood_images
+from ..data import load_dataset
 from ..devices import resolve_device
 from ..evaluation import evaluate
 from .common import add_device_seed, apply_threads
 
-TEST_BINARIZE_SEED = 1234  # the trainer binarizes its test set once with this seed (trainer.py)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,15 +38,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def test_images(model, data_dir: str | None = None, n: int | None = None) -> torch.Tensor:
-    """The checkpoint's test split, binarized once with the trainer's fixed seed for a Bernoulli decoder."""
+    """The checkpoint's test split, as the trainer scored it."""
     ds = model.metadata.get("dataset") or {}
     name = ds.get("name")
     if not name:
         raise ValueError("the checkpoint does not name its dataset (metadata['dataset']['name'])")
     data = load_dataset(name, data_dir, test_only=True)
-    x = data.test_x
-    if model.config.likelihood == "bernoulli":
-        x = binarize(x, seed=TEST_BINARIZE_SEED)  # binarize the whole split, then subset: same pixels as training
+    # Binarized exactly as in training when the model trained on binarized pixels (whole split, then
+    # subset); grey levels for a model trained with binarize="none".
+    x = likelihood_images(model, data.test_x)
     if n is not None:
         if n < 1:
             raise ValueError(f"--n must be at least 1, got {n}")
