@@ -1,0 +1,243 @@
+"""Train page: choose data, model and objective, then start / stop / resume a training that runs on a
+background thread (explorer.jobs) while a fragment polls it once a second for the live curves and map."""
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from explorer import plots, training_plots
+from explorer.config import LIKELIHOODS
+from explorer.data import DATASETS
+from explorer.devices import available_devices
+from explorer.jobs import JobSnapshot, JobSpec, TrainingJob
+from explorer.trainer import TrainConfig
+from explorer.ui import state
+
+JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
+MODELS = "session_models"  # name -> LatentModel with .metadata; the sidebar lists these
+SAVED = "_train_saved"  # the outcome of the last Save click, shown once
+REGISTERED = "_train_registered"  # (job id, run) pairs already put into MODELS
+POLL_S = 1.0  # live panel refresh while a job is queued or training
+
+KIND_NAMES = {"vae": "VAE", "ae": "AE", "dae": "DAE (denoising)"}
+ARCH_NAMES = {"mlp": "MLP", "conv": "conv"}
+ESTIMATOR_NAMES = {"analytic": "closed form", "mc": "Monte Carlo"}
+STATUS_TEXT = {"queued": "Waiting for a free training slot", "loading": "Loading the data",
+               "running": "Training", "stopped": "Stopped", "finished": "Finished",
+               "diverged": "Diverged", "error": "Failed"}
+
+
+def settings_form(disabled: bool) -> JobSpec | None:
+    """The settings as a form (one rerun on Start, not one per widget); a JobSpec when Start is pressed."""
+    with st.form("train_settings", border=True):
+        c1, c2, c3, c4 = st.columns(4)
+        with c1:
+            st.markdown("**Data**")
+            dataset = st.selectbox("Dataset", sorted(DATASETS), index=sorted(DATASETS).index("digits"),
+                                   key="train_dataset",
+                                   help="mnist uses the full 60,000 images when they are found "
+                                        "(EXPLORER_DATA_DIR), otherwise the bundled 10,000-image test split.")
+            data_dir = st.text_input("Data directory (optional)", key="train_data_dir",
+                                     help="Where the dataset's files are; empty: EXPLORER_DATA_DIR or the "
+                                          "data cache. For folder: the folder of pictures.")
+            download = st.checkbox("Download if missing", False, key="train_download_data",
+                                   help="Fetch MNIST / Fashion-MNIST / Frey from public mirrors into the "
+                                        "data cache when they are not on disk.")
+            seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+            devices = ["auto"] + available_devices()
+            device = st.selectbox("Device", devices, key="train_device")
+        with c2:
+            st.markdown("**Model**")
+            kind = st.radio("Model kind", list(KIND_NAMES), format_func=KIND_NAMES.get, horizontal=True,
+                            key="train_kind")
+            arch = st.radio("Architecture", list(ARCH_NAMES), format_func=ARCH_NAMES.get, horizontal=True,
+                            key="train_arch")
+            hidden = st.text_input("Hidden sizes", "400", key="train_hidden",
+                                   help="MLP layer widths or conv channel counts, comma-separated, e.g. 200,200")
+            latent = st.number_input("Latent size", 1, 256, 2, key="train_latent",
+                                     help="2 draws the map directly; larger latents are drawn by PCA.")
+        with c3:
+            st.markdown("**Objective**")
+            likelihood = st.selectbox("Likelihood", LIKELIHOODS, key="train_likelihood",
+                                      help="Bernoulli trains on dynamically binarized images.")
+            beta = st.number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.1, key="train_beta")
+            warmup = st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key="train_warmup",
+                                     help="β rises linearly from 0 over this many epochs.")
+            iwae_k = st.number_input("IWAE k", 1, 1000, 1, key="train_iwae_k",
+                                     help="k > 1 trains on the importance-weighted bound of Burda et al.")
+            estimator = st.radio("KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get,
+                                 horizontal=True, key="train_estimator",
+                                 help="closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)")
+        with c4:
+            st.markdown("**Optimisation**")
+            epochs = st.number_input("Epochs", 1, 10_000, 10, key="train_epochs")
+            batch_size = st.number_input("Batch size", 1, 65_536, 128, key="train_batch_size")
+            lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key="train_lr")
+        start = st.form_submit_button("Start training", type="primary", disabled=disabled, key="train_start")
+    if not start:
+        return None
+    try:
+        hidden_sizes = tuple(int(h) for h in re.split(r"[,\s]+", hidden.strip()) if h)
+        train = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), beta=float(beta),
+                            warmup_epochs=float(warmup), estimator=estimator, iwae_k=int(iwae_k), seed=int(seed),
+                            device=device)
+        return JobSpec(dataset=dataset, data_dir=data_dir.strip() or None, train=train, download=download,
+                       model=dict(kind=kind, arch=arch, hidden=hidden_sizes, latent_dim=int(latent),
+                                  likelihood=likelihood))
+    except ValueError as e:  # a bad setting is a message next to the form, not a traceback
+        st.error(f"Cannot start: {e}")
+        return None
+
+
+def model_name(job: TrainingJob, snap: JobSnapshot) -> str:
+    m = job.spec.model
+    return (f"{job.spec.dataset} {m.get('kind', 'vae').upper()} z{m.get('latent_dim', 2)} · "
+            f"{len(snap.epochs)} epochs, {snap.status} (#{job.id}.{snap.run})")
+
+
+def register_result(job: TrainingJob, snap: JobSnapshot) -> str | None:
+    """Put a stopped or finished model into session_models once per run, for the sidebar to offer.
+
+    The sidebar is drawn before this page, so a model added here reruns the app once to appear there.
+    """
+    if snap.status not in ("stopped", "finished") or job.trainer is None:
+        return None
+    done = st.session_state.setdefault(REGISTERED, {})
+    if (job.id, snap.run) not in done:
+        name = model_name(job, snap)
+        st.session_state.setdefault(MODELS, {})[name] = job.result_model()
+        done[(job.id, snap.run)] = name
+        st.rerun()
+    return done[(job.id, snap.run)]
+
+
+def explore(name: str) -> None:
+    """Button callback: choose the trained model in the sidebar (callbacks run before its widgets)."""
+    st.session_state["model_source"] = "session"
+    st.session_state["session_model_name"] = name
+    st.session_state["_train_go_to_map"] = True
+
+
+def controls(job: TrainingJob, snap: JobSnapshot) -> None:
+    """Stop while it runs (or waits); resume a stopped or finished run, up to a new total of epochs."""
+    c1, c2, _ = st.columns([1, 1, 3], vertical_alignment="bottom")
+    if snap.active:
+        if c1.button("Stop", key="train_stop", icon=":material/stop:",
+                     help="Stops after the current step; you can resume."):
+            job.stop()
+            st.rerun()
+    elif snap.status in ("stopped", "finished"):
+        done = int(snap.epoch)
+        default = max(done + 1, snap.total_epochs if snap.status == "stopped" else snap.total_epochs + 5)
+        total = c2.number_input("Total epochs", done + 1, 100_000, default, key="train_resume_epochs")
+        if c1.button("Resume", key="train_resume", icon=":material/play_arrow:",
+                     help="Continue with the same weights and optimiser state."):
+            job.resume(int(total))
+            st.rerun()
+
+
+def live_panel(polling: bool) -> None:
+    """Redrawn every POLL_S seconds while a job is active (only this fragment, not the whole page)."""
+
+    @st.fragment(run_every=POLL_S if polling else None)
+    def panel() -> None:
+        job: TrainingJob | None = st.session_state.get(JOB)
+        if job is None:
+            return
+        snap = job.snapshot()
+        if snap.active != polling:
+            st.rerun()  # started or ended: the whole page redraws its buttons and stops (or starts) polling
+        status_line(snap)
+        charts(snap)
+
+    panel()
+
+
+def status_line(snap: JobSnapshot) -> None:
+    text = STATUS_TEXT.get(snap.status, snap.status)
+    rate = f" · {snap.samples_per_sec:,.0f} samples/s" if snap.samples_per_sec else ""
+    progress = min(1.0, snap.epoch / max(1, snap.total_epochs))
+    st.progress(progress, text=f"{text} · epoch {snap.epoch:.2f} of {snap.total_epochs}{rate}")
+    if snap.description:
+        st.caption(snap.description)
+    for note in snap.notes:
+        st.info(note, icon=":material/info:")
+    if snap.status == "queued":
+        st.warning(snap.message, icon=":material/hourglass_top:")
+    elif snap.status in ("diverged", "error"):
+        st.error(snap.message, icon=":material/error:")
+
+
+def charts(snap: JobSnapshot) -> None:
+    if not snap.steps["step"] and snap.latent_map is None:
+        return
+    st.plotly_chart(training_plots.terms_figure(snap), key="train_chart_terms", config={"displaylogo": False})
+    left, right = st.columns([2, 3])
+    with left:
+        if snap.steps["step"]:
+            st.plotly_chart(training_plots.beta_figure(snap), key="train_chart_beta", config={"displaylogo": False})
+        if snap.kl_per_dim:
+            st.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims", config={"displaylogo": False})
+    with right:
+        m = snap.latent_map
+        if m is not None:
+            fig = plots.latent_scatter(list(zip(m.x, m.y)), m.labels, m.classes, axis_titles=m.axis_titles,
+                                       title=f"Latent map after epoch {m.epoch} ({len(m.x):,} test images, "
+                                             f"{m.projection})", height=520, ui_revision="train_map")
+            st.plotly_chart(fig, key="train_chart_map", config={"displaylogo": False})
+
+
+def save_clicked(job: TrainingJob, default: str) -> None:
+    """Button callback, so the file is written before the sidebar lists the trained folder."""
+    raw = st.session_state.get("train_save_name") or default
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", raw.strip()).strip(".-") or default
+    if not clean.endswith(".safetensors"):
+        clean += ".safetensors"
+    try:
+        path = job.save(state.trained_dir() / clean)  # atomic: a reader never sees half a file
+        st.session_state[SAVED] = ("success", f"Saved {path}. The sidebar offers it under Bundled.")
+    except (OSError, RuntimeError) as e:
+        st.session_state[SAVED] = ("error", f"Could not save: {e}")
+
+
+def results(job: TrainingJob, snap: JobSnapshot) -> None:
+    """Save to the trained/ folder, download, or open the model on the other pages."""
+    name = register_result(job, snap)
+    if name is None:
+        return
+    st.subheader("Use the model")
+    st.caption(f"It is listed in the sidebar under **Trained here** as “{name}”.")
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    m = job.spec.model
+    default = f"{job.spec.dataset}-{m.get('kind', 'vae')}-z{m.get('latent_dim', 2)}.safetensors"
+    c1.text_input(f"File name in {state.trained_dir()}", default, key="train_save_name")
+    c2.button("Save to trained/", key="train_save", icon=":material/save:", on_click=save_clicked,
+              args=(job, default))
+    c3.download_button("Download checkpoint", job.checkpoint_bytes, file_name=default, key="train_download",
+                       mime="application/octet-stream", on_click="ignore", icon=":material/download:")
+    saved = st.session_state.pop(SAVED, None)
+    if saved:
+        (st.success if saved[0] == "success" else st.error)(saved[1])
+    st.button("Explore it on the Latent map", key="train_explore", on_click=explore, args=(name,),
+              icon=":material/scatter_plot:")
+
+
+st.title("Train a model")
+st.caption("Training runs in the background: the other pages stay usable, and this page follows it live. "
+           "Each browser session trains its own model.")
+if st.session_state.pop("_train_go_to_map", False):
+    st.switch_page("explorer/ui/page_map.py")
+
+job: TrainingJob | None = st.session_state.get(JOB)
+snap = job.snapshot() if job is not None else None
+if job is not None and snap is not None:  # the run first, so the live curves are on screen
+    controls(job, snap)
+    live_panel(polling=snap.active)
+    if not snap.active:
+        results(job, snap)
+    st.subheader("New training")
+spec = settings_form(disabled=bool(snap and snap.active))
+if spec is not None:
+    st.session_state[JOB] = TrainingJob(spec).start()
+    st.rerun()  # redraw with Start disabled and the live panel polling

@@ -1,0 +1,215 @@
+"""The real app in headless Chromium: what AppTest cannot see (Plotly clicks, images changing on screen,
+live curves growing, two sessions sharing one server's training limit).
+
+Screenshots go to artifacts/screenshots/; with UPDATE_SCREENSHOTS=1 also to docs/screenshots/.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser_harness import (REPO, VIEWPORT, AppServer, image_src, isolated_point, launch, missing_browser,
+                                   plot_points, wait_idle)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+why = missing_browser()
+if why:
+    pytest.skip(f"browser test skipped: {why}", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+ARTIFACTS = REPO / "artifacts" / "screenshots"
+DOCS = REPO / "docs" / "screenshots"
+TIMEOUT_MS = 180_000  # generous: CI machines are small, and the first page load imports torch and sklearn
+expect.set_options(timeout=TIMEOUT_MS)
+DIGITS_TRAIN = 1438
+
+
+def shot(page, name: str) -> Path:
+    """A screenshot of the whole page. Streamlit scrolls inside its main block, not the document, so
+    full_page alone stops at the window: the window is made as tall as the content first."""
+    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(height, 5000))})
+    page.wait_for_timeout(800)  # Plotly redraws for the new size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS / path.name)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory) -> Path:
+    """A small digits VAE with a 2-D latent for the map and decoder pages to open. For README
+    screenshots (UPDATE_SCREENSHOTS=1) the repository's trained/ checkpoints are offered too."""
+    from explorer.cli import main
+
+    d = tmp_path_factory.mktemp("trained")
+    assert main(["train", "--dataset", "digits", "--hidden", "64", "--epochs", "5", "--batch-size", "32",
+                 "--threads", "1", "--quiet", "--out", str(d / "digits_vae2.safetensors")]) == 0
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        for p in (REPO / "trained").glob("*.safetensors"):
+            (d / p.name).symlink_to(p)
+    return d
+
+
+@pytest.fixture(scope="module")
+def app(trained_dir: Path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    server = AppServer(env={"EXPLORER_TRAINED_DIR": str(trained_dir), "EXPLORER_MAX_TRAININGS": "1",
+                            "EXPLORER_TRAIN_THREADS": "1"},
+                       log_path=ARTIFACTS.parent / "streamlit-test.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()  # always: a leftover server would hold the port and a CPU
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = launch(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh context per test: its own cookies, so its own Streamlit session."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def open_page(page, app: AppServer, path: str, ready: str) -> None:
+    page.goto(f"{app.url}/{path}")
+    try:
+        page.locator(ready).first.wait_for()
+        wait_idle(page)
+    except Exception:
+        shot(page, f"failed-{path or 'home'}")  # what the page showed instead, for the CI artifacts
+        raise
+
+
+def test_decoder_slider_changes_the_image(app: AppServer, page) -> None:
+    open_page(page, app, "page_decoder", ".st-key-dec_s0 [data-testid='stSlider']")
+    before = image_src(page, "mean of p(x | z)")
+    assert before, "no decoded image on the Decoder sliders page"
+    before_bytes = page.request.get(before).body()
+    thumb = page.locator(".st-key-dec_s0 input[type='range']")  # the slider's (visually hidden) input
+    at_max = float(thumb.input_value()) >= float(thumb.get_attribute("max"))
+    thumb.focus()
+    thumb.press("Home" if at_max else "End")  # as far as it goes: a change nobody can miss
+    page.wait_for_function("""([caption, old]) => {
+        for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
+            const c = el.querySelector('[data-testid="stImageCaption"]');
+            if (c && c.textContent.includes(caption)) return el.querySelector('img').src !== old;
+        }
+        return false; }""", arg=["mean of p(x | z)", before], timeout=TIMEOUT_MS)
+    after = image_src(page, "mean of p(x | z)")
+    assert page.request.get(after).body() != before_bytes  # new pixels, not just a new URL
+    wait_idle(page)
+    shot(page, "decoder")
+
+
+def test_clicking_the_map_selects_that_image(app: AppServer, page) -> None:
+    open_page(page, app, "", "[class*='st-key-latent_map'] .js-plotly-plot")
+    index_box = page.locator(".st-key-map_index input")
+    start = int(index_box.input_value())
+    p = isolated_point(page, "latent_map", avoid=start)
+    assert p is not None and p["gap"] > 3, p
+    page.mouse.move(p["x"], p["y"])
+    page.mouse.click(p["x"], p["y"])
+    expect(index_box).to_have_value(str(p["customdata"]), timeout=TIMEOUT_MS)
+    # the selection panel now shows that test image, its reconstruction and its numbers
+    caption = page.get_by_test_id("stImageCaption").filter(has_text=f"test image {p['customdata']} ")
+    expect(caption).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("reconstruction E[x | z = μ]")).to_be_visible()
+    wait_idle(page)
+    shot(page, "map")
+
+
+def fill(page, key: str, value: str) -> None:
+    box = page.locator(f".st-key-{key} input")
+    box.fill(value)
+    box.press("Tab")
+
+
+def stop_button(page):
+    return page.locator(".st-key-train_stop button").first  # (a button with help text nests two)
+
+
+def progress_text(page) -> str:
+    texts = page.get_by_test_id("stProgress").all_inner_texts()
+    return texts[0] if texts else ""
+
+
+def test_training_draws_growing_curves_and_saves(app: AppServer, page, trained_dir: Path) -> None:
+    open_page(page, app, "page_train", "button:has-text('Start training')")
+    fill(page, "train_epochs", "3")
+    fill(page, "train_batch_size", "3")  # 480 small steps an epoch: long enough to watch it grow
+    page.get_by_role("button", name="Start training").click()
+    seen: list[int] = []  # point counts of the live ELBO curve while it trains
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline and not page.get_by_role("button", name="Resume").count():
+        n = plot_points(page, "train_chart_terms")
+        if n > 0 and progress_text(page).startswith("Training"):
+            seen.append(n)
+        time.sleep(0.2)
+    steps = 3 * math.ceil(DIGITS_TRAIN / 3)
+    assert seen == sorted(seen), seen  # never shrinks
+    assert len(set(seen)) >= 2, f"the curve did not grow while training: {seen}"
+    expect(page.get_by_text("Finished · epoch 3.00 of 3")).to_be_visible()
+    assert plot_points(page, "train_chart_terms") == steps
+    expect(page.get_by_text("Latent map after epoch 3")).to_be_visible()
+    # the result: offered in the sidebar, saved atomically into the trained folder
+    expect(page.get_by_test_id("stSidebar").get_by_text("Trained here")).to_be_visible()
+    page.get_by_role("button", name="Save to trained/").click()
+    expect(page.get_by_text("Saved ")).to_be_visible()
+    assert (trained_dir / "digits-vae-z2.safetensors").is_file()
+    wait_idle(page)
+    shot(page, "train")
+
+
+def test_second_session_waits_for_the_training_slot(app: AppServer, browser) -> None:
+    """The server allows one training here (EXPLORER_MAX_TRAININGS=1): a second user is told why
+    they wait, and starts as soon as the first stops."""
+    pages = []
+    for _ in range(2):
+        ctx = browser.new_context(viewport=VIEWPORT)
+        ctx.set_default_timeout(TIMEOUT_MS)
+        pages.append(ctx.new_page())
+    first, second = pages
+    try:
+        for pg in pages:
+            open_page(pg, app, "page_train", "button:has-text('Start training')")
+            fill(pg, "train_epochs", "200")
+            fill(pg, "train_batch_size", "3")
+        first.get_by_role("button", name="Start training").click()
+        expect(first.get_by_text("Training · epoch")).to_be_visible()
+        second.get_by_role("button", name="Start training").click()
+        expect(second.get_by_text("1 training is running on this server; yours starts when one finishes "
+                                  "(you are number 1 in the queue).")).to_be_visible()
+        expect(stop_button(second)).to_be_visible()
+        shot(second, "train-queued")
+        stop_button(first).click()
+        expect(first.get_by_text("Stopped · epoch")).to_be_visible()
+        expect(second.get_by_text("Training · epoch")).to_be_visible()
+        stop_button(second).click()
+        expect(second.get_by_text("Stopped · epoch")).to_be_visible()
+    finally:
+        for pg in pages:
+            pg.context.close()
