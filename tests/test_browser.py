@@ -171,7 +171,9 @@ def test_training_draws_growing_curves_and_saves(app: AppServer, page, trained_d
         time.sleep(0.2)
     steps = 3 * math.ceil(DIGITS_TRAIN / 3)
     assert seen == sorted(seen), seen  # never shrinks
-    assert len(set(seen)) >= 2, f"the curve did not grow while training: {seen}"
+    # Seen mid-training with fewer points than at the end: the curve grew live. (On a loaded machine
+    # the browser may catch only one frame while training, so one short sighting is enough.)
+    assert seen and seen[0] < steps, f"the curve was never seen growing while training: {seen}"
     expect(page.get_by_text("Finished · epoch 3.00 of 3")).to_be_visible()
     assert plot_points(page, "train_chart_terms") == steps
     expect(page.get_by_text("Latent map after epoch 3")).to_be_visible()
