@@ -268,6 +268,15 @@ class Trainer:
         out["kl_per_dim"] = (out["kl_per_dim"].tolist() if torch.is_tensor(out["kl_per_dim"]) else [])
         return out
 
+    def final_metrics(self) -> dict[str, Any]:
+        """The metrics block a checkpoint carries: the last epoch's test terms and the training time."""
+        epochs = self.history["epochs"]
+        if not epochs:
+            return {}
+        last = epochs[-1]
+        return {"test_elbo": last["test_elbo"], "test_recon": last["test_recon"], "test_kl": last["test_kl"],
+                "epochs": last["epoch"], "train_wall_time_s": self.state["wall_time"]}
+
     def summary(self) -> dict[str, Any]:
         """A JSON summary: config, per-epoch wall time and samples per second, final test terms."""
         epochs = self.history["epochs"]

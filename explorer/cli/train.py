@@ -107,7 +107,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         if rank == 0:
             save_model(model, args.out, optimizer=trainer.optimizer, dataset=data.describe(),
                        train_config=asdict(config), history=trainer.history, status=status,
-                       metrics=_final_metrics(trainer))
+                       metrics=trainer.final_metrics())
 
     bar = None
     if rank == 0 and not args.quiet:
@@ -145,15 +145,6 @@ def _train(args: argparse.Namespace, rank: int) -> int:
     if args.metrics_out and rank == 0:
         Path(args.metrics_out).write_text(json.dumps(trainer.summary(), indent=2))
     return code
-
-
-def _final_metrics(trainer: Trainer) -> dict:
-    epochs = trainer.history["epochs"]
-    if not epochs:
-        return {}
-    last = epochs[-1]
-    return {"test_elbo": last["test_elbo"], "test_recon": last["test_recon"], "test_kl": last["test_kl"],
-            "epochs": last["epoch"], "train_wall_time_s": trainer.state["wall_time"]}
 
 
 def _fmt(v: float | None) -> str:
