@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TRAININGS = 2
 MAP_POINTS = 1000  # test images encoded for the live latent map
-MAX_CURVE_POINTS = 2000  # live step curves are binned down to at most this many points
+MAX_CURVE_POINTS = 1000  # live step curves are binned to at most this many points (the browser redraws them each second)
 ALIVE_KL = 0.01  # nats; a latent dimension with less KL than this carries (almost) no information
 ACTIVE = ("queued", "loading", "running")
 STATUSES = ACTIVE + ("stopped", "finished", "diverged", "error")
@@ -419,7 +419,9 @@ class TrainingJob:
             self._description = f"{model.describe()} · {data.name}, {len(data.train_x):,} training images"
             self._epochs = [dict(e) for e in trainer.history["epochs"]]
             self._progress = float(trainer.state["epoch"])
-        self._update_map(int(trainer.state["epoch"]))  # the map before any (further) training
+        latent_map = self._encode_map(int(trainer.state["epoch"]))  # the map before any (further) training
+        with self._lock:
+            self._map = latent_map
 
     def _on_step(self, rec: dict) -> None:
         if self._stop.is_set():
@@ -432,19 +434,20 @@ class TrainingJob:
             self._progress = rec["epoch"] + 1.0 / self._batches()
 
     def _on_epoch(self, rec: dict) -> None:
-        with self._lock:
+        latent_map = self._encode_map(rec["epoch"])
+        with self._lock:  # the epoch's numbers and its map appear together
             self._epochs.append(dict(rec))
             self._run_epoch_rates.append(rec["samples_per_sec"])
             if rec.get("kl_per_dim"):
                 self._kl_per_dim = list(rec["kl_per_dim"])
             self._progress = float(rec["epoch"])
-        self._update_map(rec["epoch"])
+            self._map = latent_map
 
     def _batches(self) -> int:
         return max(1, -(-len(self.data.train_x) // self.trainer.config.batch_size))
 
     @torch.no_grad()
-    def _update_map(self, epoch: int) -> None:
+    def _encode_map(self, epoch: int) -> LatentMap:
         """Encode the fixed test subset; runs on the worker thread, between steps."""
         model = self.trainer.model
         was_training = model.training
@@ -456,10 +459,8 @@ class TrainingJob:
         proj = make_projection("axes" if mu.shape[1] <= 2 else "pca")
         xy = proj.fit_transform(mu.numpy())
         labels = None if self._map_y is None else [int(v) for v in self._map_y]
-        latent_map = LatentMap(xy[:, 0].tolist(), xy[:, 1].tolist(), labels, list(self.data.classes), epoch,
-                               proj.label, proj.axis_titles())
-        with self._lock:
-            self._map = latent_map
+        return LatentMap(xy[:, 0].tolist(), xy[:, 1].tolist(), labels, list(self.data.classes), epoch,
+                         proj.label, proj.axis_titles())
 
 
 def final_metrics(trainer: Trainer) -> dict[str, Any]:

@@ -46,8 +46,10 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run streamlit_app.py` on a free port; stop() kills its whole process group."""
 
-    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None):
+    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
+                 cpus: set[int] | None = None):
         self.port = free_port()
+        self.cpus = cpus  # pin the server to these cores (benchmarks: keep the browser off them)
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
@@ -59,7 +61,8 @@ class AppServer:
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

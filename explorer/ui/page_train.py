@@ -137,21 +137,32 @@ def controls(job: TrainingJob, snap: JobSnapshot) -> None:
             st.rerun()
 
 
-def live_panel(polling: bool) -> None:
-    """Redrawn every POLL_S seconds while a job is active (only this fragment, not the whole page)."""
+def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
+    """The step curves redraw every POLL_S seconds (only this fragment, not the page); the per-epoch
+    panels (KL per dimension, latent map) redraw when an epoch ends, by rerunning the page then.
+
+    Why not everything every second: each Plotly chart the browser lays out again costs it real CPU
+    (measured with the browser on the same 2-core machine: every chart polled once a second slowed
+    training there), and these panels change only once an epoch.
+    """
+    polling = snap.active
 
     @st.fragment(run_every=POLL_S if polling else None)
-    def panel() -> None:
-        job: TrainingJob | None = st.session_state.get(JOB)
-        if job is None:
-            return
-        snap = job.snapshot()
-        if snap.active != polling:
-            st.rerun()  # started or ended: the whole page redraws its buttons and stops (or starts) polling
-        status_line(snap)
-        charts(snap)
+    def step_panel() -> None:
+        now = job.snapshot()
+        if now.active != polling or epoch_key(now) != epoch_key(snap):
+            st.rerun()  # started, ended or a new epoch: the page redraws its buttons and epoch panels
+        status_line(now)
+        if now.steps["step"]:
+            st.plotly_chart(training_plots.curves_figure(now), key="train_chart_curves",
+                            config={"displaylogo": False})
 
-    panel()
+    step_panel()
+    epoch_panels(snap)
+
+
+def epoch_key(snap: JobSnapshot) -> tuple:
+    return len(snap.epochs), snap.latent_map.epoch if snap.latent_map else None
 
 
 def status_line(snap: JobSnapshot) -> None:
@@ -169,23 +180,24 @@ def status_line(snap: JobSnapshot) -> None:
         st.error(snap.message, icon=":material/error:")
 
 
-def charts(snap: JobSnapshot) -> None:
-    if not snap.steps["step"] and snap.latent_map is None:
-        return
-    st.plotly_chart(training_plots.terms_figure(snap), key="train_chart_terms", config={"displaylogo": False})
+def epoch_panels(snap: JobSnapshot) -> None:
     left, right = st.columns([2, 3])
-    with left:
-        if snap.steps["step"]:
-            st.plotly_chart(training_plots.beta_figure(snap), key="train_chart_beta", config={"displaylogo": False})
-        if snap.kl_per_dim:
-            st.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims", config={"displaylogo": False})
-    with right:
-        m = snap.latent_map
-        if m is not None:
-            fig = plots.latent_scatter(list(zip(m.x, m.y)), m.labels, m.classes, axis_titles=m.axis_titles,
-                                       title=f"Latent map after epoch {m.epoch} ({len(m.x):,} test images, "
-                                             f"{m.projection})", height=520, ui_revision="train_map")
-            st.plotly_chart(fig, key="train_chart_map", config={"displaylogo": False})
+    if snap.kl_per_dim:
+        left.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims",
+                          config={"displaylogo": False})
+    m = snap.latent_map
+    if m is None:
+        return
+    title = f"Latent map after epoch {m.epoch} ({len(m.x):,} test images, {m.projection})"
+    if snap.active:
+        # while training, a picture: a WebGL chart costs the browser far more to set up each epoch
+        right.image(plots.scatter_png(list(zip(m.x, m.y)), m.labels, m.classes, size=460, title=title),
+                    caption=f"axes: {m.axis_titles[0]} across, {m.axis_titles[1]} up; interactive when "
+                            "training ends")
+    else:
+        fig = plots.latent_scatter(list(zip(m.x, m.y)), m.labels, m.classes, axis_titles=m.axis_titles,
+                                   title=title, height=480, ui_revision="train_map")
+        right.plotly_chart(fig, key="train_chart_map", config={"displaylogo": False})
 
 
 def save_clicked(job: TrainingJob, default: str) -> None:
@@ -233,7 +245,7 @@ job: TrainingJob | None = st.session_state.get(JOB)
 snap = job.snapshot() if job is not None else None
 if job is not None and snap is not None:  # the run first, so the live curves are on screen
     controls(job, snap)
-    live_panel(polling=snap.active)
+    live_panel(job, snap)
     if not snap.active:
         results(job, snap)
     st.subheader("New training")
