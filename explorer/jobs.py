@@ -323,7 +323,7 @@ class TrainingJob:
         """What the CLI writes next to the weights: dataset, train_config, history, status, metrics."""
         t = self._idle_trainer()
         return {"dataset": self.data.describe(), "train_config": asdict(t.config),
-                "history": copy.deepcopy(t.history), "status": t.status, "metrics": final_metrics(t)}
+                "history": copy.deepcopy(t.history), "status": t.status, "metrics": t.final_metrics()}
 
     def result_model(self) -> LatentModel:
         """A CPU copy of the model in eval mode with .metadata, like explorer.load_model gives."""
@@ -461,14 +461,3 @@ class TrainingJob:
         labels = None if self._map_y is None else [int(v) for v in self._map_y]
         return LatentMap(xy[:, 0].tolist(), xy[:, 1].tolist(), labels, list(self.data.classes), epoch,
                          proj.label, proj.axis_titles())
-
-
-def final_metrics(trainer: Trainer) -> dict[str, Any]:
-    """The metrics block the CLI writes into a checkpoint (same keys)."""
-    epochs = trainer.history["epochs"]
-    if not epochs:
-        return {}
-    last = epochs[-1]
-    return {"test_elbo": last["test_elbo"], "test_recon": last["test_recon"], "test_kl": last["test_kl"],
-            "epochs": last["epoch"], "train_wall_time_s": trainer.state["wall_time"]}
-
