@@ -120,6 +120,7 @@ class Trainer:
         # (seed, step, rank) before every step: a run is reproducible on CPU, a resume continues it
         # exactly, and other threads using the global RNG (the app) change nothing.
         self.generator = torch.Generator(device=self.device)
+        self._last_good: list[torch.Tensor] | None = None  # the weights before the current step
 
     # -- public -----------------------------------------------------------------------------------
     def add_callback(self, event: str, fn: Callback) -> "Trainer":
@@ -195,8 +196,7 @@ class Trainer:
                         raise TrainingDiverged(f"loss became {loss.item()} at step {step + 1} (epoch {epoch + 1}); "
                                                "weights kept from the last good step. Try a lower learning rate.")
                     loss.backward()
-                    gnorm = nn.utils.clip_grad_norm_(params, float("inf"))
-                    if not torch.isfinite(gnorm):
+                    if not _all_finite([p.grad for p in params if p.grad is not None]):
                         self.optimizer.zero_grad(set_to_none=True)
                         raise TrainingDiverged(f"gradients became non-finite at step {step + 1} (epoch {epoch + 1}); "
                                                "weights kept from the last good step. Try a lower learning rate.")
@@ -290,11 +290,13 @@ class Trainer:
     def _step_keeping_finite(self, params: list[torch.Tensor], step: int, epoch: int) -> None:
         """optimizer.step(), undone if it made a weight non-finite (an overflow despite finite gradients)."""
         with torch.no_grad():
-            before = [p.detach().clone() for p in params]
+            # One copy into buffers kept across steps: fresh clones cost an allocation per tensor.
+            if self._last_good is None or len(self._last_good) != len(params):
+                self._last_good = [torch.empty_like(p) for p in params]
+            torch._foreach_copy_(self._last_good, [p.detach() for p in params])
             self.optimizer.step()
-            # A sum is finite only if every term is (a false alarm needs weights near 3e38 anyway).
-            if not torch.isfinite(sum(p.sum() for p in params)):
-                torch._foreach_copy_(params, before)
+            if not _all_finite(params):
+                torch._foreach_copy_(params, self._last_good)
                 self.optimizer.zero_grad(set_to_none=True)
                 raise TrainingDiverged(f"weights became non-finite at step {step + 1} (epoch {epoch + 1}); "
                                        "weights kept from the last good step. Try a lower learning rate.")
@@ -329,6 +331,14 @@ class Trainer:
     def _fire(self, event: str, rec: dict) -> None:
         for fn in self.callbacks[event]:
             fn(rec)
+
+
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """True when every element is finite. A sum is finite only if every term is (a false alarm needs
+    values near 3e38 anyway); one reduction per tensor and one sync, no copies."""
+    if not tensors:
+        return True
+    return bool(torch.isfinite(torch.stack([t.sum() for t in tensors]).sum()))
 
 
 def _step_seed(seed: int, step: int, rank: int, salt: int = 0) -> int:
