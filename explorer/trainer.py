@@ -176,7 +176,9 @@ class Trainer:
                 partial = self.state.setdefault("partial", {})
                 sums = partial.setdefault("sums", {"recon": 0.0, "kl": 0.0, "elbo": 0.0, "n": 0.0})
                 for b in range(self.state["batch"], batches):
-                    if self.stop_event.is_set():
+                    # With several processes the ranks decide together after the forward pass (below):
+                    # one rank stopping alone would leave the others waiting in the next all-reduce.
+                    if world == 1 and self.stop_event.is_set():
                         self.status, self.message = "stopped", f"stopped at step {self.state['step']}"
                         return self
                     step = self.state["step"]
@@ -192,8 +194,15 @@ class Trainer:
                     loss = out["loss"]
                     if world > 1:  # DDP averages gradients over ranks; weighting by shard size makes
                         loss = loss * (len(idx) * world / len(batch_idx))  # that the whole batch's mean
-                    if not torch.isfinite(loss):
-                        raise TrainingDiverged(f"loss became {loss.item()} at step {step + 1} (epoch {epoch + 1}); "
+                    if world > 1:
+                        stop, bad_loss = _agree(loss, self.stop_event.is_set())
+                        if stop:
+                            self.status, self.message = "stopped", f"stopped at step {step}"
+                            return self
+                    else:
+                        bad_loss = None if torch.isfinite(loss) else loss.item()
+                    if bad_loss is not None:
+                        raise TrainingDiverged(f"loss became {bad_loss} at step {step + 1} (epoch {epoch + 1}); "
                                                "weights kept from the last good step. Try a lower learning rate.")
                     loss.backward()
                     if not _all_finite([p.grad for p in params if p.grad is not None]):
@@ -339,6 +348,24 @@ def _all_finite(tensors: list[torch.Tensor]) -> bool:
     if not tensors:
         return True
     return bool(torch.isfinite(torch.stack([t.sum() for t in tensors]).sum()))
+
+
+def _agree(loss: torch.Tensor, stop_requested: bool) -> tuple[bool, float | None]:
+    """(stop, the non-finite loss or None) as every rank sees it: whether any rank asked to stop, and
+    the worst non-finite loss of any rank (nan before inf before -inf).
+
+    Each rank would otherwise decide alone, and a rank that stops or raises before backward leaves the
+    others waiting forever in DDP's gradient all-reduce. One small MAX all-reduce per step, only with
+    several processes. (Gradients and weights need no vote: DDP makes them the same on every rank.)
+    """
+    with torch.no_grad():
+        loss = loss.detach()
+        flags = torch.stack([loss.new_tensor(float(stop_requested)), loss.isnan(), loss.isposinf(),
+                             loss.isneginf()]).float()
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        stop, nan, posinf, neginf = (v > 0 for v in flags.tolist())
+    bad = math.nan if nan else math.inf if posinf else -math.inf if neginf else None
+    return stop, bad
 
 
 def _step_seed(seed: int, step: int, rank: int, salt: int = 0) -> int:

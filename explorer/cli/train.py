@@ -67,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
     try:
-        return _train(args, rank)
+        code = _train(args, rank)
+        if dist.is_initialized():
+            # The ranks leave fit() together, but a rank exiting first (with 1 after a divergence) makes
+            # torchrun kill the others: wait here until rank 0 has written the checkpoint.
+            dist.barrier()
+        return code
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
