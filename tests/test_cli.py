@@ -190,3 +190,33 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture) -> No
     out = capsys.readouterr().out
     for m in COMMANDS:
         assert m.__name__.rsplit(".", 1)[-1] in out
+
+
+def test_estimators_show_why_naive_monte_carlo_fails(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # The bundled 50-D MNIST VAE: draws from the prior almost never explain a test image.
+    out = tmp_path / "est.json"
+    assert main(["estimators", str(REPO / "trained" / "mnist_vae50.safetensors"), "--n", "4", "--k", "200",
+                 "--repeats", "3", "--grad-repeats", "4", "--steps", "20", "--threads", "1",
+                 "--json-out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "naive Monte Carlo" in printed and "SGVB A" in printed and "amortization gap" in printed
+    r = json.loads(out.read_text())
+    ll = r["log_likelihood"]
+    assert ll["naive_bias"] < -20 and ll["naive"]["spread"] > ll["importance"]["spread"]
+    assert ll["naive_bias"] == pytest.approx(ll["naive"]["estimate"] - ll["importance"]["estimate"], abs=1e-4)
+    # The KL term has no decoder weights in it and both estimators see the same eps: equal decoder variance.
+    assert r["gradient_variance"]["ratio_mc_to_analytic"]["decoder"] == pytest.approx(1.0, abs=1e-5)
+    assert r["amortization"]["gap"] >= 0
+    assert r["amortization"]["elbo_optimised"] < ll["importance"]["estimate"] + 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["estimators", str(REPO / "trained" / "mnist_ae2.safetensors")], "is an autoencoder (ae), not a VAE"),
+    (["evaluate", str(REPO / "trained" / "mnist_dae2.safetensors")], "is an autoencoder (dae), not a VAE"),
+    (["estimators", str(REPO / "trained" / "digits_vae2.safetensors"), "--repeats", "1"], "at least 2"),
+])
+def test_estimators_and_evaluate_refuse_what_they_cannot_do(argv: list[str], message: str,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err

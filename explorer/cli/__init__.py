@@ -7,9 +7,9 @@ import sys
 
 from ..checkpoint import CheckpointError
 from ..devices import DeviceError
-from . import evaluate, info, interpolate, sample, train
+from . import estimators, evaluate, info, interpolate, sample, train
 
-COMMANDS = [train, info, sample, interpolate, evaluate]
+COMMANDS = [train, info, sample, interpolate, evaluate, estimators]
 
 
 def build_parser() -> argparse.ArgumentParser:

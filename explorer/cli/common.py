@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import torch
 
@@ -25,3 +26,14 @@ def int_list(text: str) -> tuple[int, ...]:
     if not out:
         raise argparse.ArgumentTypeError("expected at least one integer")
     return out
+
+
+def strict_json(obj):
+    """obj with every non-finite float as None: json.dumps would write NaN, which is not JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [strict_json(v) for v in obj]
+    return obj

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from ..analysis import likelihood_images
 from ..data import load_dataset
 from ..devices import resolve_device
 from ..evaluation import evaluate
-from .common import add_device_seed, apply_threads
+from .common import add_device_seed, apply_threads, strict_json
 
 
 
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model, _ = load_checkpoint(args.checkpoint, device=device)
     if not model.is_variational:
-        raise ValueError(f"{args.checkpoint} is a {model.config.kind.upper()}: log p(x) needs a VAE")
+        raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: log p(x) needs a VAE")
     x = test_images(model, args.data_dir, args.n).to(device)
     print(model.describe())
     print(f"evaluating {len(x)} test images of {model.metadata['dataset']['name']} with k = {args.k} "
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     res.update(device=str(device), threads=torch.get_num_threads(), checkpoint=str(args.checkpoint))
     _print(res)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(_finite(res), indent=2))  # strict JSON: NaN (k = 1) -> null
+        Path(args.json_out).write_text(json.dumps(strict_json(res), indent=2))  # strict JSON: NaN (k = 1) -> null
         print(f"results written to {args.json_out}")
     if args.update_checkpoint:
         _update_checkpoint(args.checkpoint, res)
@@ -99,16 +98,6 @@ def _print(r: dict) -> None:
     if r.get("collapse_warning"):
         print(f"warning: {r['collapse_warning']}")
     print(f"time                 {r['seconds']:.1f} s ({r['n'] / max(r['seconds'], 1e-9):.1f} images/s)")
-
-
-def _finite(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _update_checkpoint(path: str, res: dict) -> None:

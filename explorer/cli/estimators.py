@@ -1,0 +1,99 @@
+"""`estimators CKPT`: the estimators of the theory side by side on a few test images: importance sampling
+vs naive Monte Carlo for log p(x) at equal k (spread and bias), the variance of the SGVB A and B gradient
+estimators at equal samples, and the amortization gap."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..devices import resolve_device
+from ..evaluation import amortization_gap, compare_estimators, gradient_variance
+from .common import add_device_seed, apply_threads, strict_json
+from .evaluate import test_images
+
+GROUPS = ("encoder", "decoder", "all")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("estimators", help="IS vs naive Monte Carlo, SGVB A vs B gradient variance, amortization gap",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--n", type=int, default=20, help="test images (the first N)")
+    p.add_argument("--k", type=int, default=1000, help="samples per estimate of log p(x), for both estimators")
+    p.add_argument("--repeats", type=int, default=10, help="independent estimates of log p(x) per image")
+    p.add_argument("--grad-repeats", type=int, default=50, help="gradient draws for the variance")
+    p.add_argument("--samples", type=int, default=1, help="z draws per example (L) in each gradient")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps per image for the amortization gap")
+    p.add_argument("--data-dir", default=None, help="directory holding the dataset files")
+    p.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
+    add_device_seed(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
+    for name in ("n", "k", "samples", "steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name in ("repeats", "grad_repeats"):
+        if getattr(args, name) < 2:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 2 (a spread needs two draws)")
+    device = resolve_device(args.device)
+    model, _ = load_checkpoint(args.checkpoint, device=device)
+    if not model.is_variational:
+        raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: these estimators need its q(z|x)")
+    x = test_images(model, args.data_dir, args.n).to(device)
+    print(model.describe())
+    print(f"{len(x)} test images of {model.metadata['dataset']['name']} on {device}", flush=True)
+    t0 = time.perf_counter()
+    res = {"n": len(x), "k": args.k, "repeats": args.repeats, "grad_repeats": args.grad_repeats,
+           "samples": args.samples, "steps": args.steps, "seed": args.seed}
+
+    cmp = compare_estimators(model, x, args.k, repeats=args.repeats, seed=args.seed)
+    res["log_likelihood"] = {
+        name: {"estimate": est.mean().item(), "spread": est.std(0).mean().item(), "stderr": se.mean().item()}
+        for name, est, se in (("importance", cmp.importance, cmp.importance_stderr),
+                              ("naive", cmp.naive, cmp.naive_stderr))}
+    res["log_likelihood"]["naive_bias"] = cmp.naive_bias.mean().item()
+    ll = res["log_likelihood"]
+    print(f"\nlog p(x), k = {args.k} samples, {args.repeats} independent estimates per image (means over images):")
+    print(f"  {'':32s}{'estimate':>10s}{'spread':>10s}{'stderr':>10s}")
+    for name, label in (("importance", "importance sampling, z ~ q(z|x)"), ("naive", "naive Monte Carlo, z ~ p(z)")):
+        r = ll[name]
+        print(f"  {label:32s}{r['estimate']:10.2f}{r['spread']:10.3f}{r['stderr']:10.3f}")
+    print(f"  naive minus importance sampling: {ll['naive_bias']:.2f} nats (spread: std over the repeats; "
+          "stderr: what each run reports)")
+
+    gv = gradient_variance(model, x, samples=args.samples, repeats=args.grad_repeats, seed=args.seed)
+    res["gradient_variance"] = {est: {"mean_variance": g.mean_variance, "mean_sq_gradient": g.mean_sq_gradient}
+                                for est, g in gv.items()}
+    print(f"\ngradient of the loss on these {len(x)} images, variance over {args.grad_repeats} draws of eps "
+          f"(L = {args.samples}), mean over parameters:")
+    print(f"  {'':32s}" + "".join(f"{g:>12s}" for g in GROUPS))
+    for est, label in (("analytic", "SGVB B, KL in closed form"), ("mc", "SGVB A, KL by Monte Carlo")):
+        print(f"  {label:32s}" + "".join(f"{gv[est].mean_variance.get(g, float('nan')):12.3e}" for g in GROUPS))
+    ratio = {g: _ratio(gv["mc"].mean_variance.get(g), gv["analytic"].mean_variance.get(g)) for g in GROUPS}
+    res["gradient_variance"]["ratio_mc_to_analytic"] = ratio
+    print(f"  {'ratio A / B':32s}" + "".join(f"{ratio[g]:12.2f}" for g in GROUPS))
+
+    am = amortization_gap(model, x, steps=args.steps, seed=args.seed)
+    res["amortization"] = {"elbo_encoder": am.elbo_encoder.mean().item(),
+                           "elbo_optimised": am.elbo_optimised.mean().item(), "gap": am.gap.mean().item()}
+    a = res["amortization"]
+    print(f"\namortization gap ({args.steps} Adam steps on each image's own mu, sigma): ELBO with the encoder's q "
+          f"{a['elbo_encoder']:.2f}, optimised {a['elbo_optimised']:.2f}, gap {a['gap']:.3f} nats")
+    res["seconds"] = time.perf_counter() - t0
+    print(f"time {res['seconds']:.1f} s")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(strict_json(res), indent=2))
+        print(f"results written to {args.json_out}")
+    return 0
+
+
+def _ratio(a: float | None, b: float | None) -> float:
+    return a / b if a is not None and b else float("nan")
