@@ -306,3 +306,37 @@ def test_maths_page_explains_that_an_ae_has_no_bound(app):
     goto(app, "page_maths")
     assert any("not defined" in w.value for w in app.main.warning)
     assert not app.main.metric and not app.main.latex
+
+
+def test_maths_page_draws_each_estimator_once_on_one_thread(app, monkeypatch):
+    """One image is too little work for a second CPU thread: on a loaded 2-core machine the page's numbers
+    took 13-30 s with two threads and under 1.1 s with one. And the k draws of each estimator serve its
+    estimate and its curve alike: a decoder pass each, not two."""
+    import streamlit as st
+
+    import explorer.evaluation as ev
+    from explorer.evaluation import likelihood
+
+    passes, amortization_threads = [], []
+    real_batch, real_amortization = likelihood._batch_log_weights, ev.amortization_gap
+
+    def batch(model, xb, start, k, proposal, *args):
+        passes.append((proposal, k, torch.get_num_threads()))
+        return real_batch(model, xb, start, k, proposal, *args)
+
+    def amortization(*args, **kw):
+        amortization_threads.append(torch.get_num_threads())
+        return real_amortization(*args, **kw)
+
+    monkeypatch.setattr(likelihood, "_batch_log_weights", batch)
+    monkeypatch.setattr(ev, "amortization_gap", amortization)
+    st.cache_data.clear()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the process default a server on 2 cores has
+    try:
+        goto(app, "page_maths")
+    finally:
+        torch.set_num_threads(threads)
+    assert sorted(passes) == [("posterior", 1000, 1), ("prior", 1000, 1)]
+    assert amortization_threads == [1]
+    assert {m.label for m in app.main.metric} >= {"log p(x), k = 1,000", "amortization gap"}

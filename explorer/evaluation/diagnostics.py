@@ -26,12 +26,18 @@ class ElboGap:
     kl: Tensor  # (N,) recon - elbo: Monte Carlo KL(q(z|x) || p(z)) over the same draws
     gap: Tensor  # (N,) log p(x) - ELBO >= 0 up to noise
 
+    @classmethod
+    def of(cls, ll: LogLikelihood) -> "ElboGap":
+        """The gap read off an importance-sampled log_likelihood (proposal q(z|x)) and its own draws."""
+        if ll.proposal != "posterior":
+            raise ValueError("the ELBO gap needs draws from q(z|x) (proposal='posterior')")
+        elbo = ll.mean_log_weight
+        return cls(ll, elbo, ll.recon, ll.recon - elbo, ll.estimate - elbo)
+
 
 def elbo_gap(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | None = None) -> ElboGap:
     """ELBO and log p(x) from the same k draws of q(z|x), so the gap's Monte Carlo noise mostly cancels."""
-    ll = log_likelihood(model, x, k, seed=seed, max_rows=max_rows)
-    elbo = ll.mean_log_weight
-    return ElboGap(ll, elbo, ll.recon, ll.recon - elbo, ll.estimate - elbo)
+    return ElboGap.of(log_likelihood(model, x, k, seed=seed, max_rows=max_rows))
 
 
 @dataclass

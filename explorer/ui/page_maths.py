@@ -7,7 +7,8 @@ import streamlit as st
 from explorer import plots
 from explorer.analysis import (bound_terms, decode_images, encode, posterior_draws, running_log_mean_exp,
                                trained_binarized)
-from explorer.evaluation import amortization_gap, elbo_gap, log_weights, naive_log_likelihood
+from explorer.devices import single_threaded
+from explorer.evaluation import ElboGap, amortization_gap, log_likelihood_with_weights
 from explorer.images import grid
 from explorer.model import LatentModel
 from explorer.ui import show, state
@@ -17,15 +18,19 @@ K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
 
 @st.cache_data(show_spinner="Sampling…", max_entries=128)
 def live_numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int) -> dict:
-    """Every number on the page for one image and k, from the core (cached per model, image and k)."""
+    """Every number on the page for one image and k, from the core (cached per model, image and k).
+
+    One image is too little work for a second CPU thread (see single_threaded), and each estimator's
+    k draws go through the decoder once, for both its estimate and its curve."""
     x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
-    g = elbo_gap(_model, x, k, seed=index)
-    naive = naive_log_likelihood(_model, x, k, seed=index)
+    with single_threaded():
+        ll, lw_q = log_likelihood_with_weights(_model, x, k, seed=index)
+        naive, lw_p = log_likelihood_with_weights(_model, x, k, proposal="prior", seed=index)
+        closed = bound_terms(_model, x, samples=1000, seed=index)
+    g = ElboGap.of(ll)
     ks = [int(v) for v in np.unique(np.geomspace(1, k, num=min(k, 40)).round())]
-    curves = {"importance sampling, z ~ q(z|x)": running_log_mean_exp(log_weights(_model, x, k, seed=index)[:, 0], ks),
-              "naive Monte Carlo, z ~ p(z)": running_log_mean_exp(
-                  log_weights(_model, x, k, proposal="prior", seed=index)[:, 0], ks)}
-    closed = bound_terms(_model, x, samples=1000, seed=index)
+    curves = {"importance sampling, z ~ q(z|x)": running_log_mean_exp(lw_q[:, 0], ks),
+              "naive Monte Carlo, z ~ p(z)": running_log_mean_exp(lw_p[:, 0], ks)}
     return {"log_px": g.log_px.estimate.item(), "log_px_se": g.log_px.stderr.item(), "ess": g.log_px.ess.item(),
             "elbo_k": g.elbo.item(), "recon_k": g.recon.item(), "kl_mc": g.kl.item(), "gap": g.gap.item(),
             "naive": naive.estimate.item(), "naive_se": naive.stderr.item(), "naive_ess": naive.ess.item(),
@@ -35,7 +40,8 @@ def live_numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int
 @st.cache_data(show_spinner="Optimising q(z|x) for this one image…", max_entries=64)
 def amortization(_model: LatentModel, key: str, dataset: str, index: int) -> dict:
     x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
-    a = amortization_gap(_model, x, steps=300, seed=index)
+    with single_threaded():  # 300 Adam steps on one image: tiny ops, see live_numbers
+        a = amortization_gap(_model, x, steps=300, seed=index)
     return {"encoder": a.elbo_encoder.item(), "optimised": a.elbo_optimised.item(), "gap": a.gap.item()}
 
 
