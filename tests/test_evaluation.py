@@ -10,7 +10,7 @@ from torch.distributions import Independent, MultivariateNormal, Normal, Student
 
 import explorer
 from explorer.devices import single_threaded
-from explorer.evaluation import (ElboGap, active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
+from explorer.evaluation import (ElboGap, GivenPosterior, active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
                                  gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
                                  naive_log_likelihood)
 from explorer.evaluation import fast
@@ -175,6 +175,19 @@ def test_estimate_and_weights_from_one_pass_equal_the_two_calls(lg):
         torch.testing.assert_close(getattr(gap, name), getattr(ref, name), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="q\\(z\\|x\\)"):
         ElboGap.of(naive_log_likelihood(lg, x, k=10))
+
+
+def test_given_posterior_is_the_proposal(lg):
+    x = lg.sample_x(3)
+    exact = lg.exact_log_px(x)
+    q = lg.encode(x)  # the exact posterior: every weight equals p(x)
+    loc, scale = q.base_dist.loc, q.base_dist.scale
+    ll = log_likelihood(GivenPosterior(lg, loc, scale), x, k=100)
+    assert (ll.estimate - exact).abs().max() < 1e-3 and ll.stderr.max() < 1e-4
+    worse = log_likelihood(GivenPosterior(lg, loc + 1.0, scale), x, k=100)
+    assert (worse.estimate < exact - 0.01).all()  # a shifted proposal: the estimate is biased low
+    with pytest.raises(ValueError, match="holds q for 3 examples, got 2"):
+        log_likelihood(GivenPosterior(lg, loc, scale), x[:2], k=10)
 
 
 def test_single_threaded_restores_and_leaves_running_threads_alone():

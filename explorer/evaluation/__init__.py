@@ -20,19 +20,21 @@ diagnostics
         .variance (D,), .active (D,) bool, .kl_per_dim (D,), .count, .collapsed, .warning (str | None)
     amortization_gap(model, x, steps, lr, samples) -> AmortizationGap
         .elbo_encoder (N,), .elbo_optimised (N,), .gap (N,), .loc, .scale, .curve
+    GivenPosterior(model, loc, scale)                 model with q(z|x) = N(loc, scale): log p(x) with q* as proposal
 report
     compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC at equal k
         .importance, .naive (repeats, N); .importance_spread, .naive_spread, .naive_bias (N,)
     evaluate(model, x, k=5000, progress=None) -> dict                 the numbers `python -m explorer evaluate` prints
 """
-from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GradientVariance, active_units,
+from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GivenPosterior, GradientVariance, active_units,
                           amortization_gap, elbo_gap, gradient_variance)
 from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_likelihood_with_weights,
                          log_weights, naive_log_likelihood)
 from .report import EstimatorComparison, compare_estimators, evaluate
 
 __all__ = [
-    "ActiveUnits", "AmortizationGap", "ElboGap", "GradientVariance", "active_units", "amortization_gap",
+    "ActiveUnits", "AmortizationGap", "ElboGap", "GivenPosterior", "GradientVariance", "active_units",
+    "amortization_gap",
     "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood", "log_likelihood",
     "log_likelihood_with_weights", "log_weights",
     "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
