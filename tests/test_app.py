@@ -161,6 +161,11 @@ def test_uploaded_checkpoints_bad_and_good(app, trained):
     uploader = app.sidebar.file_uploader(key="ckpt_upload")
     ok(uploader.set_value(("junk.safetensors", b"garbage bytes here", "application/octet-stream")).run())
     assert any("Cannot load" in e.value for e in app.sidebar.error)
+    # a picture or a text file: what a checkpoint is, not a header length of 18 digits
+    ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(("digit.png", png(), "image/png")).run())
+    err = " ".join(e.value for e in app.sidebar.error)
+    assert "digit.png: not a safetensors checkpoint" in err and "Train page" in err
+    assert not re.search(r"\d{9}", err)
     ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(
         ("model.pt", b"\x80\x04\x95" + b"\x00" * 64, "application/octet-stream")).run())
     assert any("pickle" in e.value for e in app.sidebar.error)
