@@ -261,6 +261,18 @@ def test_start_points_set_the_sliders(app):
     assert app.slider(key="dec_s0").value != first
 
 
+def test_traversal_columns_are_labelled_with_the_values_decoded(app, monkeypatch):
+    from explorer import plots
+
+    seen = []
+    real = plots.labelled_rows_png
+    monkeypatch.setattr(plots, "labelled_rows_png",
+                        lambda rows, rl, cl, **kw: seen.append(cl) or real(rows, rl, cl, **kw))
+    goto(app, "page_decoder")
+    # SWEEP is -3, -2.25, ..., 3: one decimal labelled -2.25 as "-2.2" and -0.75 as "-0.8"
+    assert seen and seen[-1] == ["-3", "-2.25", "-1.5", "-0.75", "+0", "+0.75", "+1.5", "+2.25", "+3"]
+
+
 def test_many_dimensions_get_16_labelled_sliders(app):
     choose(app, "vae20")
     goto(app, "page_decoder")
