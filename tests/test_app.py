@@ -113,6 +113,7 @@ def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     text = card(app)
     assert "kind: **VAE**" in text and "latent size: **2**" in text and "dataset: **mnist" in text
     assert "-543.21" in text  # metrics from the checkpoint
+    assert "trained: **1 epoch, finished**" in text
     assert app.title[0].value == "Latent map"
 
 
@@ -295,6 +296,12 @@ def test_interpolation_strip_paths_and_exports(app):
     ok(app.slider(key="interp_steps").set_value(5).run())
     assert len(values(charts(app)[1]["data"][0]["x"])) == 5 and image_by_caption(app, "A → B") != strip
     assert {"dl_strip", "dl_gif"} <= {b.key for b in app.main.get("download_button")}
+
+
+def test_interpolating_an_ae_says_it_has_no_prior(app):
+    choose(app, "ae2")
+    goto(app, "page_interpolate")
+    assert any(c.value.startswith("An AE has no prior") for c in app.main.caption)
 
 
 def test_map_page_hands_its_choice_to_interpolation(app):

@@ -127,7 +127,8 @@ def _card(cur: state.Current) -> None:
             ("parameters", f"{m.num_parameters():,}")]
     epochs = (meta.get("history") or {}).get("epochs") or []
     if epochs:
-        rows.append(("trained", f"{len(epochs)} epochs" + (f", {meta['status']}" if meta.get("status") else "")))
+        rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
+                     + (f", {meta['status']}" if meta.get("status") else "")))
     for k, v in (meta.get("metrics") or {}).items():
         rows.append((k.replace("_", " "), _metric(v)))
     with st.sidebar.expander("Model card", expanded=True):
