@@ -336,6 +336,16 @@ def test_maths_page_equations_beside_live_numbers(app):
     assert "log p(x), k = 100" in {m.label for m in app.main.metric}
 
 
+def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):
+    ok(app.number_input(key="map_index").set_value(3).run())
+    on_map = {m.label: m.value for m in app.main.metric}
+    goto(app, "page_maths")
+    ok(app.number_input(key="maths_index").set_value(3).run())
+    on_maths = {m.label: m.value for m in app.main.metric}
+    assert on_map["ELBO (nats)"] == on_maths["ELBO (nats)"]  # was 64 draws on one page, 1,000 on the other
+    assert on_map["log p(x) (nats)"] == on_maths["log p(x) (estimated in §5)"]
+
+
 def test_maths_page_explains_that_an_ae_has_no_bound(app):
     choose(app, "ae2")
     goto(app, "page_maths")

@@ -19,7 +19,8 @@ def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL
     """ELBO terms and the importance-sampled log p(x) of one test image (cached per model and image)."""
     x = state.likelihood_images(_model, dataset)[index:index + 1]
     with single_threaded():  # one image: a second CPU thread only waits at barriers on a busy machine
-        out = bound_terms(_model, x)
+        # the same draws as the maths page's (1,000, seeded by the index): one image, one ELBO on both pages
+        out = bound_terms(_model, x, samples=1000, seed=index)
         if _model.is_variational:
             ll = log_likelihood(_model, x.to(next(_model.parameters()).device), k, seed=index)
             out.update(log_px=ll.estimate.item(), log_px_se=ll.stderr.item(), ess=ll.ess.item())
