@@ -177,14 +177,21 @@ def sample_prior(latent_dim: int, n: int, seed: int) -> torch.Tensor:
 def fit_mixture(mean: np.ndarray, n_components: int = 10, seed: int = 0, max_points: int = 5000):
     """A Gaussian mixture (full covariances) fitted to the encoded means: an "aggregate posterior" prior
     to sample from, which for an AE is the only sensible way to generate. Fitted on at most max_points
-    codes (a seeded subset): as good a density for sampling, and EM stays within a second or two."""
+    codes (a seeded subset): as good a density for sampling, and EM stays within a second or two.
+
+    EM runs with one BLAS thread: its matrices are small (5000 x D), and OpenBLAS threads spin-wait at
+    every call, so with a core taken by another job (a training) the fit of 10 components to mnist_vae50's
+    codes took 21 s with two threads and 0.5 s with one. (OpenBLAS's count is process-wide; it is put back
+    after the fit.)"""
     from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
 
     if len(mean) > max_points:
         mean = mean[np.random.default_rng(seed).choice(len(mean), max_points, replace=False)]
     n_components = max(1, min(n_components, len(mean)))
-    return GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=1e-4,
-                           random_state=seed).fit(mean.astype(np.float64))
+    with threadpool_limits(limits=1, user_api="blas"):
+        return GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=1e-4,
+                               random_state=seed).fit(mean.astype(np.float64))
 
 
 def sample_mixture(gmm, n: int, seed: int) -> torch.Tensor:

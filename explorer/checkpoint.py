@@ -135,7 +135,9 @@ def _read_header(data: bytes, name: str) -> tuple[dict, dict]:
         raise CheckpointError(f"{name}: file is truncated or empty ({len(data)} bytes)")
     (n,) = struct.unpack("<Q", data[:8])  # safetensors: u64 little-endian header length, then JSON
     if n > _MAX_HEADER:
-        raise CheckpointError(f"{name}: not a safetensors checkpoint (header length {n} is implausible)")
+        raise CheckpointError(f"{name}: not a safetensors checkpoint (it does not start with a safetensors "
+                              "header); checkpoints are the .safetensors files written by the Train page or "
+                              "`python -m explorer train`")
     if n > len(data) - 8:
         raise CheckpointError(f"{name}: file is truncated or not a safetensors file "
                               f"(header says {n} bytes, file has {len(data) - 8})")

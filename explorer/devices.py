@@ -1,6 +1,9 @@
 """Choosing a torch device, with a clear error for one that is not there."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 
 
@@ -39,3 +42,22 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     elif dev.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
     return dev
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """CPU ops on the calling thread run on one thread inside this block. OpenMP's count is per thread, so
+    threads that have already used torch keep theirs (one whose first torch call falls inside the block
+    starts from 1, as from any process default).
+
+    For small interactive computations (one image, tiny matrices): each op is too short to gain from a
+    second thread, and when another process holds a core the op waits for the descheduled thread at
+    every barrier; on a 2-core machine with a training running, the maths page's numbers took 13-30 s
+    with 2 threads and 0.4-1.1 s with one.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

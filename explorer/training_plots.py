@@ -51,7 +51,9 @@ def _curves_layout(height: int) -> dict:
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="nats per example", row=1, col=1)
     fig.update_yaxes(title_text="KL (nats per example)", row=1, col=2, secondary_y=False)
-    fig.update_yaxes(title_text="β", showgrid=False, row=1, col=2, secondary_y=True)
+    # tickmode "auto": an overlaying axis defaults to "sync" in Plotly.js, which put β's ticks on the KL
+    # grid lines, at values like 0.063, 0.434, 0.805 for a β that is 1 throughout
+    fig.update_yaxes(title_text="β", showgrid=False, tickmode="auto", nticks=6, row=1, col=2, secondary_y=True)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), uirevision="curves",
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     layout = fig.to_dict()["layout"]

@@ -113,6 +113,7 @@ def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     text = card(app)
     assert "kind: **VAE**" in text and "latent size: **2**" in text and "dataset: **mnist" in text
     assert "-543.21" in text  # metrics from the checkpoint
+    assert "trained: **1 epoch, finished**" in text
     assert app.title[0].value == "Latent map"
 
 
@@ -127,6 +128,17 @@ def test_an_unreadable_bundled_checkpoint_is_a_message(app):
     choose(app, "broken")
     assert any("Cannot load broken" in e.value for e in app.sidebar.error)
     assert any("No model is loaded" in i.value for i in app.main.info)
+
+
+def test_card_shows_a_long_metric_list_as_its_range(tmp_path, monkeypatch):
+    kl = [0.0123456789] * 19 + [2.7113237838]  # as `evaluate` writes kl_per_dim for a 20-D model
+    save_model(tiny("vae", 20), tmp_path / "m.safetensors", dataset=MNIST,
+               metrics={"kl_per_dim": kl, "collapse_warning": None, "active_units": 1, "test_elbo": -99.123})
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
+    text = card(ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()))
+    assert "kl per dim: **20 values, 0.01 to 2.71**" in text and "0.0123456789" not in text
+    assert "collapse warning: **none**" in text and "test elbo: **-99.12**" in text
+    assert "active units: **1**" in text
 
 
 def test_devices_offer_only_what_exists(app):
@@ -150,6 +162,11 @@ def test_uploaded_checkpoints_bad_and_good(app, trained):
     uploader = app.sidebar.file_uploader(key="ckpt_upload")
     ok(uploader.set_value(("junk.safetensors", b"garbage bytes here", "application/octet-stream")).run())
     assert any("Cannot load" in e.value for e in app.sidebar.error)
+    # a picture or a text file: what a checkpoint is, not a header length of 18 digits
+    ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(("digit.png", png(), "image/png")).run())
+    err = " ".join(e.value for e in app.sidebar.error)
+    assert "digit.png: not a safetensors checkpoint" in err and "Train page" in err
+    assert not re.search(r"\d{9}", err)
     ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(
         ("model.pt", b"\x80\x04\x95" + b"\x00" * 64, "application/octet-stream")).run())
     assert any("pickle" in e.value for e in app.sidebar.error)
@@ -245,6 +262,18 @@ def test_start_points_set_the_sliders(app):
     assert app.slider(key="dec_s0").value != first
 
 
+def test_traversal_columns_are_labelled_with_the_values_decoded(app, monkeypatch):
+    from explorer import plots
+
+    seen = []
+    real = plots.labelled_rows_png
+    monkeypatch.setattr(plots, "labelled_rows_png",
+                        lambda rows, rl, cl, **kw: seen.append(cl) or real(rows, rl, cl, **kw))
+    goto(app, "page_decoder")
+    # SWEEP is -3, -2.25, ..., 3: one decimal labelled -2.25 as "-2.2" and -0.75 as "-0.8"
+    assert seen and seen[-1] == ["-3", "-2.25", "-1.5", "-0.75", "+0", "+0.75", "+1.5", "+2.25", "+3"]
+
+
 def test_many_dimensions_get_16_labelled_sliders(app):
     choose(app, "vae20")
     goto(app, "page_decoder")
@@ -267,6 +296,12 @@ def test_interpolation_strip_paths_and_exports(app):
     ok(app.slider(key="interp_steps").set_value(5).run())
     assert len(values(charts(app)[1]["data"][0]["x"])) == 5 and image_by_caption(app, "A → B") != strip
     assert {"dl_strip", "dl_gif"} <= {b.key for b in app.main.get("download_button")}
+
+
+def test_interpolating_an_ae_says_it_has_no_prior(app):
+    choose(app, "ae2")
+    goto(app, "page_interpolate")
+    assert any(c.value.startswith("An AE has no prior") for c in app.main.caption)
 
 
 def test_map_page_hands_its_choice_to_interpolation(app):
@@ -301,8 +336,85 @@ def test_maths_page_equations_beside_live_numbers(app):
     assert "log p(x), k = 100" in {m.label for m in app.main.metric}
 
 
+def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):
+    ok(app.number_input(key="map_index").set_value(3).run())
+    on_map = {m.label: m.value for m in app.main.metric}
+    goto(app, "page_maths")
+    ok(app.number_input(key="maths_index").set_value(3).run())
+    on_maths = {m.label: m.value for m in app.main.metric}
+    assert on_map["ELBO (nats)"] == on_maths["ELBO (nats)"]  # was 64 draws on one page, 1,000 on the other
+    assert on_map["log p(x) (nats)"] == on_maths["log p(x) (estimated in §5)"]
+
+
 def test_maths_page_explains_that_an_ae_has_no_bound(app):
     choose(app, "ae2")
     goto(app, "page_maths")
     assert any("not defined" in w.value for w in app.main.warning)
     assert not app.main.metric and not app.main.latex
+
+
+def test_maths_page_draws_each_estimator_once_on_one_thread(app, monkeypatch):
+    """One image is too little work for a second CPU thread: on a loaded 2-core machine the page's numbers
+    took 13-30 s with two threads and under 1.1 s with one. And the k draws of each estimator serve its
+    estimate and its curve alike: a decoder pass each, not two."""
+    import streamlit as st
+
+    import explorer.evaluation as ev
+    from explorer.evaluation import likelihood
+
+    passes, amortization_threads = [], []
+    real_batch, real_amortization = likelihood._batch_log_weights, ev.amortization_gap
+
+    def batch(model, xb, start, k, proposal, *args):
+        passes.append((type(model).__name__, proposal, k, torch.get_num_threads()))
+        return real_batch(model, xb, start, k, proposal, *args)
+
+    def amortization(*args, **kw):
+        amortization_threads.append(torch.get_num_threads())
+        return real_amortization(*args, **kw)
+
+    monkeypatch.setattr(likelihood, "_batch_log_weights", batch)
+    monkeypatch.setattr(ev, "amortization_gap", amortization)
+    st.cache_data.clear()
+    st.cache_resource.clear()  # the amortization gap (q*) is cached as a resource
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the process default a server on 2 cores has
+    try:
+        goto(app, "page_maths")
+    finally:
+        torch.set_num_threads(threads)
+    # q(z|x), p(z), and q* for the approximation gap
+    assert sorted(passes) == [("GivenPosterior", "posterior", 1000, 1), ("LatentModel", "posterior", 1000, 1),
+                              ("LatentModel", "prior", 1000, 1)]
+    assert amortization_threads == [1]
+    assert {m.label for m in app.main.metric} >= {"log p(x), k = 1,000", "amortization gap"}
+
+
+def test_maths_page_gaps_hold_on_an_image_where_the_encoder_is_a_poor_proposal(monkeypatch):
+    """Test image 1 under the bundled 2-D MNIST VAE: with the encoder's q as proposal (ESS ~19 of 1,000)
+    log p(x) came out at -130.1 ± 0.2, 2.7 nats below ELBO(q*) = -127.4, so the page showed an
+    approximation gap of -2.72 under an equation that says it is >= 0. With q* as proposal: -126.8."""
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(REPO / "trained"))
+    at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert at.sidebar.selectbox(key="bundled_name").value == "mnist_vae2"
+    at.session_state["maths_index"] = 1
+    goto(at, "page_maths")
+    metrics = {m.label: m.value for m in at.main.metric}
+    approx, se = (float(v) for v in metrics["approximation gap"].split(" ± "))
+    amort = float(metrics["amortization gap"])
+    assert approx > -3 * se and amort > 0
+    together = next(float(m.group(1)) for c in at.main.caption
+                    if (m := re.search(r"Together (-?[\d.]+) nats", c.value)))
+    assert together == pytest.approx(approx + amort, abs=0.011)
+    assert any("poor proposal" in w.value for w in at.main.warning)  # and §5's too-low estimate is flagged
+    assert any("(proposal q*)" in c.value for c in at.main.caption)
+    # and where the encoder's q gives the higher estimate (q* fitted to the ELBO is narrow), that one is used
+    choose(at, "mnist_vae50")
+    ok(at.number_input(key="maths_index").set_value(0).run())
+    ok(at.select_slider(key="maths_k").set_value(20000).run())
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "(proposal q(z|x))" in captions, captions
+    metrics = {m.label: m.value for m in at.main.metric}
+    approx, amort = float(metrics["approximation gap"].split(" ± ")[0]), float(metrics["amortization gap"])
+    assert float(re.search(r"Together (-?[\d.]+) nats", captions).group(1)) == pytest.approx(approx + amort,
+                                                                                             abs=0.011)

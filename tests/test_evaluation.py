@@ -9,8 +9,10 @@ import torch
 from torch.distributions import Independent, MultivariateNormal, Normal, StudentT
 
 import explorer
-from explorer.evaluation import (active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
-                                 gradient_variance, log_likelihood, log_weights, naive_log_likelihood)
+from explorer.devices import single_threaded
+from explorer.evaluation import (ElboGap, GivenPosterior, active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
+                                 gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
+                                 naive_log_likelihood)
 from explorer.evaluation import fast
 
 
@@ -156,6 +158,64 @@ def test_chunking_and_batching_do_not_change_the_answer(lg):
     assert not torch.equal(other.estimate, whole.estimate)
     # example i's draws depend on its index only: a prefix gives the same numbers
     torch.testing.assert_close(log_likelihood(lg, x[:2], k=300).estimate, whole.estimate[:2])
+
+
+def test_estimate_and_weights_from_one_pass_equal_the_two_calls(lg):
+    lg.widen = 1.3
+    x = lg.sample_x(3)
+    for proposal in ("posterior", "prior"):
+        ll, lw = log_likelihood_with_weights(lg, x, 300, proposal=proposal, seed=4, max_rows=64)
+        ref = log_likelihood(lg, x, 300, proposal=proposal, seed=4)
+        assert lw.shape == (300, 3) and ll.proposal == proposal and ll.k == 300
+        torch.testing.assert_close(lw, log_weights(lg, x, 300, proposal=proposal, seed=4))
+        for name in ("estimate", "stderr", "ess", "mean_log_weight", "recon"):
+            torch.testing.assert_close(getattr(ll, name), getattr(ref, name), rtol=1e-5, atol=1e-5)
+    gap, ref = ElboGap.of(log_likelihood_with_weights(lg, x, 300, seed=4)[0]), elbo_gap(lg, x, k=300, seed=4)
+    for name in ("elbo", "recon", "kl", "gap"):
+        torch.testing.assert_close(getattr(gap, name), getattr(ref, name), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="q\\(z\\|x\\)"):
+        ElboGap.of(naive_log_likelihood(lg, x, k=10))
+
+
+def test_given_posterior_is_the_proposal(lg):
+    x = lg.sample_x(3)
+    exact = lg.exact_log_px(x)
+    q = lg.encode(x)  # the exact posterior: every weight equals p(x)
+    loc, scale = q.base_dist.loc, q.base_dist.scale
+    ll = log_likelihood(GivenPosterior(lg, loc, scale), x, k=100)
+    assert (ll.estimate - exact).abs().max() < 1e-3 and ll.stderr.max() < 1e-4
+    worse = log_likelihood(GivenPosterior(lg, loc + 1.0, scale), x, k=100)
+    assert (worse.estimate < exact - 0.01).all()  # a shifted proposal: the estimate is biased low
+    with pytest.raises(ValueError, match="holds q for 3 examples, got 2"):
+        log_likelihood(GivenPosterior(lg, loc, scale), x[:2], k=10)
+
+
+def test_single_threaded_restores_and_leaves_running_threads_alone():
+    import threading
+
+    before, seen = torch.get_num_threads(), {}
+    entered, read = threading.Event(), threading.Event()
+
+    def other():  # a thread already running (a training, another session's script) keeps its count
+        torch.get_num_threads()  # its first torch call takes the process default; later ones keep its own
+        torch.set_num_threads(2)
+        entered.wait(10)
+        seen["other"] = torch.get_num_threads()
+        read.set()
+
+    torch.set_num_threads(2)
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        with single_threaded():
+            seen["inside"] = torch.get_num_threads()
+            entered.set()
+            read.wait(10)
+        seen["after"] = torch.get_num_threads()
+    finally:
+        t.join()
+        torch.set_num_threads(before)
+    assert seen == {"inside": 1, "other": 2, "after": 2}
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "elu"])

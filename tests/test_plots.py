@@ -94,3 +94,36 @@ def test_labelled_rows_png_places_every_tile():
     w, h = img.size
     assert img.getpixel((w - 2 - 4, h - 2 - 4)) == (255, 255, 255)  # inside the white tile
     assert img.getpixel((w - 2 - 8 - 2 - 4, h - 2 - 4)) == (0, 0, 0)  # its black neighbour
+
+
+def test_training_curves_beta_axis_has_round_ticks_in_the_browser(tmp_path):
+    """β's axis overlays the KL axis; Plotly.js then defaults to tickmode "sync", which put β's ticks on the
+    KL grid lines (0.063, 0.434, 0.805 for a β that is 1 throughout). Drawn by Chromium, as users see it."""
+    from tests.browser_harness import launch, missing_browser
+
+    if missing_browser():
+        pytest.skip(missing_browser())
+    from playwright.sync_api import sync_playwright
+
+    from explorer import training_plots
+    from explorer.jobs import JobSnapshot
+
+    e = [i / 10 for i in range(1, 21)]
+    snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=2.0,
+                       total_epochs=2, samples_per_sec=None, notes=[], description="",
+                       steps={"epoch": e, "step": list(range(20)), "recon": [-30.0] * 20,
+                              "kl": [0.1 + 0.12 * i for i in range(20)], "elbo": [-31.0] * 20, "beta": [1.0] * 20},
+                       epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
+    page_file = tmp_path / "curves.html"
+    page_file.write_text(training_plots.curves_figure(snap).to_html(include_plotlyjs=True, div_id="fig"))
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            page.wait_for_function("() => document.getElementById('fig')._fullLayout")
+            ticks = page.evaluate("() => document.getElementById('fig')._fullLayout.yaxis3._vals.map(t => t.x)")
+        finally:
+            browser.close()
+    assert ticks and all(abs(t * 10 - round(t * 10)) < 1e-9 for t in ticks), ticks  # 0, 0.2, ... not 0.063
+    assert any(abs(t - 1.0) < 1e-9 for t in ticks)

@@ -10,27 +10,32 @@ likelihood
         .estimate (N,), .stderr (N,), .ess (N,), .mean_log_weight (N,), .recon (N,), .mean(), .mean_stderr()
     naive_log_likelihood(model, x, k) -> LogLikelihood               z drawn from the prior (naive Monte Carlo)
     log_weights(model, x, k, proposal=...) -> Tensor (k, N)          every log w_i, for histograms
+    log_likelihood_with_weights(model, x, k, proposal=...) -> (LogLikelihood, Tensor (k, N))   both, one pass
 diagnostics
     elbo_gap(model, x, k) -> ElboGap                .log_px, .elbo, .recon, .kl, .gap (N,) = KL(q(z|x) || p(z|x))
+    ElboGap.of(log_likelihood(...)) -> ElboGap      the same, from an estimate already made
     gradient_variance(model, x, samples, repeats) -> dict[str, GradientVariance]   keys "analytic", "mc"
         .mean_variance / .total_variance / .mean_sq_gradient: dict group ("encoder", "decoder", "all") -> float
     active_units(model, x, threshold=0.01) -> ActiveUnits
         .variance (D,), .active (D,) bool, .kl_per_dim (D,), .count, .collapsed, .warning (str | None)
     amortization_gap(model, x, steps, lr, samples) -> AmortizationGap
         .elbo_encoder (N,), .elbo_optimised (N,), .gap (N,), .loc, .scale, .curve
+    GivenPosterior(model, loc, scale)                 model with q(z|x) = N(loc, scale): log p(x) with q* as proposal
 report
     compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC at equal k
         .importance, .naive (repeats, N); .importance_spread, .naive_spread, .naive_bias (N,)
     evaluate(model, x, k=5000, progress=None) -> dict                 the numbers `python -m explorer evaluate` prints
 """
-from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GradientVariance, active_units,
+from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GivenPosterior, GradientVariance, active_units,
                           amortization_gap, elbo_gap, gradient_variance)
-from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_weights,
-                         naive_log_likelihood)
+from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_likelihood_with_weights,
+                         log_weights, naive_log_likelihood)
 from .report import EstimatorComparison, compare_estimators, evaluate
 
 __all__ = [
-    "ActiveUnits", "AmortizationGap", "ElboGap", "GradientVariance", "active_units", "amortization_gap",
-    "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood", "log_likelihood", "log_weights",
+    "ActiveUnits", "AmortizationGap", "ElboGap", "GivenPosterior", "GradientVariance", "active_units",
+    "amortization_gap",
+    "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood", "log_likelihood",
+    "log_likelihood_with_weights", "log_weights",
     "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
-from torch.distributions import Normal
+from torch.distributions import Independent, Normal
 
 from ..objectives import ESTIMATORS, gaussian_kl_per_dim, objective
 from .likelihood import LogLikelihood, _eval_mode, log_likelihood
@@ -26,12 +26,18 @@ class ElboGap:
     kl: Tensor  # (N,) recon - elbo: Monte Carlo KL(q(z|x) || p(z)) over the same draws
     gap: Tensor  # (N,) log p(x) - ELBO >= 0 up to noise
 
+    @classmethod
+    def of(cls, ll: LogLikelihood) -> "ElboGap":
+        """The gap read off an importance-sampled log_likelihood (proposal q(z|x)) and its own draws."""
+        if ll.proposal != "posterior":
+            raise ValueError("the ELBO gap needs draws from q(z|x) (proposal='posterior')")
+        elbo = ll.mean_log_weight
+        return cls(ll, elbo, ll.recon, ll.recon - elbo, ll.estimate - elbo)
+
 
 def elbo_gap(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | None = None) -> ElboGap:
     """ELBO and log p(x) from the same k draws of q(z|x), so the gap's Monte Carlo noise mostly cancels."""
-    ll = log_likelihood(model, x, k, seed=seed, max_rows=max_rows)
-    elbo = ll.mean_log_weight
-    return ElboGap(ll, elbo, ll.recon, ll.recon - elbo, ll.estimate - elbo)
+    return ElboGap.of(log_likelihood(model, x, k, seed=seed, max_rows=max_rows))
 
 
 @dataclass
@@ -181,6 +187,40 @@ def amortization_gap(model, x: Tensor, *, steps: int = 300, lr: float = 0.05, sa
     loc_best = torch.where(better[:, None], loc.detach(), loc0)
     scale_best = torch.where(better[:, None], log_scale.detach(), log_scale0).exp()
     return AmortizationGap(e0, torch.maximum(e0, e1), loc_best, scale_best, curve)
+
+
+class GivenPosterior:
+    """model with its encoder replaced by given diagonal Normals N(loc, scale), one per example of the x it
+    is evaluated on, e.g. an AmortizationGap's q*. log_likelihood(GivenPosterior(model, a.loc, a.scale), x, k)
+    is importance sampling with q* as proposal: where the encoder's q is a poor proposal for x, its
+    estimate of log p(x) can fall below ELBO(q*), which the true log p(x) never does."""
+
+    def __init__(self, model, loc: Tensor, scale: Tensor):
+        self.model, self.loc, self.scale = model, loc, scale
+
+    @property
+    def prior(self):
+        return self.model.prior
+
+    @property
+    def training(self) -> bool:
+        return self.model.training
+
+    def eval(self) -> "GivenPosterior":
+        self.model.eval()
+        return self
+
+    def train(self, mode: bool = True) -> "GivenPosterior":
+        self.model.train(mode)
+        return self
+
+    def encode(self, x: Tensor):
+        if len(x) != len(self.loc):
+            raise ValueError(f"GivenPosterior holds q for {len(self.loc)} examples, got {len(x)}")
+        return Independent(Normal(self.loc.to(x.device), self.scale.to(x.device)), 1)
+
+    def decode(self, z: Tensor):
+        return self.model.decode(z)
 
 
 def _elbo(model, x: Tensor, loc: Tensor, log_scale: Tensor, eps: Tensor, prior_params) -> Tensor:

@@ -95,6 +95,22 @@ def log_weights(model, x: Tensor, k: int, *, proposal: str = "posterior", seed: 
     return torch.cat(out).T if out else torch.empty(k, 0)
 
 
+def log_likelihood_with_weights(model, x: Tensor, k: int, *, proposal: str = "posterior", seed: int = 0,
+                                max_rows: int | None = None, use_fast_path: bool = True
+                                ) -> tuple[LogLikelihood, Tensor]:
+    """log_likelihood and log_weights (k, N) of the same draws from one pass through the decoder, not two
+    (memory k * N floats: for a few examples). Equal to calling both with the same seed."""
+    if proposal not in PROPOSALS:
+        raise ValueError(f"proposal must be one of {PROPOSALS}, got {proposal!r}")
+    if k < 1 or (max_rows is not None and max_rows < 1):
+        raise ValueError("k and max_rows must be at least 1")
+    parts = list(_map_batches(model, x, k, proposal, seed, max_rows, None, 1, use_fast_path,
+                              lambda lw, lpx: (_summarise(lw, lpx), lw)))
+    cols = [torch.cat(c) for c in zip(*(p[0] for p in parts))] if parts else [torch.empty(0, device=x.device)] * 5
+    log_w = torch.cat([p[1] for p in parts]).T if parts else torch.empty(k, 0)
+    return LogLikelihood(*cols, k=k, proposal=proposal), log_w
+
+
 # -- internals ---------------------------------------------------------------------------------------
 def _summarise(log_w: Tensor, log_px_z: Tensor) -> tuple[Tensor, ...]:
     """Estimate, delta-method stderr and ESS from log weights (n, k), in float64 and in log space."""

@@ -49,7 +49,7 @@ def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: 
     with st.expander("Traversal: each direction swept from −3 to +3, the rest of z held here", expanded=True):
         imgs = decode_images(model, traverse(z, basis.U, SWEEP).reshape(-1, z.shape[-1]))
         rows = np.stack([to_uint8(x) for x in imgs]).reshape(K, len(SWEEP), *to_uint8(imgs[0]).shape)
-        st.image(plots.labelled_rows_png(rows, basis.labels, [f"{v:+.1f}" for v in SWEEP.tolist()],
+        st.image(plots.labelled_rows_png(rows, basis.labels, [f"{v:+g}" for v in SWEEP.tolist()],
                                          scale=show.factor(rows.shape[3], 56)), output_format="PNG")
         if not model.is_variational:
             st.caption("An autoencoder's codes are not on the prior's scale, so ±3 may be a small or a large "

@@ -114,7 +114,8 @@ with right:
                    "origin, so the straight line is usually the likelier path, and slerp's arc can swing out "
                    "past the data. Slerp pays off in many dimensions (White 2016).")
     else:
-        st.caption(f"A {model.config.kind.upper()} has no prior; N(0, I) is drawn here only for comparison.")
+        kind = model.config.kind.upper()
+        st.caption(f"{'An' if kind == 'AE' else 'A'} {kind} has no prior; N(0, I) is drawn here only for comparison.")
 
 st.subheader("Export")
 c1, c2, c3 = st.columns(3)

@@ -92,8 +92,9 @@ def settings_form(disabled: bool) -> JobSpec | None:
 
 def model_name(job: TrainingJob, snap: JobSnapshot) -> str:
     m = job.spec.model
+    n = len(snap.epochs)
     return (f"{job.spec.dataset} {m.get('kind', 'vae').upper()} z{m.get('latent_dim', 2)} · "
-            f"{len(snap.epochs)} epochs, {snap.status} (#{job.id}.{snap.run})")
+            f"{n} epoch{'' if n == 1 else 's'}, {snap.status} (#{job.id}.{snap.run})")
 
 
 def register_result(job: TrainingJob, snap: JobSnapshot) -> str | None:

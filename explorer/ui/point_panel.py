@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer.analysis import bound_terms, trained_binarized
 from explorer.data import ImageDataset
+from explorer.devices import single_threaded
 from explorer.evaluation import log_likelihood
 from explorer.model import LatentModel
 from explorer.ui import show, state
@@ -17,10 +18,12 @@ LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for
 def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL_SAMPLES) -> dict[str, float]:
     """ELBO terms and the importance-sampled log p(x) of one test image (cached per model and image)."""
     x = state.likelihood_images(_model, dataset)[index:index + 1]
-    out = bound_terms(_model, x)
-    if _model.is_variational:
-        ll = log_likelihood(_model, x.to(next(_model.parameters()).device), k, seed=index)
-        out.update(log_px=ll.estimate.item(), log_px_se=ll.stderr.item(), ess=ll.ess.item())
+    with single_threaded():  # one image: a second CPU thread only waits at barriers on a busy machine
+        # the same draws as the maths page's (1,000, seeded by the index): one image, one ELBO on both pages
+        out = bound_terms(_model, x, samples=1000, seed=index)
+        if _model.is_variational:
+            ll = log_likelihood(_model, x.to(next(_model.parameters()).device), k, seed=index)
+            out.update(log_px=ll.estimate.item(), log_px_se=ll.stderr.item(), ess=ll.ess.item())
     return out
 
 

@@ -127,9 +127,24 @@ def _card(cur: state.Current) -> None:
             ("parameters", f"{m.num_parameters():,}")]
     epochs = (meta.get("history") or {}).get("epochs") or []
     if epochs:
-        rows.append(("trained", f"{len(epochs)} epochs" + (f", {meta['status']}" if meta.get("status") else "")))
+        rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
+                     + (f", {meta['status']}" if meta.get("status") else "")))
     for k, v in (meta.get("metrics") or {}).items():
-        rows.append((k.replace("_", " "), f"{v:.2f}" if isinstance(v, float) else str(v)))
+        rows.append((k.replace("_", " "), _metric(v)))
     with st.sidebar.expander("Model card", expanded=True):
         st.markdown(f"**{cur.name}**  \n" + "\n".join(f"- {k}: **{v}**" for k, v in rows))
         st.caption(m.describe())
+
+
+def _metric(v) -> str:
+    """A checkpoint's metric for the card: numbers to 2 decimals, a long list of them (e.g. 50 per-dimension
+    KLs, which used to fill the sidebar at 17 digits each) as its count and range, None as "none"."""
+    if v is None:
+        return "none"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    if isinstance(v, (list, tuple)) and v and all(isinstance(e, (int, float)) for e in v):
+        if len(v) <= 4:
+            return "[" + ", ".join(_metric(float(e)) for e in v) + "]"
+        return f"{len(v)} values, {min(v):.2f} to {max(v):.2f}"
+    return str(v)
