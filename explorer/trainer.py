@@ -196,6 +196,12 @@ class Trainer:
                         loss = loss * (len(idx) * world / len(batch_idx))  # that the whole batch's mean
                     if world > 1:
                         stop, bad_loss = _agree(loss, self.stop_event.is_set())
+                        if stop or bad_loss is not None:
+                            # DDP's forward left its reducer waiting for this step's gradient all-reduce:
+                            # finish it on every rank and throw the gradients away. (Leaving it pending
+                            # made a rank abort at exit now and then.)
+                            loss.backward()
+                            self.optimizer.zero_grad(set_to_none=True)
                         if stop:
                             self.status, self.message = "stopped", f"stopped at step {step}"
                             return self

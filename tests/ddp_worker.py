@@ -72,8 +72,11 @@ def run_stop(stopper: int, stop_step: int) -> int:
             t.model.corrupt = corrupt
     t.fit()
     checksum = sum(float(p.detach().double().sum()) for p in t.model.parameters())
-    print("RESULT " + json.dumps({"rank": rank, "world": world, "status": t.status, "message": t.message,
-                                  "step": t.state["step"], "checksum": checksum}), flush=True)
+    # One write per line: both ranks share torchrun's stdout, and print() may write the newline apart.
+    sys.stdout.write("RESULT " + json.dumps({"rank": rank, "world": world, "status": t.status, "message": t.message,
+                                             "step": t.state["step"], "checksum": checksum}) + "\n")
+    sys.stdout.flush()
+    dist.barrier()  # as the CLI does: a rank tearing gloo down while its peer still talks aborts the peer
     dist.destroy_process_group()
     return 0
 
