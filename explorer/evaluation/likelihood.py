@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from ..devices import single_threaded
 from . import fast
 from .sampling import Draws
 
@@ -152,7 +153,7 @@ def _map_batches(model, x: Tensor, k: int, proposal: str, seed: int, max_rows: i
         if workers == 1:
             yield from map(job, starts)
             return
-        with _single_threaded_ops(), ThreadPoolExecutor(workers) as pool:
+        with single_threaded(), ThreadPoolExecutor(workers) as pool:
             pending = deque()
             for start in starts:  # keep a few batches in flight, yield in order
                 pending.append(pool.submit(job, start))
@@ -184,16 +185,6 @@ def _batch_log_weights(model, xb: Tensor, start: int, k: int, proposal: str, see
         log_px[:, i:j] = lp
         log_w[:, i:j] = lp if log_ratio is None else lp + log_ratio
     return log_w, log_px
-
-
-@contextmanager
-def _single_threaded_ops() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextmanager
