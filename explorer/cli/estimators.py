@@ -8,13 +8,10 @@ import json
 import time
 from pathlib import Path
 
-import torch
 
-from ..checkpoint import load_checkpoint
-from ..devices import resolve_device
 from ..evaluation import amortization_gap, compare_estimators, gradient_variance
 from .common import add_device_seed, apply_threads, strict_json
-from .evaluate import test_images
+from .evaluate import load_vae_and_test_images
 
 GROUPS = ("encoder", "decoder", "all")
 
@@ -43,12 +40,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("repeats", "grad_repeats"):
         if getattr(args, name) < 2:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 2 (a spread needs two draws)")
-    device = resolve_device(args.device)
-    model, _ = load_checkpoint(args.checkpoint, device=device)
-    if not model.is_variational:
-        raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: these estimators need its q(z|x)")
-    x = test_images(model, args.data_dir, args.n).to(device)
-    print(model.describe())
+    model, x, device = load_vae_and_test_images(args, "these estimators need its q(z|x)")
     print(f"{len(x)} test images of {model.metadata['dataset']['name']} on {device}", flush=True)
     t0 = time.perf_counter()
     res = {"n": len(x), "k": args.k, "repeats": args.repeats, "grad_repeats": args.grad_repeats,

@@ -53,16 +53,23 @@ def test_images(model, data_dir: str | None = None, n: int | None = None) -> tor
     return x
 
 
+def load_vae_and_test_images(args: argparse.Namespace, needs: str) -> tuple:
+    """(model, its test images, device) for args.checkpoint, args.device, args.data_dir and args.n; a clear
+    error when the checkpoint is an autoencoder (needs: what it lacks one for). Prints the model's line."""
+    device = resolve_device(args.device)
+    model, _ = load_checkpoint(args.checkpoint, device=device)
+    if not model.is_variational:
+        raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: {needs}")
+    x = test_images(model, args.data_dir, args.n).to(device)
+    print(model.describe())
+    return model, x, device
+
+
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     if args.k < 1:
         raise ValueError(f"--k must be at least 1, got {args.k}")
-    device = resolve_device(args.device)
-    model, _ = load_checkpoint(args.checkpoint, device=device)
-    if not model.is_variational:
-        raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: log p(x) needs a VAE")
-    x = test_images(model, args.data_dir, args.n).to(device)
-    print(model.describe())
+    model, x, device = load_vae_and_test_images(args, "log p(x) needs a VAE")
     print(f"evaluating {len(x)} test images of {model.metadata['dataset']['name']} with k = {args.k} "
           f"importance samples on {device} ({torch.get_num_threads()} threads)", flush=True)
     bar = None
