@@ -114,13 +114,15 @@ def image_src(page: Any, caption: str) -> str | None:
         return null; }""", caption)
 
 
-def plot_points(page: Any, key_prefix: str) -> int:
-    """Number of x values in the first trace of the Plotly chart under an element keyed key_prefix*."""
+def plot_last_x(page: Any, key_prefix: str) -> float | None:
+    """The last x value of the first trace of the Plotly chart under an element keyed key_prefix*
+    (on the training curves: the epoch they reach), or None while there is no chart."""
     return page.evaluate("""(prefix) => {
         const box = document.querySelector(`[class*="st-key-${prefix}"]`);
         const gd = box && box.querySelector('.js-plotly-plot');
         // _fullData: Plotly's decoded arrays (plotly.py sends numpy arrays base64-encoded)
-        return gd && gd._fullData && gd._fullData.length ? gd._fullData[0].x.length : -1; }""", key_prefix)
+        const x = gd && gd._fullData && gd._fullData.length ? gd._fullData[0].x : null;
+        return x && x.length ? Number(x[x.length - 1]) : null; }""", key_prefix)
 
 
 def isolated_point(page: Any, key_prefix: str, avoid: int | None = None) -> dict | None:

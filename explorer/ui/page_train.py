@@ -3,6 +3,7 @@ background thread (explorer.jobs) while a fragment polls it once a second for th
 from __future__ import annotations
 
 import re
+import time
 
 import streamlit as st
 
@@ -19,6 +20,7 @@ MODELS = "session_models"  # name -> LatentModel with .metadata; the sidebar lis
 SAVED = "_train_saved"  # the outcome of the last Save click, shown once
 REGISTERED = "_train_registered"  # (job id, run) pairs already put into MODELS
 POLL_S = 1.0  # live panel refresh while a job is queued or training
+EPOCH_REDRAW_S = 4.0  # the whole page redraws for a new epoch at most this often (short epochs come many a second)
 
 KIND_NAMES = {"vae": "VAE", "ae": "AE", "dae": "DAE (denoising)"}
 ARCH_NAMES = {"mlp": "MLP", "conv": "conv"}
@@ -144,14 +146,18 @@ def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
 
     Why not everything every second: each Plotly chart the browser lays out again costs it real CPU
     (measured with the browser on the same 2-core machine: every chart polled once a second slowed
-    training there), and these panels change only once an epoch.
+    training there), and these panels change only once an epoch. Short epochs (digits trains a few
+    a second) would redraw the page without pause and starve the browser, so a new epoch redraws it
+    at most every EPOCH_REDRAW_S seconds; a start or an end redraws it at once.
     """
     polling = snap.active
+    drawn_at = time.monotonic()
 
     @st.fragment(run_every=POLL_S if polling else None)
     def step_panel() -> None:
         now = job.snapshot()
-        if now.active != polling or epoch_key(now) != epoch_key(snap):
+        new_epoch = epoch_key(now) != epoch_key(snap) and time.monotonic() - drawn_at >= EPOCH_REDRAW_S
+        if now.active != polling or new_epoch:
             st.rerun()  # started, ended or a new epoch: the page redraws its buttons and epoch panels
         status_line(now)
         if now.steps["step"]:
