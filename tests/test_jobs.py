@@ -38,7 +38,6 @@ def slots() -> TrainingSlots:
 def test_job_trains_on_a_background_thread_and_records(slots: TrainingSlots) -> None:
     seen_threads: list[str] = []
     job = TrainingJob(spec(epochs=2), slots)
-    t0 = time.perf_counter()
     job.start()
     assert job.status in ("queued", "loading", "running")  # start() returned before training finished
     wait_for(lambda: job.trainer is not None)
@@ -56,7 +55,6 @@ def test_job_trains_on_a_background_thread_and_records(slots: TrainingSlots) -> 
     assert len(snap.latent_map.x) == len(snap.latent_map.labels) == len(job.data.test_x)
     assert snap.epoch == 2.0 and snap.samples_per_sec > 0
     assert seen_threads and "MainThread" not in seen_threads
-    assert time.perf_counter() - t0 < 60
 
 
 def test_snapshot_is_a_copy(slots: TrainingSlots) -> None:
