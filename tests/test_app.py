@@ -228,6 +228,21 @@ def test_side_by_side_offers_the_other_kinds(app):
     assert len(charts(app)) >= 2
 
 
+def test_side_by_side_offers_models_trained_in_this_session(app):
+    """A class trains an AE next to the bundled VAE: it is compared first, then itself compared with the rest."""
+    m = tiny("ae", 2, seed=6)
+    m.metadata = {"dataset": MNIST}
+    app.session_state["session_models"] = {"my AE": m}
+    ok(app.run())
+    ms = app.multiselect(key="compare_models")
+    assert ms.options[0] == "my AE (AE)" and ms.value[0] == "my AE"
+    titles = [c["layout"]["title"]["text"] for c in charts(app) if c["layout"].get("title")]
+    assert any(t.startswith("my AE · AE") for t in titles)
+    ok(app.sidebar.radio(key="model_source").set_value("session").run())  # now explore the AE itself
+    ms = app.multiselect(key="compare_models")
+    assert "my AE" not in [o.split(" (")[0] for o in ms.options] and "vae2" in ms.value
+
+
 def test_resampling_changes_the_samples(app):
     before = image_by_caption(app, "z ~ p(z)")
     ok(app.button(key="resample").click().run())

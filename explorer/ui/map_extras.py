@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import io
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from explorer import plots
-from explorer.analysis import decode_images, sample_mixture, sample_prior
+from explorer.analysis import decode_images, model_dataset_name, sample_mixture, sample_prior
 from explorer.data import ImageDataset
 from explorer.images import grid
 from explorer.model import LatentModel
@@ -48,29 +49,35 @@ def samples(cur: state.Current, data: ImageDataset) -> None:
 
 
 def compare(cur: state.Current, data: ImageDataset, method: str, n: int) -> None:
-    """VAE vs. AE vs. DAE: the same test images in the latent spaces of several bundled models."""
-    others = [b for b in state.bundled_checkpoints()
-              if "error" not in b.meta and not (cur.source == "bundled" and b.name == cur.name)
-              and (b.meta.get("dataset") or {}).get("name") == data.name]
+    """VAE vs. AE vs. DAE: the same test images in the latent spaces of the other models of this data set,
+    those trained in this session (listed first: a class trains a VAE, then an AE) and the bundled ones."""
+    device = str(next(cur.model.parameters()).device)
+    others: dict[str, tuple[str, int, Callable[[], state.Current]]] = {}  # label -> (kind, latent size, () -> Current)
+    for name, m in state.session_models().items():
+        if not (cur.source == "session" and name == cur.name) and model_dataset_name(m) == data.name:
+            others[name] = (m.config.kind, m.latent_dim,
+                            lambda name=name, m=m: state.session_current(name, m, device))
+    for b in state.bundled_checkpoints():
+        if ("error" not in b.meta and not (cur.source == "bundled" and b.name == cur.name)
+                and (b.meta.get("dataset") or {}).get("name") == data.name):
+            label = b.name if b.name not in others else f"{b.name} (bundled)"
+            others[label] = (b.meta["config"]["kind"], b.meta["config"]["latent_dim"],
+                             lambda b=b: state.bundled_current(b, device))
     st.subheader("Side by side")
     if not others:
-        st.caption(f"Other bundled models of {data.name} would appear here (e.g. an AE and a DAE next to this "
-                   "VAE).")
+        st.caption(f"Other models of {data.name} would appear here: bundled ones, or ones you train on the "
+                   "Train page (e.g. an AE and a DAE next to this VAE).")
         return
-    kinds = {b.name: b.meta["config"]["kind"] for b in others}
-    want = [b.name for b in others if kinds[b.name] != cur.model.config.kind
-            and b.meta["config"]["latent_dim"] == cur.model.latent_dim]
-    default = list(dict.fromkeys(want))[:2]
-    names = st.multiselect("Compare with", [b.name for b in others], default=default, key="compare_models",
-                           format_func=lambda s: f"{s} ({kinds[s].upper()})")
+    want = [k for k, (kind, dim, _) in others.items() if kind != cur.model.config.kind and dim == cur.model.latent_dim]
+    if st.session_state.get("_compare_options") != list(others):  # a model was trained or chosen: fresh default
+        st.session_state["_compare_options"] = list(others)
+        st.session_state["compare_models"] = want[:2]
+    names = st.multiselect("Compare with", list(others), key="compare_models",
+                           format_func=lambda s: f"{s} ({others[s][0].upper()})")
     if not names:
         return
-    device = str(next(cur.model.parameters()).device)
     cols = st.columns(len(names) + 1)
-    entries = [(cur.name, cur)] + [(b.name, state.Current(state.load_bundled(b.path, b.mtime, device),
-                                                          f"bundled:{b.path}:{b.mtime}:{device}", b.name,
-                                                          "bundled"))
-                                   for b in others if b.name in names]
+    entries = [(cur.name, cur)] + [(name, others[name][2]()) for name in names]
     for col, (name, c) in zip(cols, entries):
         # Models may differ in latent size: a 2-D one is its own map; a larger one gets this page's method.
         m = "axes" if c.model.latent_dim <= 2 else (method if method != "axes" else "pca")

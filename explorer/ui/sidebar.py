@@ -5,10 +5,8 @@ import hashlib
 
 import streamlit as st
 
-from explorer.analysis import weights_fingerprint
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
-from explorer.model import LatentModel
 from explorer.ui import state
 
 SOURCES = {"bundled": "Bundled", "session": "Trained here", "upload": "Upload"}
@@ -20,7 +18,7 @@ def render() -> None:
     sb.header("Model")
     device = _device_picker()
     bundled = state.bundled_checkpoints()
-    session_models: dict[str, LatentModel] = st.session_state.get("session_models") or {}
+    session_models = state.session_models()
     sources = [s for s, ok in (("bundled", bundled), ("session", session_models), ("upload", True)) if ok]
     if not bundled:
         sb.warning(f"No bundled checkpoints in `{state.trained_dir()}`. Train a model on the Train page, "
@@ -33,9 +31,7 @@ def render() -> None:
     elif source == "session":
         name = sb.selectbox("Model trained in this session", list(session_models), key="session_model_name")
         if name is not None:
-            m = state.session_model_on(name, session_models[name], device)
-            cur = state.Current(m, f"session:{name}:{id(session_models[name])}:{weights_fingerprint(m)}:{device}",
-                                name, "session")
+            cur = state.session_current(name, session_models[name], device)
     else:
         cur = _uploaded(device)
     state.set_current(cur)
@@ -81,11 +77,10 @@ def _bundled(bundled: list[state.Bundled], device: str) -> state.Current | None:
         st.sidebar.error(f"Cannot load {b.name}: {b.meta['error']}")
         return None
     try:
-        model = state.load_bundled(b.path, b.mtime, device)
+        return state.bundled_current(b, device)
     except (CheckpointError, OSError, RuntimeError, ValueError) as e:
         st.sidebar.error(f"Cannot load {b.name}: {e}")
         return None
-    return state.Current(model, f"bundled:{b.path}:{b.mtime}:{device}", b.name, "bundled")
 
 
 def _uploaded(device: str) -> state.Current | None:

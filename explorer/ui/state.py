@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from explorer.analysis import (Encoding, binarized_test, encode, fit_mixture, load_test_set, model_dataset_name,
-                               trained_binarized)
+                               trained_binarized, weights_fingerprint)
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
 from explorer.model import LatentModel
@@ -79,6 +79,20 @@ def session_model_on(name: str, model: LatentModel, device: str) -> LatentModel:
         cache.clear()
         cache[k] = copy.deepcopy(model).to(device).eval()
     return cache[k]
+
+
+def session_models() -> dict[str, LatentModel]:
+    """name -> model, for the models this user trained on the Train page (which fills it)."""
+    return st.session_state.get("session_models") or {}
+
+
+def session_current(name: str, model: LatentModel, device: str) -> "Current":
+    m = session_model_on(name, model, device)
+    return Current(m, f"session:{name}:{id(model)}:{weights_fingerprint(m)}:{device}", name, "session")
+
+
+def bundled_current(b: Bundled, device: str) -> "Current":
+    return Current(load_bundled(b.path, b.mtime, device), f"bundled:{b.path}:{b.mtime}:{device}", b.name, "bundled")
 
 
 @dataclass
