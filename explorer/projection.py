@@ -110,14 +110,17 @@ class TSNEProjection(Projection):
 
     key = "tsne"
     label = "t-SNE"
+    # 500, not sklearn's 1000: half the time for the same picture (benchmarks/bench_tsne.py: on 2,000
+    # codes of mnist_vae50, trustworthiness 0.938 vs 0.943 and 10-NN label accuracy 0.900 vs 0.902)
+    max_iter = 500
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         from sklearn.manifold import TSNE
 
         X = np.asarray(X, dtype=np.float32)
         perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))  # sklearn needs perplexity < n
-        self.embedding_ = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=self.seed
-                               ).fit_transform(X).astype(np.float64)
+        self.embedding_ = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=self.seed,
+                               max_iter=self.max_iter).fit_transform(X).astype(np.float64)
         return self.embedding_
 
 
