@@ -76,7 +76,8 @@ def session_model_on(name: str, model: LatentModel, device: str) -> LatentModel:
     cache = st.session_state.setdefault("_session_model_copies", {})
     k = (name, id(model), device)
     if k not in cache:
-        cache.clear()
+        while len(cache) >= 4:  # a few, for the sidebar's model and those side by side with it
+            cache.pop(next(iter(cache)))
         cache[k] = copy.deepcopy(model).to(device).eval()
     return cache[k]
 
