@@ -148,7 +148,7 @@ def load_training_data(name: str, data_dir: str | None = None, download: bool = 
     test = load_dataset("mnist", data_dir or None, test_only=True)
     n_train = 8000
     data = ImageDataset("mnist", test.test_x[:n_train], test.test_y[:n_train], test.test_x[n_train:],
-                        test.test_y[n_train:], test.classes)
+                        test.test_y[n_train:], test.classes, test_from=n_train)
     data.notes.append("Full MNIST was not found (set EXPLORER_DATA_DIR or give its directory), so this "
                       "trains on the bundled MNIST test split: 8,000 images to train on, 2,000 held out.")
     return data

@@ -184,6 +184,16 @@ def test_a_model_trained_in_this_session_can_be_explored(app):
     assert "my run" in card(app) and charts(app)
 
 
+def test_a_model_trained_on_the_bundled_mnist_split_is_shown_only_its_held_out_images(app):
+    m = tiny("vae", 2, seed=7)
+    m.metadata = {"dataset": dict(MNIST, train_size=8000, test_size=2000, test_from=8000)}
+    app.session_state["session_models"] = {"fallback run": m}
+    ok(app.run())
+    ok(app.sidebar.radio(key="model_source").set_value("session").run())
+    assert n_points(charts(app)[0]) == 2000  # test images 8,000 to 9,999; the first 8,000 trained it
+    assert any("2,000 mnist test images it did not train on (from image 8,000" in c.value for c in app.main.caption)
+
+
 # -- latent map --------------------------------------------------------------------------------------
 def test_map_shows_points_posterior_and_numbers(app):
     fig = charts(app)[0]

@@ -7,11 +7,15 @@ import time
 import pytest
 import torch
 
-from explorer import load_checkpoint, load_model
+from explorer import analysis, load_checkpoint, load_model
 from explorer.checkpoint import load_checkpoint_bytes
+from explorer.cli.evaluate import test_images
+from explorer.config import ModelConfig
+from explorer.data.base import binarize
 from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, load_training_data, max_trainings_from_env,
                            threads_per_training, wait_reason)
-from explorer.trainer import TrainConfig
+from explorer.model import build_model
+from explorer.trainer import TEST_BINARIZE_SEED, TrainConfig
 
 SMALL = dict(hidden=(32,), latent_dim=2)
 DIGITS_TRAIN = 1438  # 80% of scikit-learn's 1,797 digits
@@ -201,6 +205,14 @@ def test_mnist_falls_back_to_the_bundled_test_split(monkeypatch, tmp_path) -> No
     data = load_training_data("mnist", str(tmp_path))  # an empty directory, and no download by default
     assert len(data.train_x) == 8000 and len(data.test_x) == 2000
     assert data.notes and "bundled" in data.notes[-1]
+    # the checkpoint says so, and everything that reads its test set then sees only the 2,000 held out
+    assert data.describe()["test_from"] == 8000
+    model = build_model(ModelConfig(image_shape=data.image_shape, **SMALL))
+    model.metadata = {"dataset": data.describe()}
+    assert analysis.model_dataset_name(model) == "mnist[8000:]"
+    test = analysis.load_test_set(analysis.model_dataset_name(model))
+    assert test.name == "mnist[8000:]" and torch.equal(test.test_x, data.test_x)
+    assert torch.equal(test_images(model), binarize(data.test_x, seed=TEST_BINARIZE_SEED))  # the CLI's evaluate
 
 
 def test_other_missing_data_is_an_error_not_a_download(monkeypatch, tmp_path) -> None:

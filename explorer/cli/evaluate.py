@@ -11,8 +11,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint, read_metadata, save_model
-from ..analysis import likelihood_images
-from ..data import load_dataset
+from ..analysis import likelihood_images, load_test_set, model_dataset_name
 from ..devices import resolve_device
 from ..evaluation import evaluate
 from .common import add_device_seed, apply_threads, strict_json
@@ -38,11 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def test_images(model, data_dir: str | None = None, n: int | None = None) -> torch.Tensor:
     """The checkpoint's test split, as the trainer scored it."""
-    ds = model.metadata.get("dataset") or {}
-    name = ds.get("name")
+    name = model_dataset_name(model)  # "mnist[8000:]" when it trained on the first 8,000 test images
     if not name:
         raise ValueError("the checkpoint does not name its dataset (metadata['dataset']['name'])")
-    data = load_dataset(name, data_dir, test_only=True)
+    data = load_test_set(name, data_dir, download=True)
     # Binarized exactly as in training when the model trained on binarized pixels (whole split, then
     # subset); grey levels for a model trained with binarize="none".
     x = likelihood_images(model, data.test_x)

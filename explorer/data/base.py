@@ -16,6 +16,7 @@ class ImageDataset:
     test_y: torch.Tensor | None
     classes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "skipped 3 unreadable files"
+    test_from: int = 0  # the test images are the standard test split from this index (the rest trained)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -24,11 +25,14 @@ class ImageDataset:
     def to(self, device: str | torch.device) -> "ImageDataset":
         mv = lambda t: None if t is None else t.to(device)
         return ImageDataset(self.name, mv(self.train_x), mv(self.train_y), mv(self.test_x), mv(self.test_y),
-                            self.classes, self.notes)
+                            self.classes, self.notes, self.test_from)
 
     def describe(self) -> dict:
-        return {"name": self.name, "image_shape": list(self.image_shape), "train_size": len(self.train_x),
-                "test_size": len(self.test_x), "classes": self.classes}
+        out = {"name": self.name, "image_shape": list(self.image_shape), "train_size": len(self.train_x),
+               "test_size": len(self.test_x), "classes": self.classes}
+        if self.test_from:
+            out["test_from"] = self.test_from
+        return out
 
 
 def binarize(x: torch.Tensor, seed: int | None = None) -> torch.Tensor:

@@ -22,8 +22,12 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
 cur = state.require_model()
 data = state.require_data(cur)
 st.title("Latent map")
-st.caption(f"**{cur.name}**: each dot is one of the {len(data.test_x):,} {data.name} test images, placed at the "
-           "mean of its posterior q(z|x) and coloured by its label. Click a dot to inspect it.")
+which = f"{len(data.test_x):,} {data.name} test images"
+if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest
+    which = (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
+             f"{data.test_from:,} of the standard test split; the map's indices count from there)")
+st.caption(f"**{cur.name}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
+           "coloured by its label. Click a dot to inspect it.")
 
 method, n = mapview.controls(cur, len(data.test_x), "map")
 md = mapview.load(cur, data, method, n)
