@@ -1,7 +1,7 @@
 """VAE Explorer: `streamlit run streamlit_app.py`. Wiring only; the maths lives in explorer/."""
 import streamlit as st
 
-from explorer.ui import sidebar
+from explorer.ui import sidebar, state
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
@@ -14,5 +14,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+state.keep_widget_values()  # a Train form or an Interpolate pick survives a visit to another page
 sidebar.render()
 page.run()

@@ -175,6 +175,28 @@ def test_uploaded_checkpoints_bad_and_good(app, trained):
     assert not app.sidebar.error and "mine.safetensors" in card(app) and "latent size: **20**" in card(app)
 
 
+def test_settings_survive_a_visit_to_another_page(app):
+    """A teacher starts a training, looks at the map, comes back: the form still holds what was started
+    (Streamlit would reset it to the defaults); likewise the Interpolate picks."""
+    goto(app, "page_train")
+    app.text_input(key="train_hidden").set_value("16")
+    app.number_input(key="train_epochs").set_value(300)
+    app.radio(key="train_kind").set_value("ae")
+    ok(app.button(key="train_start").click().run())  # a form sends its values on submit
+    try:
+        goto(app, "page_interpolate")
+        ok(app.number_input(key="idx_A").set_value(42).run())
+        goto(app, "page_map")
+        goto(app, "page_train")
+        assert app.number_input(key="train_epochs").value == 300 and app.radio(key="train_kind").value == "ae"
+        assert app.text_input(key="train_hidden").value == "16"
+        assert not app.warning, [w.value for w in app.warning]  # no "set via the Session State API" complaint
+    finally:
+        ok(app.button(key="train_stop").click().run())
+    goto(app, "page_interpolate")
+    assert app.number_input(key="idx_A").value == 42
+
+
 def test_a_model_trained_in_this_session_can_be_explored(app):
     m = tiny("vae", 2, seed=5)
     m.metadata = {"dataset": MNIST}

@@ -25,6 +25,21 @@ SELECTED = "selected_index"  # session_state key: the test image chosen on the m
 TRAIN_PAGE = "explorer/ui/page_train.py"
 
 
+# Widgets whose values survive a visit to another page. Streamlit forgets a widget's value when a run does not
+# draw it; assigning the value to itself each run keeps it (its docs' "interrupt the widget clean-up").
+KEEP = ("train_dataset", "train_data_dir", "train_download_data", "train_seed", "train_device", "train_kind",
+        "train_arch", "train_hidden", "train_latent", "train_likelihood", "train_beta", "train_warmup",
+        "train_iwae_k", "train_estimator", "train_epochs", "train_batch_size", "train_lr",
+        "src_A", "src_B", "idx_A", "idx_B", "interp_steps", "dec_start", "dec_index", "maths_index", "maths_k")
+
+
+def keep_widget_values() -> None:
+    """Call once per run, before the page draws (streamlit_app.py does)."""
+    for k in KEEP:
+        if k in st.session_state:
+            st.session_state[k] = st.session_state[k]
+
+
 def trained_dir() -> Path:
     env = os.environ.get(TRAINED_ENV)
     return Path(env) if env else REPO_ROOT / "trained"
