@@ -16,7 +16,7 @@ SERIES = {"elbo": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", P
           "kl": ("KL", PALETTE[3], "#5B1F9E")}
 
 
-def curves_figure(snap: JobSnapshot, height: int = 340) -> go.Figure:
+def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1) -> go.Figure:
     """Left: the ELBO and its reconstruction term (nats per example); right: the KL term, with the
     weight β each step gave it on a second axis (a linear warm-up shows as a ramp). Train values are
     per optimiser step (binned on long runs), test values once per epoch (markers); x is in epochs.
@@ -24,15 +24,21 @@ def curves_figure(snap: JobSnapshot, height: int = 340) -> go.Figure:
     This figure is rebuilt on every poll while a model trains, on the server thread that shares the
     interpreter with the training, so it is assembled from plain dicts on a layout validated once
     (about 3x cheaper than building it through Plotly's validators). Two panels, not four: the
-    browser lays it out again on every poll, and that cost grows with the number of panels."""
+    browser lays it out again on every poll, and that cost grows with the number of panels.
+
+    iwae_k > 1: the train line is the IWAE bound the run optimises (it can lie above its reconstruction
+    term); the test line stays the ELBO, and the title says so."""
     layout = copy.deepcopy(_curves_layout(height))
+    if iwae_k > 1:
+        layout["annotations"][0]["text"] = f"train: IWAE bound, k = {iwae_k}; test: ELBO (nats per example)"
     layout["yaxis3"]["range"] = [0, max([1.0] + snap.steps["beta"]) * 1.1]
     test_x = [e["epoch"] for e in snap.epochs]
     data = []
     for key, axes in (("elbo", ("x", "y")), ("recon", ("x", "y")), ("kl", ("x2", "y2"))):
         name, light, dark = SERIES[key]
+        train_name = f"IWAE bound (k = {iwae_k})" if key == "elbo" and iwae_k > 1 else name
         data.append(dict(type="scatter", x=snap.steps["epoch"], y=snap.steps[key], mode="lines",
-                         name=f"{name} · train", line=dict(color=light, width=1.2), xaxis=axes[0], yaxis=axes[1]))
+                         name=f"{train_name} · train", line=dict(color=light, width=1.2), xaxis=axes[0], yaxis=axes[1]))
         data.append(dict(type="scatter", x=test_x, y=[e.get(f"test_{key}") for e in snap.epochs],
                          mode="lines+markers", name=f"{name} · test", line=dict(color=dark, width=2),
                          marker=dict(size=7), xaxis=axes[0], yaxis=axes[1]))

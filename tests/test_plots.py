@@ -127,3 +127,22 @@ def test_training_curves_beta_axis_has_round_ticks_in_the_browser(tmp_path):
             browser.close()
     assert ticks and all(abs(t * 10 - round(t * 10)) < 1e-9 for t in ticks), ticks  # 0, 0.2, ... not 0.063
     assert any(abs(t - 1.0) < 1e-9 for t in ticks)
+
+
+def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
+    """With iwae_k > 1 the train line is the IWAE bound (it can sit above the reconstruction term, which the
+    ELBO never does); the title and legend must not call it the ELBO."""
+    from explorer import training_plots
+    from explorer.jobs import JobSnapshot
+
+    snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=1.0,
+                       total_epochs=1, samples_per_sec=None, notes=[], description="",
+                       steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-30.0] * 2, "kl": [1.0] * 2,
+                              "elbo": [-29.0] * 2, "beta": [1.0] * 2},
+                       epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
+    plain = training_plots.curves_figure(snap).to_dict()
+    iwae = training_plots.curves_figure(snap, iwae_k=5).to_dict()
+    assert plain["layout"]["annotations"][0]["text"].startswith("ELBO")
+    assert iwae["layout"]["annotations"][0]["text"].startswith("train: IWAE bound, k = 5; test: ELBO")
+    assert iwae["data"][0]["name"] == "IWAE bound (k = 5) · train" and iwae["data"][1]["name"] == "ELBO · test"
+    assert training_plots.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")

@@ -161,7 +161,7 @@ def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
             st.rerun()  # started, ended or a new epoch: the page redraws its buttons and epoch panels
         status_line(now)
         if now.steps["step"]:
-            st.plotly_chart(training_plots.curves_figure(now), key="train_chart_curves",
+            st.plotly_chart(training_plots.curves_figure(now, iwae_k=job.spec.train.iwae_k), key="train_chart_curves",
                             config={"displaylogo": False})
 
     step_panel()
