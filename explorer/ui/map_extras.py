@@ -82,8 +82,9 @@ def compare(cur: state.Current, data: ImageDataset, method: str, n: int) -> None
         # Models may differ in latent size: a 2-D one is its own map; a larger one gets this page's method.
         m = "axes" if c.model.latent_dim <= 2 else (method if method != "axes" else "pca")
         md = mapview.load(c, data, m, n)
-        fig = mapview.figure(c, data, md, height=380, title=f"{name} · {c.model.config.kind.upper()}")
-        fig.update_layout(showlegend=False)
+        short = name if len(name) <= 34 else name[:33] + "…"  # a column is narrow; the full name is in the picker
+        fig = mapview.figure(c, data, md, height=400, title=f"{short}<br>{c.model.config.kind.upper()}")
+        fig.update_layout(showlegend=False, margin=dict(t=70))
         col.plotly_chart(fig, key=f"compare:{name}", config={"displaylogo": False})
 
 
