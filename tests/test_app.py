@@ -197,6 +197,15 @@ def test_settings_survive_a_visit_to_another_page(app):
     assert app.number_input(key="idx_A").value == 42
 
 
+def test_bad_hidden_sizes_are_a_message_not_a_training(app):
+    goto(app, "page_train")
+    app.text_input(key="train_hidden").set_value("abc")
+    ok(app.button(key="train_start").click().run())
+    assert any("hidden sizes are whole numbers separated by commas" in e.value and "int()" not in e.value
+               for e in app.main.error)
+    assert "train_job" not in app.session_state
+
+
 def test_a_model_trained_in_this_session_can_be_explored(app):
     m = tiny("vae", 2, seed=5)
     m.metadata = {"dataset": MNIST}
@@ -363,9 +372,11 @@ def test_uploading_a_picture_or_not_a_picture(app):
     ok(app.radio(key="src_A").set_value("upload").run())
     assert any("Upload a picture for A" in i.value for i in app.main.info)
     ok(app.file_uploader(key="up_A").set_value(("notes.txt", b"hello", "text/plain")).run())
-    assert any("cannot be used" in e.value for e in app.main.error)
+    assert any("cannot be used: not an image file" in e.value and "BytesIO" not in e.value for e in app.main.error)
     ok(app.file_uploader(key="up_A").set_value(("white.png", png(), "image/png")).run())
-    assert not app.main.error and image_by_caption(app, "upload white.png")
+    # light background, where MNIST's is dark: turned into what the model knows, and said so
+    assert not app.main.error and image_by_caption(app, "upload white.png (inverted)")
+    assert any(c.value.startswith("Inverted: white.png has a light background") for c in app.main.caption)
 
 
 # -- the maths ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import scipy.io
 import torch
 from PIL import Image
 
-from explorer.data import DATASETS, DataNotFound, image_from_bytes, load_dataset
+from explorer.data import DATASETS, DataNotFound, image_from_bytes, load_dataset, match_background
 from explorer.data import download
 from explorer.data.base import split_indices
 from explorer.data.download import Source
@@ -463,3 +463,16 @@ def test_split_indices_is_a_seeded_partition():
     assert not torch.equal(test, split_indices(50, 0.1, seed=4)[1])
     assert [len(t) for t in split_indices(1, 0.1, 0)] == [1, 0]
     assert [len(t) for t in split_indices(3, 0.1, 0)] == [2, 1]
+
+
+def test_match_background_inverts_a_dark_on_light_drawing_for_white_on_black_data():
+    mnist_like = torch.zeros(5, 1, 28, 28)
+    mnist_like[:, :, 8:20, 12:16] = 1.0  # white strokes on black
+    drawing = torch.ones(1, 28, 28)
+    drawing[:, 8:20, 12:16] = 0.0  # the same stroke, black on white
+    x, inverted = match_background(drawing, mnist_like)
+    assert inverted and torch.equal(x, mnist_like[0])
+    same, inverted = match_background(mnist_like[1], mnist_like)
+    assert not inverted and torch.equal(same, mnist_like[1])
+    photo = torch.rand(3, 16, 16)  # colour: left alone
+    assert match_background(photo, torch.zeros(4, 3, 16, 16))[1] is False

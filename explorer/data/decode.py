@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .base import to_images
 
@@ -39,9 +39,28 @@ def image_from_bytes(data: bytes, image_shape: tuple[int, int, int]) -> torch.Te
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             arr = prepare(img, (h, w), rgb=c == 3)
+    except UnidentifiedImageError as e:  # its message names a BytesIO object, which tells a user nothing
+        raise ValueError("not an image file; upload a PNG, JPEG, GIF, BMP, TIFF or WebP picture") from e
     except Exception as e:  # PIL raises many types for bad data; the caller wants one
         raise ValueError(f"not a readable image (PNG, JPEG, ...): {e}") from e
     return to_images(arr[None])[0]  # (C, H, W)
+
+
+def match_background(x: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """A greyscale picture (C, H, W) inverted when its background, read off its border, is light and the data
+    set's (reference, (N, C, H, W)) is dark, or the reverse: MNIST's digits are white on black, a digit drawn
+    in a paint program black on white, and a model has only ever seen the first. Returns (x, inverted)."""
+    if x.shape[0] != 1 or len(reference) == 0:
+        return x, False  # colour photos have no one background colour
+    if abs(_border_mean(x[None]) - _border_mean(reference[:1000])) > 0.5:
+        return 1.0 - x, True
+    return x, False
+
+
+def _border_mean(x: torch.Tensor) -> float:
+    """Mean grey level of the outermost rows and columns of images (N, C, H, W)."""
+    edges = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
+    return float(edges.float().mean())
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:

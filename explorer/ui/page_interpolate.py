@@ -7,7 +7,7 @@ import torch
 
 from explorer import plots
 from explorer.analysis import decode_images, pixel_crossfade
-from explorer.data import ImageDataset, image_from_bytes
+from explorer.data import ImageDataset, image_from_bytes, match_background
 from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, prior_log_density, slerp
 from explorer.ui import mapview, show, state
@@ -34,10 +34,15 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
         st.info(f"Upload a picture for {side}, or switch back to a test image.")
         return None
     try:
-        return image_from_bytes(up.getvalue(), tuple(data.image_shape)), f"upload {up.name}"
+        x = image_from_bytes(up.getvalue(), tuple(data.image_shape))
     except ValueError as e:
         st.error(f"{up.name} cannot be used: {e}")
         return None
+    x, inverted = match_background(x, data.test_x)
+    if inverted:
+        st.caption(f"Inverted: {up.name} has a light background where the {data.name} images have a dark "
+                   "one (or the reverse), and the model has only seen theirs.")
+    return x, f"upload {up.name}" + (" (inverted)" if inverted else "")
 
 
 def handoffs(n: int) -> None:

@@ -81,6 +81,11 @@ def settings_form(disabled: bool) -> JobSpec | None:
         return None
     try:
         hidden_sizes = tuple(int(h) for h in re.split(r"[,\s]+", hidden.strip()) if h)
+    except ValueError:
+        st.error(f"Cannot start: hidden sizes are whole numbers separated by commas, e.g. 400 or 512,256; "
+                 f"got {hidden!r}.")
+        return None
+    try:
         train = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), beta=float(beta),
                             warmup_epochs=float(warmup), estimator=estimator, iwae_k=int(iwae_k), seed=int(seed),
                             device=device)
