@@ -208,6 +208,17 @@ def test_estimators_show_why_naive_monte_carlo_fails(tmp_path: Path, capsys: pyt
     assert r["gradient_variance"]["ratio_mc_to_analytic"]["decoder"] == pytest.approx(1.0, abs=1e-5)
     assert r["amortization"]["gap"] >= 0
     assert r["amortization"]["elbo_optimised"] < ll["importance"]["estimate"] + 1.0
+    # q* as the proposal: an estimate of log p(x) that lies above q*'s own ELBO (log of a mean >= mean of logs)
+    assert r["amortization"]["log_likelihood_q_star"] > r["amortization"]["elbo_optimised"]
+    assert "with q* as the proposal" in printed
+
+
+def test_estimators_say_when_the_encoders_proposal_is_biased_low(capsys: pytest.CaptureFixture) -> None:
+    """On the 2-D model the encoder's q is a poor proposal: its estimate of log p(x) falls below the optimised
+    ELBO, a lower bound on log p(x), and the output says so instead of printing an impossible order silently."""
+    assert main(["estimators", str(REPO / "trained" / "mnist_vae2.safetensors"), "--n", "5", "--k", "200",
+                 "--repeats", "2", "--grad-repeats", "2", "--steps", "300", "--threads", "1"]) == 0
+    assert "note: the estimate with the encoder's q lies below the optimised ELBO" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [

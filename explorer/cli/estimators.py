@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 
-from ..evaluation import amortization_gap, compare_estimators, gradient_variance
+from ..evaluation import GivenPosterior, amortization_gap, compare_estimators, gradient_variance, log_likelihood
 from .common import add_device_seed, apply_threads, strict_json
 from .evaluate import load_vae_and_test_images
 
@@ -79,6 +79,15 @@ def run(args: argparse.Namespace) -> int:
     a = res["amortization"]
     print(f"\namortization gap ({args.steps} Adam steps on each image's own mu, sigma): ELBO with the encoder's q "
           f"{a['elbo_encoder']:.2f}, optimised {a['elbo_optimised']:.2f}, gap {a['gap']:.3f} nats")
+    # The optimised q* is also a proposal for log p(x), often a better one than the encoder's q
+    star = log_likelihood(GivenPosterior(model, am.loc, am.scale), x, args.k, seed=args.seed)
+    a["log_likelihood_q_star"] = star.estimate.mean().item()
+    print(f"  log p(x) importance-sampled with q* as the proposal, k = {args.k}: {a['log_likelihood_q_star']:.2f} "
+          f"(with the encoder's q: {ll['importance']['estimate']:.2f})")
+    if ll["importance"]["estimate"] < a["elbo_optimised"]:
+        print(f"  note: the estimate with the encoder's q lies below the optimised ELBO, which is a lower bound on "
+              f"log p(x): at k = {args.k} the encoder's q is a poor proposal for these images, and its estimate is "
+              "biased low. Trust the larger one.")
     res["seconds"] = time.perf_counter() - t0
     print(f"time {res['seconds']:.1f} s")
     if args.json_out:
