@@ -170,7 +170,7 @@ def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
                             config={"displaylogo": False})
 
     step_panel()
-    epoch_panels(snap)
+    epoch_panels(snap, variational=job.trainer.model.is_variational if job.trainer is not None else True)
 
 
 def epoch_key(snap: JobSnapshot) -> tuple:
@@ -192,9 +192,11 @@ def status_line(snap: JobSnapshot) -> None:
         st.error(snap.message, icon=":material/error:")
 
 
-def epoch_panels(snap: JobSnapshot) -> None:
+def epoch_panels(snap: JobSnapshot, variational: bool = True) -> None:
     left, right = st.columns([2, 3])
-    if snap.kl_per_dim:
+    if snap.kl_per_dim and not variational:  # an AE's code has no KL; "0 of 2 alive" would misread it
+        left.caption("An autoencoder has no posterior and no KL, so there is no per-dimension KL to show.")
+    elif snap.kl_per_dim:
         left.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims",
                           config={"displaylogo": False})
     m = snap.latent_map
