@@ -133,12 +133,14 @@ def test_an_unreadable_bundled_checkpoint_is_a_message(app):
 def test_card_shows_a_long_metric_list_as_its_range(tmp_path, monkeypatch):
     kl = [0.0123456789] * 19 + [2.7113237838]  # as `evaluate` writes kl_per_dim for a 20-D model
     save_model(tiny("vae", 20), tmp_path / "m.safetensors", dataset=MNIST,
-               metrics={"kl_per_dim": kl, "collapse_warning": None, "active_units": 1, "test_elbo": -99.123})
+               metrics={"kl_per_dim": kl, "collapse_warning": None, "active_units": 1, "test_elbo": -99.123,
+                        "test_log_likelihood_stderr": 0.0028123})
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
     text = card(ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()))
     assert "kl per dim: **20 values, 0.01 to 2.71**" in text and "0.0123456789" not in text
     assert "collapse warning: **none**" in text and "test elbo: **-99.12**" in text
     assert "active units: **1**" in text
+    assert "test log likelihood stderr: **0.0028**" in text  # not rounded away to 0.00
 
 
 def test_devices_offer_only_what_exists(app):

@@ -137,7 +137,7 @@ def _metric(v) -> str:
     if v is None:
         return "none"
     if isinstance(v, float):
-        return f"{v:.2f}"
+        return f"{v:.2g}" if 0 < abs(v) < 0.01 else f"{v:.2f}"  # a standard error of 0.0028 is not 0.00
     if isinstance(v, (list, tuple)) and v and all(isinstance(e, (int, float)) for e in v):
         if len(v) <= 4:
             return "[" + ", ".join(_metric(float(e)) for e in v) + "]"
