@@ -9,7 +9,7 @@ import torch
 
 from explorer import analysis, load_checkpoint, load_model
 from explorer.checkpoint import load_checkpoint_bytes
-from explorer.cli.evaluate import test_images
+from explorer.cli import evaluate as evaluate_cli  # its test_images would be collected as a test
 from explorer.config import ModelConfig
 from explorer.data.base import binarize
 from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, load_training_data, max_trainings_from_env,
@@ -212,7 +212,7 @@ def test_mnist_falls_back_to_the_bundled_test_split(monkeypatch, tmp_path) -> No
     assert analysis.model_dataset_name(model) == "mnist[8000:]"
     test = analysis.load_test_set(analysis.model_dataset_name(model))
     assert test.name == "mnist[8000:]" and torch.equal(test.test_x, data.test_x)
-    assert torch.equal(test_images(model), binarize(data.test_x, seed=TEST_BINARIZE_SEED))  # the CLI's evaluate
+    assert torch.equal(evaluate_cli.test_images(model), binarize(data.test_x, seed=TEST_BINARIZE_SEED))  # the CLI's evaluate
 
 
 def test_other_missing_data_is_an_error_not_a_download(monkeypatch, tmp_path) -> None:
