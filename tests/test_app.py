@@ -197,6 +197,16 @@ def test_settings_survive_a_visit_to_another_page(app):
         ok(app.button(key="train_stop").click().run())
     goto(app, "page_interpolate")
     assert app.number_input(key="idx_A").value == 42
+    ok(app.number_input(key="idx_A").set_value(9999).run())
+    choose(app, "nodata")  # a model whose data set is not here: the page explains, the index is kept
+    choose(app, "vae20")
+    assert app.number_input(key="idx_A").value == 9999
+
+
+def test_a_kept_index_is_clamped_to_a_smaller_test_set(app):
+    app.session_state["maths_index"] = 10**6  # kept from a model with a larger test set
+    goto(app, "page_maths")
+    assert app.number_input(key="maths_index").value == 9999
 
 
 def test_bad_hidden_sizes_are_a_message_not_a_training(app):

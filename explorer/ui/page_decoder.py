@@ -83,7 +83,7 @@ a, b = st.columns([2, 1])
 start = a.radio("Start from", starts, format_func=STARTS.get, horizontal=True, key="dec_start")
 index, seed = None, st.session_state.get("dec_seed", 0)
 if start == "image":
-    st.session_state.setdefault("dec_index", state.selected_index(len(data.test_x)) or 0)
+    state.clamp_index("dec_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
     index = int(b.number_input("Test image index", 0, len(data.test_x) - 1, key="dec_index"))
 elif start == "prior" and b.button("Draw another", key="dec_redraw"):
     st.session_state["dec_seed"] = seed = seed + 1

@@ -23,7 +23,7 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
     src = st.radio(f"{side} from", ["index", "upload"], horizontal=True, key=f"src_{side}",
                    label_visibility="collapsed", format_func={"index": "test image", "upload": "upload a picture"}.get)
     if src == "index":
-        st.session_state.setdefault(f"idx_{side}", default)
+        state.clamp_index(f"idx_{side}", len(data.test_x), default)
         i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1, key=f"idx_{side}"))
         label = data.classes[int(data.test_y[i])] if data.test_y is not None and data.classes else "?"
         return data.test_x[i], f"test image {i} (label {label})"

@@ -74,7 +74,7 @@ if not model.is_variational:
                "Choose one in the sidebar (the Latent map page shows what an AE's code space looks like).")
     st.stop()
 
-st.session_state.setdefault("maths_index", state.selected_index(len(data.test_x)) or 0)
+state.clamp_index("maths_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
 c1, c2, c3 = st.columns([2, 1, 1])
 index = int(c1.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
                             help="Defaults to the image chosen on the Latent map"))

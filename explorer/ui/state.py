@@ -40,6 +40,13 @@ def keep_widget_values() -> None:
             st.session_state[k] = st.session_state[k]
 
 
+def clamp_index(key: str, n: int, default: int = 0) -> None:
+    """Before a test-image index widget of n images is drawn: its kept value, or default, within 0..n-1 (a
+    kept index of 5,000 from an MNIST model would be an error under a 359-image digits model)."""
+    value = st.session_state.get(key, default)
+    st.session_state[key] = min(max(int(value), 0), max(n - 1, 0))
+
+
 def trained_dir() -> Path:
     env = os.environ.get(TRAINED_ENV)
     return Path(env) if env else REPO_ROOT / "trained"
