@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_test_set(model_dataset_name(model))
     X = np.asarray(encode(model, data.test_x[:args.n]).mean, dtype=np.float32)
     y = data.test_y[:args.n].numpy()
-    perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))
+    perplexity = TSNEProjection.perplexity(len(X))  # as the app fits it
     runs = {TSNEProjection.max_iter: [], 1000: []}
     quality = {}
     for _ in range(args.repeats):

@@ -114,13 +114,16 @@ class TSNEProjection(Projection):
     # codes of mnist_vae50, trustworthiness 0.938 vs 0.943 and 10-NN label accuracy 0.900 vs 0.902)
     max_iter = 500
 
+    @staticmethod
+    def perplexity(n: int) -> float:
+        return float(min(30.0, max(2.0, (n - 1) / 3)))  # sklearn needs perplexity < n
+
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         from sklearn.manifold import TSNE
 
         X = np.asarray(X, dtype=np.float32)
-        perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))  # sklearn needs perplexity < n
-        self.embedding_ = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=self.seed,
-                               max_iter=self.max_iter).fit_transform(X).astype(np.float64)
+        self.embedding_ = TSNE(n_components=2, perplexity=self.perplexity(len(X)), init="pca",
+                               random_state=self.seed, max_iter=self.max_iter).fit_transform(X).astype(np.float64)
         return self.embedding_
 
 
