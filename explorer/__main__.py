@@ -1,6 +1,4 @@
 """python -m explorer ... (and torchrun -m explorer train ...)."""
-import sys
+from .cli import exit_process, main
 
-from .cli import main
-
-sys.exit(main())
+exit_process(main())

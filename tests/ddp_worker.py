@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 
 import explorer.cli.train as cli_train
-from explorer.cli import main
+from explorer.cli import exit_process, main
 from explorer.config import ModelConfig
 from explorer.data import load_dataset
 from explorer.data.base import ImageDataset
@@ -84,7 +84,7 @@ def run_stop(stopper: int, stop_step: int) -> int:
 if __name__ == "__main__":
     mode, rest = sys.argv[1], sys.argv[2:]
     if mode == "cli":
-        sys.exit(run_cli(rest))
+        exit_process(run_cli(rest))
     if mode == "stop":
-        sys.exit(run_stop(int(rest[0]), int(rest[1])))
+        exit_process(run_stop(int(rest[0]), int(rest[1])))
     sys.exit(f"unknown mode {mode!r}")

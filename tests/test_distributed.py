@@ -212,3 +212,15 @@ def test_ctrl_c_in_one_worker_stops_every_rank_and_writes_the_checkpoint(tmp_pat
     assert model.metadata["status"] == "stopped"
     assert f"stopped at step {step}; checkpoint written to int.safetensors" in text, text
     assert step >= math.ceil(1438 / 16)  # after the first epoch, long before the last
+
+
+@pytest.mark.parametrize("world, teardown", [("2", False), ("1", True)])
+def test_exit_process_skips_python_teardown_only_under_torchrun(world: str, teardown: bool) -> None:
+    # Under torchrun a gloo thread freeing a collective during interpreter teardown aborts the process
+    # now and then; exit_process ends it before teardown (atexit never runs) with its output flushed.
+    script = ("import atexit, sys\nfrom explorer.cli import exit_process\n"
+              "atexit.register(lambda: sys.stdout.write(' teardown'))\n"
+              "sys.stdout.write('trained'); sys.stderr.write('note')\nexit_process(3)\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(REPO), "WORLD_SIZE": world})
+    assert (r.returncode, r.stdout, r.stderr) == (3, "trained teardown" if teardown else "trained", "note")
