@@ -72,6 +72,15 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+def check_kind_options(kind: str, config: TrainConfig) -> None:
+    """A ValueError when config asks an autoencoder (kind ae or dae) for latent samples."""
+    if kind != "vae" and (config.iwae_k > 1 or config.samples > 1):
+        # An autoencoder's code is a point: k or L draws would be k copies of one reconstruction,
+        # and its curves would be labelled a bound it does not compute.
+        raise ValueError(f"iwae_k and samples apply to a VAE only: the {kind.upper()} "
+                         "has no latent distribution to sample (use 1)")
+
+
 class LossModule(nn.Module):
     """Puts the objective inside forward(), which DistributedDataParallel needs to sync gradients."""
 
@@ -97,6 +106,7 @@ class Trainer:
 
     def __init__(self, model: LatentModel, data: ImageDataset, config: TrainConfig,
                  optimizer_state: dict | None = None, history: dict | None = None):
+        check_kind_options(model.config.kind, config)
         self.config = config
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)

@@ -1,5 +1,5 @@
 """Figures of a training run from a jobs.JobSnapshot: the ELBO and its two terms, beta, and the KL
-of each latent dimension. They return Plotly figures; they never call Streamlit or write files."""
+of each latent dimension (for an autoencoder, the reconstruction term alone). They return Plotly figures; they never call Streamlit or write files."""
 from __future__ import annotations
 
 import copy
@@ -16,7 +16,7 @@ SERIES = {"elbo": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", P
           "kl": ("KL", PALETTE[3], "#5B1F9E")}
 
 
-def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1) -> go.Figure:
+def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoencoder: bool = False) -> go.Figure:
     """Left: the ELBO and its reconstruction term (nats per example); right: the KL term, with the
     weight β each step gave it on a second axis (a linear warm-up shows as a ramp). Train values are
     per optimiser step (binned on long runs), test values once per epoch (markers); x is in epochs.
@@ -27,7 +27,11 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1) -> go.F
     browser lays it out again on every poll, and that cost grows with the number of panels.
 
     iwae_k > 1: the train line is the IWAE bound the run optimises (it can lie above its reconstruction
-    term); the test line stays the ELBO, and the title says so."""
+    term); the test line stays the ELBO, and the title says so.
+
+    autoencoder: one panel with the reconstruction term alone; an AE or DAE has no KL, no β and no ELBO."""
+    if autoencoder:
+        return _autoencoder_figure(snap, height)
     layout = copy.deepcopy(_curves_layout(height))
     if iwae_k > 1:
         layout["annotations"][0]["text"] = f"train: IWAE bound, k = {iwae_k}; test: ELBO (nats per example)"
@@ -46,6 +50,26 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1) -> go.F
                      name="β (right axis)", line=dict(color="#444444", width=1.5, dash="dot"), xaxis="x2",
                      yaxis="y3"))
     return go.Figure(data=data, layout=layout, _validate=False)
+
+
+def _autoencoder_figure(snap: JobSnapshot, height: int) -> go.Figure:
+    name, light, dark = SERIES["recon"]
+    data = [dict(type="scatter", x=snap.steps["epoch"], y=snap.steps["recon"], mode="lines", name=f"{name} · train",
+                 line=dict(color=light, width=1.2)),
+            dict(type="scatter", x=[e["epoch"] for e in snap.epochs], y=[e.get("test_recon") for e in snap.epochs],
+                 mode="lines+markers", name=f"{name} · test", line=dict(color=dark, width=2), marker=dict(size=7))]
+    return go.Figure(data=data, layout=copy.deepcopy(_autoencoder_layout(height)), _validate=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _autoencoder_layout(height: int) -> dict:
+    fig = go.Figure()
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), uirevision="curves",
+                      title="Reconstruction term log p(x | z = encoder(x)), nats per example "
+                            "(an autoencoder has no KL term and no ELBO)",
+                      xaxis_title="epoch", yaxis_title="nats per example",
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    return fig.to_dict()["layout"]
 
 
 @functools.lru_cache(maxsize=4)

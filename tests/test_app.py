@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +217,37 @@ def test_bad_hidden_sizes_are_a_message_not_a_training(app):
     assert any("hidden sizes are whole numbers separated by commas" in e.value and "int()" not in e.value
                for e in app.main.error)
     assert "train_job" not in app.session_state
+
+
+def test_an_autoencoder_with_iwae_k_is_a_message_not_a_training(app):
+    goto(app, "page_train")
+    app.radio(key="train_kind").set_value("ae")
+    app.number_input(key="train_iwae_k").set_value(5)
+    ok(app.button(key="train_start").click().run())
+    assert any("apply to a VAE only: the AE has no latent distribution" in e.value for e in app.main.error)
+    assert "train_job" not in app.session_state
+
+
+def test_an_autoencoder_run_is_drawn_without_kl_or_elbo(app):
+    """An AE's curves are its reconstruction term alone: no ELBO title, no empty KL/β panel, no KL bars."""
+    goto(app, "page_train")
+    app.text_input(key="train_hidden").set_value("16")
+    app.number_input(key="train_epochs").set_value(2)
+    app.radio(key="train_kind").set_value("ae")
+    ok(app.button(key="train_start").click().run())
+    job = app.session_state["train_job"]
+    deadline = time.monotonic() + 60
+    while job.snapshot().active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.snapshot().status == "finished", job.snapshot().message
+    ok(app.run())
+    specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    curves = [s for s in specs if any(d.get("name", "").endswith(" · train") for d in s["data"])]
+    assert len(curves) == 1, [s["layout"].get("title") for s in specs]
+    assert [d["name"] for d in curves[0]["data"]] == ["reconstruction · train", "reconstruction · test"]
+    assert "no KL term" in curves[0]["layout"]["title"]["text"]
+    assert not any("KL per latent dimension" in str(s["layout"].get("title")) for s in specs)
+    assert any("no per-dimension KL" in c.value for c in app.caption)
 
 
 def test_a_model_trained_in_this_session_can_be_explored(app):

@@ -138,6 +138,8 @@ def test_interpolate_uses_the_bundled_mnist_test_split(tmp_path: Path, capsys: p
     (["interpolate", "{tmp}/notes.txt", "--a", "0", "--b", "1"], "notes.txt: not a safetensors"),
     (["interpolate", "{ckpt}", "--a", "-1", "--b", "1"], "--a -1 is out of range"),
     (["train", *TINY, "--epochs", "1", "--hidden", "0", "--out", "{tmp}/x.safetensors"], "hidden must list positive"),
+    (["train", *TINY, "--epochs", "1", "--kind", "ae", "--iwae-k", "5", "--out", "{tmp}/x.safetensors"],
+     "iwae_k and samples apply to a VAE only"),
 ])
 def test_bad_input_is_a_message_and_exit_code_2(argv: list[str], message: str, trained: dict, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
@@ -150,7 +152,8 @@ def test_bad_input_is_a_message_and_exit_code_2(argv: list[str], message: str, t
 
 @pytest.mark.parametrize("argv", [["train", "--hidden", "a,b"], ["sample", "x.safetensors", "--n", "0"],
                                   ["interpolate", "x.safetensors", "--a", "0", "--b", "1", "--steps", "1"],
-                                  ["interpolate", "x.safetensors", "--a", "0"]])
+                                  ["interpolate", "x.safetensors", "--a", "0"], ["train", "--threads", "0"],
+                                  ["train", "--checkpoint-every", "0"]])
 def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -146,3 +146,20 @@ def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
     assert iwae["layout"]["annotations"][0]["text"].startswith("train: IWAE bound, k = 5; test: ELBO")
     assert iwae["data"][0]["name"] == "IWAE bound (k = 5) · train" and iwae["data"][1]["name"] == "ELBO · test"
     assert training_plots.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")
+
+
+def test_autoencoder_run_shows_its_reconstruction_term_alone():
+    """An AE has no KL, no β and no ELBO: one panel, one term, and no empty KL/β panel."""
+    from explorer import training_plots
+    from explorer.jobs import JobSnapshot
+
+    snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[0.0, 0.0], latent_map=None, epoch=1.0,
+                       total_epochs=1, samples_per_sec=None, notes=[], description="",
+                       steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-30.0, -28.0], "kl": [0.0] * 2,
+                              "elbo": [-30.0, -28.0], "beta": [1.0] * 2},
+                       epochs=[{"epoch": 1, "test_elbo": -27, "test_recon": -27, "test_kl": 0.0}])
+    fig = training_plots.curves_figure(snap, autoencoder=True).to_dict()
+    assert [d["name"] for d in fig["data"]] == ["reconstruction · train", "reconstruction · test"]
+    assert fig["data"][0]["y"] == [-30.0, -28.0] and fig["data"][1]["y"] == [-27]
+    assert "xaxis2" not in fig["layout"] and "yaxis3" not in fig["layout"]
+    assert fig["layout"]["title"]["text"].startswith("Reconstruction term") and "no KL term" in fig["layout"]["title"]["text"]

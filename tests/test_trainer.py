@@ -106,6 +106,13 @@ def test_callbacks_fire_per_step_and_epoch_with_the_documented_keys(small: Image
     assert not t.model.training
 
 
+@pytest.mark.parametrize("kind", ["ae", "dae"])
+@pytest.mark.parametrize("train_kw", [dict(iwae_k=5), dict(samples=2)], ids=["iwae", "samples"])
+def test_an_autoencoder_refuses_sampling_options(small: ImageDataset, kind: str, train_kw: dict) -> None:
+    with pytest.raises(ValueError, match=f"apply to a VAE only: the {kind.upper()} has no latent distribution"):
+        new_trainer(small, dict(kind=kind), **train_kw)
+
+
 def test_unknown_event_is_refused(small: ImageDataset) -> None:
     with pytest.raises(ValueError, match="unknown event"):
         new_trainer(small).add_callback("batch", print)
@@ -114,8 +121,9 @@ def test_unknown_event_is_refused(small: ImageDataset) -> None:
 # -- reproducibility ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("model_kw, train_kw", [
     (dict(), dict()),
-    (dict(kind="dae", likelihood="gaussian"), dict(estimator="mc", samples=2)),
-], ids=["vae-bernoulli", "dae-gaussian-mc"])
+    (dict(kind="dae", likelihood="gaussian"), dict()),
+    (dict(likelihood="gaussian"), dict(estimator="mc", samples=2)),
+], ids=["vae-bernoulli", "dae-gaussian", "vae-gaussian-mc"])
 def test_same_seed_same_weights_bit_for_bit(small: ImageDataset, model_kw: dict, train_kw: dict) -> None:
     a = new_trainer(small, model_kw, **train_kw).fit()
     torch.rand(7)  # the global RNG is not what the trainer draws from
@@ -143,7 +151,8 @@ def test_evaluate_is_deterministic(small: ImageDataset) -> None:
 # -- stop and resume ---------------------------------------------------------------------------------
 RESUME_CASES = {
     "vae-bernoulli": (dict(), dict()),
-    "dae-gaussian-mc": (dict(kind="dae", likelihood="gaussian_learned"), dict(estimator="mc", samples=2)),
+    "dae-gaussian": (dict(kind="dae", likelihood="gaussian_learned"), dict()),
+    "vae-gaussian-mc": (dict(likelihood="gaussian_learned"), dict(estimator="mc", samples=2)),
     "iwae-warmup": (dict(), dict(iwae_k=3, warmup_epochs=1.5, beta=0.5)),
 }
 

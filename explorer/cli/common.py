@@ -10,12 +10,23 @@ import torch
 def add_device_seed(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=int, default=0, help="random seed (a CPU run is reproducible)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all cores)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads for PyTorch (default: all cores)")
 
 
 def apply_threads(args: argparse.Namespace) -> None:
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+
+
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def int_list(text: str) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from ..data import DATASETS, load_dataset
 from ..devices import resolve_device
 from ..model import build_model
 from ..trainer import TrainConfig, Trainer, TrainingDiverged
-from .common import add_device_seed, apply_threads, int_list
+from .common import add_device_seed, apply_threads, int_list, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--binarize", default="auto", choices=["auto", "dynamic", "none"])
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizer, history)")
-    p.add_argument("--checkpoint-every", type=int, default=1, help="write the checkpoint every N epochs")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1, help="write the checkpoint every N epochs")
     p.add_argument("--metrics-out", default=None, help="write a JSON summary (per-epoch time, samples/s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device_seed(p)

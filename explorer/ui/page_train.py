@@ -12,7 +12,7 @@ from explorer.config import LIKELIHOODS
 from explorer.data import DATASETS
 from explorer.devices import available_devices
 from explorer.jobs import JobSnapshot, JobSpec, TrainingJob
-from explorer.trainer import TrainConfig
+from explorer.trainer import TrainConfig, check_kind_options
 from explorer.ui import state
 
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
@@ -67,7 +67,7 @@ def settings_form(disabled: bool) -> JobSpec | None:
             warmup = st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key="train_warmup",
                                      help="β rises linearly from 0 over this many epochs.")
             iwae_k = st.number_input("IWAE k", 1, 1000, 1, key="train_iwae_k",
-                                     help="k > 1 trains on the importance-weighted bound of Burda et al.")
+                                     help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only).")
             estimator = st.radio("KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get,
                                  horizontal=True, key="train_estimator",
                                  help="closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)")
@@ -89,6 +89,7 @@ def settings_form(disabled: bool) -> JobSpec | None:
         train = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), beta=float(beta),
                             warmup_epochs=float(warmup), estimator=estimator, iwae_k=int(iwae_k), seed=int(seed),
                             device=device)
+        check_kind_options(kind, train)
         return JobSpec(dataset=dataset, data_dir=data_dir.strip() or None, train=train, download=download,
                        model=dict(kind=kind, arch=arch, hidden=hidden_sizes, latent_dim=int(latent),
                                   likelihood=likelihood))
@@ -157,6 +158,9 @@ def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
     """
     polling = snap.active
     drawn_at = time.monotonic()
+    # the trainer knows a resumed checkpoint's kind; before it exists (queued), the form's choice
+    autoencoder = (not job.trainer.model.is_variational if job.trainer is not None
+                   else job.spec.model.get("kind", "vae") != "vae")
 
     @st.fragment(run_every=POLL_S if polling else None)
     def step_panel() -> None:
@@ -166,11 +170,11 @@ def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
             st.rerun()  # started, ended or a new epoch: the page redraws its buttons and epoch panels
         status_line(now)
         if now.steps["step"]:
-            st.plotly_chart(training_plots.curves_figure(now, iwae_k=job.spec.train.iwae_k), key="train_chart_curves",
-                            config={"displaylogo": False})
+            st.plotly_chart(training_plots.curves_figure(now, iwae_k=job.spec.train.iwae_k, autoencoder=autoencoder),
+                            key="train_chart_curves", config={"displaylogo": False})
 
     step_panel()
-    epoch_panels(snap, variational=job.trainer.model.is_variational if job.trainer is not None else True)
+    epoch_panels(snap, variational=not autoencoder)
 
 
 def epoch_key(snap: JobSnapshot) -> tuple:
