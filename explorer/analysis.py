@@ -161,14 +161,27 @@ def traverse(z: torch.Tensor, U: np.ndarray, values: torch.Tensor) -> torch.Tens
     return Z.to(z.dtype)
 
 
-def manifold_latents(n: int, latent_dim: int, mean: np.ndarray | None = None) -> tuple[torch.Tensor, str]:
+def manifold_latents(n: int, latent_dim: int, mean: np.ndarray | None = None,
+                     variational: bool = True) -> tuple[torch.Tensor, str]:
     """Latent points for the decoded manifold grid, (n * n, D), and a caption.
 
     A 2-D latent: the inverse-CDF grid of Kingma & Welling (2014, fig. 4). Larger latents: the same
     grid laid along the two leading principal directions of the encoded data, scaled by the data's
-    spread along each, centred on the data mean.
+    spread along each, centred on the data mean. An autoencoder (variational False) with a 1- or 2-D
+    code has no prior to take quantiles of: its grid spans the 5%…95% quantiles of the encoded data on
+    each axis (its codes can span ±30, where N(0, 1) quantiles would decode one small patch).
     """
     g = manifold_grid(n)  # (n * n, 2) standard-normal quantiles
+    if not variational and mean is not None and len(mean) >= 2 and latent_dim <= 2:
+        p = np.linspace(0.05, 0.95, n)
+        axes = [np.quantile(mean[:, d], p) for d in range(latent_dim)]
+        if latent_dim == 1:
+            z = np.tile(axes[0], n)[:, None]
+            return torch.from_numpy(z).float(), "z1 on the encoded test set's 5%…95% quantiles (no prior)"
+        z1, z2 = np.meshgrid(axes[0], axes[1][::-1], indexing="xy")  # row-major, top row = largest z2
+        z = np.stack([z1.reshape(-1), z2.reshape(-1)], axis=1)
+        return torch.from_numpy(z).float(), ("z on a grid of the encoded test set's 5%…95% quantiles on each "
+                                             "axis (an autoencoder has no prior to take quantiles of)")
     if latent_dim == 2:
         return g, "z on a grid of N(0, 1) quantiles 5%…95% (Kingma & Welling 2014, fig. 4)"
     if latent_dim == 1:

@@ -126,6 +126,21 @@ def test_manifold_latents():
     assert analysis.manifold_latents(3, 5, None)[0][:, 2:].abs().sum() == 0
 
 
+def test_an_autoencoder_manifold_spans_its_codes_not_the_prior():
+    rng = np.random.default_rng(0)
+    mean = rng.uniform(-30, 10, (2000, 2)) * np.array([1.0, 0.5])
+    z, cap = analysis.manifold_latents(5, 2, mean, variational=False)
+    assert "quantiles" in cap and "no prior" in cap
+    q = np.quantile(mean, [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(z[0].numpy(), [q[0, 0], q[1, 1]], rtol=1e-5)  # top left: smallest z1, largest z2
+    np.testing.assert_allclose(z[-1].numpy(), [q[1, 0], q[0, 1]], rtol=1e-5)
+    ref = manifold_grid(5)  # the same layout as the VAE's grid: z1 grows along a row, z2 down a column
+    assert torch.equal(torch.sign(z[1:] - z[:-1]), torch.sign(ref[1:] - ref[:-1]))
+    z1, _ = analysis.manifold_latents(4, 1, mean[:, :1], variational=False)
+    assert z1.shape == (16, 1) and z1.min() < -20
+    assert torch.equal(analysis.manifold_latents(5, 2, mean)[0], ref)  # a VAE keeps the prior's grid
+
+
 def test_prior_and_mixture_samples_are_reproducible_and_right():
     a, b = analysis.sample_prior(3, 5, seed=1), analysis.sample_prior(3, 5, seed=1)
     torch.testing.assert_close(a, b)

@@ -118,9 +118,15 @@ def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     assert app.title[0].value == "Latent map"
 
 
+def image_captions(at: AppTest) -> list[str]:
+    return [c for el in at.get("image") for c in el.captions]
+
+
 def test_choosing_a_checkpoint_changes_the_card(app):
+    assert any("N(0, 1) quantiles" in c for c in image_captions(app))  # the VAE's manifold grid
     choose(app, "ae2")
     assert "kind: **AE**" in card(app)
+    assert any("encoded test set's 5%…95% quantiles" in c for c in image_captions(app))  # the AE has no prior
     choose(app, "vae20")
     assert "latent size: **20**" in card(app)
 

@@ -97,6 +97,20 @@ def test_sample_manifold_grid_needs_a_2d_latent(trained: dict, tmp_path: Path,
     assert "--grid needs a 2-D latent" in capsys.readouterr().err
 
 
+def test_sample_grid_of_an_autoencoder_spans_its_codes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ae = save_model(build_model(ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(16,), kind="ae")),
+                    tmp_path / "ae.safetensors", dataset={"name": "digits"})
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(ae), "--grid", "4", "--scale", "1", "--out", str(out)]) == 0
+    assert "encoded test set's 5%…95% quantiles" in capsys.readouterr().err
+    with Image.open(out) as im:
+        assert im.size == (4 * 9 + 1, 4 * 9 + 1)
+    nameless = save_model(build_model(ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(16,), kind="ae")),
+                          tmp_path / "nameless.safetensors")
+    assert main(["sample", str(nameless), "--grid", "4", "--out", str(out)]) == 2
+    assert "does not name its dataset" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("method", ["lerp", "slerp"])
 def test_interpolate_writes_a_strip_and_a_gif(trained: dict, tmp_path: Path, method: str) -> None:
     png, gif = tmp_path / "strip.png", tmp_path / "path.gif"

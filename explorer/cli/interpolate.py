@@ -12,8 +12,7 @@ from ..devices import resolve_device
 from ..images import gif_bytes, grid, png_bytes, save_bytes
 from ..latent import lerp, slerp
 from ..model import LatentModel
-from .common import add_device_seed, apply_threads
-from .sample import positive_int
+from .common import add_device_seed, apply_threads, positive_int
 
 METHODS = {"lerp": lerp, "slerp": slerp}
 

@@ -9,19 +9,9 @@ import torch
 from ..checkpoint import load_model
 from ..devices import resolve_device
 from ..images import grid, png_bytes, save_bytes
+from ..analysis import encode, load_test_set, manifold_latents, model_dataset_name
 from ..latent import manifold_grid
-from .common import add_device_seed, apply_threads
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1 (also used by `interpolate`)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from .common import add_device_seed, apply_threads, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=positive_int, default=64, help="number of prior samples (default: %(default)s)")
     p.add_argument("--grid", type=positive_int, default=None, metavar="N",
                    help="2-D latent: render the N x N manifold grid instead of random samples")
+    p.add_argument("--data-dir", default=None,
+                   help="an autoencoder's --grid spans its encoded test set: where that dataset's files are")
     p.add_argument("--nrow", type=positive_int, default=None, help="images per row (default: a square grid)")
     p.add_argument("--scale", type=positive_int, default=2, help="enlarge each pixel this many times (default: %(default)s)")
     p.add_argument("--out", default="samples.png", help="PNG file to write (default: %(default)s)")
@@ -49,7 +41,17 @@ def run(args: argparse.Namespace) -> int:
         if model.latent_dim != 2:
             raise ValueError(f"--grid needs a 2-D latent; this model has {model.latent_dim} dimensions "
                              "(use --n for prior samples)")
-        z, nrow = manifold_grid(args.grid), args.grid  # (N*N, 2), row-major
+        if model.is_variational:
+            z = manifold_grid(args.grid)  # (N*N, 2), row-major
+        else:  # no prior to take quantiles of: span the codes of the test set instead
+            name = model_dataset_name(model)
+            if not name:
+                raise ValueError("an autoencoder's grid spans its encoded test set, and this checkpoint does "
+                                 "not name its dataset (metadata['dataset']['name'])")
+            codes = encode(model, load_test_set(name, args.data_dir).test_x).mean
+            z, caption = manifold_latents(args.grid, 2, codes, variational=False)
+            print(f"note: {caption}", file=sys.stderr)
+        nrow = args.grid
     else:
         if not model.is_variational:
             print(f"note: a {model.config.kind.upper()} has no prior; decoding N(0, I) draws anyway",

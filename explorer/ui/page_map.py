@@ -15,7 +15,7 @@ MAP_KEY = "latent_map"
 def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[bytes, str]:
     """The n x n decoded grid as a PNG, and what its axes are."""
     enc = state.encoding(_model, key, dataset)
-    z, caption = manifold_latents(n, _model.latent_dim, enc.mean)
+    z, caption = manifold_latents(n, _model.latent_dim, enc.mean, variational=_model.is_variational)
     return show.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
