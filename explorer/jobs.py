@@ -23,7 +23,7 @@ import torch
 
 from .checkpoint import load_checkpoint, save_model
 from .config import ModelConfig
-from .data import ImageDataset, load_dataset
+from .data import ImageDataset, load_training_data
 from .model import LatentModel, build_model
 from .projection import make_projection
 from .trainer import TrainConfig, Trainer, TrainingDiverged
@@ -131,27 +131,6 @@ def wait_reason(running: int, position: int) -> str:
     runs = f"{running} training is" if running == 1 else f"{running} trainings are"
     return (f"{runs} running on this server; yours starts when one finishes "
             f"(you are number {position} in the queue).")
-
-
-# -- data -----------------------------------------------------------------------------------------
-def load_training_data(name: str, data_dir: str | None = None, download: bool = False) -> ImageDataset:
-    """load_dataset, except that MNIST without its training files falls back to the bundled
-    10,000-image test split (8,000 to train on, 2,000 held out), with a note saying so.
-
-    download=False by default: a class server should not fetch data because someone pressed Start.
-    """
-    try:
-        return load_dataset(name, data_dir or None, download=download)
-    except FileNotFoundError:  # DataNotFound: neither on disk nor (allowed to be) downloaded
-        if name != "mnist":
-            raise
-    test = load_dataset("mnist", data_dir or None, test_only=True)
-    n_train = 8000
-    data = ImageDataset("mnist", test.test_x[:n_train], test.test_y[:n_train], test.test_x[n_train:],
-                        test.test_y[n_train:], test.classes, test_from=n_train)
-    data.notes.append("Full MNIST was not found (set EXPLORER_DATA_DIR or give its directory), so this "
-                      "trains on the bundled MNIST test split: 8,000 images to train on, 2,000 held out.")
-    return data
 
 
 # -- what a job is asked to do ---------------------------------------------------------------------

@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 
 from explorer import ModelConfig, build_model, load_model, save_model
+import explorer.cli.train as cli_train
 from explorer.cli import COMMANDS, main
+from explorer.data import DataNotFound
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--hidden", "32", "--latent", "2", "--batch-size", "128", "--threads", "1",
@@ -95,6 +97,31 @@ def test_sample_manifold_grid_needs_a_2d_latent(trained: dict, tmp_path: Path,
                          tmp_path / "z3.safetensors", dataset={"name": "digits"})
     assert main(["sample", str(three_d), "--grid", "5", "--out", str(out)]) == 2
     assert "--grid needs a 2-D latent" in capsys.readouterr().err
+
+
+def test_bundled_split_trains_offline_and_keeps_its_held_out_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    def no_mnist(*args, **kwargs):
+        raise DataNotFound("Put train-images-idx3-ubyte.gz ... in /nowhere")
+
+    monkeypatch.setattr(cli_train, "load_dataset", no_mnist)  # full MNIST absent, downloads impossible
+    out = tmp_path / "m.safetensors"
+    small = ["--hidden", "16", "--batch-size", "500", "--threads", "1", "--quiet"]
+    assert main(["train", "--dataset", "mnist", *small, "--epochs", "1", "--out", str(out)]) == 2
+    assert "Offline, --bundled-split trains on the bundled test split" in capsys.readouterr().err
+
+    assert main(["train", "--dataset", "mnist", "--bundled-split", *small, "--epochs", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "bundled MNIST test split" in printed and "(8000 images)" in printed
+    assert load_model(out).metadata["dataset"]["test_from"] == 8000
+    # a resume without the flag keeps the split: its test images were never trained on
+    assert main(["train", "--dataset", "mnist", *small, "--epochs", "2", "--resume", str(out), "--out", str(out)]) == 0
+    assert "(8000 images)" in capsys.readouterr().out
+    assert load_model(out).metadata["dataset"]["test_from"] == 8000
+    assert main(["evaluate", str(out), "--k", "2", "--quiet", "--threads", "1"]) == 0
+    assert "evaluating 2000 test images of mnist" in capsys.readouterr().out
+    assert main(["train", "--dataset", "digits", "--bundled-split", *small, "--out", str(out)]) == 2
+    assert "--bundled-split is for --dataset mnist" in capsys.readouterr().err
 
 
 def test_sample_grid_of_an_autoencoder_spans_its_codes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 from ..checkpoint import load_checkpoint, save_model
 from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
-from ..data import DATASETS, load_dataset
+from ..data import DATASETS, DataNotFound, ImageDataset, bundled_mnist_split, load_dataset
 from ..devices import resolve_device
 from ..model import build_model
 from ..trainer import TrainConfig, Trainer, TrainingDiverged
@@ -28,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="directory holding the dataset files (or a folder of images)")
     p.add_argument("--image-size", type=int_list, default=None, help="folder dataset: H,W to resize to")
     p.add_argument("--rgb", action="store_true", help="folder dataset: keep colour")
+    p.add_argument("--bundled-split", action="store_true",
+                   help="mnist offline: train on the first 8,000 images of the bundled test split; the other "
+                        "2,000 stay held out as the test set (a resumed checkpoint keeps its split)")
     p.add_argument("--kind", default="vae", choices=KINDS)
     p.add_argument("--arch", default="mlp", choices=ARCHS)
     p.add_argument("--hidden", type=int_list, default=(400,), help="MLP hidden sizes or conv channels, e.g. 200,200")
@@ -78,16 +81,35 @@ def run(args: argparse.Namespace) -> int:
             dist.destroy_process_group()
 
 
+def _load_data(args: argparse.Namespace, resumed: dict) -> ImageDataset:
+    """The training data; the bundled MNIST split when asked for or when the resumed checkpoint used it."""
+    if args.bundled_split or (resumed.get("dataset") or {}).get("test_from"):
+        if args.dataset != "mnist":
+            raise ValueError(f"--bundled-split is for --dataset mnist, not {args.dataset}")
+        data = bundled_mnist_split(args.data_dir)
+        data.notes.append("training on the bundled MNIST test split: its first 8,000 images; the other 2,000 "
+                          "are the test set (and what evaluate uses)")
+        return data
+    data_kwargs = {"size": args.image_size, "rgb": args.rgb} if args.dataset == "folder" else {}
+    try:
+        return load_dataset(args.dataset, args.data_dir, **data_kwargs)
+    except DataNotFound as e:
+        if args.dataset != "mnist":
+            raise
+        raise DataNotFound(f"{e}\nOffline, --bundled-split trains on the bundled test split instead "
+                           "(8,000 images; the other 2,000 are held out).") from None
+
+
 def _train(args: argparse.Namespace, rank: int) -> int:
-    data_kwargs = {}
-    if args.dataset == "folder":
-        data_kwargs = {"size": args.image_size, "rgb": args.rgb}
-    data = load_dataset(args.dataset, args.data_dir, **data_kwargs)
+    resumed, opt_state = None, None
+    if args.resume:
+        resumed, opt_state = load_checkpoint(args.resume)
+    data = _load_data(args, resumed.metadata if resumed is not None else {})
     for note in data.notes:
         _say(rank, f"note: {note}")
-    opt_state, history = None, None
-    if args.resume:
-        model, opt_state = load_checkpoint(args.resume)
+    history = None
+    if resumed is not None:
+        model = resumed
         history = model.metadata.get("history")
         tc = dict(model.metadata.get("train_config", {}))
         tc.update(epochs=args.epochs, device=args.device, lr=args.lr)

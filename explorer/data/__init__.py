@@ -3,5 +3,7 @@ from .base import ImageDataset, binarize
 from .decode import image_from_bytes, match_background
 from .download import DataNotFound
 from .registry import DATASETS, load_dataset
+from .training import bundled_mnist_split, load_training_data
 
-__all__ = ["ImageDataset", "binarize", "image_from_bytes", "match_background", "DataNotFound", "DATASETS", "load_dataset"]
+__all__ = ["ImageDataset", "binarize", "image_from_bytes", "match_background", "DataNotFound", "DATASETS", "load_dataset",
+           "bundled_mnist_split", "load_training_data"]
