@@ -1,5 +1,6 @@
 """Figures of a training run from a jobs.JobSnapshot: the ELBO and its two terms, beta, and the KL
-of each latent dimension (for an autoencoder, the reconstruction term alone). They return Plotly figures; they never call Streamlit or write files."""
+of each latent dimension (for an autoencoder, the reconstruction term alone). They return Plotly
+figures; they never call Streamlit or write files."""
 from __future__ import annotations
 
 import copy

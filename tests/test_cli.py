@@ -121,7 +121,9 @@ def test_bundled_split_trains_offline_and_keeps_its_held_out_images(tmp_path: Pa
     assert main(["evaluate", str(out), "--k", "2", "--quiet", "--threads", "1"]) == 0
     assert "evaluating 2000 test images of mnist" in capsys.readouterr().out
     assert main(["train", "--dataset", "digits", "--bundled-split", *small, "--out", str(out)]) == 2
-    assert "--bundled-split is for --dataset mnist" in capsys.readouterr().err
+    assert "--bundled-split is the bundled MNIST split: use --dataset mnist" in capsys.readouterr().err
+    assert main(["train", "--dataset", "digits", *small, "--epochs", "3", "--resume", str(out), "--out", str(out)]) == 2
+    assert "m.safetensors trained on the bundled MNIST split: use --dataset mnist" in capsys.readouterr().err
 
 
 def test_sample_grid_of_an_autoencoder_spans_its_codes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

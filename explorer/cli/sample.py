@@ -6,10 +6,10 @@ import sys
 
 import torch
 
+from ..analysis import encode, load_test_set, manifold_latents, model_dataset_name
 from ..checkpoint import load_model
 from ..devices import resolve_device
 from ..images import grid, png_bytes, save_bytes
-from ..analysis import encode, load_test_set, manifold_latents, model_dataset_name
 from ..latent import manifold_grid
 from .common import add_device_seed, apply_threads, positive_int
 

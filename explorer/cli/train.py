@@ -81,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
             dist.destroy_process_group()
 
 
-def _load_data(args: argparse.Namespace, resumed: dict) -> ImageDataset:
+def _load_data(args: argparse.Namespace, resumed_meta: dict) -> ImageDataset:
     """The training data; the bundled MNIST split when asked for or when the resumed checkpoint used it."""
-    if args.bundled_split or (resumed.get("dataset") or {}).get("test_from"):
+    resumed_split = bool((resumed_meta.get("dataset") or {}).get("test_from"))
+    if args.bundled_split or resumed_split:
         if args.dataset != "mnist":
-            raise ValueError(f"--bundled-split is for --dataset mnist, not {args.dataset}")
+            why = f"{args.resume} trained on" if resumed_split else "--bundled-split is"
+            raise ValueError(f"{why} the bundled MNIST split: use --dataset mnist, not {args.dataset}")
         data = bundled_mnist_split(args.data_dir)
         data.notes.append("training on the bundled MNIST test split: its first 8,000 images; the other 2,000 "
                           "are the test set (and what evaluate uses)")

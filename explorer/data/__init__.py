@@ -5,5 +5,5 @@ from .download import DataNotFound
 from .registry import DATASETS, load_dataset
 from .training import bundled_mnist_split, load_training_data
 
-__all__ = ["ImageDataset", "binarize", "image_from_bytes", "match_background", "DataNotFound", "DATASETS", "load_dataset",
-           "bundled_mnist_split", "load_training_data"]
+__all__ = ["ImageDataset", "binarize", "image_from_bytes", "match_background", "DataNotFound", "DATASETS",
+           "load_dataset", "bundled_mnist_split", "load_training_data"]
