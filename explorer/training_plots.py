@@ -66,8 +66,7 @@ def _autoencoder_figure(snap: JobSnapshot, height: int) -> go.Figure:
 def _autoencoder_layout(height: int) -> dict:
     fig = go.Figure()
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), uirevision="curves",
-                      title="Reconstruction term log p(x | z = encoder(x)), nats per example "
-                            "(an autoencoder has no KL term and no ELBO)",
+                      title="Reconstruction term log p(x | z = encoder(x)); an AE has no KL and no ELBO",
                       xaxis_title="epoch", yaxis_title="nats per example",
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return fig.to_dict()["layout"]

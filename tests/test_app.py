@@ -251,7 +251,7 @@ def test_an_autoencoder_run_is_drawn_without_kl_or_elbo(app):
     curves = [s for s in specs if any(d.get("name", "").endswith(" · train") for d in s["data"])]
     assert len(curves) == 1, [s["layout"].get("title") for s in specs]
     assert [d["name"] for d in curves[0]["data"]] == ["reconstruction · train", "reconstruction · test"]
-    assert "no KL term" in curves[0]["layout"]["title"]["text"]
+    assert "has no KL and no ELBO" in curves[0]["layout"]["title"]["text"]
     assert not any("KL per latent dimension" in str(s["layout"].get("title")) for s in specs)
     assert any("no per-dimension KL" in c.value for c in app.caption)
 
