@@ -208,8 +208,8 @@ class Trainer:
                         stop, bad_loss = _agree(loss, self.stop_event.is_set())
                         if stop or bad_loss is not None:
                             # DDP's forward left its reducer waiting for this step's gradient all-reduce:
-                            # finish it on every rank and throw the gradients away. (Leaving it pending
-                            # made a rank abort at exit now and then.)
+                            # finish it on every rank and throw the gradients away, so that no collective
+                            # is left half done when the ranks leave.
                             loss.backward()
                             self.optimizer.zero_grad(set_to_none=True)
                         if stop:

@@ -8,7 +8,6 @@ import json
 import time
 from pathlib import Path
 
-
 from ..evaluation import GivenPosterior, amortization_gap, compare_estimators, gradient_variance, log_likelihood
 from .common import add_device_seed, apply_threads, strict_json
 from .evaluate import load_vae_and_test_images

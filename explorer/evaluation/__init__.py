@@ -34,8 +34,6 @@ from .report import EstimatorComparison, compare_estimators, evaluate
 
 __all__ = [
     "ActiveUnits", "AmortizationGap", "ElboGap", "GivenPosterior", "GradientVariance", "active_units",
-    "amortization_gap",
-    "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood", "log_likelihood",
-    "log_likelihood_with_weights", "log_weights",
-    "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
+    "amortization_gap", "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood",
+    "log_likelihood", "log_likelihood_with_weights", "log_weights", "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
 ]
