@@ -1,0 +1,15 @@
+"""The code that runs in the browser, read once at import from the .js and .css files beside this one
+(shipped inside the package: no CDN, works offline). This module imports no Streamlit, so tests can load
+the same source into a bare page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def source(name: str) -> str:
+    return (HERE / name).read_text(encoding="utf-8")
+
+
+VAENET_JS = source("vaenet.js")  # the forward pass: parse, decode, encode, logPrior

@@ -1,0 +1,144 @@
+"""A model (and the arrays a page draws) packed into one blob for the in-browser forward pass.
+
+Layout, little-endian: b"VAEX", uint32 header length, the header as ASCII JSON, zero padding to a multiple
+of 4, then float32 data. The header holds numbers only (layer shapes, codes for the activation and the
+likelihood, offsets into the data): no text from a checkpoint ever reaches the page. The page's reader is
+explorer/ui/web/vaenet.js; tests/test_web_forward.py holds its numbers against torch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import ACTIVATIONS, KINDS, LIKELIHOODS
+from .model import MIN_DECODER_SCALE, LatentModel
+
+MAGIC = b"VAEX"
+VERSION = 1
+MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # above this the page keeps the server path: a slow first load for a class
+OP_LINEAR, OP_CONV, OP_CONVT, OP_ACT, OP_RESIZE = range(5)
+ACT_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}  # relu tanh elu leaky_relu softplus
+
+
+class _Data:
+    """float32 sections appended one after another; offsets are counted in floats."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, a: np.ndarray | torch.Tensor) -> int:
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+        a = np.ascontiguousarray(a, dtype="<f4").ravel()
+        off = self.size
+        self.parts.append(a)
+        self.size += a.size
+        return off
+
+
+def _ops(net: nn.Module, shape: tuple[int, ...], data: _Data) -> tuple[list[list[float]], tuple[int, ...]]:
+    """The layers of an encoder or decoder body as flat op records; shape is its input's (without N)."""
+    ops: list[list[float]] = []
+    for m in _leaves(net):
+        if isinstance(m, nn.Flatten):
+            shape = (math.prod(shape),)
+        elif isinstance(m, nn.Linear):
+            ops.append([OP_LINEAR, m.in_features, m.out_features, data.add(m.weight), data.add(m.bias)])
+            shape = (m.out_features,)
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            if len(shape) == 1:  # a decoder's fc output viewed as its feature map
+                shape = tuple(net.feat_shape)
+            c, h, w = shape
+            (k, _), (s, _), (p, _) = m.kernel_size, m.stride, m.padding
+            if isinstance(m, nn.Conv2d):
+                oh, ow, code, cout = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, OP_CONV, m.out_channels
+            else:
+                oh, ow, code, cout = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k, OP_CONVT, m.out_channels
+            ops.append([code, c, h, w, cout, oh, ow, k, s, p, data.add(m.weight), data.add(m.bias)])
+            shape = (cout, oh, ow)
+        elif type(m).__name__ in _ACT_TYPES:
+            ops.append([OP_ACT, ACT_CODES[_ACT_TYPES[type(m).__name__]]])
+        else:
+            raise ValueError(f"the page cannot run a {type(m).__name__} layer")
+    return ops, shape
+
+
+_ACT_TYPES = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu", "Softplus": "softplus"}
+
+
+def _leaves(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if not list(m.children())]
+
+
+def model_header(model: LatentModel, data: _Data) -> dict[str, Any]:
+    """The model's part of the header: numbers only."""
+    c = model.config
+    enc, enc_shape = _ops(model.encoder, tuple(c.image_shape), data)
+    dec, dec_shape = _ops(model.decoder, (c.latent_dim,), data)
+    if len(dec_shape) == 3 and tuple(dec_shape[1:]) != tuple(c.image_shape[1:]):  # ConvDecoder's final resize
+        ch = dec_shape[0]
+        dec.append([OP_RESIZE, ch, dec_shape[1], dec_shape[2], c.image_shape[1], c.image_shape[2]])
+    return {"image": list(c.image_shape), "latent": c.latent_dim, "kind": KINDS.index(c.kind),
+            "likelihood": LIKELIHOODS.index(c.likelihood), "sigma": c.sigma, "min_scale": MIN_DECODER_SCALE,
+            "encoder": enc, "decoder": dec}
+
+
+def unsupported(model: LatentModel) -> str | None:
+    """Why the page cannot run this model (then the app decodes on the server), or None."""
+    try:
+        model_header(model, _Data())
+    except (ValueError, KeyError, AttributeError) as e:
+        return str(e)
+    size = 4 * model.num_parameters()
+    if size > MAX_PAYLOAD_BYTES:
+        return f"its {size / 2 ** 20:.0f} MB of weights are too many to send to the page"
+    return None
+
+
+def pack(model: LatentModel | None = None, arrays: dict[str, np.ndarray] | None = None,
+         numbers: dict[str, Any] | None = None) -> bytes:
+    """One blob: the model's weights (if any), named float32 arrays, and extra header numbers."""
+    data = _Data()
+    header: dict[str, Any] = {"v": VERSION}
+    if model is not None:
+        with torch.no_grad():
+            header["model"] = model_header(model, data)
+    header["arrays"] = {}
+    for name, a in (arrays or {}).items():
+        a = np.asarray(a, dtype=np.float32)
+        header["arrays"][name] = [data.add(a), *a.shape]
+    header.update(numbers or {})
+    _check_numbers(header)
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("ascii")
+    head = MAGIC + struct.pack("<I", len(text)) + text
+    head += b"\0" * (-len(head) % 4)
+    return head + b"".join(p.tobytes() for p in data.parts)
+
+
+def read(blob: bytes) -> tuple[dict[str, Any], np.ndarray]:
+    """The header and the float32 data of a blob (what the page reads; used by tests)."""
+    if blob[:4] != MAGIC:
+        raise ValueError("not a VAEX payload")
+    (n,) = struct.unpack("<I", blob[4:8])
+    header = json.loads(blob[8:8 + n])
+    start = 8 + n + (-(8 + n) % 4)
+    return header, np.frombuffer(blob[start:], dtype="<f4")
+
+
+def _check_numbers(x: Any, where: str = "header") -> None:
+    """Only numbers (and containers of them) may cross into the page; keys are this module's own names."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_numbers(v, f"{where}.{k}")
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            _check_numbers(v, f"{where}[{i}]")
+    elif isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise ValueError(f"{where} must be a finite number, got {x!r}")
