@@ -1,14 +1,16 @@
-"""Latent map: the encoded test set, the decoded manifold, one chosen image in detail."""
+"""Latent map: the encoded test set, the decoder under the pointer, one chosen image in detail, the manifold."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import map_extras, mapview, point_panel, show, state
+from explorer.ui import latent_canvas, map_extras, mapview, point_panel, show, state
 
 MAP_KEY = "latent_map"
+CANVAS_KEY = "latent_canvas"
 
 
 @st.cache_data(show_spinner="Decoding the manifold…", max_entries=64)
@@ -19,6 +21,81 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
     return show.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
+def picked() -> None:
+    """The map's click, before the fragment reruns: a dot's index, or a z clicked on empty space."""
+    cur = state.current()
+    if cur is None:
+        return
+    result = st.session_state.get(CANVAS_KEY)
+    n = st.session_state.get("_map_points", 0)
+    pick = latent_canvas.clean_pick(getattr(result, "pick", None), n, cur.model.latent_dim)
+    if pick and "index" in pick:
+        state.choose_index(pick["index"])
+    elif pick:
+        state.choose_z(pick["z"])
+
+
+def selected_mark(md: mapview.MapData, sel: int) -> tuple[float, ...] | None:
+    """(x, y, cov_xx, cov_xy, cov_yy) of the chosen image on the map; None where it has no place there."""
+    mu, std = md.enc.mean[sel:sel + 1], md.enc.std[sel]
+    if sel < md.n:
+        xy = md.coords[sel]
+    elif md.proj.inductive:
+        xy = md.proj.transform(mu)[0]
+    else:
+        return None
+    cov = md.proj.project_covariance(np.diag(std.astype(np.float64) ** 2)) if md.proj.linear else np.zeros((2, 2))
+    return (float(xy[0]), float(xy[1]), float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1]))
+
+
+@st.fragment
+def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
+    """The map and the chosen point beside it: a click reruns only this fragment."""
+    md = mapview.load(cur, data, method, n)
+    sel = state.selected_index(len(data.test_x))
+    if sel is None:
+        state.choose_index(sel := 0)
+    chosen_z = state.chosen_z(cur.model.latent_dim)
+    left, right = st.columns([3, 2])
+    with left:
+        why = latent_canvas.unsupported(cur.model)
+        labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
+        if why is None:
+            st.session_state["_map_points"] = md.n
+            latent_canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
+                                 selected_mark(md, sel), widget_key=CANVAS_KEY, on_pick=picked)
+            st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
+                       "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, "
+                       "Ctrl + wheel or the buttons to zoom, double-click to reset; the legend hides labels.")
+            x_title, y_title = md.proj.axis_titles()
+            st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
+        else:
+            chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # a new map starts with no stale selection
+            if mapview.consume_click(chart_key) is not None:
+                sel = state.selected_index(len(data.test_x))
+            st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it.")
+            mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key)
+        if not md.proj.inductive:
+            st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
+    with right:
+        if st.session_state.get("map_index") != sel:
+            st.session_state["map_index"] = sel  # a click on the map moves the index box too
+        st.number_input("Test image index (or click a dot on the map)", 0, len(data.test_x) - 1, key="map_index",
+                        on_change=lambda: state.choose_index(int(st.session_state["map_index"])))
+        if chosen_z is not None:
+            point_panel.render_z(cur, chosen_z)
+        else:
+            point_panel.render(cur, data, sel, md.enc)
+
+
+def _class_note(data) -> str:
+    """The legend shows label numbers (only numbers go to the page); name them when they are not digits."""
+    names = list(data.classes or [])
+    if not names or names == [str(i) for i in range(len(names))]:
+        return ""
+    return " Labels: " + ", ".join(f"{i} {name}" for i, name in enumerate(names)) + "."
+
+
 cur = state.require_model()
 data = state.require_data(cur)
 st.title("Latent map")
@@ -27,33 +104,16 @@ if data.test_from:  # trained on the first test images (MNIST without its traini
     which = (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
              f"{data.test_from:,} of the standard test split; the map's indices count from there)")
 st.caption(f"**{cur.name}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
-           "coloured by its label. Click a dot to inspect it.")
+           "coloured by its label. The model runs in this page: point anywhere and see what it decodes there.")
 
 method, n = mapview.controls(cur, len(data.test_x), "map")
-md = mapview.load(cur, data, method, n)
-chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # a new map starts with no stale selection
-mapview.consume_click(chart_key)
-sel = state.selected_index(len(data.test_x))
-if sel is None:
-    st.session_state[state.SELECTED] = sel = 0
+map_and_choice(cur, data, method, n)
 
-left, right = st.columns([3, 2])
-with left:
-    mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key)
-    if not md.proj.inductive:
-        st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
-with right:
+g_left, _ = st.columns([2, 3])
+with g_left:
     g = st.slider("Manifold grid size", 5, 25, 15, key="manifold_n")
     png, caption = manifold_png(cur.model, cur.key, data.name, g)
     st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
-
-st.subheader("Chosen image")
-if st.session_state.get("map_index") != sel:
-    st.session_state["map_index"] = sel  # a click on the map moves the index box too
-st.number_input("Test image index (or click a dot on the map)", 0, len(data.test_x) - 1, key="map_index",
-                on_change=lambda: st.session_state.update({state.SELECTED: int(st.session_state["map_index"])}))
-point_panel.render(cur, data, sel, md.enc)
-
 map_extras.samples(cur, data)
 map_extras.compare(cur, data, method, n)
-map_extras.exports(cur, data, md, png)
+map_extras.exports(cur, data, mapview.load(cur, data, method, n), png)

@@ -31,35 +31,51 @@ def image(x, caption: str) -> None:
     st.image(show.png(x, 140), caption=caption, output_format="PNG")
 
 
+def render_z(cur: state.Current, z: list[float]) -> None:
+    """A point clicked on empty map space: what the decoder makes of it, and its prior density."""
+    model = cur.model
+    zt = torch.tensor([z], dtype=torch.float32)
+    img = model.decode_mean(zt.to(next(model.parameters()).device)).cpu()[0]
+    image(img, "mean of p(x | z) at the clicked point")
+    if model.is_variational:
+        st.metric("log p(z) (nats)", f"{model.prior.log_prob(zt).item():.2f}", help="log N(z; 0, I)")
+    st.dataframe(pd.DataFrame({"z": z}, index=[f"z{d + 1}" for d in range(len(z))]).T, width="stretch")
+    b1, b2 = st.columns(2)
+    if b1.button("Start the decoder sliders here", key="z_to_decoder"):
+        st.session_state["decoder_z"] = list(z)
+        st.toast("The Decoder sliders page now starts from this point")
+    b2.button("Back to the chosen image", key="z_back", on_click=lambda: state.choose_index(
+        st.session_state.get(state.SELECTED) or 0))
+
+
 def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
     model = cur.model
     x = data.test_x[index:index + 1]
     label = data.classes[int(data.test_y[index])] if data.test_y is not None and data.classes else "?"
     recon = model.reconstruct(x.to(next(model.parameters()).device)).cpu()
-    c1, c2, c3 = st.columns([1, 1, 3])
+    c1, c2 = st.columns(2)
     with c1:
         image(x[0], f"test image {index} (label {label})")
     with c2:
         image(recon[0], "reconstruction E[x | z = μ]")
-    with c3:
-        n = numbers(model, cur.key, data.name, index)
-        if model.is_variational:
-            m1, m2, m3 = st.columns(3)
-            m1.metric("ELBO (nats)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
-            m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
-            m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
-                      help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
-            note = "Numbers are on the binarized test image, as in training." if trained_binarized(model) else ""
-            st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
-                       f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
-        else:
-            st.metric("log p(x | z = code) (nats)", f"{n['recon']:.2f}")
-            st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
-                       "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
-        stats = pd.DataFrame({"posterior mean μ": enc.mean[index], "posterior std σ": enc.std[index]},
-                             index=[f"z{d + 1}" for d in range(model.latent_dim)])
-        st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
-                     height="auto" if model.latent_dim <= 8 else 220)
+    n = numbers(model, cur.key, data.name, index)
+    if model.is_variational:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("ELBO (nats)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
+        m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
+        m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
+                  help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
+        note = "Numbers are on the binarized test image, as in training." if trained_binarized(model) else ""
+        st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
+                   f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
+    else:
+        st.metric("log p(x | z = code) (nats)", f"{n['recon']:.2f}")
+        st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
+                   "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
+    stats = pd.DataFrame({"posterior mean μ": enc.mean[index], "posterior std σ": enc.std[index]},
+                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
+    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
+                 height="auto" if model.latent_dim <= 8 else 220)
     b1, b2, b3 = st.columns(3)
     # Hand-offs to the other pages: each reads these keys as its starting choice.
     if b1.button("Interpolate from here (A)", key="use_as_a"):

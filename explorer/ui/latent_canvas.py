@@ -1,0 +1,81 @@
+"""The latent map as an in-page component: the model's weights and the map's points go to the browser once,
+and the decoder runs under the pointer there (explorer/ui/web/latent_map.js). A click comes back as a
+trigger: the index of the nearest dot, or the z clicked on empty space."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from explorer.model import LatentModel
+from explorer.projection import Projection
+from explorer.ui.web import VAENET_JS, source
+from explorer.web_payload import pack, unsupported
+
+_COMPONENT = st.components.v2.component("vae_explorer_latent_map", js=VAENET_JS + source("latent_map.js"),
+                                        css=source("latent_map.css"))
+MODES = {"axes": 0, "pca": 1}  # any other projection (t-SNE, UMAP) cannot be inverted: mode 2, nearest point
+
+
+def mode_of(proj: Projection) -> int:
+    return MODES.get(proj.key, 2)
+
+
+def hover_note(proj: Projection, model: LatentModel) -> str:
+    """What the pointer decodes on this map, in words."""
+    mode = mode_of(proj)
+    if mode == 0:
+        return "the pointer is z itself"
+    if mode == 1:
+        return (f"the pointer maps back through the projection, z = mean + p·U (the {model.latent_dim - 2} "
+                "directions PCA drops are held at the data's mean)")
+    return f"{proj.label} cannot be inverted, so the pointer decodes the nearest encoded point"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray, labels: np.ndarray,
+            mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int, height: int) -> bytes:
+    """One blob for the page (numbers only). selected: the starred point's (x, y, cov_xx, cov_xy, cov_yy)."""
+    arrays: dict[str, Any] = {"coords": coords, "labels": labels}
+    mode = mode_of(_proj)
+    if mode == 1:
+        arrays.update(pca_mean=_proj.mean_, pca_components=_proj.components_)
+    elif mode == 2:
+        arrays["mu"] = mu
+    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height}
+    if selected is not None:
+        x, y, a, b, d = selected
+        numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
+    return pack(_model, arrays, numbers)
+
+
+def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
+           labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, *,
+           index_offset: int = 0, height: int = 560, widget_key: str = "latent_canvas",
+           on_pick=lambda: None) -> dict | None:
+    """Mount the map; returns this run's click ({"index": i} or {"z": [...]}) or None. on_pick runs before
+    the rerun a click causes (read the click there with clean_pick on st.session_state[widget_key].pick)."""
+    labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
+    blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels.astype(np.float32),
+                   np.asarray(mu, np.float32), selected, index_offset, height)
+    result = _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick)
+    return clean_pick(getattr(result, "pick", None), len(coords), model.latent_dim)
+
+
+def clean_pick(pick: Any, n: int, latent_dim: int) -> dict | None:
+    """What the browser sent, checked: an index in range, or a finite z of the right size; else None."""
+    if not isinstance(pick, dict):
+        return None
+    i = pick.get("index")
+    if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n:
+        return {"index": i}
+    z = pick.get("z")
+    if isinstance(z, list) and len(z) == latent_dim and all(isinstance(v, (int, float)) for v in z):
+        z = [float(v) for v in z]
+        if all(np.isfinite(z)):
+            return {"z": z}
+    return None
+
+
+__all__ = ["render", "hover_note", "unsupported", "clean_pick"]

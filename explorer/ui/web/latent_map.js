@@ -1,0 +1,282 @@
+// The latent map drawn in the page: a canvas scatter of the encoded test set (zoom, pan, a legend that hides
+// labels), the decoder run under the pointer every animation frame, and a click that picks the nearest dot
+// (or, on empty space, that z). Python hears only the click: one setTriggerValue per gesture.
+// Header numbers (explorer/ui/latent_canvas.py): mode 0 = the latent's own axes, 1 = PCA (z = mean + p U),
+// 2 = a non-invertible map (t-SNE, UMAP: the nearest encoded point is decoded); selected = index or -1.
+const PALETTE = [0x636EFA, 0xEF553B, 0x00CC96, 0xAB63FA, 0xFFA15A, 0x19D3F3, 0xFF6692, 0xB6E880, 0xFF97FF, 0xFECB52];
+const rgb = (c, a = 1) => `rgba(${(c >> 16) & 255},${(c >> 8) & 255},${c & 255},${a})`;
+const PICK_PX = 10;  // a click this close to a dot picks the dot
+
+function niceTicks(lo, hi, n) {
+  const step0 = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(step0));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0);
+  const out = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) out.push(Math.abs(t) < step / 1e6 ? 0 : t);
+  return out;
+}
+
+function ellipse(ctx, cx, cy, cov, sx, sy, k) {
+  // cov in map units -> screen: principal axes of [[a, b], [b, d]]
+  const [a, b, , d] = cov, tr = (a + d) / 2, det = Math.sqrt(Math.max(0, ((a - d) / 2) ** 2 + b * b));
+  const l1 = tr + det, l2 = Math.max(0, tr - det), th = Math.atan2(l1 - a, b || 1e-30);
+  ctx.beginPath();
+  for (let i = 0; i <= 72; i++) {
+    const t = (i / 72) * 2 * Math.PI, u = k * Math.sqrt(l1) * Math.cos(t), v = k * Math.sqrt(l2) * Math.sin(t);
+    const x = cx + (u * Math.cos(th) - v * Math.sin(th)) * sx, y = cy - (u * Math.sin(th) + v * Math.cos(th)) * sy;
+    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+  }
+  ctx.stroke();
+}
+
+function drawImage(canvas, pixels, C, H, W) {
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(W, H), plane = H * W;
+  for (let i = 0; i < plane; i++) {
+    const g = (c) => Math.round(255 * Math.min(1, Math.max(0, pixels[c * plane + i])));
+    img.data[4 * i] = g(0); img.data[4 * i + 1] = g(C === 3 ? 1 : 0); img.data[4 * i + 2] = g(C === 3 ? 2 : 0);
+    img.data[4 * i + 3] = 255;
+  }
+  const tmp = canvas.__tmp || (canvas.__tmp = document.createElement("canvas"));
+  tmp.width = W; tmp.height = H;
+  tmp.getContext("2d").putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tmp, 0, 0, canvas.width, canvas.height);
+}
+
+function build(root) {
+  root.innerHTML = "";  // our own static markup only; every number below is set with textContent
+  const el = (tag, cls, parent = root) => { const e = document.createElement(tag); e.className = cls; parent.appendChild(e); return e; };
+  const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [] }, decodes: 0, drawn: null };
+  const wrap = el("div", "vx-wrap");
+  const plot = el("div", "vx-plot", wrap);
+  S.base = el("canvas", "vx-base", plot); S.over = el("canvas", "vx-over", plot);
+  const tools = el("div", "vx-tools", plot);
+  for (const [label, f] of [["+", () => zoom(S, 1 / 1.5)], ["−", () => zoom(S, 1.5)], ["reset", () => { S.view = null; redraw(S); }]]) {
+    const b = el("button", "vx-btn", tools); b.textContent = label; b.onclick = f;
+  }
+  const side = el("div", "vx-side", wrap);
+  S.preview = el("canvas", "vx-preview", side);
+  S.info = el("div", "vx-info", side);
+  S.legend = el("div", "vx-legend", side);
+  S.info.textContent = "Point at the map: the decoder draws the image there.";
+  attach(S);
+  return S;
+}
+
+function load(S, blob) {
+  const p = VAENet.parse(blob), h = p.header;
+  const same = S.header && JSON.stringify(S.header.arrays) === JSON.stringify(h.arrays) && S.header.mode === h.mode;
+  S.header = h; S.model = p.model; S.coords = p.arrays.coords.data; S.labels = p.arrays.labels.data;
+  S.mu = p.arrays.mu ? p.arrays.mu.data : null; S.mean = p.arrays.pca_mean ? p.arrays.pca_mean.data : null;
+  S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
+  S.n = p.arrays.coords.shape[0];
+  if (!same) { S.view = null; S.hidden.clear(); }
+  const C = S.model.C, H = S.model.H, W = S.model.W, scale = Math.max(1, Math.round(160 / W));
+  if (S.preview.width !== W * scale || S.preview.height !== H * scale) { S.preview.width = W * scale; S.preview.height = H * scale; }
+  legend(S);
+  resize(S);
+}
+
+function legend(S) {
+  S.legend.innerHTML = "";
+  const labs = [...new Set(S.labels)].sort((a, b) => a - b);
+  for (const lab of labs) {
+    const b = document.createElement("button");
+    b.className = "vx-chip" + (S.hidden.has(lab) ? " off" : "");
+    b.style.setProperty("--c", rgb(PALETTE[lab % PALETTE.length]));
+    b.textContent = String(lab);
+    b.title = "click: hide or show this label; double-click: show only this label";
+    b.onclick = () => { S.hidden.has(lab) ? S.hidden.delete(lab) : S.hidden.add(lab); legend(S); redraw(S); };
+    b.ondblclick = () => { S.hidden = new Set(labs.filter((l) => l !== lab)); legend(S); redraw(S); };
+    S.legend.appendChild(b);
+  }
+}
+
+function bounds(S) {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < S.n; i++) {
+    const x = S.coords[2 * i], y = S.coords[2 * i + 1];
+    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+  }
+  const px = 0.05 * (x1 - x0 || 1), py = 0.05 * (y1 - y0 || 1);
+  return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
+}
+
+const M = { l: 44, r: 10, t: 10, b: 28 };  // plot margins, CSS px
+function resize(S) {
+  const w = Math.max(300, S.base.parentElement.clientWidth || 600), h = S.header.height || 560, r = window.devicePixelRatio || 1;
+  for (const c of [S.base, S.over]) { c.width = w * r; c.height = h * r; c.style.width = w + "px"; c.style.height = h + "px"; }
+  S.w = w; S.h = h; S.r = r;
+  redraw(S);
+}
+
+// map <-> screen (CSS px)
+const sx = (S, x) => M.l + ((x - S.view.x0) / (S.view.x1 - S.view.x0)) * (S.w - M.l - M.r);
+const sy = (S, y) => S.h - M.b - ((y - S.view.y0) / (S.view.y1 - S.view.y0)) * (S.h - M.t - M.b);
+const mx = (S, px) => S.view.x0 + ((px - M.l) / (S.w - M.l - M.r)) * (S.view.x1 - S.view.x0);
+const my = (S, py) => S.view.y0 + ((S.h - M.b - py) / (S.h - M.t - M.b)) * (S.view.y1 - S.view.y0);
+
+function redraw(S) {
+  if (!S.view) S.view = bounds(S);
+  const ctx = S.base.getContext("2d");
+  ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
+  ctx.clearRect(0, 0, S.w, S.h);
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, S.w, S.h);
+  ctx.strokeStyle = "#e5e5e5"; ctx.fillStyle = "#555"; ctx.font = "11px sans-serif"; ctx.lineWidth = 1;
+  for (const t of niceTicks(S.view.x0, S.view.x1, 6)) {
+    const x = sx(S, t); ctx.beginPath(); ctx.moveTo(x, M.t); ctx.lineTo(x, S.h - M.b); ctx.stroke();
+    ctx.textAlign = "center"; ctx.fillText(+t.toPrecision(4), x, S.h - M.b + 14);
+  }
+  for (const t of niceTicks(S.view.y0, S.view.y1, 6)) {
+    const y = sy(S, t); ctx.beginPath(); ctx.moveTo(M.l, y); ctx.lineTo(S.w - M.r, y); ctx.stroke();
+    ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), M.l - 4, y + 4);
+  }
+  ctx.save(); ctx.beginPath(); ctx.rect(M.l, M.t, S.w - M.l - M.r, S.h - M.t - M.b); ctx.clip();
+  ctx.globalAlpha = 0.7;
+  for (let i = 0; i < S.n; i++) {
+    const lab = S.labels[i];
+    if (S.hidden.has(lab)) continue;
+    ctx.fillStyle = rgb(PALETTE[lab % PALETTE.length]);
+    ctx.fillRect(sx(S, S.coords[2 * i]) - 2, sy(S, S.coords[2 * i + 1]) - 2, 4, 4);
+  }
+  ctx.restore();
+  overlay(S);
+}
+
+function star(ctx, x, y, r) {
+  ctx.beginPath();
+  for (let i = 0; i < 10; i++) {
+    const a = -Math.PI / 2 + (i * Math.PI) / 5, rr = i % 2 ? r * 0.45 : r;
+    i ? ctx.lineTo(x + rr * Math.cos(a), y + rr * Math.sin(a)) : ctx.moveTo(x + rr * Math.cos(a), y + rr * Math.sin(a));
+  }
+  ctx.closePath(); ctx.fill(); ctx.stroke();
+}
+
+function overlay(S) {
+  const ctx = S.over.getContext("2d"), h = S.header;
+  ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
+  ctx.clearRect(0, 0, S.w, S.h);
+  const kx = (S.w - M.l - M.r) / (S.view.x1 - S.view.x0), ky = (S.h - M.t - M.b) / (S.view.y1 - S.view.y0);
+  const mark = (xy, cov, color, shape) => {
+    const x = sx(S, xy[0]), y = sy(S, xy[1]);
+    ctx.strokeStyle = color; ctx.lineWidth = 1.5;
+    if (cov && cov.some((v) => v > 0)) { ellipse(ctx, x, y, cov, kx, ky, 1); ctx.setLineDash([3, 3]); ellipse(ctx, x, y, cov, kx, ky, 2); ctx.setLineDash([]); }
+    ctx.fillStyle = color; ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
+    if (shape === "star") star(ctx, x, y, 9); else { ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke(); }
+  };
+  if (h.selected_xy) mark(h.selected_xy, h.selected_cov, "#000", "star");
+  if (S.drawn) mark(S.drawn.xy, S.drawn.cov, "#d62728", "dot");
+  if (S.hover) {
+    ctx.strokeStyle = "rgba(0,0,0,0.6)"; ctx.lineWidth = 1;
+    const [x, y] = S.hover.screen;
+    ctx.beginPath(); ctx.arc(x, y, 5, 0, 2 * Math.PI); ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9); ctx.stroke();
+  }
+}
+
+// the visible dot nearest to a screen point: [index, distance in CSS px]
+function nearest(S, px, py) {
+  let best = -1, bd = Infinity;
+  for (let i = 0; i < S.n; i++) {
+    if (S.hidden.has(S.labels[i])) continue;
+    const dx = sx(S, S.coords[2 * i]) - px, dy = sy(S, S.coords[2 * i + 1]) - py, d = dx * dx + dy * dy;
+    if (d < bd) { bd = d; best = i; }
+  }
+  return [best, Math.sqrt(bd)];
+}
+
+// the latent point under the pointer, and what it is (a z, or the nearest encoded image)
+function latentAt(S, px, py) {
+  const p = [mx(S, px), my(S, py)], D = S.model.latent, mode = S.header.mode;
+  if (mode === 2) {
+    const [i] = nearest(S, px, py);
+    return i < 0 ? null : { z: Array.from(S.mu.subarray(i * D, (i + 1) * D)), index: i, xy: p };
+  }
+  const z = new Array(D).fill(0);
+  if (mode === 0) { z[0] = p[0]; if (D > 1) z[1] = p[1]; }
+  else for (let d = 0; d < D; d++) z[d] = S.mean[d] + p[0] * S.U[d] + p[1] * S.U[D + d];
+  return { z, index: -1, xy: p };
+}
+
+const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
+function showHover(S, ev) {
+  const t0 = performance.now(), at = latentAt(S, ev.px, ev.py);
+  if (!at) return;
+  const img = VAENet.decode(S.model, at.z);
+  const t1 = performance.now();
+  drawImage(S.preview, img, S.model.C, S.model.H, S.model.W);
+  const zs = at.z.length <= 6 ? `z = (${at.z.map(fmt).join(", ")})` : `‖z‖ = ${fmt(Math.hypot(...at.z))} (${at.z.length}-D)`;
+  const lp = S.model.kind === 0 ? ` · log p(z) = ${VAENet.logPrior(at.z).toFixed(2)} nats` : "";
+  const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} · ` : "";
+  S.info.textContent = `${what}${zs}${lp}`;
+  S.hover = { screen: [ev.px, ev.py], z: at.z };
+  overlay(S);
+  const t2 = performance.now();
+  S.decodes += 1; S.root.dataset.decodes = String(S.decodes);
+  const keep = (a, v) => { a.push(v); if (a.length > 2000) a.shift(); };
+  keep(S.stats.decode, t1 - t0); keep(S.stats.frame, t2 - ev.t);
+}
+
+function zoom(S, f, cx, cy) {
+  const v = S.view, x = cx === undefined ? (v.x0 + v.x1) / 2 : mx(S, cx), y = cy === undefined ? (v.y0 + v.y1) / 2 : my(S, cy);
+  S.view = { x0: x + (v.x0 - x) * f, x1: x + (v.x1 - x) * f, y0: y + (v.y0 - y) * f, y1: y + (v.y1 - y) * f };
+  redraw(S);
+}
+
+function attach(S) {
+  const c = S.over;
+  let pending = null, drag = null;
+  const pos = (e) => { const r = c.getBoundingClientRect(); return { px: e.clientX - r.left, py: e.clientY - r.top, t: e.timeStamp }; };
+  c.addEventListener("pointermove", (e) => {
+    const p = pos(e);
+    if (drag) {
+      const dx = mx(S, p.px) - mx(S, drag.px), dy = my(S, p.py) - my(S, drag.py);
+      if (Math.abs(p.px - drag.sx) + Math.abs(p.py - drag.sy) > 4) drag.moved = true;
+      if (drag.moved) { S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; drag.px = p.px; drag.py = p.py; redraw(S); }
+    }
+    if (!S.model) return;
+    if (!pending) requestAnimationFrame(() => { const ev = pending; pending = null; showHover(S, ev); });
+    pending = { ...p, t: pending ? pending.t : p.t };  // the newest position; the oldest waiting event's clock
+  });
+  c.addEventListener("pointerdown", (e) => { const p = pos(e); drag = { px: p.px, py: p.py, sx: p.px, sy: p.py, moved: false }; c.setPointerCapture(e.pointerId); });
+  c.addEventListener("pointerup", (e) => {
+    const d = drag; drag = null;
+    if (!d || d.moved) return;
+    const p = pos(e), [i, dist] = nearest(S, p.px, p.py);
+    if (i >= 0 && (dist <= PICK_PX || S.header.mode === 2)) S.setTrigger("pick", { index: i });
+    else S.setTrigger("pick", { z: latentAt(S, p.px, p.py).z });
+  });
+  c.addEventListener("pointerleave", () => { S.hover = null; overlay(S); });
+  c.addEventListener("dblclick", () => { S.view = null; redraw(S); });
+  c.addEventListener("wheel", (e) => {  // Ctrl/⌘ + wheel zooms; a plain wheel scrolls the page past the map
+    if (!(e.ctrlKey || e.metaKey)) return;
+    e.preventDefault(); const p = pos(e); zoom(S, e.deltaY > 0 ? 1.2 : 1 / 1.2, p.px, p.py);
+  }, { passive: false });
+  S.onDrawn = (e) => { S.drawn = project(S, e.detail); overlay(S); };
+  document.addEventListener("vaex:drawn", S.onDrawn);
+  S.observer = new ResizeObserver(() => { if (S.header) resize(S); });
+  S.observer.observe(S.base.parentElement);
+}
+
+// a drawing's posterior (from the draw component) placed on this map: linear maps only
+function project(S, q) {
+  if (!q || S.header.mode === 2) return null;
+  const D = q.mu.length, s2 = q.sigma.map((s) => s * s);
+  if (S.header.mode === 0) return { xy: [q.mu[0], D > 1 ? q.mu[1] : 0], cov: [s2[0], 0, 0, D > 1 ? s2[1] : 0] };
+  const xy = [0, 0], cov = [0, 0, 0, 0];
+  for (let d = 0; d < D; d++) {
+    const u = S.U[d], v = S.U[D + d], m = q.mu[d] - S.mean[d];
+    xy[0] += u * m; xy[1] += v * m; cov[0] += u * u * s2[d]; cov[1] += u * v * s2[d]; cov[3] += v * v * s2[d];
+  }
+  cov[2] = cov[1];
+  return { xy, cov };
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let root = parentElement.querySelector(".vx-root");
+  if (!root) { root = document.createElement("div"); root.className = "vx-root"; parentElement.appendChild(root); root.__map = build(root); }
+  const S = root.__map;
+  S.setTrigger = setTriggerValue;
+  try { load(S, data); root.dataset.ready = "1"; }
+  catch (err) { S.info.textContent = "The map could not be drawn in this page: " + err.message; }
+  return () => { document.removeEventListener("vaex:drawn", S.onDrawn); S.observer.disconnect(); };
+}
