@@ -112,6 +112,9 @@ class SliderBasis:
     U: np.ndarray
     labels: list[str]
     note: str = ""
+    dims: list[int] | None = None  # the latent dimension each slider moves, -1 for a principal direction
+    scores: list[float] | None = None  # what ranked an axis slider (its KL or variance), else 0
+    score_kind: str = ""  # "KL", "variance" or ""
 
 
 def slider_basis(latent_dim: int, enc: Encoding | None = None, max_sliders: int = 16,
@@ -121,21 +124,24 @@ def slider_basis(latent_dim: int, enc: Encoding | None = None, max_sliders: int 
     directions of the encoded data (mode 'pca')."""
     D = latent_dim
     if D <= max_sliders:
-        return SliderBasis(np.eye(D), [f"z{d + 1}" for d in range(D)])
+        return SliderBasis(np.eye(D), [f"z{d + 1}" for d in range(D)], dims=list(range(D)), scores=[0.0] * D)
     if enc is None or len(enc.mean) < 2:
         return SliderBasis(np.eye(D)[:, :max_sliders], [f"z{d + 1}" for d in range(max_sliders)],
-                           f"first {max_sliders} of {D} dimensions (no data to rank them)")
+                           f"first {max_sliders} of {D} dimensions (no data to rank them)",
+                           dims=list(range(max_sliders)), scores=[0.0] * max_sliders)
     if mode == "pca":
         U, sd = principal_directions(enc.mean, max_sliders)
         return SliderBasis(U, [f"PC {k + 1}" for k in range(max_sliders)],
-                           f"top {max_sliders} principal directions of the encoded test set (of {D} dims)")
+                           f"top {max_sliders} principal directions of the encoded test set (of {D} dims)",
+                           dims=[-1] * max_sliders, scores=[0.0] * max_sliders)
     if mode != "kl":
         raise ValueError(f"mode must be 'kl' or 'pca', got {mode!r}")
     kl = mean_kl_per_dim(enc)
     score, what = (kl, "KL") if kl.any() else (enc.mean.var(0), "variance")
     dims = np.argsort(-score, kind="stable")[:max_sliders]
     return SliderBasis(np.eye(D)[:, dims], [f"z{d + 1} ({what} {score[d]:.2f})" for d in dims],
-                       f"the {max_sliders} of {D} dimensions with the most {what}")
+                       f"the {max_sliders} of {D} dimensions with the most {what}",
+                       dims=[int(d) for d in dims], scores=[float(score[d]) for d in dims], score_kind=what)
 
 
 def slider_coordinates(z: torch.Tensor, U: np.ndarray) -> np.ndarray:

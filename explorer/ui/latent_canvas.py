@@ -10,10 +10,10 @@ import streamlit as st
 
 from explorer.model import LatentModel
 from explorer.projection import Projection
-from explorer.ui.web import VAENET_JS, source
+from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
 
-_COMPONENT = st.components.v2.component("vae_explorer_latent_map", js=VAENET_JS + source("latent_map.js"),
+_COMPONENT = st.components.v2.component("vae_explorer_latent_map", js=component_js("latent_map.js"),
                                         css=source("latent_map.css"))
 MODES = {"axes": 0, "pca": 1}  # any other projection (t-SNE, UMAP) cannot be inverted: mode 2, nearest point
 

@@ -13,10 +13,15 @@ from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_k
 from explorer.images import to_uint8
 from explorer.model import LatentModel
 from explorer.ui import show, state
+from explorer.ui.web import component_js, source
+from explorer.web_payload import pack, unsupported
 
 MAX_SLIDERS = 16
 SWEEP = torch.linspace(-3, 3, 9)  # traversal values, in prior standard deviations for a VAE
-STARTS = {"image": "a test image's encoding", "origin": "the origin z = 0", "prior": "a prior sample z ~ N(0, I)"}
+STARTS = {"image": "a test image's encoding", "origin": "the origin z = 0", "prior": "a prior sample z ~ N(0, I)",
+          "map": "the point clicked on the map"}
+_SLIDERS = st.components.v2.component("vae_explorer_decoder_sliders", js=component_js("decoder_sliders.js"),
+                                      css=source("decoder_sliders.css"))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -26,6 +31,33 @@ def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: s
     basis = slider_basis(_model.latent_dim, enc, MAX_SLIDERS, mode)
     lo, hi = slider_ranges(basis.U, enc, _model.is_variational)
     return basis, lo, hi
+
+
+def slider_payload(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray,
+                   c: np.ndarray, version: int) -> bytes:
+    """The decoder, the start point and the slider directions, as numbers for the page."""
+    kind = {"": 0, "KL": 1, "variance": 2}[basis.score_kind]
+    return pack(model, {"z0": z0.numpy(), "U": basis.U, "lo": lo, "hi": hi, "c": c, "label_dim": basis.dims,
+                        "label_score": basis.scores}, {"score_kind": kind, "version": version})
+
+
+@st.fragment
+def page_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Sliders and image in the page (decoded there as a slider moves); the traversal follows when it stops."""
+    c = np.asarray(st.session_state["dec_c"], dtype=np.float64)
+    blob = slider_payload(model, z0, basis, lo, hi, c, st.session_state["_dec_version"])
+    _SLIDERS(data=blob, key="dec_sliders", on_c_change=slider_moved, height="content")
+    st.caption("The image is decoded in this page as the slider moves (no server round trip); the traversal "
+               "below follows when you let go.")
+    traversal(model, apply_sliders(z0, basis.U, c), basis)
+
+
+def slider_moved() -> None:
+    """The page's slider values at the end of a gesture, checked: K finite numbers."""
+    c = getattr(st.session_state.get("dec_sliders"), "c", None)
+    old = st.session_state.get("dec_c") or []
+    if isinstance(c, list) and len(c) == len(old) and all(isinstance(v, (int, float)) and np.isfinite(v) for v in c):
+        st.session_state["dec_c"] = [float(v) for v in c]
 
 
 @st.fragment
@@ -46,6 +78,11 @@ def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: 
         st.image(png, caption="mean of p(x | z)", width=280, output_format="PNG")
         st.caption(f"shown {(t2 - t0) * 1000:.1f} ms after the change (decoded in {(t2 - t1) * 1000:.1f} ms) · "
                    f"‖z‖ = {z.norm():.2f}")
+    traversal(model, z, basis)
+
+
+def traversal(model: LatentModel, z: torch.Tensor, basis: SliderBasis) -> None:
+    K = basis.U.shape[1]
     with st.expander("Traversal: each direction swept from −3 to +3, the rest of z held here", expanded=True):
         imgs = decode_images(model, traverse(z, basis.U, SWEEP).reshape(-1, z.shape[-1]))
         rows = np.stack([to_uint8(x) for x in imgs]).reshape(K, len(SWEEP), *to_uint8(imgs[0]).shape)
@@ -62,7 +99,7 @@ data, why = state.test_data(cur)
 dataset = data.name if data is not None else None
 st.title("Decoder sliders")
 st.caption(f"**{cur.name}**: the decoder turns any point z of the {model.latent_dim}-dimensional latent space "
-           "into an image. Move a slider and only this panel reruns.")
+           "into an image. Move a slider: the model runs in this page, so the image follows the hand.")
 if data is None:
     st.caption(f"{why} Starting from a test image is off; the origin and prior samples work.")
 
@@ -75,10 +112,17 @@ basis, lo, hi = basis_and_ranges(model, cur.key, dataset, mode)
 if basis.note:
     st.caption(f"Sliders: {basis.note}; the other directions stay where the start point puts them.")
 
-starts = [s for s in STARTS if s != "image" or data is not None]
+map_z = st.session_state.get("_dec_map_z")
+z_handoff = st.session_state.pop("decoder_z", None)  # "Start the decoder sliders here" on a clicked map point
+if isinstance(z_handoff, list) and len(z_handoff) == model.latent_dim:
+    map_z = st.session_state["_dec_map_z"] = z_handoff
+    st.session_state["dec_start"] = "map"
+starts = [s for s in STARTS if (s != "image" or data is not None) and (s != "map" or map_z is not None)]
 handoff = st.session_state.pop("decoder_index", None)  # "Start the decoder sliders here" on the map page
 if handoff is not None and data is not None:
     st.session_state["dec_start"], st.session_state["dec_index"] = "image", handoff
+if st.session_state.get("dec_start") not in starts:
+    st.session_state["dec_start"] = starts[0]
 a, b = st.columns([2, 1])
 start = a.radio("Start from", starts, format_func=STARTS.get, horizontal=True, key="dec_start")
 index, seed = None, st.session_state.get("dec_seed", 0)
@@ -92,16 +136,26 @@ if start == "image":
     z0 = torch.from_numpy(state.encoding(model, cur.key, dataset).mean[index]).float()
 elif start == "prior":
     z0 = sample_prior(model.latent_dim, 1, seed)[0]
+elif start == "map":
+    z0 = torch.tensor(map_z, dtype=torch.float32)
 else:
     z0 = torch.zeros(model.latent_dim)
 # A new start point moves every slider to it; otherwise the sliders keep what the user set.
-signature = (cur.key, mode, start, index, seed)
-if st.session_state.get("_dec_signature") != signature or "dec_s0" not in st.session_state:
+signature = (cur.key, mode, start, index, seed, tuple(map_z) if start == "map" else None)
+in_page = unsupported(model) is None
+if st.session_state.get("_dec_signature") != signature or "dec_c" not in st.session_state:
     st.session_state["_dec_signature"] = signature
-    for k, ck in enumerate(slider_coordinates(z0, basis.U)):
+    st.session_state["_dec_version"] = st.session_state.get("_dec_version", 0) + 1
+    c0 = [float(np.clip(ck, lo[k], hi[k])) for k, ck in enumerate(slider_coordinates(z0, basis.U))]
+    st.session_state["dec_c"] = c0
+    for k, ck in enumerate(c0):
         st.session_state[f"dec_s{k}"] = float(np.clip(round(ck / 0.05) * 0.05, lo[k], hi[k]))
 
-decoder_panel(model, z0, basis, lo, hi)
+if in_page:
+    page_panel(model, z0, basis, lo, hi)
+else:
+    st.caption(f"The decoder runs on the server for this model ({unsupported(model)}).")
+    decoder_panel(model, z0, basis, lo, hi)
 
 if data is not None and model.is_variational and model.latent_dim > 1:
     kl = mean_kl_per_dim(state.encoding(model, cur.key, dataset))

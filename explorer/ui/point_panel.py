@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+import torch
 
 from explorer.analysis import bound_terms, trained_binarized
 from explorer.data import ImageDataset
