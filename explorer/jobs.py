@@ -10,11 +10,13 @@ A class shares one server, so a process-wide TrainingSlots lets at most EXPLORER
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import logging
 import os
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,13 @@ from .data import ImageDataset, load_training_data
 from .model import LatentModel, build_model
 from .projection import make_projection
 from .trainer import TrainConfig, Trainer, TrainingDiverged
+from .web_payload import map_payload, unsupported
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TRAININGS = 2
 MAP_POINTS = 1000  # test images encoded for the live latent map
+LIVE_WEIGHTS_S = 2.0  # the live map's in-page model gets the current weights at most this often (and each epoch)
 MAX_CURVE_POINTS = 1000  # live step curves are binned to at most this many points (the browser redraws them each second)
 ALIVE_KL = 0.01  # nats; a latent dimension with less KL than this carries (almost) no information
 ACTIVE = ("queued", "loading", "running")
@@ -162,6 +166,8 @@ class LatentMap:
     epoch: int
     projection: str  # "latent axes" (a latent of 1 or 2 dimensions) or "PCA" (first two components)
     axis_titles: tuple[str, str]
+    payload: bytes | None = None  # the map and the weights for the page's decoder (None: the page cannot run it)
+    weights_epoch: float = 0.0  # training progress of the weights in payload, in epochs
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,8 @@ class TrainingJob:
         self._description = ""
         self._map_x: torch.Tensor | None = None
         self._map_y: torch.Tensor | None = None
+        self._map_arrays: tuple | None = None  # (projection, coords, mu) of the last map, for weights-only refreshes
+        self._packed_at = float("-inf")  # time.monotonic() of the last live payload
 
     # -- control (any thread) ---------------------------------------------------------------------
     def start(self) -> "TrainingJob":
@@ -405,6 +413,12 @@ class TrainingJob:
     def _on_step(self, rec: dict) -> None:
         if self._stop.is_set():
             self.trainer.stop()
+        if self._map_arrays is not None and time.monotonic() - self._packed_at >= LIVE_WEIGHTS_S:
+            progress = rec["epoch"] + 1.0 / self._batches()
+            payload = self._live_payload(*self._map_arrays)  # new weights, the last epoch's points
+            with self._lock:
+                if self._map is not None and payload is not None:
+                    self._map = dataclasses.replace(self._map, payload=payload, weights_epoch=progress)
         with self._lock:
             self._curves.add(rec)
             if not self._epochs:  # until a test evaluation exists, show the training batch's KL
@@ -438,5 +452,17 @@ class TrainingJob:
         proj = make_projection("axes" if mu.shape[1] <= 2 else "pca")
         xy = proj.fit_transform(mu.numpy())
         labels = None if self._map_y is None else [int(v) for v in self._map_y]
+        self._map_arrays = (proj, xy, mu.numpy())
         return LatentMap(xy[:, 0].tolist(), xy[:, 1].tolist(), labels, list(self.data.classes), epoch,
-                         proj.label, proj.axis_titles())
+                         proj.label, proj.axis_titles(), self._live_payload(proj, xy, mu.numpy()), float(epoch))
+
+    @torch.no_grad()
+    def _live_payload(self, proj, xy, mu) -> bytes | None:
+        """The map and the current weights for the page (worker thread, between steps); None if the page
+        cannot run this model."""
+        model = self.trainer.model
+        if unsupported(model) is not None:
+            return None
+        self._packed_at = time.monotonic()
+        labels = None if self._map_y is None else self._map_y.numpy()
+        return map_payload(model, proj, xy, labels, mu, height=460)

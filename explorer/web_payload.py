@@ -122,6 +122,28 @@ def pack(model: LatentModel | None = None, arrays: dict[str, np.ndarray] | None 
     return head + b"".join(p.tobytes() for p in data.parts)
 
 
+MAP_MODES = {"axes": 0, "pca": 1}  # other projections (t-SNE, UMAP) cannot be inverted: mode 2, nearest point
+
+
+def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
+                selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560) -> bytes:
+    """The latent map for explorer/ui/web/latent_map.js: the model, the points and how the pointer maps back
+    to z (mode 0: the map is z; 1: PCA, z = mean + p U; 2: the nearest point's mu). selected: the starred
+    point as (x, y, cov_xx, cov_xy, cov_yy)."""
+    labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
+    arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
+    mode = MAP_MODES.get(proj.key, 2)
+    if mode == 1:
+        arrays.update(pca_mean=proj.mean_, pca_components=proj.components_)
+    elif mode == 2:
+        arrays["mu"] = np.asarray(mu, np.float32)
+    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height}
+    if selected is not None:
+        x, y, a, b, d = selected
+        numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
+    return pack(model, arrays, numbers)
+
+
 def read(blob: bytes) -> tuple[dict[str, Any], np.ndarray]:
     """The header and the float32 data of a blob (what the page reads; used by tests)."""
     if blob[:4] != MAGIC:

@@ -11,15 +11,14 @@ import streamlit as st
 from explorer.model import LatentModel
 from explorer.projection import Projection
 from explorer.ui.web import component_js, source
-from explorer.web_payload import pack, unsupported
+from explorer.web_payload import MAP_MODES, map_payload, unsupported
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map", js=component_js("latent_map.js"),
                                         css=source("latent_map.css"))
-MODES = {"axes": 0, "pca": 1}  # any other projection (t-SNE, UMAP) cannot be inverted: mode 2, nearest point
 
 
 def mode_of(proj: Projection) -> int:
-    return MODES.get(proj.key, 2)
+    return MAP_MODES.get(proj.key, 2)
 
 
 def hover_note(proj: Projection, model: LatentModel) -> str:
@@ -36,18 +35,13 @@ def hover_note(proj: Projection, model: LatentModel) -> str:
 @st.cache_data(show_spinner=False, max_entries=16)
 def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray, labels: np.ndarray,
             mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int, height: int) -> bytes:
-    """One blob for the page (numbers only). selected: the starred point's (x, y, cov_xx, cov_xy, cov_yy)."""
-    arrays: dict[str, Any] = {"coords": coords, "labels": labels}
-    mode = mode_of(_proj)
-    if mode == 1:
-        arrays.update(pca_mean=_proj.mean_, pca_components=_proj.components_)
-    elif mode == 2:
-        arrays["mu"] = mu
-    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height}
-    if selected is not None:
-        x, y, a, b, d = selected
-        numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
-    return pack(_model, arrays, numbers)
+    """map_payload, cached per model, map and chosen point (key and method stand in for the model and map)."""
+    return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height)
+
+
+def mount(blob: bytes, widget_key: str, on_pick=lambda: None):
+    """The component itself, for a payload built elsewhere (the Train page's live map)."""
+    return _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick)
 
 
 def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
@@ -59,7 +53,7 @@ def render(model: LatentModel, key: str, proj: Projection, method: str, coords: 
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels.astype(np.float32),
                    np.asarray(mu, np.float32), selected, index_offset, height)
-    result = _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick)
+    result = mount(blob, widget_key, on_pick)
     return clean_pick(getattr(result, "pick", None), len(coords), model.latent_dim)
 
 

@@ -11,9 +11,9 @@ from explorer import plots, training_plots
 from explorer.config import LIKELIHOODS
 from explorer.data import DATASETS
 from explorer.devices import available_devices
-from explorer.jobs import JobSnapshot, JobSpec, TrainingJob
+from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
 from explorer.trainer import TrainConfig, check_kind_options
-from explorer.ui import state
+from explorer.ui import latent_canvas, state
 
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
 MODELS = "session_models"  # name -> LatentModel with .metadata; the sidebar lists these
@@ -174,7 +174,7 @@ def live_panel(job: TrainingJob, snap: JobSnapshot) -> None:
                             key="train_chart_curves", config={"displaylogo": False})
 
     step_panel()
-    epoch_panels(snap, variational=not autoencoder)
+    epoch_panels(job, snap, variational=not autoencoder)
 
 
 def epoch_key(snap: JobSnapshot) -> tuple:
@@ -196,26 +196,43 @@ def status_line(snap: JobSnapshot) -> None:
         st.error(snap.message, icon=":material/error:")
 
 
-def epoch_panels(snap: JobSnapshot, variational: bool = True) -> None:
+def epoch_panels(job: TrainingJob, snap: JobSnapshot, variational: bool = True) -> None:
     left, right = st.columns([2, 3])
     if snap.kl_per_dim and not variational:  # an AE's code has no KL; "0 of 2 alive" would misread it
         left.caption("An autoencoder has no posterior and no KL, so there is no per-dimension KL to show.")
     elif snap.kl_per_dim:
         left.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims",
                           config={"displaylogo": False})
-    m = snap.latent_map
-    if m is None:
-        return
-    title = f"Latent map after epoch {m.epoch} ({len(m.x):,} test images, {m.projection})"
-    if snap.active:
-        # while training, a picture: a WebGL chart costs the browser far more to set up each epoch
-        right.image(plots.scatter_png(list(zip(m.x, m.y)), m.labels, m.classes, size=460, title=title),
-                    caption=f"axes: {m.axis_titles[0]} across, {m.axis_titles[1]} up; interactive when "
-                            "training ends")
-    else:
-        fig = plots.latent_scatter(list(zip(m.x, m.y)), m.labels, m.classes, axis_titles=m.axis_titles,
-                                   title=title, height=480, ui_revision="train_map")
-        right.plotly_chart(fig, key="train_chart_map", config={"displaylogo": False})
+    with right:
+        live_map(job, snap.active)
+
+
+def live_map(job: TrainingJob, active: bool) -> None:
+    """The latest latent map with the model in the page: hover decodes with the current weights, refreshed
+    every LIVE_WEIGHTS_S while training (only changed bytes travel; an unchanged payload is not resent)."""
+
+    @st.fragment(run_every=LIVE_WEIGHTS_S if active else None)
+    def panel() -> None:
+        m = job.snapshot().latent_map
+        if m is None:
+            return
+        title = f"Latent map after epoch {m.epoch} ({len(m.x):,} test images, {m.projection})"
+        if m.payload is not None:
+            st.markdown(f"**{title}**")
+            latent_canvas.mount(m.payload, "train_live_map")
+            st.caption(f"Hover to decode with the weights of epoch {m.weights_epoch:.2f} (refreshed every "
+                       f"{LIVE_WEIGHTS_S:g} s while it trains). Axes: {m.axis_titles[0]} across, "
+                       f"{m.axis_titles[1]} up.")
+        elif active:  # the page cannot run this model: a picture, as a WebGL chart costs more each epoch
+            st.image(plots.scatter_png(list(zip(m.x, m.y)), m.labels, m.classes, size=460, title=title),
+                     caption=f"axes: {m.axis_titles[0]} across, {m.axis_titles[1]} up; interactive when "
+                             "training ends")
+        else:
+            fig = plots.latent_scatter(list(zip(m.x, m.y)), m.labels, m.classes, axis_titles=m.axis_titles,
+                                       title=title, height=480, ui_revision="train_map")
+            st.plotly_chart(fig, key="train_chart_map", config={"displaylogo": False})
+
+    panel()
 
 
 def save_clicked(job: TrainingJob, default: str) -> None:
