@@ -47,20 +47,22 @@ class AppServer:
     """`streamlit run streamlit_app.py` on a free port; stop() kills its whole process group."""
 
     def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
-                 cpus: set[int] | None = None):
+                 cpus: set[int] | None = None, count_runs: bool = False):
         self.port = free_port()
         self.cpus = cpus  # pin the server to these cores (benchmarks: keep the browser off them)
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
+        self.count_runs = count_runs  # debug log: Streamlit writes "Running script" for every (fragment) run
 
     def start(self, timeout: float = 180.0) -> "AppServer":
         log = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+            + (["--logger.level", "debug"] if self.count_runs else []),
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=(lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None)
         deadline = time.monotonic() + timeout
@@ -76,6 +78,12 @@ class AppServer:
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"streamlit did not answer on {self.url} within {timeout:.0f}s")
+
+    def runs(self) -> int:
+        """Script and fragment runs so far (needs count_runs and a log_path)."""
+        if not (self.count_runs and self.log_path and self.log_path.exists()):
+            raise RuntimeError("start the server with count_runs=True and a log_path to count its runs")
+        return self.log_path.read_text(errors="replace").count("Running script")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -18,6 +18,7 @@ from explorer.checkpoint import save_model
 from explorer.config import ModelConfig
 from explorer.devices import available_devices
 from explorer.model import build_model
+from explorer.web_payload import read
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST = {"name": "mnist", "image_shape": [1, 28, 28], "train_size": 60000, "test_size": 10000,
@@ -88,6 +89,21 @@ def values(arr) -> np.ndarray:
     if isinstance(arr, dict):
         return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"])
     return np.asarray(arr)
+
+
+def payloads(at: AppTest) -> list[tuple[dict, np.ndarray]]:
+    """What the page's components were sent: (header, float32 data) of each in-page model."""
+    return [read(e.proto.bytes) for e in at.main.get("bidi_component") if e.proto.WhichOneof("data") == "bytes"]
+
+
+def map_payload(at: AppTest) -> tuple[dict, np.ndarray]:
+    return next(p for p in payloads(at) if "mode" in p[0])
+
+
+def array(payload: tuple[dict, np.ndarray], name: str) -> np.ndarray:
+    header, data = payload
+    off, *shape = header["arrays"][name]
+    return data[off:off + int(np.prod(shape))].reshape(shape)
 
 
 def n_points(fig: dict) -> int:
@@ -262,7 +278,7 @@ def test_a_model_trained_in_this_session_can_be_explored(app):
     app.session_state["session_models"] = {"my run": m}
     ok(app.run())
     ok(app.sidebar.radio(key="model_source").set_value("session").run())
-    assert "my run" in card(app) and charts(app)
+    assert "my run" in card(app) and map_payload(app)
 
 
 def test_a_model_trained_on_the_bundled_mnist_split_is_shown_only_its_held_out_images(app):
@@ -271,16 +287,23 @@ def test_a_model_trained_on_the_bundled_mnist_split_is_shown_only_its_held_out_i
     app.session_state["session_models"] = {"fallback run": m}
     ok(app.run())
     ok(app.sidebar.radio(key="model_source").set_value("session").run())
-    assert n_points(charts(app)[0]) == 2000  # test images 8,000 to 9,999; the first 8,000 trained it
+    assert len(array(map_payload(app), "coords")) == 2000  # test images 8,000 to 9,999; the first 8,000 trained it
     assert any("2,000 mnist test images it did not train on (from image 8,000" in c.value for c in app.main.caption)
 
 
 # -- latent map --------------------------------------------------------------------------------------
 def test_map_shows_points_posterior_and_numbers(app):
-    fig = charts(app)[0]
-    assert len([t for t in fig["data"] if "customdata" in t]) == 10 and n_points(fig) == 10000
-    names = [t.get("name") for t in fig["data"]]
-    assert "q(z|x) 1σ" in names and "image 0" in names  # the chosen image and its posterior ellipse
+    header, data = p = map_payload(app)
+    assert header["mode"] == 0 and array(p, "coords").shape == (10000, 2)
+    assert sorted(set(array(p, "labels").tolist())) == list(range(10))
+    model = app.session_state["_explorer_current"].model
+    assert len(data) == model.num_parameters() + 10000 * 3  # the weights once, the points, their labels
+    enc = app.session_state["_explorer_current"]
+    # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2)
+    from explorer.analysis import encode, load_test_set
+    q = encode(enc.model, load_test_set("mnist").test_x[:1])
+    assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
+    assert header["selected_cov"] == pytest.approx([q.std[0, 0] ** 2, 0, 0, q.std[0, 1] ** 2], abs=1e-6)
     labels = [m.label for m in app.main.metric]
     assert "ELBO (nats)" in labels and "log p(x) (nats)" in labels
     assert image_by_caption(app, "test image 0")
@@ -290,21 +313,49 @@ def test_map_shows_points_posterior_and_numbers(app):
 
 def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
-    assert "image 42" in [t.get("name") for t in charts(app)[0]["data"]]
+    header, _ = map_payload(app)
+    from explorer.analysis import encode, load_test_set
+    q = encode(app.session_state["_explorer_current"].model, load_test_set("mnist").test_x[42:43])
+    assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert image_by_caption(app, "test image 42")
     assert app.session_state["selected_index"] == 42
 
 
+def test_a_click_on_the_map_is_checked_before_it_is_used():
+    from explorer.ui.latent_canvas import clean_pick
+
+    assert clean_pick({"index": 5}, 10, 2) == {"index": 5}
+    assert clean_pick({"z": [0.5, -1]}, 10, 2) == {"z": [0.5, -1.0]}
+    for bad in ({"index": 10}, {"index": -1}, {"index": True}, {"index": "3"}, {"z": [1.0]}, {"z": [1, "x"]},
+                {"z": [float("nan"), 0]}, "5", None):
+        assert clean_pick(bad, 10, 2) is None
+
+
+def test_a_z_chosen_on_the_map_is_decoded_and_can_start_the_sliders(app):
+    app.session_state["chosen_z"] = [1.5, -0.5]
+    ok(app.run())
+    assert image_by_caption(app, "mean of p(x | z) at the clicked point")
+    assert "log p(z) (nats)" in [m.label for m in app.main.metric]
+    ok(app.button(key="z_to_decoder").click().run())
+    goto(app, "page_decoder")
+    assert app.radio(key="dec_start").value == "map"
+    header, _ = p = next(q for q in payloads(app) if "version" in q[0])
+    assert array(p, "z0").tolist() == pytest.approx([1.5, -0.5])
+
+
 def test_changing_the_projection_changes_the_figure(app):
     choose(app, "vae20")
-    fig = charts(app)[0]
-    assert fig["layout"]["xaxis"]["title"]["text"].startswith("PC 1")
+    p = map_payload(app)
+    assert p[0]["mode"] == 1  # PCA: the page maps the pointer back, z = mean + p U
+    U = array(p, "pca_components")
+    assert U.shape == (2, 20) and np.allclose(U @ U.T, np.eye(2), atol=1e-5)
+    assert any("across" in c.value and c.value.count("PC ") == 2 for c in app.main.caption)
     app.session_state["map_n_tsne"] = 500  # fit t-SNE on few points only (its default is 2,000)
     ok(app.selectbox(key="map_method").set_value("tsne").run())
     assert app.select_slider(key="map_n_tsne").value == 500
-    fig = charts(app)[0]
-    assert fig["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
-    assert n_points(fig) == 500
+    p = map_payload(app)
+    assert p[0]["mode"] == 2 and array(p, "coords").shape == (500, 2) and array(p, "mu").shape == (500, 20)
+    assert any("nearest encoded point" in c.value for c in app.main.caption)
 
 
 def test_ae_map_has_no_bound_and_says_why(app):
@@ -344,28 +395,34 @@ def test_a_model_without_its_data_set_explains_itself(app):
     choose(app, "nodata")
     assert any("not available" in w.value for w in app.main.warning)
     goto(app, "page_decoder")
-    assert app.slider(key="dec_s0") is not None and not app.main.warning
+    assert slider_payload(app) and not app.main.warning
 
 
 # -- decoder sliders ---------------------------------------------------------------------------------
-def test_moving_a_slider_changes_the_decoded_image_quickly(app):
+def slider_payload(at: AppTest) -> tuple[dict, np.ndarray]:
+    return next(p for p in payloads(at) if "version" in p[0])
+
+
+def test_sliders_go_to_the_page_and_their_end_redraws_the_traversal(app):
     goto(app, "page_decoder")
-    before = image_by_caption(app, "mean of p(x | z)")
-    slider = app.slider(key="dec_s0")
-    ok(slider.set_value(2.5 if slider.value < 2 else -2.5).run())
-    assert image_by_caption(app, "mean of p(x | z)") != before
-    ms = [float(m.group(1)) for c in app.main.caption if (m := re.search(r"shown ([\d.]+) ms after", c.value))]
-    assert ms and ms[0] < 100
+    p = slider_payload(app)
+    z0, U, c = array(p, "z0"), array(p, "U"), array(p, "c")
+    assert U.shape == (2, 2) and np.allclose(c, U.T @ z0, atol=1e-6)  # the sliders start at the start point
+    before = app.main.image[-1].value[0]
+    app.session_state["dec_c"] = [2.5, -2.5]  # what the page sends when a slider is let go
+    ok(app.run())
+    assert app.main.image[-1].value[0] != before  # the traversal grid follows
+    assert array(slider_payload(app), "c").tolist() == [2.5, -2.5]
 
 
 def test_start_points_set_the_sliders(app):
     goto(app, "page_decoder")
     ok(app.radio(key="dec_start").set_value("origin").run())
-    assert app.slider(key="dec_s0").value == 0 and app.slider(key="dec_s1").value == 0
+    assert array(slider_payload(app), "c").tolist() == [0, 0]
     ok(app.radio(key="dec_start").set_value("prior").run())
-    first = app.slider(key="dec_s0").value
+    first = array(slider_payload(app), "c").tolist()
     ok(app.button(key="dec_redraw").click().run())
-    assert app.slider(key="dec_s0").value != first
+    assert array(slider_payload(app), "c").tolist() != first
 
 
 def test_traversal_columns_are_labelled_with_the_values_decoded(app, monkeypatch):
@@ -383,12 +440,34 @@ def test_traversal_columns_are_labelled_with_the_values_decoded(app, monkeypatch
 def test_many_dimensions_get_16_labelled_sliders(app):
     choose(app, "vae20")
     goto(app, "page_decoder")
-    assert app.slider(key="dec_s15") is not None
-    with pytest.raises(KeyError):
-        app.slider(key="dec_s16")
-    assert "(KL" in app.slider(key="dec_s0").label
+    p = slider_payload(app)
+    assert array(p, "U").shape == (20, 16) and p[0]["score_kind"] == 1  # ranked by KL
+    dims = array(p, "label_dim").astype(int)
+    assert len(set(dims)) == 16 and min(dims) >= 0
     ok(app.radio(key="dec_basis").set_value("pca").run())
-    assert app.slider(key="dec_s0").label == "PC 1"
+    assert (array(slider_payload(app), "label_dim") == -1).all()  # principal directions
+
+
+def test_a_model_the_page_cannot_run_keeps_the_server_sliders(app, monkeypatch):
+    from explorer import web_payload
+
+    monkeypatch.setattr(web_payload, "MAX_PAYLOAD_BYTES", 10)
+    goto(app, "page_decoder")
+    assert any("runs on the server" in c.value for c in app.main.caption)
+    slider = app.slider(key="dec_s0")
+    before = image_by_caption(app, "mean of p(x | z)")
+    ok(slider.set_value(2.5 if slider.value < 2 else -2.5).run())
+    assert image_by_caption(app, "mean of p(x | z)") != before
+
+
+def test_a_model_the_page_cannot_run_keeps_the_plotly_map(app, monkeypatch):
+    from explorer import web_payload
+
+    monkeypatch.setattr(web_payload, "MAX_PAYLOAD_BYTES", 10)
+    ok(app.run())
+    fig = charts(app)[0]
+    assert n_points(fig) == 10000 and "image 0" in [t.get("name") for t in fig["data"]]
+    assert any("runs on the server" in c.value for c in app.main.caption)
 
 
 # -- interpolate -------------------------------------------------------------------------------------

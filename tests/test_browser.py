@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_harness import (REPO, VIEWPORT, AppServer, image_src, isolated_point, launch, missing_browser,
-                                   plot_last_x, wait_idle)
+from tests.browser_harness import (REPO, VIEWPORT, AppServer, image_src, launch, missing_browser, plot_last_x,
+                                   wait_idle)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 why = missing_browser()
@@ -66,7 +66,7 @@ def app(trained_dir: Path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     server = AppServer(env={"EXPLORER_TRAINED_DIR": str(trained_dir), "EXPLORER_MAX_TRAININGS": "1",
                             "EXPLORER_TRAIN_THREADS": "1"},
-                       log_path=ARTIFACTS.parent / "streamlit-test.log")
+                       log_path=ARTIFACTS.parent / "streamlit-test.log", count_runs=True)
     server.start()
     try:
         yield server
@@ -104,41 +104,83 @@ def open_page(page, app: AppServer, path: str, ready: str) -> None:
         raise
 
 
-def test_decoder_slider_changes_the_image(app: AppServer, page) -> None:
-    open_page(page, app, "page_decoder", ".st-key-dec_s0 [data-testid='stSlider']")
-    before = image_src(page, "mean of p(x | z)")
-    assert before, "no decoded image on the Decoder sliders page"
-    before_bytes = page.request.get(before).body()
-    thumb = page.locator(".st-key-dec_s0 input[type='range']")  # the slider's (visually hidden) input
-    at_max = float(thumb.input_value()) >= float(thumb.get_attribute("max"))
-    thumb.focus()
-    thumb.press("Home" if at_max else "End")  # as far as it goes: a change nobody can miss
-    page.wait_for_function("""([caption, old]) => {
-        for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
-            const c = el.querySelector('[data-testid="stImageCaption"]');
-            if (c && c.textContent.includes(caption)) return el.querySelector('img').src !== old;
-        }
-        return false; }""", arg=["mean of p(x | z)", before], timeout=TIMEOUT_MS)
-    after = image_src(page, "mean of p(x | z)")
-    assert page.request.get(after).body() != before_bytes  # new pixels, not just a new URL
+def canvas_png(page, selector: str) -> str:
+    return page.locator(selector).first.evaluate("c => c.toDataURL('image/png')")
+
+
+def test_decoder_sliders_decode_in_the_page_without_a_rerun(app: AppServer, page) -> None:
+    open_page(page, app, "page_decoder", ".vd-root[data-ready='1']")
+    before, runs = canvas_png(page, ".vd-image"), app.runs()
+    thumb = page.locator(".vd-root input[type='range']").first
+    # an input event alone (a drag in progress): the page decodes, the server is not asked
+    thumb.evaluate("el => { el.value = el.value > 0 ? el.min : el.max; el.dispatchEvent(new Event('input')); }")
+    after = canvas_png(page, ".vd-image")
+    assert after != before, "the slider's image did not change in the page"
+    page.wait_for_timeout(1500)
+    assert app.runs() == runs, "moving a slider reran the script"
+    # the end of the gesture tells Python, which redraws the traversal grid (a fragment rerun)
+    first_img = "() => { const i = document.querySelector('[data-testid=\"stImage\"] img'); return i && i.src; }"
+    grid = page.evaluate(first_img)  # the traversal grid: the only server image on this page
+    assert grid
+    thumb.evaluate("el => el.dispatchEvent(new Event('change'))")
+    page.wait_for_function("(old) => { const i = document.querySelector('[data-testid=\"stImage\"] img');"
+                           " return i && i.src !== old; }", arg=grid, timeout=TIMEOUT_MS)
+    assert app.runs() > runs
     wait_idle(page)
     shot(page, "decoder")
 
 
-def test_clicking_the_map_selects_that_image(app: AppServer, page) -> None:
-    open_page(page, app, "", "[class*='st-key-latent_map'] .js-plotly-plot")
+def hover_sweep(page, steps: int = 60) -> list[str]:
+    """Sweep the pointer across the map; the preview image after each move (one animation frame later)."""
+    box = page.locator(".vx-over").first.bounding_box()
+    seen = []
+    for i in range(steps):
+        t = i / (steps - 1)
+        page.mouse.move(box["x"] + 50 + t * (box["width"] - 70), box["y"] + 20 + t * (box["height"] - 60))
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        seen.append(canvas_png(page, ".vx-preview"))
+    return seen
+
+
+def test_hovering_the_map_decodes_every_frame_without_a_rerun(app: AppServer, page) -> None:
+    open_page(page, app, "", ".vx-root[data-ready='1']")
+    runs = app.runs()
+    seen = hover_sweep(page)
+    assert len(set(seen)) >= 30, f"only {len(set(seen))} distinct decoded images in a 60-step sweep"
+    assert int(page.locator(".vx-root").first.get_attribute("data-decodes")) >= 30
+    page.wait_for_timeout(1000)
+    assert app.runs() == runs, "hovering reran the script"
+    expect(page.locator(".vx-info").first).to_contain_text("log p(z) =")
+
+
+def test_clicking_the_map_picks_the_nearest_dot(app: AppServer, page) -> None:
+    open_page(page, app, "", ".vx-root[data-ready='1']")
     index_box = page.locator(".st-key-map_index input")
     start = int(index_box.input_value())
-    p = isolated_point(page, "latent_map", avoid=start)
-    assert p is not None and p["gap"] > 3, p
-    page.mouse.move(p["x"], p["y"])
-    page.mouse.click(p["x"], p["y"])
-    expect(index_box).to_have_value(str(p["customdata"]), timeout=TIMEOUT_MS)
-    # the selection panel now shows that test image, its reconstruction and its numbers
-    caption = page.get_by_test_id("stImageCaption").filter(has_text=f"test image {p['customdata']} ")
+    box = page.locator(".vx-over").first.bounding_box()
+    pts = page.locator(".vx-root").first.evaluate("r => r.__map.screenCoords()")
+    # a dot well inside the plot, other than the chosen one; click 2 px off it
+    target = next(i for i, (x, y) in enumerate(pts) if i != start and 80 < x < box["width"] - 80
+                  and 60 < y < box["height"] - 60)
+    px, py = pts[target][0] + 2, pts[target][1] + 1
+    nearest = min(range(len(pts)), key=lambda i: (pts[i][0] - px) ** 2 + (pts[i][1] - py) ** 2)
+    runs = app.runs()
+    page.mouse.click(box["x"] + px, box["y"] + py)
+    expect(index_box).to_have_value(str(nearest), timeout=TIMEOUT_MS)
+    caption = page.get_by_test_id("stImageCaption").filter(has_text=f"test image {nearest} ")
     expect(caption).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.get_by_text("reconstruction E[x | z = μ]")).to_be_visible()
+    expect(page.get_by_text("reconstruction E[x | z = μ]")).to_be_in_viewport()  # beside the map, no scrolling
     wait_idle(page)
+    # only the map-and-choice fragment ran: the manifold grid's slider above the fold was not redrawn
+    assert app.runs() - runs <= 2
+    # a click far from every dot keeps that z
+    far = max(((x, y) for x in range(60, int(box["width"]) - 200, 12) for y in range(20, int(box["height"]) - 40, 12)),
+              key=lambda q: min((q[0] - a) ** 2 + (q[1] - b) ** 2 for a, b in pts))
+    page.mouse.click(box["x"] + far[0], box["y"] + far[1])
+    expect(page.get_by_text("mean of p(x | z) at the clicked point")).to_be_visible(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    page.mouse.move(box["x"] + pts[target][0], box["y"] + pts[target][1])
+    page.wait_for_timeout(300)
     shot(page, "map")
 
 
@@ -173,8 +215,17 @@ def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, p
         time.sleep(0.2)
     assert seen == sorted(seen), seen  # never goes back
     assert len(set(seen)) >= 3, f"the curve was not seen growing while training: {seen}"
-    # the latent map is redrawn as epochs end; while training it is a picture, interactive afterwards
-    expect(page.get_by_text("interactive when training ends")).to_be_visible()
+    # the live map runs the model in the page with the current weights: at one point, the decoded image
+    # changes as training goes on, without a click
+    live = page.locator(".vx-root[data-ready='1']").first
+    live.wait_for()
+    box = page.locator(".vx-over").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # then the pointer stays still
+    decoded = set()
+    for _ in range(12):
+        page.wait_for_timeout(600)
+        decoded.add(canvas_png(page, ".vx-preview"))
+    assert len(decoded) >= 3, "the live map's decoder did not follow the training"
     stop_button(page).click()
     expect(page.get_by_text("Stopped · epoch")).to_be_visible()
     stopped_at = float(re.search(r"epoch ([\d.]+) of 200", progress_text(page)).group(1))

@@ -44,6 +44,8 @@ function build(root) {
   S.info = el("div", "vx-info", side);
   S.legend = el("div", "vx-legend", side);
   S.info.textContent = "Point at the map: the decoder draws the image there.";
+  // for tests and benchmarks: where each dot is on screen (CSS px, relative to the map canvas)
+  S.screenCoords = () => Array.from({ length: S.n }, (_, i) => [sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1])]);
   attach(S);
   return S;
 }
@@ -60,6 +62,7 @@ function load(S, blob) {
   if (S.preview.width !== W * scale || S.preview.height !== H * scale) { S.preview.width = W * scale; S.preview.height = H * scale; }
   legend(S);
   resize(S);
+  if (S.hover) showHover(S, { px: S.hover.screen[0], py: S.hover.screen[1], t: performance.now() });  // new weights
 }
 
 function legend(S) {
