@@ -4,11 +4,18 @@
    and the script idle.
 2. slider: from the key press on a decoder slider to the new decoded image loaded on screen,
    timed inside the page (keydown listener -> requestAnimationFrame poll of the <img>).
-3. --throughput: training samples/s inside the app (the Train page's figure, the mean of the
+3. --hover: the model in the page. Sweeps the pointer over the Latent map and reads the page's own clock:
+   frame = pointer event (event.timeStamp) to the start of the animation frame that shows the decoded image
+   (drawn = to the image and crosshair drawn on their canvases), decode = the forward pass alone; first-hover = page.goto() to the first decoded hover image. The
+   baseline, measured in the same run: the same slider timing as 2. on a second server with the in-page
+   model turned off (EXPLORER_IN_PAGE=0), i.e. a decode on the server and a PNG sent back.
+   --conv adds a conv model trained for the run (1 epoch on the bundled MNIST split).
+4. --throughput: training samples/s inside the app (the Train page's figure, the mean of the
    trainer's epoch records, with the page polling it live) against `python -m explorer train`
    with the same config, alternating app and CLI runs.
 
     python -m benchmarks.bench_browser --reps 7                      (from the repository root)
+    python -m benchmarks.bench_browser --reps 0 --hover [--conv]
     python -m benchmarks.bench_browser --reps 0 --throughput --data-dir ../shared/data/mnist --threads 1 [--pin]
 """
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 
 from tests.browser_harness import REPO, VIEWPORT, AppServer, launch, missing_browser, wait_idle
 
-MAP_READY = "[class*='st-key-latent_map'] .js-plotly-plot"
+IN_PAGE_READY = ".vx-root[data-ready='1']"  # the in-page map, its model parsed
 FIRST_WIDGET = ".st-key-model_source input"  # the sidebar's first control
 CAPTION = "mean of p(x | z)"
 
@@ -57,9 +64,7 @@ def time_open(browser, url: str, reps: int) -> list[tuple[float, float, float]]:
         page.goto(url)
         page.locator(FIRST_WIDGET).first.wait_for(timeout=300_000)
         first = time.perf_counter() - t0
-        page.locator(MAP_READY).first.wait_for(timeout=300_000)
-        page.wait_for_function("(sel) => { const g = document.querySelector(sel); return g && g._fullData; }",
-                               arg=MAP_READY, timeout=300_000)
+        page.locator(IN_PAGE_READY).first.wait_for(timeout=300_000)
         drawn = time.perf_counter() - t0
         wait_idle(page, 300)
         out.append((first, drawn, time.perf_counter() - t0))
@@ -86,6 +91,106 @@ def time_slider(browser, url: str, reps: int) -> list[float]:
         wait_idle(page, 120)
     ctx.close()
     return out
+
+
+def time_page_slider(browser, url: str, reps: int) -> list[float]:
+    """Milliseconds from a key press on an in-page slider to its image drawn (the page's own clock)."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    page.goto(f"{url}/page_decoder")
+    page.locator(".vd-root[data-ready='1']").first.wait_for(timeout=300_000)
+    wait_idle(page, 300)
+    thumb = page.locator(".vd-root input[type='range']").first
+    thumb.focus()
+    for i in range(reps):
+        thumb.press("PageUp" if i % 2 == 0 else "PageDown")
+        wait_idle(page, 120)  # each key press also ends a gesture: the traversal reruns on the server
+    out = page.locator(".vd-root").first.evaluate("r => r.__sliders.stats")
+    ctx.close()
+    return out[-reps:]
+
+
+def hover_stats(browser, url: str, moves: int) -> dict:
+    """Sweep the pointer over the in-page map `moves` times; the page's frame and decode times (ms)."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    page.goto(url)
+    page.locator(IN_PAGE_READY).first.wait_for(timeout=300_000)
+    wait_idle(page, 300)
+    box = page.locator(".vx-over").first.bounding_box()
+    for i in range(moves):  # a zigzag over the plot: every position is a new z
+        t = (i % 100) / 99
+        page.mouse.move(box["x"] + 50 + t * (box["width"] - 70), box["y"] + 20 + ((i // 100) * 37 + t * 300) % (box["height"] - 60))
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(r))")
+    out = page.locator(".vx-root").first.evaluate(
+        "r => ({frame: r.__map.stats.frame, decode: r.__map.stats.decode, drawn: r.__map.stats.drawn, "
+        "bytes: r.__map.payloadBytes})")
+    ctx.close()
+    return out
+
+
+def first_hover(browser, url: str) -> float:
+    """Seconds from page.goto() on a fresh session to the first image decoded under the pointer."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url)
+    over = page.locator(".vx-over").first
+    over.wait_for(timeout=300_000)
+    while True:
+        box = over.bounding_box()
+        if box:
+            page.mouse.move(box["x"] + box["width"] / 2 + (time.perf_counter() % 1) * 20, box["y"] + box["height"] / 2)
+            if int(page.locator(".vx-root").first.get_attribute("data-decodes") or 0) > 0:
+                break
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    ctx.close()
+    return elapsed
+
+
+def quantile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def hover_report(browser, url: str, reps: int, moves: int, label: str) -> tuple[dict, float]:
+    firsts = [first_hover(browser, url) for _ in range(reps)]
+    st = hover_stats(browser, url, moves)
+    frame, decode = st["frame"], st["decode"]
+    print(f"{label}: frame median {statistics.median(frame):.1f} ms, p95 {quantile(frame, 0.95):.1f} ms over "
+          f"{len(frame)} frames; drawn on the canvas median {statistics.median(st['drawn']):.1f} ms; decode median "
+          f"{statistics.median(decode):.2f} ms; payload {st['bytes']:,} bytes; "
+          f"first hover median {statistics.median(firsts):.2f} s over {reps} ({', '.join(f'{t:.2f}' for t in firsts)})")
+    return st, statistics.median(firsts)
+
+
+def conv_checkpoint(folder: Path) -> Path:
+    """A conv VAE on MNIST (2-D latent, channels 32-64), trained 1 epoch on the bundled split: a conv
+    decoder's cost in the page, not a good model."""
+    out = folder / "mnist_conv2.safetensors"
+    subprocess.run([sys.executable, "-m", "explorer", "train", "--dataset", "mnist", "--bundled-split", "--arch",
+                    "conv", "--hidden", "32,64", "--latent", "2", "--epochs", "1", "--threads", "1", "--quiet",
+                    "--out", str(out)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def hover(browser, reps: int, moves: int, trained_dir: str, conv: bool, env: dict[str, str]) -> None:
+    with AppServer(env={**env, "EXPLORER_IN_PAGE": "0"}) as server_side:
+        base = time_slider(browser, server_side.url, reps + 1)[1:]
+    print(f"baseline, server-decoded slider -> new image on screen: median {statistics.median(base):.0f} ms "
+          f"over {len(base)} ({', '.join(f'{t:.0f}' for t in base)})")
+    if conv:
+        with tempfile.TemporaryDirectory() as d:
+            conv_checkpoint(Path(d))
+            with AppServer(env={**env, "EXPLORER_TRAINED_DIR": d}) as server:
+                hover_report(browser, server.url, reps, moves, "conv MNIST VAE (conv 32-64, 2-D)")
+    with AppServer(env={**env, "EXPLORER_TRAINED_DIR": trained_dir}) as server:
+        st, first = hover_report(browser, server.url, reps, moves, "bundled mnist_vae2 (MLP 512-256, 2-D)")
+    frame = st["frame"]
+    print(f"in-page frame / server slider: {statistics.median(frame) / statistics.median(base):.3f}")
+    print(f"hover: median {statistics.median(frame):.1f} ms, p95 {quantile(frame, 0.95):.1f} ms, decode "
+          f"{statistics.median(st['decode']):.2f} ms, payload {st['bytes']} bytes, first-hover {first:.2f} s")
 
 
 def app_throughput(browser, url: str, epochs: int) -> float:
@@ -139,6 +244,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=7, help="repetitions of the open and slider timings")
     p.add_argument("--trained-dir", default=str(REPO / "trained"), help="checkpoints the app offers")
+    p.add_argument("--hover", action="store_true", help="time the in-page decoder under the pointer")
+    p.add_argument("--moves", type=int, default=400, help="--hover: pointer moves in the sweep")
+    p.add_argument("--conv", action="store_true", help="--hover: also a conv model (trained for the run)")
     p.add_argument("--throughput", action="store_true", help="also compare training samples/s with the CLI")
     p.add_argument("--throughput-reps", type=int, default=2)
     p.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"), help="full MNIST, for --throughput")
@@ -168,9 +276,11 @@ def main() -> None:
                 warm = [o[i] for o in opens[1:]]
                 print(f"open -> {what}: first (cold server) {opens[0][i]:.2f} s; then median "
                       f"{statistics.median(warm):.2f} s over {args.reps} ({', '.join(f'{t:.2f}' for t in warm)})")
-            lat = time_slider(browser, server.url, args.reps + 1)[1:]  # the first warms the caches
-            print(f"slider -> new image on screen: median {statistics.median(lat):.0f} ms over {len(lat)} "
-                  f"({', '.join(f'{t:.0f}' for t in lat)})")
+            lat = time_page_slider(browser, server.url, args.reps)
+            print(f"in-page slider -> image drawn: median {statistics.median(lat):.1f} ms over {len(lat)} "
+                  f"({', '.join(f'{t:.1f}' for t in lat)})")
+        if args.hover:
+            hover(browser, max(args.reps, 3), args.moves, args.trained_dir, args.conv, env)
         if args.throughput:
             if not args.data_dir:
                 sys.exit("--throughput needs --data-dir (full MNIST) or EXPLORER_DATA_DIR")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from typing import Any
 
@@ -21,6 +22,7 @@ from .model import MIN_DECODER_SCALE, LatentModel
 
 MAGIC = b"VAEX"
 VERSION = 1
+IN_PAGE_ENV = "EXPLORER_IN_PAGE"  # "0": every model decodes on the server (a slow browser; the benchmark's baseline)
 MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # above this the page keeps the server path: a slow first load for a class
 OP_LINEAR, OP_CONV, OP_CONVT, OP_ACT, OP_RESIZE = range(5)
 ACT_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}  # relu tanh elu leaky_relu softplus
@@ -77,10 +79,11 @@ def _leaves(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if not list(m.children())]
 
 
-def model_header(model: LatentModel, data: _Data) -> dict[str, Any]:
-    """The model's part of the header: numbers only."""
+def model_header(model: LatentModel, data: _Data, encoder: bool = True) -> dict[str, Any]:
+    """The model's part of the header: numbers only. encoder=False: the decoder alone (half the bytes),
+    for a page that only decodes."""
     c = model.config
-    enc, enc_shape = _ops(model.encoder, tuple(c.image_shape), data)
+    enc = _ops(model.encoder, tuple(c.image_shape), data)[0] if encoder else []
     dec, dec_shape = _ops(model.decoder, (c.latent_dim,), data)
     if len(dec_shape) == 3 and tuple(dec_shape[1:]) != tuple(c.image_shape[1:]):  # ConvDecoder's final resize
         ch = dec_shape[0]
@@ -92,6 +95,8 @@ def model_header(model: LatentModel, data: _Data) -> dict[str, Any]:
 
 def unsupported(model: LatentModel) -> str | None:
     """Why the page cannot run this model (then the app decodes on the server), or None."""
+    if os.environ.get(IN_PAGE_ENV, "1") == "0":
+        return f"the in-page model is turned off on this server ({IN_PAGE_ENV}=0)"
     try:
         model_header(model, _Data())
     except (ValueError, KeyError, AttributeError) as e:
@@ -103,13 +108,14 @@ def unsupported(model: LatentModel) -> str | None:
 
 
 def pack(model: LatentModel | None = None, arrays: dict[str, np.ndarray] | None = None,
-         numbers: dict[str, Any] | None = None) -> bytes:
-    """One blob: the model's weights (if any), named float32 arrays, and extra header numbers."""
+         numbers: dict[str, Any] | None = None, encoder: bool = True) -> bytes:
+    """One blob: the model's weights (if any; the decoder alone when not encoder), named float32 arrays,
+    and extra header numbers."""
     data = _Data()
     header: dict[str, Any] = {"v": VERSION}
     if model is not None:
         with torch.no_grad():
-            header["model"] = model_header(model, data)
+            header["model"] = model_header(model, data, encoder)
     header["arrays"] = {}
     for name, a in (arrays or {}).items():
         a = np.asarray(a, dtype=np.float32)
@@ -141,7 +147,7 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
     if selected is not None:
         x, y, a, b, d = selected
         numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
-    return pack(model, arrays, numbers)
+    return pack(model, arrays, numbers, encoder=False)  # the map only decodes
 
 
 def read(blob: bytes) -> tuple[dict[str, Any], np.ndarray]:

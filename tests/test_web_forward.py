@@ -37,6 +37,8 @@ def test_payload_header_holds_numbers_only() -> None:
     assert all(isinstance(v, (int, float)) for v in leaves(header))
     assert len(data) == model.num_parameters() + 10  # every weight once, then the array
     assert header["arrays"]["xy"][1:] == [5, 2]
+    _, dec_only = read(pack(model, encoder=False))
+    assert len(dec_only) == sum(p.numel() for p in model.decoder.parameters())  # a page that only decodes
     with pytest.raises(ValueError, match="finite number"):
         pack(numbers={"name": "<img src=x>"})
 

@@ -38,7 +38,7 @@ def slider_payload(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo:
     """The decoder, the start point and the slider directions, as numbers for the page."""
     kind = {"": 0, "KL": 1, "variance": 2}[basis.score_kind]
     return pack(model, {"z0": z0.numpy(), "U": basis.U, "lo": lo, "hi": hi, "c": c, "label_dim": basis.dims,
-                        "label_score": basis.scores}, {"score_kind": kind, "version": version})
+                        "label_score": basis.scores}, {"score_kind": kind, "version": version}, encoder=False)
 
 
 @st.fragment

@@ -31,7 +31,7 @@ function ellipse(ctx, cx, cy, cov, sx, sy, k) {
 function build(root) {
   root.innerHTML = "";  // our own static markup only; every number below is set with textContent
   const el = (tag, cls, parent = root) => { const e = document.createElement(tag); e.className = cls; parent.appendChild(e); return e; };
-  const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [] }, decodes: 0, drawn: null };
+  const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [], drawn: [] }, decodes: 0, drawn: null };
   const wrap = el("div", "vx-wrap");
   const plot = el("div", "vx-plot", wrap);
   S.base = el("canvas", "vx-base", plot); S.over = el("canvas", "vx-over", plot);
@@ -56,7 +56,7 @@ function load(S, blob) {
   S.header = h; S.model = p.model; S.coords = p.arrays.coords.data; S.labels = p.arrays.labels.data;
   S.mu = p.arrays.mu ? p.arrays.mu.data : null; S.mean = p.arrays.pca_mean ? p.arrays.pca_mean.data : null;
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
-  S.n = p.arrays.coords.shape[0];
+  S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
   if (!same) { S.view = null; S.hidden.clear(); }
   const C = S.model.C, H = S.model.H, W = S.model.W, scale = Math.max(1, Math.round(160 / W));
   if (S.preview.width !== W * scale || S.preview.height !== H * scale) { S.preview.width = W * scale; S.preview.height = H * scale; }
@@ -201,7 +201,9 @@ function showHover(S, ev) {
   const t2 = performance.now();
   S.decodes += 1; S.root.dataset.decodes = String(S.decodes);
   const keep = (a, v) => { a.push(v); if (a.length > 2000) a.shift(); };
-  keep(S.stats.decode, t1 - t0); keep(S.stats.frame, t2 - ev.t);
+  keep(S.stats.decode, t1 - t0); keep(S.stats.drawn, t2 - ev.t);
+  // frame: to the start of the next animation frame, the one that puts these pixels on screen
+  requestAnimationFrame((now) => keep(S.stats.frame, Math.max(now, performance.now()) - ev.t));
 }
 
 function zoom(S, f, cx, cy) {
@@ -214,6 +216,8 @@ function attach(S) {
   const c = S.over;
   let pending = null, drag = null;
   const pos = (e) => { const r = c.getBoundingClientRect(); return { px: e.clientX - r.left, py: e.clientY - r.top, t: e.timeStamp }; };
+  let last = -Infinity;  // performance.now() of the last hover draw
+  const hoverDraw = (ev) => { last = performance.now(); showHover(S, ev); };
   c.addEventListener("pointermove", (e) => {
     const p = pos(e);
     if (drag) {
@@ -222,8 +226,11 @@ function attach(S) {
       if (drag.moved) { S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; drag.px = p.px; drag.py = p.py; redraw(S); }
     }
     if (!S.model) return;
-    if (!pending) requestAnimationFrame(() => { const ev = pending; pending = null; showHover(S, ev); });
-    pending = { ...p, t: pending ? pending.t : p.t };  // the newest position; the oldest waiting event's clock
+    // a move is drawn at once (a decode takes a millisecond or two) unless one was drawn under 8 ms ago;
+    // then the next animation frame draws the newest position, timed from the oldest waiting event
+    if (performance.now() - last >= 8) { pending = null; hoverDraw(p); return; }
+    if (!pending) requestAnimationFrame(() => { const ev = pending; pending = null; if (ev) hoverDraw(ev); });
+    pending = { ...p, t: pending ? pending.t : p.t };
   });
   c.addEventListener("pointerdown", (e) => { const p = pos(e); drag = { px: p.px, py: p.py, sx: p.px, sy: p.py, moved: false }; c.setPointerCapture(e.pointerId); });
   c.addEventListener("pointerup", (e) => {

@@ -144,6 +144,7 @@ const VAENet = (() => {
 
   // q(z|x) for x (C*H*W): {mu, sigma}; an autoencoder's code has sigma 0.
   function encode(model, x) {
+    if (!model.enc.length) throw new Error("this payload carries the decoder only");
     const h = run(model.enc, Float32Array.from(x)), D = model.latent;
     const mu = h.slice(0, D), sigma = new Float32Array(D);
     if (model.kind === 0) for (let d = 0; d < D; d++) sigma[d] = Math.exp(0.5 * h[D + d]);
