@@ -14,8 +14,9 @@ def source(name: str) -> str:
 
 VAENET_JS = source("vaenet.js")  # the forward pass: parse, decode, encode, logPrior
 PIXELS_JS = source("pixels.js")  # drawImage: a decoded image onto a canvas
+MARKS_JS = source("marks.js")  # ticks, ellipses and stars on a plot canvas
 
 
 def component_js(name: str) -> str:
-    """A component's module: the shared forward pass and pixel code, then its own file (which exports)."""
-    return "\n".join((VAENET_JS, PIXELS_JS, source(name)))
+    """A component's module: the shared forward pass, pixel and plot code, then its own file (which exports)."""
+    return "\n".join((VAENET_JS, PIXELS_JS, MARKS_JS, source(name)))
