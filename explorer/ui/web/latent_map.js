@@ -164,7 +164,9 @@ function showHover(S, ev) {
   drawImage(S.preview, img, S.model.C, S.model.H, S.model.W);
   const zs = at.z.length <= 6 ? `z = (${at.z.map(fmt).join(", ")})` : `‖z‖ = ${fmt(Math.hypot(...at.z))} (${at.z.length}-D)`;
   const lp = S.model.kind === 0 ? ` · log p(z) = ${VAENet.logPrior(at.z).toFixed(2)} nats` : "";
-  const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} · ` : "";
+  const [near, dist] = at.index >= 0 ? [at.index, 0] : nearest(S, ev.px, ev.py);
+  const over = near >= 0 && dist <= PICK_PX ? `over test image ${near + (S.header.index_offset || 0)} (label ${S.labels[near]}) · ` : "";
+  const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} (label ${S.labels[at.index]}) · ` : over;
   S.info.textContent = `${what}${zs}${lp}`;
   S.hover = { screen: [ev.px, ev.py], z: at.z };
   overlay(S);
