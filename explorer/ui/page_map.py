@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import latent_canvas, map_extras, mapview, point_panel, show, state
+from explorer.ui import draw_panel, latent_canvas, map_extras, mapview, point_panel, show, state
 
 MAP_KEY = "latent_map"
 CANVAS_KEY = "latent_canvas"
@@ -78,11 +78,22 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
         if not md.proj.inductive:
             st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
     with right:
+        chosen, draw = st.tabs(["Chosen point", "Draw your own"])
+    with draw:
+        st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed in black, with its 1σ "
+                   "ellipse for a VAE) moves on the map. “Use it” hands it to this panel and to the "
+                   "Interpolate and maths pages.")
+        if draw_panel.render(cur, data) is not None:
+            st.session_state[state.SHOWS_DRAWING] = True
+    with chosen:
         if st.session_state.get("map_index") != sel:
             st.session_state["map_index"] = sel  # a click on the map moves the index box too
         st.number_input("Test image index (or click a dot on the map)", 0, len(data.test_x) - 1, key="map_index",
                         on_change=lambda: state.choose_index(int(st.session_state["map_index"])))
-        if chosen_z is not None:
+        drawn = draw_panel.current(tuple(cur.model.config.image_shape))
+        if st.session_state.get(state.SHOWS_DRAWING) and drawn is not None:
+            point_panel.render_drawn(cur, *drawn)
+        elif chosen_z is not None:
             point_panel.render_z(cur, chosen_z)
         else:
             point_panel.render(cur, data, sel, md.enc)

@@ -49,6 +49,24 @@ def render_z(cur: state.Current, z: list[float]) -> None:
         st.session_state.get(state.SELECTED) or 0))
 
 
+def render_drawn(cur: state.Current, x: torch.Tensor, caption: str) -> None:
+    """The drawing handed over by "Use it": the picture, its reconstruction and q(z|x)."""
+    model = cur.model
+    dev = next(model.parameters()).device
+    q = model.encode(x[None].to(dev))
+    c1, c2 = st.columns(2)
+    with c1:
+        image(x, caption)
+    with c2:
+        image(model.reconstruct(x[None].to(dev)).cpu()[0], "reconstruction E[x | z = μ]")
+    stats = pd.DataFrame({"posterior mean μ": q.mean[0].detach().cpu().numpy(),
+                          "posterior std σ": q.variance[0].detach().sqrt().cpu().numpy()},
+                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
+    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch")
+    st.caption("Its ELBO and log p(x) are on the maths page (choose “your drawing” there); Interpolate takes "
+               "it as A or B.")
+
+
 def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
     model = cur.model
     x = data.test_x[index:index + 1]

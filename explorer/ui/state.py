@@ -22,6 +22,7 @@ TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of check
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CURRENT = "_explorer_current"  # session_state key of the Current model chosen in the sidebar
 SELECTED = "selected_index"  # session_state key: the test image chosen on the map (int or None)
+SHOWS_DRAWING = "_map_shows_drawing"  # the map's chosen-point panel shows the drawing ("Use it") for now
 CHOSEN_Z = "chosen_z"  # a z clicked on empty map space (list of floats); None while an image is chosen
 TRAIN_PAGE = "explorer/ui/page_train.py"
 
@@ -219,10 +220,12 @@ def choose_index(i: int) -> None:
     """A test image is the map's choice (and no longer a bare z)."""
     st.session_state[SELECTED] = int(i)
     st.session_state[CHOSEN_Z] = None
+    st.session_state[SHOWS_DRAWING] = False
 
 
 def choose_z(z: list[float]) -> None:
     st.session_state[CHOSEN_Z] = [float(v) for v in z]
+    st.session_state[SHOWS_DRAWING] = False
 
 
 def chosen_z(latent_dim: int) -> list[float] | None:

@@ -120,10 +120,11 @@ function overlay(S) {
     ctx.strokeStyle = color; ctx.lineWidth = 1.5;
     if (cov && cov.some((v) => v > 0)) { ellipse(ctx, x, y, cov, kx, ky, 1); ctx.setLineDash([3, 3]); ellipse(ctx, x, y, cov, kx, ky, 2); ctx.setLineDash([]); }
     ctx.fillStyle = color; ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
-    if (shape === "star") star(ctx, x, y, 9); else { ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke(); }
+    if (shape === "star") star(ctx, x, y, 9);
+    else { ctx.fillStyle = "#fff"; ctx.strokeStyle = color; ctx.lineWidth = 2.5; ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke(); }
   };
   if (h.selected_xy) mark(h.selected_xy, h.selected_cov, "#000", "star");
-  if (S.drawn) mark(S.drawn.xy, S.drawn.cov, "#d62728", "dot");
+  if (S.drawn) mark(S.drawn.xy, S.drawn.cov, "#111", "dot");  // the drawing: a white dot ringed in black
   if (S.hover) {
     ctx.strokeStyle = "rgba(0,0,0,0.6)"; ctx.lineWidth = 1;
     const [x, y] = S.hover.screen;
