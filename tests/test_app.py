@@ -297,7 +297,8 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert header["mode"] == 0 and array(p, "coords").shape == (10000, 2)
     assert sorted(set(array(p, "labels").tolist())) == list(range(10))
     model = app.session_state["_explorer_current"].model
-    assert len(data) == model.num_parameters() + 10000 * 3  # the weights once, the points, their labels
+    decoder = sum(w.numel() for w in model.decoder.parameters())
+    assert len(data) == decoder + 10000 * 3  # the decoder's weights once (the map only decodes), points, labels
     enc = app.session_state["_explorer_current"]
     # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2)
     from explorer.analysis import encode, load_test_set

@@ -5,6 +5,7 @@ Screenshots go to artifacts/screenshots/; with UPDATE_SCREENSHOTS=1 also to docs
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -182,6 +183,37 @@ def test_clicking_the_map_picks_the_nearest_dot(app: AppServer, page) -> None:
     page.mouse.move(box["x"] + pts[target][0], box["y"] + pts[target][1])
     page.wait_for_timeout(300)
     shot(page, "map")
+
+
+def test_drawing_moves_its_point_on_the_map_and_use_it_hands_it_over(app: AppServer, page) -> None:
+    open_page(page, app, "", ".vx-root[data-ready='1']")
+    page.get_by_role("tab", name="Draw your own").click()
+    canvas = page.locator(".vaex-draw canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    drawn = page.locator(".vx-root").first
+
+    def stroke(points) -> dict:
+        page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=3)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+        return drawn.evaluate("r => r.__map.drawn")
+
+    runs = app.runs()
+    one = stroke([(140, 40 + 8 * i) for i in range(26)])  # a 1
+    assert one is not None and all(abs(v) < 1e3 for v in one["xy"]), one
+    zero = stroke([(140 + 70 * math.sin(t / 4), 140 - 90 * math.cos(t / 4))
+                   for t in range(26)])  # a ring over it: the point moves
+    assert zero["xy"] != one["xy"]
+    assert app.runs() == runs, "drawing reran the script"
+    page.get_by_role("button", name="Use it").click()
+    page.get_by_role("tab", name="Chosen point").click()
+    expect(page.get_by_test_id("stImageCaption").filter(has_text="your drawing")).to_be_visible()
+    wait_idle(page)
+    shot(page, "map-drawing", docs=False)
 
 
 def fill(page, key: str, value: str) -> None:

@@ -52,9 +52,15 @@ def match_background(x: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Te
     in a paint program black on white, and a model has only ever seen the first. Returns (x, inverted)."""
     if x.shape[0] != 1 or len(reference) == 0:
         return x, False  # colour photos have no one background colour
-    if abs(_border_mean(x[None]) - _border_mean(reference[:1000])) > 0.5:
+    if abs(_border_mean(x[None]) - background_level(reference)) > 0.5:
         return 1.0 - x, True
     return x, False
+
+
+def background_level(reference: torch.Tensor) -> float:
+    """The data set's background grey level as match_background reads it (the border mean of its first 1,000
+    images); the drawing component gets this number to make the same choice in the page."""
+    return _border_mean(reference[:1000])
 
 
 def _border_mean(x: torch.Tensor) -> float:

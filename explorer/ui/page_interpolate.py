@@ -10,18 +10,25 @@ from explorer.analysis import decode_images, pixel_crossfade
 from explorer.data import ImageDataset, image_from_bytes, match_background
 from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, prior_log_density, slerp
-from explorer.ui import mapview, show, state
+from explorer.ui import draw_panel, mapview, show, state
 
 ROWS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)", "pixels": "pixel cross-fade"}
 COLORS = {"lerp": "#222222", "slerp": "#d62728"}  # the same path has the same colour on the map and the plot
 MAP_KEY = "interp_map"
+SOURCES = {"index": "test image", "upload": "upload a picture", "drawing": "your drawing"}
 
 
 def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str] | None:
-    """Image A or B: a test image by index (or map click) or an uploaded picture; None after an error."""
+    """Image A or B: a test image by index (or map click), an uploaded picture, or the drawing made on the
+    Latent map; None after an error."""
     st.markdown(f"**{side}**")
-    src = st.radio(f"{side} from", ["index", "upload"], horizontal=True, key=f"src_{side}",
-                   label_visibility="collapsed", format_func={"index": "test image", "upload": "upload a picture"}.get)
+    src = st.radio(f"{side} from", list(SOURCES), horizontal=True, key=f"src_{side}",
+                   label_visibility="collapsed", format_func=SOURCES.get)
+    if src == "drawing":
+        drawn = draw_panel.current(tuple(data.image_shape))
+        if drawn is None:
+            st.info(f"Draw one on the Latent map and press “Use it”; it can then be {side}.")
+        return drawn
     if src == "index":
         state.clamp_index(f"idx_{side}", len(data.test_x), default)
         i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1, key=f"idx_{side}"))

@@ -1,33 +1,38 @@
 """The maths, live: the derivation of the VAE's bound, each equation beside its value for one image."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
+import torch
 
 from explorer import plots
-from explorer.analysis import (bound_terms, decode_images, encode, posterior_draws, running_log_mean_exp,
-                               trained_binarized)
+from explorer.analysis import (bound_terms, decode_images, encode, likelihood_images, posterior_draws,
+                               running_log_mean_exp, trained_binarized)
+from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, log_likelihood,
                                  log_likelihood_with_weights)
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import show, state
+from explorer.ui import draw_panel, show, state
 
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
 
 
 @st.cache_data(show_spinner="Sampling…", max_entries=128)
-def live_numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int) -> dict:
-    """Every number on the page for one image and k, from the core (cached per model, image and k).
+def live_numbers(_model: LatentModel, key: str, image: str, _x: torch.Tensor, seed: int, k: int) -> dict:
+    """Every number on the page for one image and k, from the core (cached per model, image and k; image
+    names _x, the picture as the likelihood sees it, and seed is its draws' seed).
 
     One image is too little work for a second CPU thread (see single_threaded), and each estimator's
     k draws go through the decoder once, for both its estimate and its curve."""
-    x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
+    x = _x[None].to(next(_model.parameters()).device)
     with single_threaded():
-        ll, lw_q = log_likelihood_with_weights(_model, x, k, seed=index)
-        naive, lw_p = log_likelihood_with_weights(_model, x, k, proposal="prior", seed=index)
-        closed = bound_terms(_model, x, samples=1000, seed=index)
+        ll, lw_q = log_likelihood_with_weights(_model, x, k, seed=seed)
+        naive, lw_p = log_likelihood_with_weights(_model, x, k, proposal="prior", seed=seed)
+        closed = bound_terms(_model, x, samples=1000, seed=seed)
     g = ElboGap.of(ll)
     ks = [int(v) for v in np.unique(np.geomspace(1, k, num=min(k, 40)).round())]
     curves = {"importance sampling, z ~ q(z|x)": running_log_mean_exp(lw_q[:, 0], ks),
@@ -39,21 +44,42 @@ def live_numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int
 
 
 @st.cache_resource(show_spinner="Optimising q(z|x) for this one image…", max_entries=64)
-def amortization(_model: LatentModel, key: str, dataset: str, index: int) -> AmortizationGap:
+def amortization(_model: LatentModel, key: str, image: str, _x: torch.Tensor, seed: int) -> AmortizationGap:
     """q* for one image (read-only: cached as a resource, not copied on every rerun)."""
-    x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
+    x = _x[None].to(next(_model.parameters()).device)
     with single_threaded():  # 300 Adam steps on one image: tiny ops, see live_numbers
-        return amortization_gap(_model, x, steps=300, seed=index)
+        return amortization_gap(_model, x, steps=300, seed=seed)
 
 
 @st.cache_data(show_spinner="Sampling from q*…", max_entries=128)
-def log_px_q_star(_model: LatentModel, key: str, dataset: str, index: int, k: int) -> tuple[float, float]:
+def log_px_q_star(_model: LatentModel, key: str, image: str, _x: torch.Tensor, seed: int,
+                  k: int) -> tuple[float, float]:
     """log p(x) importance-sampled with q* as proposal, k draws: (estimate, standard error)."""
-    a = amortization(_model, key, dataset, index)
-    x = state.likelihood_images(_model, dataset)[index:index + 1].to(next(_model.parameters()).device)
+    a = amortization(_model, key, image, _x, seed)
+    x = _x[None].to(next(_model.parameters()).device)
     with single_threaded():
-        ll = log_likelihood(GivenPosterior(_model, a.loc, a.scale), x, k, seed=index)
+        ll = log_likelihood(GivenPosterior(_model, a.loc, a.scale), x, k, seed=seed)
     return ll.estimate.item(), ll.stderr.item()
+
+
+def chosen_image(model: LatentModel, data: ImageDataset, column) -> tuple[torch.Tensor, str, int, str]:
+    """The page's image as the likelihood sees it, its cache name, its seed and its caption: a test image,
+    or the drawing made on the Latent map (binarized by the trainer's rule for test images, so its numbers
+    are comparable with theirs)."""
+    src = column.radio("Image", ["test", "drawing"], horizontal=True, key="maths_src",
+                       format_func={"test": "test image", "drawing": "your drawing"}.get)
+    if src == "drawing":
+        drawn = draw_panel.current(tuple(data.image_shape))
+        if drawn is None:
+            st.info("Draw a digit on the Latent map and press “Use it”, or switch back to a test image.")
+            st.stop()
+        x, caption = drawn
+        digest = hashlib.sha1(x.numpy().tobytes()).hexdigest()  # the cache name of these exact pixels
+        return likelihood_images(model, x[None])[0], f"drawn:{digest}", 0, caption
+    state.clamp_index("maths_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
+    index = int(column.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
+                                    help="Defaults to the image chosen on the Latent map"))
+    return state.likelihood_images(model, data.name)[index], f"{data.name}:{index}", index, "x"
 
 
 def row(tex: str, label: str, value: str, help: str | None = None) -> None:
@@ -74,19 +100,16 @@ if not model.is_variational:
                "Choose one in the sidebar (the Latent map page shows what an AE's code space looks like).")
     st.stop()
 
-state.clamp_index("maths_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
 c1, c2, c3 = st.columns([2, 1, 1])
-index = int(c1.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
-                            help="Defaults to the image chosen on the Latent map"))
+x_eval, image, seed, caption = chosen_image(model, data, c1)
 k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key="maths_k"))
-x_eval = state.likelihood_images(model, data.name)[index]
 c2.image(show.png(x_eval, 112), output_format="PNG",
-         caption="x" + (" (binarized, as in training)" if trained_binarized(model) else ""))
+         caption=caption + (" (binarized, as in training)" if trained_binarized(model) else ""))
 q = encode(model, x_eval[None])  # q(z|x) of x exactly as shown (binarized when the model was trained so)
 mu, sigma = q.mean[0], q.std[0]
-draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=index))
+draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=seed))
 c3.image(show.png(grid(draws, nrow=4), 230), caption="8 draws z ~ q(z|x), decoded", output_format="PNG")
-n = live_numbers(model, cur.key, data.name, index, k)
+n = live_numbers(model, cur.key, image, x_eval, seed, k)
 f = "{:.2f}".format
 
 st.header("1. The model")
@@ -152,9 +175,9 @@ st.header("6. The gap")
 st.markdown("What the bound misses is exactly how far q is from the true posterior:")
 row(r"\log p_\theta(x) - \mathrm{ELBO} = \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x)\big) \ge 0",
     "gap (nats)", f(n["gap"]), f"IS estimate minus the ELBO over the same {k:,} draws")
-a = amortization(model, cur.key, data.name, index)
+a = amortization(model, cur.key, image, x_eval, seed)
 elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
-log_px_star, log_px_star_se = log_px_q_star(model, cur.key, data.name, index, k)
+log_px_star, log_px_star_se = log_px_q_star(model, cur.key, image, x_eval, seed, k)
 # Each importance-sampled estimate is low in expectation (Jensen), by more the poorer its proposal: the
 # encoder's q can be far off for this image, and q* (fitted to the ELBO) tends to be narrower than p(z|x).
 use_star = log_px_star >= n["log_px"]

@@ -32,7 +32,8 @@ TRAIN_PAGE = "explorer/ui/page_train.py"
 KEEP = ("train_dataset", "train_data_dir", "train_download_data", "train_seed", "train_device", "train_kind",
         "train_arch", "train_hidden", "train_latent", "train_likelihood", "train_beta", "train_warmup",
         "train_iwae_k", "train_estimator", "train_epochs", "train_batch_size", "train_lr",
-        "src_A", "src_B", "idx_A", "idx_B", "interp_steps", "dec_start", "dec_index", "maths_index", "maths_k")
+        "src_A", "src_B", "idx_A", "idx_B", "interp_steps", "dec_start", "dec_index", "maths_index", "maths_k",
+        "maths_src")
 
 
 def keep_widget_values() -> None:
