@@ -250,6 +250,7 @@ class TrainingJob:
         self._map_y: torch.Tensor | None = None
         self._map_arrays: tuple | None = None  # (projection, coords, mu) of the last map, for weights-only refreshes
         self._packed_at = float("-inf")  # time.monotonic() of the last live payload
+        self._in_page: bool | None = None  # can the page run this model (None: not asked yet)
 
     # -- control (any thread) ---------------------------------------------------------------------
     def start(self) -> "TrainingJob":
@@ -461,8 +462,10 @@ class TrainingJob:
         """The map and the current weights for the page (worker thread, between steps); None if the page
         cannot run this model."""
         model = self.trainer.model
-        if unsupported(model) is not None:
-            return None
         self._packed_at = time.monotonic()
+        if self._in_page is None:  # the architecture does not change while it trains: ask once
+            self._in_page = unsupported(model) is None
+        if not self._in_page:
+            return None
         labels = None if self._map_y is None else self._map_y.numpy()
         return map_payload(model, proj, xy, labels, mu, height=460)

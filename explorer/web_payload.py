@@ -31,11 +31,15 @@ ACT_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}  # relu tanh elu lea
 class _Data:
     """float32 sections appended one after another; offsets are counted in floats."""
 
-    def __init__(self) -> None:
+    def __init__(self, dry: bool = False) -> None:
         self.parts: list[np.ndarray] = []
         self.size = 0
+        self.dry = dry  # count offsets only, copy nothing (to ask whether a model can be packed)
 
     def add(self, a: np.ndarray | torch.Tensor) -> int:
+        if self.dry:
+            off, self.size = self.size, self.size + int(a.numel() if isinstance(a, torch.Tensor) else np.size(a))
+            return off
         if isinstance(a, torch.Tensor):
             a = a.detach().cpu().numpy()
         a = np.ascontiguousarray(a, dtype="<f4").ravel()
@@ -97,13 +101,13 @@ def unsupported(model: LatentModel) -> str | None:
     """Why the page cannot run this model (then the app decodes on the server), or None."""
     if os.environ.get(IN_PAGE_ENV, "1") == "0":
         return f"the in-page model is turned off on this server ({IN_PAGE_ENV}=0)"
-    try:
-        model_header(model, _Data())
-    except (ValueError, KeyError, AttributeError) as e:
-        return str(e)
     size = 4 * model.num_parameters()
     if size > MAX_PAYLOAD_BYTES:
         return f"its {size / 2 ** 20:.0f} MB of weights are too many to send to the page"
+    try:
+        _check_numbers(model_header(model, _Data(dry=True)))  # e.g. a checkpoint's sigma of inf
+    except (ValueError, KeyError, AttributeError) as e:
+        return str(e)
     return None
 
 

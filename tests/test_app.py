@@ -333,9 +333,11 @@ def test_a_click_on_the_map_is_checked_before_it_is_used():
 
 
 def test_a_z_chosen_on_the_map_is_decoded_and_can_start_the_sliders(app):
+    ok(app.run())  # the map has been drawn for this model: a z chosen now belongs to it
     app.session_state["chosen_z"] = [1.5, -0.5]
     ok(app.run())
     assert image_by_caption(app, "mean of p(x | z) at the clicked point")
+    assert map_payload(app)[0]["selected_xy"] == pytest.approx([1.5, -0.5])  # the star moves to the z
     assert "log p(z) (nats)" in [m.label for m in app.main.metric]
     ok(app.button(key="z_to_decoder").click().run())
     goto(app, "page_decoder")

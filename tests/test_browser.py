@@ -160,10 +160,13 @@ def test_clicking_the_map_picks_the_nearest_dot(app: AppServer, page) -> None:
     start = int(index_box.input_value())
     box = page.locator(".vx-over").first.bounding_box()
     pts = page.locator(".vx-root").first.evaluate("r => r.__map.screenCoords()")
-    # a dot well inside the plot, other than the chosen one; click 2 px off it
-    target = next(i for i, (x, y) in enumerate(pts) if i != start and 80 < x < box["width"] - 80
-                  and 60 < y < box["height"] - 60)
-    px, py = pts[target][0] + 2, pts[target][1] + 1
+    # a dot inside the plot with a later one (drawn on top of it) within 3 px: a click on the earlier dot's
+    # centre must pick it, the nearest, not the dot drawn over it
+    inside = [i for i, (x, y) in enumerate(pts) if i != start and 80 < x < box["width"] - 80
+              and 60 < y < box["height"] - 60]
+    target = next(i for i in inside[:3000] if any(
+        j > i and 0 < (pts[j][0] - pts[i][0]) ** 2 + (pts[j][1] - pts[i][1]) ** 2 < 9 for j in inside))
+    px, py = pts[target]
     nearest = min(range(len(pts)), key=lambda i: (pts[i][0] - px) ** 2 + (pts[i][1] - py) ** 2)
     runs = app.runs()
     page.mouse.click(box["x"] + px, box["y"] + py)
@@ -174,6 +177,11 @@ def test_clicking_the_map_picks_the_nearest_dot(app: AppServer, page) -> None:
     wait_idle(page)
     # only the map-and-choice fragment ran: the manifold grid's slider above the fold was not redrawn
     assert app.runs() - runs <= 2
+    # a double-click resets the view and picks nothing
+    other = next(i for i in inside if i not in (target, nearest))
+    page.mouse.dblclick(box["x"] + pts[other][0], box["y"] + pts[other][1])
+    page.wait_for_timeout(1500)
+    expect(index_box).to_have_value(str(nearest))
     # a click far from every dot keeps that z
     far = max(((x, y) for x in range(60, int(box["width"]) - 200, 12) for y in range(20, int(box["height"]) - 40, 12)),
               key=lambda q: min((q[0] - a) ** 2 + (q[1] - b) ** 2 for a, b in pts))
@@ -247,16 +255,21 @@ def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, p
         time.sleep(0.2)
     assert seen == sorted(seen), seen  # never goes back
     assert len(set(seen)) >= 3, f"the curve was not seen growing while training: {seen}"
-    # the live map runs the model in the page with the current weights: at one point, the decoded image
-    # changes as training goes on, without a click
+    # the live map runs the model in the page with the current weights: its decode of one fixed z changes
+    # as training goes on (the payload is refreshed every 2 s), and hovering decodes
     live = page.locator(".vx-root[data-ready='1']").first
     live.wait_for()
-    box = page.locator(".vx-over").first.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # then the pointer stays still
     decoded = set()
-    for _ in range(12):
-        page.wait_for_timeout(600)
-        decoded.add(canvas_png(page, ".vx-preview"))
+    deadline = time.monotonic() + 120
+    while len(decoded) < 3 and time.monotonic() < deadline and progress_text(page).startswith("Training"):
+        decoded.add(tuple(round(v, 6) for v in live.evaluate("r => r.__map.decodeAt([0.5, -0.5])")))
+        page.wait_for_timeout(500)
+    box = page.locator(".vx-over").first.bounding_box()
+    hover_before = int(live.get_attribute("data-decodes") or 0)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    assert int(live.get_attribute("data-decodes") or 0) > hover_before, "hovering the live map decoded nothing"
     assert len(decoded) >= 3, "the live map's decoder did not follow the training"
     stop_button(page).click()
     expect(page.get_by_text("Stopped · epoch")).to_be_visible()

@@ -110,6 +110,8 @@ def _check(page, model, images: torch.Tensor) -> None:
         q = model.encode(images)
         want_mu, want_sd = q.mean.numpy(), q.variance.sqrt().numpy()
     assert np.abs(np.array(got["dec"]) - want_x).max() <= TOL
+    dec_only = page.evaluate(RUN, [base64.b64encode(pack(model, encoder=False)).decode(), z[:10].tolist(), []])
+    assert np.abs(np.array(dec_only["dec"]) - want_x[:10]).max() <= TOL  # what the map and sliders get
     enc = got["enc"]
     assert np.abs(np.array([e[0] for e in enc]) - want_mu).max() <= TOL
     assert np.abs(np.array([e[1] for e in enc]) - want_sd).max() <= TOL

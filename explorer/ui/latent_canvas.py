@@ -13,7 +13,8 @@ from explorer.projection import Projection
 from explorer.ui.web import component_js, source
 from explorer.web_payload import MAP_MODES, map_payload, unsupported
 
-_COMPONENT = st.components.v2.component("vae_explorer_latent_map", js=component_js("latent_map.js"),
+_COMPONENT = st.components.v2.component("vae_explorer_latent_map",
+                                        js=component_js("map_pointer.js", "latent_map.js"),
                                         css=source("latent_map.css"))
 
 
@@ -32,7 +33,7 @@ def hover_note(proj: Projection, model: LatentModel) -> str:
     return f"{proj.label} cannot be inverted, so the pointer decodes the nearest encoded point"
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=4)  # a few MB each: this session's last few choices
 def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray, labels: np.ndarray,
             mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int, height: int) -> bytes:
     """map_payload, cached per model, map and chosen point (key and method stand in for the model and map)."""

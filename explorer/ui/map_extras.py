@@ -100,8 +100,8 @@ def exports(cur: state.Current, data: ImageDataset, md: mapview.MapData, manifol
                        file_name=f"{cur.name}_map.png", mime="image/png", key="dl_map")
     c3.download_button("Manifold grid (PNG)", manifold_png, file_name=f"{cur.name}_manifold.png",
                        mime="image/png", key="dl_manifold")
-    st.caption("The map PNG is drawn on the server and works offline. The camera icon above the map saves "
-               "exactly what you see (zoom included), straight from your browser.")
+    st.caption("The map PNG is drawn on the server and works offline. The PNG button on the map saves "
+               "exactly what you see (zoom and marks included), straight from your browser.")
 
 
 def _csv(md: mapview.MapData, labels: np.ndarray | None) -> bytes:

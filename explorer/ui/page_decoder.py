@@ -113,6 +113,8 @@ if basis.note:
     st.caption(f"Sliders: {basis.note}; the other directions stay where the start point puts them.")
 
 map_z = st.session_state.get("_dec_map_z")
+if not (isinstance(map_z, list) and len(map_z) == model.latent_dim):
+    map_z = None  # kept from a model with another latent size
 z_handoff = st.session_state.pop("decoder_z", None)  # "Start the decoder sliders here" on a clicked map point
 if isinstance(z_handoff, list) and len(z_handoff) == model.latent_dim:
     map_z = st.session_state["_dec_map_z"] = z_handoff
@@ -142,7 +144,8 @@ else:
     z0 = torch.zeros(model.latent_dim)
 # A new start point moves every slider to it; otherwise the sliders keep what the user set.
 signature = (cur.key, mode, start, index, seed, tuple(map_z) if start == "map" else None)
-in_page = unsupported(model) is None
+why_not = unsupported(model)
+in_page = why_not is None
 if st.session_state.get("_dec_signature") != signature or "dec_c" not in st.session_state:
     st.session_state["_dec_signature"] = signature
     st.session_state["_dec_version"] = st.session_state.get("_dec_version", 0) + 1
@@ -154,7 +157,7 @@ if st.session_state.get("_dec_signature") != signature or "dec_c" not in st.sess
 if in_page:
     page_panel(model, z0, basis, lo, hi)
 else:
-    st.caption(f"The decoder runs on the server for this model ({unsupported(model)}).")
+    st.caption(f"The decoder runs on the server for this model ({why_not}).")
     decoder_panel(model, z0, basis, lo, hi)
 
 if data is not None and model.is_variational and model.latent_dim > 1:

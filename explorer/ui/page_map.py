@@ -35,8 +35,14 @@ def picked() -> None:
         state.choose_z(pick["z"])
 
 
-def selected_mark(md: mapview.MapData, sel: int) -> tuple[float, ...] | None:
-    """(x, y, cov_xx, cov_xy, cov_yy) of the chosen image on the map; None where it has no place there."""
+def selected_mark(md: mapview.MapData, sel: int, z: list[float] | None = None) -> tuple[float, ...] | None:
+    """(x, y, cov_xx, cov_xy, cov_yy) of the chosen image, or of a chosen z (no covariance), on the map;
+    None where it has no place there."""
+    if z is not None:
+        if not md.proj.inductive:
+            return None
+        xy = md.proj.transform(np.asarray([z], dtype=np.float64))[0]
+        return (float(xy[0]), float(xy[1]), 0.0, 0.0, 0.0)
     mu, std = md.enc.mean[sel:sel + 1], md.enc.std[sel]
     if sel < md.n:
         xy = md.coords[sel]
@@ -52,6 +58,9 @@ def selected_mark(md: mapview.MapData, sel: int) -> tuple[float, ...] | None:
 def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     """The map and the chosen point beside it: a click reruns only this fragment."""
     md = mapview.load(cur, data, method, n)
+    if st.session_state.get("_map_model") != cur.key:  # a z or a drawing belongs to the model it was made on
+        st.session_state["_map_model"] = cur.key
+        state.choose_index(state.selected_index(len(data.test_x)) or 0)
     sel = state.selected_index(len(data.test_x))
     if sel is None:
         state.choose_index(sel := 0)
@@ -63,7 +72,8 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
         if why is None:
             st.session_state["_map_points"] = md.n
             latent_canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
-                                 selected_mark(md, sel), widget_key=CANVAS_KEY, on_pick=picked)
+                                 selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
+                                 on_pick=picked)
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, "
                        "Ctrl + wheel or the buttons to zoom, double-click to reset; the legend hides labels.")
@@ -71,8 +81,10 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
             st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
         else:
             chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # a new map starts with no stale selection
-            if mapview.consume_click(chart_key) is not None:
-                sel = state.selected_index(len(data.test_x))
+            clicked = mapview.consume_click(chart_key)
+            if clicked is not None:
+                state.choose_index(sel := clicked)
+                chosen_z = None
             st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it.")
             mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key)
         if not md.proj.inductive:

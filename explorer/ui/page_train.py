@@ -223,7 +223,9 @@ def live_map(job: TrainingJob, active: bool) -> None:
             st.caption(f"Hover to decode with the weights of epoch {m.weights_epoch:.2f} (refreshed every "
                        f"{LIVE_WEIGHTS_S:g} s while it trains). Axes: {m.axis_titles[0]} across, "
                        f"{m.axis_titles[1]} up.")
-        elif active:  # the page cannot run this model: a picture, as a WebGL chart costs more each epoch
+            return
+        st.caption("No hover-decode on this map: the page cannot run this model, so it is drawn on the server.")
+        if active:  # a picture: a WebGL chart costs the browser more to set up each epoch
             st.image(plots.scatter_png(list(zip(m.x, m.y)), m.labels, m.classes, size=460, title=title),
                      caption=f"axes: {m.axis_titles[0]} across, {m.axis_titles[1]} up; interactive when "
                              "training ends")

@@ -35,8 +35,8 @@ def image(x, caption: str) -> None:
 def render_z(cur: state.Current, z: list[float]) -> None:
     """A point clicked on empty map space: what the decoder makes of it, and its prior density."""
     model = cur.model
-    zt = torch.tensor([z], dtype=torch.float32)
-    img = model.decode_mean(zt.to(next(model.parameters()).device)).cpu()[0]
+    zt = torch.tensor([z], dtype=torch.float32, device=next(model.parameters()).device)
+    img = model.decode_mean(zt).cpu()[0]
     image(img, "mean of p(x | z) at the clicked point")
     if model.is_variational:
         st.metric("log p(z) (nats)", f"{model.prior.log_prob(zt).item():.2f}", help="log N(z; 0, I)")

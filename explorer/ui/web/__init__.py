@@ -17,6 +17,7 @@ PIXELS_JS = source("pixels.js")  # drawImage: a decoded image onto a canvas
 MARKS_JS = source("marks.js")  # ticks, ellipses and stars on a plot canvas
 
 
-def component_js(name: str) -> str:
-    """A component's module: the shared forward pass, pixel and plot code, then its own file (which exports)."""
-    return "\n".join((VAENET_JS, PIXELS_JS, MARKS_JS, source(name)))
+def component_js(*names: str) -> str:
+    """A component's module: the shared forward pass, pixel and plot code, then its own files (the last
+    one exports the component)."""
+    return "\n".join((VAENET_JS, PIXELS_JS, MARKS_JS, *map(source, names)))

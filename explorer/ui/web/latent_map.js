@@ -10,12 +10,12 @@ const PICK_PX = 10;  // a click this close to a dot picks the dot
 function build(root) {
   root.innerHTML = "";  // our own static markup only; every number below is set with textContent
   const el = (tag, cls, parent = root) => { const e = document.createElement(tag); e.className = cls; parent.appendChild(e); return e; };
-  const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [], drawn: [] }, decodes: 0, drawn: null };
+  const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [], shown: [] }, decodes: 0, drawn: null };
   const wrap = el("div", "vx-wrap");
   const plot = el("div", "vx-plot", wrap);
   S.base = el("canvas", "vx-base", plot); S.over = el("canvas", "vx-over", plot);
   const tools = el("div", "vx-tools", plot);
-  for (const [label, f] of [["+", () => zoom(S, 1 / 1.5)], ["−", () => zoom(S, 1.5)], ["reset", () => { S.view = null; redraw(S); }]]) {
+  for (const [label, f] of [["+", () => zoom(S, 1 / 1.5)], ["−", () => zoom(S, 1.5)], ["reset", () => reset(S)], ["PNG", () => savePng(S)]]) {
     const b = el("button", "vx-btn", tools); b.textContent = label; b.onclick = f;
   }
   const side = el("div", "vx-side", wrap);
@@ -24,6 +24,7 @@ function build(root) {
   S.legend = el("div", "vx-legend", side);
   S.info.textContent = "Point at the map: the decoder draws the image there.";
   // for tests and benchmarks: where each dot is on screen (CSS px, relative to the map canvas)
+  S.decodeAt = (z) => Array.from(VAENet.decode(S.model, z));  // the page's current decoder at a fixed z
   S.screenCoords = () => Array.from({ length: S.n }, (_, i) => [sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1])]);
   attach(S);
   return S;
@@ -31,12 +32,16 @@ function build(root) {
 
 function load(S, blob) {
   const p = VAENet.parse(blob), h = p.header;
+  // the same map (shape and layout) keeps the user's zoom and pan, if they made any; a new model or a
+  // training's next payload is fitted afresh
   const same = S.header && JSON.stringify(S.header.arrays) === JSON.stringify(h.arrays) && S.header.mode === h.mode;
   S.header = h; S.model = p.model; S.coords = p.arrays.coords.data; S.labels = p.arrays.labels.data;
   S.mu = p.arrays.mu ? p.arrays.mu.data : null; S.mean = p.arrays.pca_mean ? p.arrays.pca_mean.data : null;
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
-  if (!same) { S.view = null; S.hidden.clear(); }
+  if (!same) S.hidden.clear();
+  if (!same || !S.userView) { S.view = null; S.userView = false; }
+  S.drawn = S.q ? project(S, S.q) : null;
   const C = S.model.C, H = S.model.H, W = S.model.W, scale = Math.max(1, Math.round(160 / W));
   if (S.preview.width !== W * scale || S.preview.height !== H * scale) { S.preview.width = W * scale; S.preview.height = H * scale; }
   legend(S);
@@ -132,102 +137,9 @@ function overlay(S) {
   }
 }
 
-// the visible dot nearest to a screen point: [index, distance in CSS px]
-function nearest(S, px, py) {
-  let best = -1, bd = Infinity;
-  for (let i = 0; i < S.n; i++) {
-    if (S.hidden.has(S.labels[i])) continue;
-    const dx = sx(S, S.coords[2 * i]) - px, dy = sy(S, S.coords[2 * i + 1]) - py, d = dx * dx + dy * dy;
-    if (d < bd) { bd = d; best = i; }
-  }
-  return [best, Math.sqrt(bd)];
-}
-
-// the latent point under the pointer, and what it is (a z, or the nearest encoded image)
-function latentAt(S, px, py) {
-  const p = [mx(S, px), my(S, py)], D = S.model.latent, mode = S.header.mode;
-  if (mode === 2) {
-    const [i] = nearest(S, px, py);
-    return i < 0 ? null : { z: Array.from(S.mu.subarray(i * D, (i + 1) * D)), index: i, xy: p };
-  }
-  const z = new Array(D).fill(0);
-  if (mode === 0) { z[0] = p[0]; if (D > 1) z[1] = p[1]; }
-  else for (let d = 0; d < D; d++) z[d] = S.mean[d] + p[0] * S.U[d] + p[1] * S.U[D + d];
-  return { z, index: -1, xy: p };
-}
-
-const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
-function showHover(S, ev) {
-  const t0 = performance.now(), at = latentAt(S, ev.px, ev.py);
-  if (!at) return;
-  const img = VAENet.decode(S.model, at.z);
-  const t1 = performance.now();
-  drawImage(S.preview, img, S.model.C, S.model.H, S.model.W);
-  const zs = at.z.length <= 6 ? `z = (${at.z.map(fmt).join(", ")})` : `‖z‖ = ${fmt(Math.hypot(...at.z))} (${at.z.length}-D)`;
-  const lp = S.model.kind === 0 ? ` · log p(z) = ${VAENet.logPrior(at.z).toFixed(2)} nats` : "";
-  const [near, dist] = at.index >= 0 ? [at.index, 0] : nearest(S, ev.px, ev.py);
-  const over = near >= 0 && dist <= PICK_PX ? `over test image ${near + (S.header.index_offset || 0)} (label ${S.labels[near]}) · ` : "";
-  const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} (label ${S.labels[at.index]}) · ` : over;
-  S.info.textContent = `${what}${zs}${lp}`;
-  S.hover = { screen: [ev.px, ev.py], z: at.z };
-  overlay(S);
-  const t2 = performance.now();
-  S.decodes += 1; S.root.dataset.decodes = String(S.decodes);
-  const keep = (a, v) => { a.push(v); if (a.length > 2000) a.shift(); };
-  keep(S.stats.decode, t1 - t0); keep(S.stats.drawn, t2 - ev.t);
-  // frame: to the start of the next animation frame, the one that puts these pixels on screen
-  requestAnimationFrame((now) => keep(S.stats.frame, Math.max(now, performance.now()) - ev.t));
-}
-
-function zoom(S, f, cx, cy) {
-  const v = S.view, x = cx === undefined ? (v.x0 + v.x1) / 2 : mx(S, cx), y = cy === undefined ? (v.y0 + v.y1) / 2 : my(S, cy);
-  S.view = { x0: x + (v.x0 - x) * f, x1: x + (v.x1 - x) * f, y0: y + (v.y0 - y) * f, y1: y + (v.y1 - y) * f };
-  redraw(S);
-}
-
-function attach(S) {
-  const c = S.over;
-  let pending = null, drag = null;
-  const pos = (e) => { const r = c.getBoundingClientRect(); return { px: e.clientX - r.left, py: e.clientY - r.top, t: e.timeStamp }; };
-  let last = -Infinity;  // performance.now() of the last hover draw
-  const hoverDraw = (ev) => { last = performance.now(); showHover(S, ev); };
-  c.addEventListener("pointermove", (e) => {
-    const p = pos(e);
-    if (drag) {
-      const dx = mx(S, p.px) - mx(S, drag.px), dy = my(S, p.py) - my(S, drag.py);
-      if (Math.abs(p.px - drag.sx) + Math.abs(p.py - drag.sy) > 4) drag.moved = true;
-      if (drag.moved) { S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; drag.px = p.px; drag.py = p.py; redraw(S); }
-    }
-    if (!S.model) return;
-    // a move is drawn at once (a decode takes a millisecond or two) unless one was drawn under 8 ms ago;
-    // then the next animation frame draws the newest position, timed from the oldest waiting event
-    if (performance.now() - last >= 8) { pending = null; hoverDraw(p); return; }
-    if (!pending) requestAnimationFrame(() => { const ev = pending; pending = null; if (ev) hoverDraw(ev); });
-    pending = { ...p, t: pending ? pending.t : p.t };
-  });
-  c.addEventListener("pointerdown", (e) => { const p = pos(e); drag = { px: p.px, py: p.py, sx: p.px, sy: p.py, moved: false }; c.setPointerCapture(e.pointerId); });
-  c.addEventListener("pointerup", (e) => {
-    const d = drag; drag = null;
-    if (!d || d.moved) return;
-    const p = pos(e), [i, dist] = nearest(S, p.px, p.py);
-    if (i >= 0 && (dist <= PICK_PX || S.header.mode === 2)) S.setTrigger("pick", { index: i });
-    else S.setTrigger("pick", { z: latentAt(S, p.px, p.py).z });
-  });
-  c.addEventListener("pointerleave", () => { S.hover = null; overlay(S); });
-  c.addEventListener("dblclick", () => { S.view = null; redraw(S); });
-  c.addEventListener("wheel", (e) => {  // Ctrl/⌘ + wheel zooms; a plain wheel scrolls the page past the map
-    if (!(e.ctrlKey || e.metaKey)) return;
-    e.preventDefault(); const p = pos(e); zoom(S, e.deltaY > 0 ? 1.2 : 1 / 1.2, p.px, p.py);
-  }, { passive: false });
-  S.onDrawn = (e) => { S.drawn = project(S, e.detail); overlay(S); };
-  document.addEventListener("vaex:drawn", S.onDrawn);
-  S.observer = new ResizeObserver(() => { if (S.header) resize(S); });
-  S.observer.observe(S.base.parentElement);
-}
-
 // a drawing's posterior (from the draw component) placed on this map: linear maps only
 function project(S, q) {
-  if (!q || S.header.mode === 2) return null;
+  if (!q || S.header.mode === 2 || q.mu.length !== S.model.latent) return null;
   const D = q.mu.length, s2 = q.sigma.map((s) => s * s);
   if (S.header.mode === 0) return { xy: [q.mu[0], D > 1 ? q.mu[1] : 0], cov: [s2[0], 0, 0, D > 1 ? s2[1] : 0] };
   const xy = [0, 0], cov = [0, 0, 0, 0];
@@ -247,5 +159,9 @@ export default function (component) {
   S.setTrigger = setTriggerValue;
   try { load(S, data); root.dataset.ready = "1"; }
   catch (err) { S.info.textContent = "The map could not be drawn in this page: " + err.message; }
+  // (re)attached on every render and detached by its cleanup: safe if Streamlit calls a cleanup early
+  document.removeEventListener("vaex:drawn", S.onDrawn);
+  document.addEventListener("vaex:drawn", S.onDrawn);
+  S.observer.observe(S.base.parentElement);
   return () => { document.removeEventListener("vaex:drawn", S.onDrawn); S.observer.disconnect(); };
 }
