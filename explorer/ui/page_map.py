@@ -76,7 +76,8 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
                                  on_pick=picked)
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, "
-                       "Ctrl + wheel or the buttons to zoom, double-click to reset; the legend hides labels.")
+                       "Ctrl + wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend hides "
+                       "labels.")
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
         else:
