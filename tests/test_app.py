@@ -138,6 +138,26 @@ def image_captions(at: AppTest) -> list[str]:
     return [c for el in at.get("image") for c in el.captions]
 
 
+def test_the_default_is_the_shipped_or_pinned_model_not_a_later_save(trained, tmp_path, monkeypatch):
+    import shutil
+
+    d = tmp_path / "trained"
+    shutil.copytree(trained, d)
+    meta = dict(dataset=MNIST, train_config={"binarize": "auto"})
+    save_model(tiny("vae", 2, seed=8), d / "mnist_vae2.safetensors", **meta)  # the shipped default's name
+    save_model(tiny("vae", 2, seed=9), d / "mnist-vae-z2.safetensors", **meta)  # a class's save sorts first
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(d))
+    at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert at.sidebar.selectbox(key="bundled_name").value == "mnist_vae2"
+    monkeypatch.setenv("EXPLORER_DEFAULT_MODEL", "vae20")  # a teacher pins one
+    at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert at.sidebar.selectbox(key="bundled_name").value == "vae20"
+    monkeypatch.setenv("EXPLORER_DEFAULT_MODEL", "nonesuch")
+    at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert at.sidebar.selectbox(key="bundled_name").value == "mnist_vae2"
+    assert any("nonesuch" in w.value for w in at.sidebar.warning)
+
+
 def test_choosing_a_checkpoint_changes_the_card(app):
     assert any("N(0, 1) quantiles" in c for c in image_captions(app))  # the VAE's manifold grid
     choose(app, "ae2")

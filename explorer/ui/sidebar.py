@@ -69,6 +69,10 @@ def _bundled(bundled: list[state.Bundled], device: str) -> state.Current | None:
         ds = (m.get("dataset") or {}).get("name", "?")
         return f"{name} · {c.get('kind', '?').upper()} · latent {c.get('latent_dim', '?')} · {ds}"
 
+    pinned = state.default_model()
+    if pinned not in by_name and pinned != state.SHIPPED_DEFAULT:
+        st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {pinned!r}, which is not in {state.trained_dir()}; "
+                           "opening on another model.")
     name = st.sidebar.selectbox("Bundled checkpoint", list(by_name), format_func=label, key="bundled_name")
     b = by_name.get(name)
     if b is None:

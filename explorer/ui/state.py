@@ -72,10 +72,20 @@ def _card(path: str, mtime: float) -> dict:
     return {k: v for k, v in meta.items() if k not in ("history", "optimizer")}
 
 
+DEFAULT_MODEL_ENV = "EXPLORER_DEFAULT_MODEL"  # a teacher pins the model every new session opens on
+SHIPPED_DEFAULT = "mnist_vae2"  # chosen on purpose: a 2-D map needs no projection, and it is a good model
+
+
+def default_model() -> str:
+    return os.environ.get(DEFAULT_MODEL_ENV) or SHIPPED_DEFAULT
+
+
 def _preference(b: Bundled) -> tuple:
-    """Open on an MNIST VAE with a 2-D latent when there is one: its map needs no projection."""
+    """The pinned or shipped default first (a model saved later, e.g. "mnist-vae-z2", must not sort before
+    it by name); then an MNIST VAE with a 2-D latent: its map needs no projection."""
     c, ds = b.meta.get("config", {}), (b.meta.get("dataset") or {}).get("name")
-    return ("error" in b.meta, ds != "mnist", c.get("kind") != "vae", c.get("latent_dim") != 2, b.name)
+    return ("error" in b.meta, b.name != default_model(), b.name != SHIPPED_DEFAULT, ds != "mnist",
+            c.get("kind") != "vae", c.get("latent_dim") != 2, b.name)
 
 
 def bundled_checkpoints() -> list[Bundled]:
