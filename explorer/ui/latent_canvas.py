@@ -1,5 +1,5 @@
-"""The latent map as an in-page component: the model's weights and the map's points go to the browser once,
-and the decoder runs under the pointer there (explorer/ui/web/latent_map.js). A click comes back as a
+"""The latent map as an in-page component: the decoder's weights and the map's points go to the browser in
+one blob, and the decoder runs under the pointer there (explorer/ui/web/latent_map.js). A click comes back as a
 trigger: the index of the nearest dot, or the z clicked on empty space."""
 from __future__ import annotations
 
@@ -48,14 +48,13 @@ def mount(blob: bytes, widget_key: str, on_pick=lambda: None):
 def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, *,
            index_offset: int = 0, height: int = 560, widget_key: str = "latent_canvas",
-           on_pick=lambda: None) -> dict | None:
-    """Mount the map; returns this run's click ({"index": i} or {"z": [...]}) or None. on_pick runs before
-    the rerun a click causes (read the click there with clean_pick on st.session_state[widget_key].pick)."""
+           on_pick=lambda: None) -> None:
+    """Mount the map. A click calls on_pick before the rerun it causes; read it there with clean_pick on
+    st.session_state[widget_key].pick ({"index": i} or {"z": [...]})."""
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels.astype(np.float32),
                    np.asarray(mu, np.float32), selected, index_offset, height)
-    result = mount(blob, widget_key, on_pick)
-    return clean_pick(getattr(result, "pick", None), len(coords), model.latent_dim)
+    mount(blob, widget_key, on_pick)
 
 
 def clean_pick(pick: Any, n: int, latent_dim: int) -> dict | None:

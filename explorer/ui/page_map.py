@@ -75,9 +75,9 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
                                  on_pick=picked)
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
-                       "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, "
-                       "Ctrl + wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend hides "
-                       "labels.")
+                       "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
+                       "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
+                       "hides labels.")
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
         else:
@@ -93,9 +93,9 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     with right:
         chosen, draw = st.tabs(["Chosen point", "Draw your own"])
     with draw:
-        st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed in black, with its 1σ "
-                   "ellipse for a VAE) moves on the map. “Use it” hands it to this panel and to the "
-                   "Interpolate and maths pages.")
+        st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
+                   "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
+                   "and to the Interpolate and maths pages.")
         if draw_panel.render(cur, data) is not None:
             st.session_state[state.SHOWS_DRAWING] = True
     with chosen:
