@@ -343,13 +343,21 @@ def test_choosing_an_index_moves_the_star(app):
 
 
 def test_a_click_on_the_map_is_checked_before_it_is_used():
-    from explorer.ui.latent_canvas import clean_pick
+    from explorer.ui.browser_input import clean_pick
 
     assert clean_pick({"index": 5}, 10, 2) == {"index": 5}
     assert clean_pick({"z": [0.5, -1]}, 10, 2) == {"z": [0.5, -1.0]}
     for bad in ({"index": 10}, {"index": -1}, {"index": True}, {"index": "3"}, {"z": [1.0]}, {"z": [1, "x"]},
                 {"z": [float("nan"), 0]}, "5", None):
         assert clean_pick(bad, 10, 2) is None
+
+
+def test_slider_values_from_the_page_are_checked_before_they_are_used():
+    from explorer.ui.browser_input import clean_values
+
+    assert clean_values([1, -2.5], 2) == [1.0, -2.5]
+    for bad in ([1.0], [1.0, "2"], [1.0, float("inf")], [True, 0.0], None, "1,2", []):
+        assert clean_values(bad, 2 if bad != [] else 0) is None
 
 
 def test_a_z_chosen_on_the_map_is_decoded_and_can_start_the_sliders(app):

@@ -3,8 +3,6 @@ one blob, and the decoder runs under the pointer there (explorer/ui/web/latent_m
 trigger: the index of the nearest dot, or the z clicked on empty space."""
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import streamlit as st
 
@@ -57,19 +55,4 @@ def render(model: LatentModel, key: str, proj: Projection, method: str, coords: 
     mount(blob, widget_key, on_pick)
 
 
-def clean_pick(pick: Any, n: int, latent_dim: int) -> dict | None:
-    """What the browser sent, checked: an index in range, or a finite z of the right size; else None."""
-    if not isinstance(pick, dict):
-        return None
-    i = pick.get("index")
-    if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n:
-        return {"index": i}
-    z = pick.get("z")
-    if isinstance(z, list) and len(z) == latent_dim and all(isinstance(v, (int, float)) for v in z):
-        z = [float(v) for v in z]
-        if all(np.isfinite(z)):
-            return {"z": z}
-    return None
-
-
-__all__ = ["render", "hover_note", "unsupported", "clean_pick"]
+__all__ = ["render", "hover_note", "mount", "unsupported"]

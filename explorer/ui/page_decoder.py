@@ -12,7 +12,7 @@ from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_k
                                slider_basis, slider_coordinates, slider_ranges, traverse)
 from explorer.images import to_uint8
 from explorer.model import LatentModel
-from explorer.ui import show, state
+from explorer.ui import browser_input, show, state
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
 
@@ -53,11 +53,11 @@ def page_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.
 
 
 def slider_moved() -> None:
-    """The page's slider values at the end of a gesture, checked: K finite numbers."""
-    c = getattr(st.session_state.get("dec_sliders"), "c", None)
-    old = st.session_state.get("dec_c") or []
-    if isinstance(c, list) and len(c) == len(old) and all(isinstance(v, (int, float)) and np.isfinite(v) for v in c):
-        st.session_state["dec_c"] = [float(v) for v in c]
+    """The page's slider values at the end of a gesture, kept when they pass clean_values."""
+    sent = getattr(st.session_state.get("dec_sliders"), "c", None)
+    c = browser_input.clean_values(sent, len(st.session_state.get("dec_c") or []))
+    if c is not None:
+        st.session_state["dec_c"] = c
 
 
 @st.fragment

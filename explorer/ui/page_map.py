@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import draw_panel, latent_canvas, map_extras, mapview, point_panel, show, state
+from explorer.ui import browser_input, draw_panel, latent_canvas, map_extras, mapview, point_panel, show, state
 
 MAP_KEY = "latent_map"
 CANVAS_KEY = "latent_canvas"
@@ -28,7 +28,7 @@ def picked() -> None:
         return
     result = st.session_state.get(CANVAS_KEY)
     n = st.session_state.get("_map_points", 0)
-    pick = latent_canvas.clean_pick(getattr(result, "pick", None), n, cur.model.latent_dim)
+    pick = browser_input.clean_pick(getattr(result, "pick", None), n, cur.model.latent_dim)
     if pick and "index" in pick:
         state.choose_index(pick["index"])
     elif pick:

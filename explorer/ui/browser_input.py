@@ -1,0 +1,30 @@
+"""What a component sends back from the browser, checked before it is used: a page can send anything."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def clean_pick(pick: Any, n: int, latent_dim: int) -> dict | None:
+    """What the browser sent, checked: an index in range, or a finite z of the right size; else None."""
+    if not isinstance(pick, dict):
+        return None
+    i = pick.get("index")
+    if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n:
+        return {"index": i}
+    z = pick.get("z")
+    if isinstance(z, list) and len(z) == latent_dim and all(isinstance(v, (int, float)) for v in z):
+        z = [float(v) for v in z]
+        if all(np.isfinite(z)):
+            return {"z": z}
+    return None
+
+
+def clean_values(c, k: int) -> list[float] | None:
+    """What the browser sent, checked: k finite numbers (not booleans), else None."""
+    if not (isinstance(c, list) and len(c) == k and k > 0):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in c):
+        return None
+    return [float(v) for v in c]
