@@ -8,11 +8,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-_ACT = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "softplus": nn.Softplus}
+ACTIVATION_MODULES = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
+                      "softplus": nn.Softplus}
 
 
 def activation(name: str) -> nn.Module:
-    return _ACT[name]()
+    return ACTIVATION_MODULES[name]()
 
 
 class MLPEncoder(nn.Module):

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from .config import ACTIVATIONS, KINDS, LIKELIHOODS
-from .model import MIN_DECODER_SCALE, LatentModel
+from .model import LatentModel
+from .nets import ACTIVATION_MODULES
 
 MAGIC = b"VAEX"
 VERSION = 1
@@ -26,6 +27,7 @@ IN_PAGE_ENV = "EXPLORER_IN_PAGE"  # "0": every model decodes on the server (a sl
 MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # above this the page keeps the server path: a slow first load for a class
 OP_LINEAR, OP_CONV, OP_CONVT, OP_ACT, OP_RESIZE = range(5)
 ACT_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}  # relu tanh elu leaky_relu softplus
+_ACT_NAMES = {cls: name for name, cls in ACTIVATION_MODULES.items()}  # module types nets.py builds -> names
 
 
 class _Data:
@@ -69,14 +71,11 @@ def _ops(net: nn.Module, shape: tuple[int, ...], data: _Data) -> tuple[list[list
                 oh, ow, code, cout = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k, OP_CONVT, m.out_channels
             ops.append([code, c, h, w, cout, oh, ow, k, s, p, data.add(m.weight), data.add(m.bias)])
             shape = (cout, oh, ow)
-        elif type(m).__name__ in _ACT_TYPES:
-            ops.append([OP_ACT, ACT_CODES[_ACT_TYPES[type(m).__name__]]])
+        elif type(m) in _ACT_NAMES:
+            ops.append([OP_ACT, ACT_CODES[_ACT_NAMES[type(m)]]])
         else:
             raise ValueError(f"the page cannot run a {type(m).__name__} layer")
     return ops, shape
-
-
-_ACT_TYPES = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu", "Softplus": "softplus"}
 
 
 def _leaves(net: nn.Module) -> list[nn.Module]:
@@ -93,8 +92,7 @@ def model_header(model: LatentModel, data: _Data, encoder: bool = True) -> dict[
         ch = dec_shape[0]
         dec.append([OP_RESIZE, ch, dec_shape[1], dec_shape[2], c.image_shape[1], c.image_shape[2]])
     return {"image": list(c.image_shape), "latent": c.latent_dim, "kind": KINDS.index(c.kind),
-            "likelihood": LIKELIHOODS.index(c.likelihood), "sigma": c.sigma, "min_scale": MIN_DECODER_SCALE,
-            "encoder": enc, "decoder": dec}
+            "likelihood": LIKELIHOODS.index(c.likelihood), "sigma": c.sigma, "encoder": enc, "decoder": dec}
 
 
 def unsupported(model: LatentModel) -> str | None:
@@ -135,6 +133,11 @@ def pack(model: LatentModel | None = None, arrays: dict[str, np.ndarray] | None 
 MAP_MODES = {"axes": 0, "pca": 1}  # other projections (t-SNE, UMAP) cannot be inverted: mode 2, nearest point
 
 
+def map_mode(proj: Any) -> int:
+    """How the page maps the pointer back to z on this projection's map (see map_payload)."""
+    return MAP_MODES.get(proj.key, 2)
+
+
 def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
                 selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560) -> bytes:
     """The latent map for explorer/ui/web/latent_map.js: the model, the points and how the pointer maps back
@@ -142,7 +145,7 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
     point as (x, y, cov_xx, cov_xy, cov_yy)."""
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
-    mode = MAP_MODES.get(proj.key, 2)
+    mode = map_mode(proj)
     if mode == 1:
         arrays.update(pca_mean=proj.mean_, pca_components=proj.components_)
     elif mode == 2:

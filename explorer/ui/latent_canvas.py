@@ -9,20 +9,16 @@ import streamlit as st
 from explorer.model import LatentModel
 from explorer.projection import Projection
 from explorer.ui.web import component_js, source
-from explorer.web_payload import MAP_MODES, map_payload, unsupported
+from explorer.web_payload import map_mode, map_payload, unsupported
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map",
                                         js=component_js("map_pointer.js", "latent_map.js"),
                                         css=source("latent_map.css"))
 
 
-def mode_of(proj: Projection) -> int:
-    return MAP_MODES.get(proj.key, 2)
-
-
 def hover_note(proj: Projection, model: LatentModel) -> str:
     """What the pointer decodes on this map, in words."""
-    mode = mode_of(proj)
+    mode = map_mode(proj)
     if mode == 0:
         return "the pointer is z itself"
     if mode == 1:
@@ -32,8 +28,9 @@ def hover_note(proj: Projection, model: LatentModel) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)  # a few MB each: this session's last few choices
-def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray, labels: np.ndarray,
-            mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int, height: int) -> bytes:
+def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray,
+            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int,
+            height: int) -> bytes:
     """map_payload, cached per model, map and chosen point (key and method stand in for the model and map)."""
     return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height)
 
@@ -49,9 +46,8 @@ def render(model: LatentModel, key: str, proj: Projection, method: str, coords: 
            on_pick=lambda: None) -> None:
     """Mount the map. A click calls on_pick before the rerun it causes; read it there with clean_pick on
     st.session_state[widget_key].pick ({"index": i} or {"z": [...]})."""
-    labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
-    blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels.astype(np.float32),
-                   np.asarray(mu, np.float32), selected, index_offset, height)
+    blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels, np.asarray(mu, np.float32),
+                   selected, index_offset, height)
     mount(blob, widget_key, on_pick)
 
 
