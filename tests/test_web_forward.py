@@ -76,19 +76,25 @@ def fresh_conv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def js_page():
+def browser():
     why = missing_browser()
     if why:
         pytest.skip(f"browser test skipped: {why}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page()
-        page.set_content("<html><body></body></html>")
-        page.add_script_tag(content=VAENET_JS + "\nwindow.VAENet = VAENet;")
-        yield page
-        browser.close()
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def js_page(browser):
+    page = browser.new_page()
+    page.set_content("<html><body></body></html>")
+    page.add_script_tag(content=VAENET_JS + "\nwindow.VAENet = VAENet;")
+    yield page
+    page.close()
 
 
 RUN = """([b64, zs, xs]) => {
@@ -141,3 +147,51 @@ def test_freshly_trained_conv_model_in_the_page_matches_torch(js_page, fresh_con
 def test_every_architecture_in_the_page_matches_torch(js_page, name: str, model) -> None:
     x = torch.rand(20, *model.config.image_shape, generator=torch.Generator().manual_seed(1))
     _check(js_page, model, x)
+
+
+@pytest.fixture(scope="module")
+def map_page(browser):
+    """The map component's own code in a bare page (its export made a plain function), beside VAENet."""
+    from explorer.ui.web import component_js
+
+    code = component_js("map_pointer.js", "latent_map.js").replace("export default function", "function mountMap")
+    page = browser.new_page()
+    page.set_content("<html><body><div id='host' style='width:800px'></div></body></html>")
+    page.add_script_tag(content=code)
+    yield page
+    page.close()
+
+
+MAP_GEOMETRY = """([b64, pixels, q]) => {
+    const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const root = document.createElement('div'); document.getElementById('host').appendChild(root);
+    const S = build(root); load(S, blob);
+    return { at: pixels.map(([px, py]) => latentAt(S, px, py)), drawn: project(S, q) };
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("method", ["pca", "axes"])
+def test_the_maps_pointer_and_a_drawing_land_where_python_puts_them(map_page, method: str) -> None:
+    """The pointer's z (PCA: z = mean + p U; 2-D: z = p) maps back onto the pointer through the Python
+    projection, and a posterior's mean and covariance are placed as proj.transform / project_covariance do."""
+    from explorer.projection import make_projection
+    from explorer.web_payload import map_payload
+
+    D = 5 if method == "pca" else 2
+    model = build_model(ModelConfig(latent_dim=D, hidden=(8,), image_shape=(1, 6, 6)))
+    mu = np.random.default_rng(0).normal(size=(300, D)) * np.linspace(2, 0.5, D)
+    proj = make_projection(method)
+    coords = proj.fit_transform(mu)
+    blob = map_payload(model, proj, coords, np.zeros(len(mu)), mu)
+    q = {"mu": [0.3, -1.2, 0.5, 0.1, 2.0][:D], "sigma": [0.5, 0.2, 1.0, 0.3, 0.7][:D]}
+    got = map_page.evaluate(MAP_GEOMETRY, [base64.b64encode(blob).decode(), [[100, 80], [400, 300], [250, 500]], q])
+    for at in got["at"]:
+        z, p = np.array(at["z"]), np.array(at["xy"])
+        assert np.abs(proj.transform(z[None])[0] - p).max() < 1e-5  # the pointer's z sits under the pointer
+        if method == "pca":
+            assert np.abs(z - (proj.mean_ + p @ proj.components_)).max() < 1e-5
+    want_xy = proj.transform(np.array([q["mu"]]))[0]
+    want_cov = proj.project_covariance(np.diag(np.square(q["sigma"])))
+    assert np.abs(np.array(got["drawn"]["xy"]) - want_xy).max() < 1e-5
+    assert np.abs(np.array(got["drawn"]["cov"]).reshape(2, 2) - want_cov).max() < 1e-5
