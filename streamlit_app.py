@@ -1,7 +1,7 @@
 """VAE Explorer: `streamlit run streamlit_app.py`. Wiring only; the maths lives in explorer/."""
 import streamlit as st
 
-from explorer.ui import sidebar, state
+from explorer.ui import sidebar, state, trainings
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
@@ -15,5 +15,6 @@ PAGES = [
 
 page = st.navigation(PAGES)
 state.keep_widget_values()  # a Train form or an Interpolate pick survives a visit to another page
+trainings.attach()  # a reloaded page finds the training this browser started
 sidebar.render()
 page.run()

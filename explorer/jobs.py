@@ -251,6 +251,7 @@ class TrainingJob:
         self._map_arrays: tuple | None = None  # (projection, coords, mu) of the last map, for weights-only refreshes
         self._packed_at = float("-inf")  # time.monotonic() of the last live payload
         self._in_page: bool | None = None  # can the page run this model (None: not asked yet)
+        self.kept: tuple[int, float] | None = None  # (run, epoch) its owner last saved to a file
 
     # -- control (any thread) ---------------------------------------------------------------------
     def start(self) -> "TrainingJob":

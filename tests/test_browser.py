@@ -63,10 +63,15 @@ def trained_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(trained_dir: Path):
+def saves_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("saved")
+
+
+@pytest.fixture(scope="module")
+def app(trained_dir: Path, saves_dir: Path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     server = AppServer(env={"EXPLORER_TRAINED_DIR": str(trained_dir), "EXPLORER_MAX_TRAININGS": "1",
-                            "EXPLORER_TRAIN_THREADS": "1"},
+                            "EXPLORER_TRAIN_THREADS": "1", "EXPLORER_SAVES_DIR": str(saves_dir)},
                        log_path=ARTIFACTS.parent / "streamlit-test.log", count_runs=True)
     server.start()
     try:
@@ -231,6 +236,21 @@ def fill(page, key: str, value: str) -> None:
     box.press("Tab")
 
 
+def pick(page, key: str, option: str) -> None:
+    """Choose an option of a selectbox."""
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def train_digits(page, app: AppServer, epochs: str = "200", batch_size: str = "5") -> None:
+    """The Train page with digits (MNIST is the form's default, and slower), ready to start."""
+    open_page(page, app, "page_train", "button:has-text('Start training')")
+    pick(page, "train_dataset", "digits")
+    fill(page, "train_epochs", epochs)
+    fill(page, "train_batch_size", batch_size)  # small steps: many curve points an epoch
+
+
 def stop_button(page):
     return page.locator(".st-key-train_stop button").first  # (a button with help text nests two)
 
@@ -240,12 +260,11 @@ def progress_text(page) -> str:
     return texts[0] if texts else ""
 
 
-def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, page, trained_dir: Path) -> None:
+def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, page, trained_dir: Path,
+                                                              saves_dir: Path) -> None:
     """The run is long (200 epochs) and the test stops it once it has seen the curve grow, so a fast
     machine cannot finish it between two looks; a resume to one more epoch then shows the finished state."""
-    open_page(page, app, "page_train", "button:has-text('Start training')")
-    fill(page, "train_epochs", "200")
-    fill(page, "train_batch_size", "5")  # 288 small steps an epoch, one curve point each
+    train_digits(page, app)  # 288 small steps an epoch, one curve point each
     page.get_by_role("button", name="Start training").click()
     seen: list[float] = []  # the epoch the live ELBO curve reaches, at each look while it trains
     deadline = time.monotonic() + TIMEOUT_MS / 1000
@@ -286,11 +305,20 @@ def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, p
     end = plot_last_x(page, "train_chart_curves")  # the curve reaches the end (its last bin's mean epoch)
     assert at_stop < end and end == pytest.approx(total, abs=0.1)
     expect(page.get_by_text(f"Latent map after epoch {total}")).to_be_visible()
-    # the result: offered in the sidebar, saved atomically into the trained folder
+    # the result: offered in the sidebar, saved under a unique name in the saves folder (never in trained/)
     expect(page.get_by_test_id("stSidebar").get_by_text("Trained here")).to_be_visible()
-    page.get_by_role("button", name="Save to trained/").click()
-    expect(page.get_by_text("Saved ")).to_be_visible()
-    assert (trained_dir / "digits-vae-z2.safetensors").is_file()
+    bundled = sorted(p.name for p in trained_dir.iterdir())
+    page.get_by_role("button", name="Save on this server").click()
+    expect(page.get_by_text("Saved digits-vae-z2-")).to_be_visible()
+    saved = [p.name for p in saves_dir.glob("digits-vae-z2-*.safetensors")]
+    assert len(saved) == 1 and re.fullmatch(r"digits-vae-z2-\d{8}-\d{6}\.safetensors", saved[0]), saved
+    assert sorted(p.name for p in trained_dir.iterdir()) == bundled
+    # saving again under the same name asks first (it is this browser's own file)
+    page.get_by_role("button", name="Save on this server").click()
+    expect(page.get_by_text("You already saved a model as")).to_be_visible()
+    page.get_by_role("button", name="Keep it").click()
+    expect(page.get_by_text("You already saved a model as")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebar").get_by_text("Saved on this server")).to_be_visible()
     wait_idle(page)
     shot(page, "train")
 
@@ -306,9 +334,7 @@ def test_second_session_waits_for_the_training_slot(app: AppServer, browser) -> 
     first, second = pages
     try:
         for pg in pages:
-            open_page(pg, app, "page_train", "button:has-text('Start training')")
-            fill(pg, "train_epochs", "200")
-            fill(pg, "train_batch_size", "3")
+            train_digits(pg, app, batch_size="3")
         first.get_by_role("button", name="Start training").click()
         expect(first.get_by_text("Training · epoch")).to_be_visible()
         second.get_by_role("button", name="Start training").click()
@@ -324,3 +350,51 @@ def test_second_session_waits_for_the_training_slot(app: AppServer, browser) -> 
     finally:
         for pg in pages:
             pg.context.close()
+
+
+def nav(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    wait_idle(page)
+
+
+def test_a_reload_finds_the_running_training_again(app: AppServer, page) -> None:
+    """The same browser (its cookie) reloads mid-training: the page shows the run, live, with its Stop."""
+    train_digits(page, app, batch_size="3")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Training · epoch")).to_be_visible()
+    page.reload()
+    expect(page.get_by_text("Your training from before the page was reloaded is here again.")).to_be_visible()
+    expect(page.get_by_text("Training · epoch")).to_be_visible()
+    first = float(re.search(r"epoch ([\d.]+) of 200", progress_text(page)).group(1))
+    page.wait_for_function(  # still live: the progress moves on after the reload
+        f"() => {{ const m = (document.querySelector('[data-testid=stProgress]') || {{}}).innerText?.match(/epoch ([\\d.]+) of/);"
+        f" return m && parseFloat(m[1]) > {first}; }}")
+    stop_button(page).click()
+    expect(page.get_by_text("Stopped · epoch")).to_be_visible()
+
+
+def test_train_settings_survive_other_pages_before_and_during_a_training(app: AppServer, page) -> None:
+    """Edits not yet started, and the settings of a running training, are still in the form after a visit
+    to another page (the form used to lose both)."""
+    train_digits(page, app, epochs="200", batch_size="3")
+    fill(page, "train_hidden", "48")
+    fill(page, "train_latent", "3")
+    nav(page, "Decoder sliders")
+    nav(page, "Train")
+    page.locator(".st-key-train_hidden input").wait_for()
+
+    def form() -> tuple:
+        return (page.locator(".st-key-train_dataset input").input_value(),
+                page.locator(".st-key-train_epochs input").input_value(),
+                page.locator(".st-key-train_hidden input").input_value(),
+                page.locator(".st-key-train_latent input").input_value())
+
+    assert form() == ("digits", "200", "48", "3")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Training · epoch")).to_be_visible()
+    for title in ("Latent map", "Interpolate", "Train", "Decoder sliders", "Train"):
+        nav(page, title)
+    expect(page.get_by_text("Training · epoch")).to_be_visible()
+    assert form() == ("digits", "200", "48", "3")
+    stop_button(page).click()
+    expect(page.get_by_text("Stopped · epoch")).to_be_visible()

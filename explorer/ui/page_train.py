@@ -13,11 +13,11 @@ from explorer.data import DATASETS
 from explorer.devices import available_devices
 from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
 from explorer.trainer import TrainConfig, check_kind_options
-from explorer.ui import latent_canvas, state
+from explorer.ui import latent_canvas, save_panel, trainings
+from explorer.ui.trainings import JOB
 
-JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
+DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is an MNIST VAE)
 MODELS = "session_models"  # name -> LatentModel with .metadata; the sidebar lists these
-SAVED = "_train_saved"  # the outcome of the last Save click, shown once
 REGISTERED = "_train_registered"  # (job id, run) pairs already put into MODELS
 POLL_S = 1.0  # live panel refresh while a job is queued or training
 EPOCH_REDRAW_S = 4.0  # the whole page redraws for a new epoch at most this often (short epochs come many a second)
@@ -31,12 +31,14 @@ STATUS_TEXT = {"queued": "Waiting for a free training slot", "loading": "Loading
 
 
 def settings_form(disabled: bool) -> JobSpec | None:
-    """The settings as a form (one rerun on Start, not one per widget); a JobSpec when Start is pressed."""
-    with st.form("train_settings", border=True):
+    """The settings (a JobSpec when Start is pressed). Plain widgets in a fragment, not an st.form: a change
+    reruns only the fragment, and every value is in session_state at once, so an edit not yet started
+    survives a visit to another page (state.KEEP); a form would hold it in the browser until submitted."""
+    with st.container(border=True):
         c1, c2, c3, c4 = st.columns(4)
         with c1:
             st.markdown("**Data**")
-            dataset = st.selectbox("Dataset", sorted(DATASETS), index=sorted(DATASETS).index("digits"),
+            dataset = st.selectbox("Dataset", sorted(DATASETS), index=sorted(DATASETS).index(DEFAULT_DATASET),
                                    key="train_dataset",
                                    help="mnist uses the full 60,000 images when they are found "
                                         "(EXPLORER_DATA_DIR), otherwise the bundled 10,000-image test split.")
@@ -76,7 +78,7 @@ def settings_form(disabled: bool) -> JobSpec | None:
             epochs = st.number_input("Epochs", 1, 10_000, 10, key="train_epochs")
             batch_size = st.number_input("Batch size", 1, 65_536, 128, key="train_batch_size")
             lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key="train_lr")
-        start = st.form_submit_button("Start training", type="primary", disabled=disabled, key="train_start")
+        start = st.button("Start training", type="primary", disabled=disabled, key="train_start")
     if not start:
         return None
     try:
@@ -237,47 +239,35 @@ def live_map(job: TrainingJob, active: bool) -> None:
     panel()
 
 
-def save_clicked(job: TrainingJob, default: str) -> None:
-    """Button callback, so the file is written before the sidebar lists the trained folder."""
-    raw = st.session_state.get("train_save_name") or default
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", raw.strip()).strip(".-") or default
-    if not clean.endswith(".safetensors"):
-        clean += ".safetensors"
-    try:
-        path = job.save(state.trained_dir() / clean)  # atomic: a reader never sees half a file
-        st.session_state[SAVED] = ("success", f"Saved {path}. The sidebar offers it under Bundled.")
-    except (OSError, RuntimeError) as e:
-        st.session_state[SAVED] = ("error", f"Could not save: {e}")
-
-
 def results(job: TrainingJob, snap: JobSnapshot) -> None:
-    """Save to the trained/ folder, download, or open the model on the other pages."""
+    """Save on this server, download, or open the model on the other pages."""
     name = register_result(job, snap)
     if name is None:
         return
     st.subheader("Use the model")
     st.caption(f"It is listed in the sidebar under **Trained here** as “{name}”.")
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-    m = job.spec.model
-    default = f"{job.spec.dataset}-{m.get('kind', 'vae')}-z{m.get('latent_dim', 2)}.safetensors"
-    c1.text_input(f"File name in {state.trained_dir()}", default, key="train_save_name")
-    c2.button("Save to trained/", key="train_save", icon=":material/save:", on_click=save_clicked,
-              args=(job, default))
-    c3.download_button("Download checkpoint", job.checkpoint_bytes, file_name=default, key="train_download",
-                       mime="application/octet-stream", on_click="ignore", icon=":material/download:")
-    saved = st.session_state.pop(SAVED, None)
-    if saved:
-        (st.success if saved[0] == "success" else st.error)(saved[1])
+    save_panel.save_row(job, snap)
     st.button("Explore it on the Latent map", key="train_explore", on_click=explore, args=(name,),
               icon=":material/scatter_plot:")
 
 
+@st.fragment
+def new_training(disabled: bool) -> None:
+    """The settings rerun alone while edited; Start reruns the whole page with the live panel."""
+    spec = settings_form(disabled)
+    if spec is not None:
+        trainings.start(spec)
+        st.rerun()
+
+
 st.title("Train a model")
 st.caption("Training runs in the background: the other pages stay usable, and this page follows it live. "
-           "Each browser session trains its own model.")
+           "Each browser trains its own model, and finds it again after a reload.")
 if st.session_state.pop("_train_go_to_map", False):
     st.switch_page("explorer/ui/page_map.py")
 
+if st.session_state.pop(trainings.REATTACHED, False):
+    st.info("Your training from before the page was reloaded is here again.", icon=":material/restore:")
 job: TrainingJob | None = st.session_state.get(JOB)
 snap = job.snapshot() if job is not None else None
 if job is not None and snap is not None:  # the run first, so the live curves are on screen
@@ -286,7 +276,4 @@ if job is not None and snap is not None:  # the run first, so the live curves ar
     if not snap.active:
         results(job, snap)
     st.subheader("New training")
-spec = settings_form(disabled=bool(snap and snap.active))
-if spec is not None:
-    st.session_state[JOB] = TrainingJob(spec).start()
-    st.rerun()  # redraw with Start disabled and the live panel polling
+new_training(disabled=bool(snap and snap.active))

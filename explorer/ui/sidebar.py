@@ -9,7 +9,7 @@ from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
 from explorer.ui import state
 
-SOURCES = {"bundled": "Bundled", "session": "Trained here", "upload": "Upload"}
+SOURCES = {"bundled": "Bundled", "saved": "Saved on this server", "session": "Trained here", "upload": "Upload"}
 DEVICE_NAMES = {"auto": "auto", "cuda": "CUDA", "mps": "Apple MPS", "cpu": "CPU"}
 
 
@@ -18,8 +18,10 @@ def render() -> None:
     sb.header("Model")
     device = _device_picker()
     bundled = state.bundled_checkpoints()
+    saved = state.saved_checkpoints()
     session_models = state.session_models()
-    sources = [s for s, ok in (("bundled", bundled), ("session", session_models), ("upload", True)) if ok]
+    sources = [s for s, ok in (("bundled", bundled), ("saved", saved), ("session", session_models), ("upload", True))
+               if ok]
     if not bundled:
         sb.warning(f"No bundled checkpoints in `{state.trained_dir()}`. Train a model on the Train page, "
                    "or upload a checkpoint.")
@@ -28,6 +30,8 @@ def render() -> None:
     cur = None
     if source == "bundled":
         cur = _bundled(bundled, device)
+    elif source == "saved":
+        cur = _bundled(saved, device, "Saved on this server (newest first)", "saved_name")
     elif source == "session":
         name = sb.selectbox("Model trained in this session", list(session_models), key="session_model_name")
         if name is not None:
@@ -58,7 +62,8 @@ def _is_mac() -> bool:
     return platform.system() == "Darwin"
 
 
-def _bundled(bundled: list[state.Bundled], device: str) -> state.Current | None:
+def _bundled(bundled: list[state.Bundled], device: str, title: str = "Bundled checkpoint",
+             key: str = "bundled_name") -> state.Current | None:
     by_name = {b.name: b for b in bundled}
 
     def label(name: str) -> str:
@@ -70,10 +75,10 @@ def _bundled(bundled: list[state.Bundled], device: str) -> state.Current | None:
         return f"{name} · {c.get('kind', '?').upper()} · latent {c.get('latent_dim', '?')} · {ds}"
 
     pinned = state.default_model()
-    if pinned not in by_name and pinned != state.SHIPPED_DEFAULT:
+    if key == "bundled_name" and pinned not in by_name and pinned != state.SHIPPED_DEFAULT:
         st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {pinned!r}, which is not in {state.trained_dir()}; "
                            "opening on another model.")
-    name = st.sidebar.selectbox("Bundled checkpoint", list(by_name), format_func=label, key="bundled_name")
+    name = st.sidebar.selectbox(title, list(by_name), format_func=label, key=key)
     b = by_name.get(name)
     if b is None:
         return None

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from explorer import saves
 from explorer.analysis import (Encoding, binarized_test, encode, fit_mixture, load_test_set, model_dataset_name,
                                trained_binarized, weights_fingerprint)
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
@@ -51,8 +52,14 @@ def clamp_index(key: str, n: int, default: int = 0) -> None:
 
 
 def trained_dir() -> Path:
+    """The bundled models: read-only to the app."""
     env = os.environ.get(TRAINED_ENV)
     return Path(env) if env else REPO_ROOT / "trained"
+
+
+def saves_dir() -> Path:
+    """Where the app saves models (EXPLORER_SAVES_DIR, default saved/ beside trained/)."""
+    return saves.saves_dir(REPO_ROOT / "saved")
 
 
 @dataclass(frozen=True)
@@ -88,13 +95,24 @@ def _preference(b: Bundled) -> tuple:
             c.get("kind") != "vae", c.get("latent_dim") != 2, b.name)
 
 
-def bundled_checkpoints() -> list[Bundled]:
-    d = trained_dir()
+def _listed(d: Path) -> list[Bundled]:
     out = []
     for p in d.glob("*.safetensors") if d.is_dir() else []:
-        mtime = p.stat().st_mtime
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:  # removed while listing
+            continue
         out.append(Bundled(p.stem, str(p), mtime, _card(str(p), mtime)))
-    return sorted(out, key=_preference)
+    return out
+
+
+def bundled_checkpoints() -> list[Bundled]:
+    return sorted(_listed(trained_dir()), key=_preference)
+
+
+def saved_checkpoints() -> list[Bundled]:
+    """Models saved from the app on this server, newest first."""
+    return sorted(_listed(saves_dir()), key=lambda b: (-b.mtime, b.name))
 
 
 @st.cache_resource(show_spinner="Loading checkpoint…", max_entries=16)

@@ -1,0 +1,148 @@
+"""This browser's training across reloads, and where the app saves models on a shared server.
+
+Identity: a random token per browser, kept in a cookie (`vaex_token`, SameSite=Strict, a week). A reload
+or a second tab of the same browser sends it back, so the Train page finds the training it started.
+It protects a class from accidents (a reload, a closed laptop), not from a person who copies someone
+else's cookie: the app has no accounts.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from explorer import saves
+from explorer.job_registry import DEFAULT_GRACE_S, JobRegistry
+from explorer.jobs import JobSpec, TrainingJob
+from explorer.ui import state
+from explorer.ui.web import source
+
+COOKIE = "vaex_token"
+COOKIE_MAX_AGE_S = 7 * 24 * 3600
+GRACE_ENV = "EXPLORER_TRAINING_GRACE_S"
+JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
+REATTACHED = "_train_reattached"  # shown once on the Train page after a reload found the job
+_TOKEN = "_browser_token"
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+_COOKIE_SETTER = st.components.v2.component("vae_explorer_browser_token", js=source("browser_token.js"))
+
+
+def grace_from_env() -> float:
+    """EXPLORER_TRAINING_GRACE_S: seconds a training whose browser is gone keeps running (default 600)."""
+    raw = os.environ.get(GRACE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_GRACE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{GRACE_ENV} must be a number of seconds, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{GRACE_ENV} must be 0 or more seconds, got {raw!r}")
+    return value
+
+
+def token() -> str:
+    """This browser's token: the cookie's, else a new one that the page is asked to store."""
+    t = st.session_state.get(_TOKEN)
+    if t is None:
+        sent = _cookie()
+        t = sent if _TOKEN_RE.fullmatch(sent) else secrets.token_urlsafe(24)
+        st.session_state[_TOKEN] = t
+    return t
+
+
+def _cookie() -> str:
+    sent = st.context.cookies.get(COOKIE, "")
+    return sent if isinstance(sent, str) else ""  # AppTest has no browser (and no cookies)
+
+
+def owner_id() -> str:
+    """Who saved a file, as the saves index records it: a hash, so the index never holds a token."""
+    return hashlib.sha256(token().encode()).hexdigest()[:16]
+
+
+def remember_browser() -> None:
+    """Ask the page to keep the token (once per session; the cookie comes back on the next connect)."""
+    if _cookie() != token():
+        with st.sidebar:
+            _COOKIE_SETTER(data={"name": COOKIE, "token": token(), "max_age": COOKIE_MAX_AGE_S},
+                           key="browser_token")
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def _alive(session_id: str) -> bool:
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():  # AppTest: no server, no reloads to survive
+        return True
+    return Runtime.instance().is_active_session(session_id)
+
+
+def _keep(tok: str, job: TrainingJob) -> Path | None:
+    """An abandoned job's model goes to the saves folder, unless its owner saved this very state."""
+    snap = job.snapshot()
+    if job.trainer is None or snap.status in ("queued", "loading") or job.kept == (snap.run, snap.epoch):
+        return None
+    folder = saves_folder()
+    name = saves.unique_name(f"{default_stem(job)}-unattended", folder)
+    owner = hashlib.sha256(tok.encode()).hexdigest()[:16]
+    return saves.save_as(job.save, folder, name, owner, protected=(state.trained_dir(),))
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> JobRegistry:
+    """The server's one registry of trainings by browser, with its reaper thread."""
+    reg = JobRegistry(_alive, _keep, grace_s=grace_from_env())
+    reg.run_reaper(every_s=min(30.0, max(0.5, reg.grace_s / 4)))
+    return reg
+
+
+def attach() -> None:
+    """Before the pages draw: a session that has no training takes over the one its browser started."""
+    if st.session_state.get(JOB) is None:
+        job = registry().attach(token(), _session_id())
+        if job is not None:
+            st.session_state[JOB] = job
+            st.session_state[REATTACHED] = True
+    remember_browser()
+
+
+def start(spec: JobSpec) -> TrainingJob:
+    job = TrainingJob(spec).start()
+    registry().register(token(), job, _session_id())
+    st.session_state[JOB] = job
+    return job
+
+
+def saves_folder() -> Path:
+    return state.saves_dir()
+
+
+def default_stem(job: TrainingJob) -> str:
+    m = job.spec.model
+    return f"{job.spec.dataset}-{m.get('kind', 'vae')}-z{m.get('latent_dim', 2)}"
+
+
+def save(job: TrainingJob, raw_name: str, overwrite: bool = False) -> Path:
+    """Save the job's model for this browser; SaveRefused / FileExistsError say why not."""
+    path = saves.save_as(job.save, saves_folder(), saves.clean_name(raw_name, default_stem(job)), owner_id(),
+                         overwrite=overwrite, protected=(state.trained_dir(),))
+    snap = job.snapshot()
+    job.kept = (snap.run, snap.epoch)
+    return path
+
+
+def new_name(job: TrainingJob) -> str:
+    return saves.unique_name(default_stem(job), saves_folder(), time.time())
