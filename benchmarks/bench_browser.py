@@ -79,7 +79,7 @@ def time_slider(browser, url: str, reps: int) -> list[float]:
     """Milliseconds from a slider key press to the new image loaded, alternating directions."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
-    page.goto(f"{url}/page_decoder")
+    page.goto(f"{url}/decoder")
     page.locator(".st-key-dec_s0 [data-testid='stSlider']").wait_for(timeout=300_000)
     wait_idle(page, 300)
     thumb = page.locator(".st-key-dec_s0 input[type='range']")
@@ -100,7 +100,7 @@ def time_page_slider(browser, url: str, reps: int) -> list[float]:
     """Milliseconds from a key press on an in-page slider to its image drawn (the page's own clock)."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
-    page.goto(f"{url}/page_decoder")
+    page.goto(f"{url}/decoder")
     page.locator(".vd-root[data-ready='1']").first.wait_for(timeout=300_000)
     wait_idle(page, 300)
     thumb = page.locator(".vd-root input[type='range']").first
@@ -201,7 +201,7 @@ def app_throughput(browser, url: str, epochs: int) -> float:
     """Train MNIST with the page's defaults (MLP 400, latent 2, batch 128) and read samples/s."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
-    page.goto(f"{url}/page_train")
+    page.goto(f"{url}/train")
     page.locator(".st-key-train_start button").wait_for(timeout=300_000)
     wait_idle(page, 300)
     choose(page, "train_dataset", "mnist")

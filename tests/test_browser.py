@@ -115,7 +115,7 @@ def canvas_png(page, selector: str) -> str:
 
 
 def test_decoder_sliders_decode_in_the_page_without_a_rerun(app: AppServer, page) -> None:
-    open_page(page, app, "page_decoder", ".vd-root[data-ready='1']")
+    open_page(page, app, "decoder", ".vd-root[data-ready='1']")
     before, runs = canvas_png(page, ".vd-image"), app.runs()
     thumb = page.locator(".vd-root input[type='range']").first
     # an input event alone (a drag in progress): the page decodes, the server is not asked
@@ -245,7 +245,7 @@ def pick(page, key: str, option: str) -> None:
 
 def train_digits(page, app: AppServer, epochs: str = "200", batch_size: str = "5") -> None:
     """The Train page with digits (MNIST is the form's default, and slower), ready to start."""
-    open_page(page, app, "page_train", "button:has-text('Start training')")
+    open_page(page, app, "train", "button:has-text('Start training')")
     pick(page, "train_dataset", "digits")
     fill(page, "train_epochs", epochs)
     fill(page, "train_batch_size", batch_size)  # small steps: many curve points an epoch
@@ -398,3 +398,34 @@ def test_train_settings_survive_other_pages_before_and_during_a_training(app: Ap
     assert form() == ("digits", "200", "48", "3")
     stop_button(page).click()
     expect(page.get_by_text("Stopped · epoch")).to_be_visible()
+
+
+def test_readable_urls_an_unknown_one_and_presenter_mode(app: AppServer, browser) -> None:
+    """Each page at its own URL; a URL naming no page says so; ?present=1 is for a projector (pictures
+    twice the size, the sidebar collapsed, no toolbar)."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    page = ctx.new_page()
+    try:
+        for path, title in (("map", "Latent map"), ("interpolate", "Interpolate"), ("maths", "The maths, live"),
+                            ("train", "Train a model"), ("decoder", "Decoder sliders")):
+            open_page(page, app, path, "h1")
+            expect(page.locator("h1").first).to_have_text(title)
+        normal = page.locator(".vd-root[data-ready='1'] .vd-image").first.bounding_box()["width"]
+        page.goto(f"{app.url}/no-such-page")
+        expect(page.get_by_role("dialog").get_by_text("Page not found")).to_be_visible()  # Streamlit's own
+        expect(page.locator("h1").first).to_have_text("Latent map")
+    finally:
+        ctx.close()
+    ctx = browser.new_context(viewport=VIEWPORT)  # a new session, opened on the projector's link
+    ctx.set_default_timeout(TIMEOUT_MS)
+    page = ctx.new_page()
+    try:
+        open_page(page, app, "decoder?present=1", ".vd-root[data-ready='1']")
+        big = page.locator(".vd-image").first.bounding_box()["width"]
+        assert big == pytest.approx(2 * normal, abs=2), (normal, big)
+        expect(page.get_by_test_id("stToolbar")).to_be_hidden()
+        expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+        shot(page, "presenter")
+    finally:
+        ctx.close()

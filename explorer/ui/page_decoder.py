@@ -12,7 +12,7 @@ from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_k
                                slider_basis, slider_coordinates, slider_ranges, traverse)
 from explorer.images import to_uint8
 from explorer.model import LatentModel
-from explorer.ui import browser_input, show, state
+from explorer.ui import browser_input, present, show, state
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
 
@@ -75,7 +75,7 @@ def decoder_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: 
     png = show.png(decode_images(model, z[None])[0], 280)
     t2 = time.perf_counter()
     with view:
-        st.image(png, caption="mean of p(x | z)", width=280, output_format="PNG")
+        st.image(png, caption="mean of p(x | z)", width=present.px(280), output_format="PNG")
         st.caption(f"shown {(t2 - t0) * 1000:.1f} ms after the change (decoded in {(t2 - t1) * 1000:.1f} ms) · "
                    f"‖z‖ = {z.norm():.2f}")
     traversal(model, z, basis)

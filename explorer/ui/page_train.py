@@ -13,7 +13,7 @@ from explorer.data import DATASETS
 from explorer.devices import available_devices
 from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
 from explorer.trainer import TrainConfig, check_kind_options
-from explorer.ui import latent_canvas, save_panel, trainings
+from explorer.ui import latent_canvas, save_panel, state, trainings
 from explorer.ui.trainings import JOB
 
 DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is an MNIST VAE)
@@ -79,6 +79,7 @@ def settings_form(disabled: bool) -> JobSpec | None:
             batch_size = st.number_input("Batch size", 1, 65_536, 128, key="train_batch_size")
             lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key="train_lr")
         start = st.button("Start training", type="primary", disabled=disabled, key="train_start")
+    state.remember()  # this fragment's edits survive a page switch (state.keep_widget_values)
     if not start:
         return None
     try:

@@ -1,15 +1,17 @@
 """Images for the page: enlarged by a whole factor (nearest neighbour), so pixels stay crisp whether the
-model's images are 8x8 digits or 28x28 MNIST."""
+model's images are 8x8 digits or 28x28 MNIST. Sizes double in presenter mode (explorer.ui.present)."""
 from __future__ import annotations
 
 import torch
 
 from explorer.images import png_bytes
+from explorer.ui import present
 
 
 def factor(width: int, px: int) -> int:
-    """The whole enlargement that brings an image `width` pixels wide closest to `px` (at least 1)."""
-    return max(1, round(px / max(1, width)))
+    """The whole enlargement that brings an image `width` pixels wide closest to `px` (at least 1); px is
+    doubled for a projector."""
+    return max(1, round(present.px(px) / max(1, width)))
 
 
 def png(img: torch.Tensor, px: int) -> bytes:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
-from explorer.ui import state
+from explorer.ui import present, state
 
 SOURCES = {"bundled": "Bundled", "saved": "Saved on this server", "session": "Trained here", "upload": "Upload"}
 DEVICE_NAMES = {"auto": "auto", "cuda": "CUDA", "mps": "Apple MPS", "cpu": "CPU"}
@@ -41,6 +41,7 @@ def render() -> None:
     state.set_current(cur)
     if cur is not None:
         _card(cur)
+    present.toggle()
 
 
 def _device_picker() -> str:

@@ -37,11 +37,28 @@ KEEP = ("train_dataset", "train_data_dir", "train_download_data", "train_seed", 
         "maths_src")
 
 
+_SHADOW = "_kept_"  # prefix of the plain copies of KEEP's values
+
+
 def keep_widget_values() -> None:
-    """Call once per run, before the page draws (streamlit_app.py does)."""
+    """Call once per run, before the page draws (streamlit_app.py does).
+
+    A page switch can drop a widget's value before this run starts, so each kept value also lives under a
+    plain key (remember()) and is put back from there when the widget's own key is gone."""
     for k in KEEP:
         if k in st.session_state:
             st.session_state[k] = st.session_state[k]
+        elif _SHADOW + k in st.session_state:
+            st.session_state[k] = st.session_state[_SHADOW + k]
+    remember()
+
+
+def remember() -> None:
+    """Copy the kept widgets' current values to their plain keys; call after drawing them, in a fragment too
+    (a fragment's run changes a value without a full run)."""
+    for k in KEEP:
+        if k in st.session_state:
+            st.session_state[_SHADOW + k] = st.session_state[k]
 
 
 def clamp_index(key: str, n: int, default: int = 0) -> None:

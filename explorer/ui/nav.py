@@ -1,0 +1,25 @@
+"""The app's pages, each at a readable URL (/map, /decoder, /interpolate, /maths, /train). A URL that names
+none of them gets Streamlit's "Page not found" message, then the map."""
+from __future__ import annotations
+
+import streamlit as st
+
+# (file, title, icon, url path); "/" opens the first
+PAGES = [
+    ("explorer/ui/page_map.py", "Latent map", ":material/scatter_plot:", "map"),
+    ("explorer/ui/page_decoder.py", "Decoder sliders", ":material/tune:", "decoder"),
+    ("explorer/ui/page_interpolate.py", "Interpolate", ":material/swap_horiz:", "interpolate"),
+    ("explorer/ui/page_maths.py", "The maths, live", ":material/functions:", "maths"),
+    ("explorer/ui/page_train.py", "Train", ":material/fitness_center:", "train"),
+]
+
+
+def pages() -> list:
+    """The pages for st.navigation. Streamlit serves its default page at / only, so / is a hidden page that
+    opens the map at /map (keeping the query, e.g. ?present=1)."""
+    shown = [st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u in PAGES]
+
+    def home() -> None:
+        st.switch_page(shown[0], query_params=st.query_params.to_dict())
+
+    return [st.Page(home, title="VAE Explorer", url_path="home", default=True, visibility="hidden"), *shown]
