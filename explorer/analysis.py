@@ -290,14 +290,6 @@ def slider_ranges(U: np.ndarray, enc: Encoding | None, variational: bool) -> tup
     return np.floor(lo * 2) / 2, np.ceil(hi * 2) / 2  # round outwards to halves: tidy slider ends
 
 
-def running_log_mean_exp(log_w: torch.Tensor, ks: list[int]) -> np.ndarray:
-    """log (1/k) sum_{i<=k} w_i for each k in ks, from log weights (K,) of one example: how an importance
-    (or naive Monte Carlo) estimate of log p(x) settles as k grows."""
-    lw = log_w.double().reshape(-1)
-    cum = torch.logcumsumexp(lw, 0)
-    return np.array([(cum[k - 1] - np.log(k)).item() for k in ks if 1 <= k <= len(lw)])
-
-
 @torch.no_grad()
 def posterior_draws(model: LatentModel, x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """n reparameterised draws z = mu + sigma * eps from q(z|x) of one image (1, C, H, W): (n, D)."""

@@ -193,13 +193,6 @@ def test_pixel_crossfade_ends_and_middle():
     torch.testing.assert_close(f[2], torch.full((1, 2, 2), 0.5))
 
 
-def test_running_log_mean_exp():
-    lw = torch.tensor([0.0, math.log(3.0), math.log(2.0)])
-    got = analysis.running_log_mean_exp(lw, [1, 2, 3])
-    np.testing.assert_allclose(got, [0.0, math.log(2.0), math.log(2.0)], atol=1e-12)
-    np.testing.assert_allclose(analysis.running_log_mean_exp(torch.full((50,), -7.0), [1, 10, 50]), -7.0)
-
-
 def test_bound_terms_vae_and_ae():
     x = torch.bernoulli(torch.rand(1, 1, 6, 6))
     t = analysis.bound_terms(tiny("vae"), x, samples=8)

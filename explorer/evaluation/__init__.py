@@ -21,6 +21,9 @@ diagnostics
     amortization_gap(model, x, steps, lr, samples) -> AmortizationGap
         .elbo_encoder (N,), .elbo_optimised (N,), .gap (N,), .loc, .scale, .curve
     GivenPosterior(model, loc, scale)                 model with q(z|x) = N(loc, scale): log p(x) with q* as proposal
+spread
+    estimate_bands(log_w (k, R), ks) -> Bands       quantiles and std over R runs of the k-draw estimate, each k
+    running_estimates(log_w (k, R), ks) -> (R, len(ks))   log (1/k) sum_{i<=k} w_i per run
 report
     compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC at equal k
         .importance, .naive (repeats, N); .importance_spread, .naive_spread, .naive_bias (N,)
@@ -31,9 +34,11 @@ from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GivenPosterior,
 from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_likelihood_with_weights,
                          log_weights, naive_log_likelihood)
 from .report import EstimatorComparison, compare_estimators, evaluate
+from .spread import Bands, estimate_bands, repeats_for, running_estimates
 
 __all__ = [
     "ActiveUnits", "AmortizationGap", "ElboGap", "GivenPosterior", "GradientVariance", "active_units",
     "amortization_gap", "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood",
     "log_likelihood", "log_likelihood_with_weights", "log_weights", "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
+    "Bands", "estimate_bands", "repeats_for", "running_estimates",
 ]

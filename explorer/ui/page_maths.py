@@ -7,13 +7,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import plots
-from explorer.analysis import (bound_terms, decode_images, encode, likelihood_images, posterior_draws,
-                               running_log_mean_exp, trained_binarized)
+from explorer.analysis import bound_terms, decode_images, encode, likelihood_images, posterior_draws, trained_binarized
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
-from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, log_likelihood,
-                                 log_likelihood_with_weights)
+from explorer.estimate_plots import estimates_figure, gap_text
+from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, estimate_bands,
+                                 log_likelihood, log_likelihood_with_weights, repeats_for, running_estimates)
 from explorer.images import grid
 from explorer.model import LatentModel
 from explorer.ui import draw_panel, show, state
@@ -21,26 +20,34 @@ from explorer.ui import draw_panel, show, state
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
 
 
+IS, NAIVE = "importance sampling, z ~ q(z|x)", "naive Monte Carlo, z ~ p(z)"
+
+
 @st.cache_data(show_spinner="Sampling…", max_entries=128)
 def live_numbers(_model: LatentModel, key: str, image: str, _x: torch.Tensor, seed: int, k: int) -> dict:
     """Every number on the page for one image and k, from the core (cached per model, image and k; image
     names _x, the picture as the likelihood sees it, and seed is its draws' seed).
 
-    One image is too little work for a second CPU thread (see single_threaded), and each estimator's
-    k draws go through the decoder once, for both its estimate and its curve."""
-    x = _x[None].to(next(_model.parameters()).device)
+    The image is scored in R independent runs of k draws (run 0 is the one whose numbers are shown; the
+    others give each estimator's spread). One image is too little work for a second CPU thread (see
+    single_threaded), and each run's k draws go through the decoder once, for its estimate and its curve."""
+    runs = repeats_for(k)
+    x = _x[None].to(next(_model.parameters()).device).expand(runs, *_x.shape)
     with single_threaded():
-        ll, lw_q = log_likelihood_with_weights(_model, x, k, seed=seed)
+        ll, lw_q = log_likelihood_with_weights(_model, x, k, seed=seed)  # (k, runs): run i has its own stream
         naive, lw_p = log_likelihood_with_weights(_model, x, k, proposal="prior", seed=seed)
-        closed = bound_terms(_model, x, samples=1000, seed=seed)
+        closed = bound_terms(_model, x[:1], samples=1000, seed=seed)
     g = ElboGap.of(ll)
     ks = [int(v) for v in np.unique(np.geomspace(1, k, num=min(k, 40)).round())]
-    curves = {"importance sampling, z ~ q(z|x)": running_log_mean_exp(lw_q[:, 0], ks),
-              "naive Monte Carlo, z ~ p(z)": running_log_mean_exp(lw_p[:, 0], ks)}
-    return {"log_px": g.log_px.estimate.item(), "log_px_se": g.log_px.stderr.item(), "ess": g.log_px.ess.item(),
-            "elbo_k": g.elbo.item(), "recon_k": g.recon.item(), "kl_mc": g.kl.item(), "gap": g.gap.item(),
-            "naive": naive.estimate.item(), "naive_se": naive.stderr.item(), "naive_ess": naive.ess.item(),
-            "recon": closed["recon"], "kl": closed["kl"], "elbo": closed["elbo"], "ks": ks, "curves": curves}
+    bands = {IS: estimate_bands(lw_q, ks), NAIVE: estimate_bands(lw_p, ks)}
+    curves = {name: running_estimates(lw[:, :1], ks)[0] for name, lw in ((IS, lw_q), (NAIVE, lw_p))}
+    return {"log_px": g.log_px.estimate[0].item(), "log_px_se": g.log_px.stderr[0].item(),
+            "ess": g.log_px.ess[0].item(), "elbo_k": g.elbo[0].item(), "recon_k": g.recon[0].item(),
+            "kl_mc": g.kl[0].item(), "gap": g.gap[0].item(), "gap_se": float(np.std(g.gap.cpu().numpy(), ddof=1))
+            if runs > 1 else float("nan"), "naive": naive.estimate[0].item(), "naive_se": naive.stderr[0].item(),
+            "naive_ess": naive.ess[0].item(), "recon": closed["recon"], "kl": closed["kl"], "elbo": closed["elbo"],
+            "ks": ks, "curves": curves, "bands": bands, "runs": runs,
+            "log_px_spread": float(bands[IS].std[-1]), "naive_spread": float(bands[NAIVE].std[-1])}
 
 
 @st.cache_resource(show_spinner="Optimising q(z|x) for this one image…", max_entries=64)
@@ -162,19 +169,24 @@ row(r"\log p(x) \approx \log \frac{1}{k}\sum_{i=1}^{k} w_i, \quad w_i = \frac{p_
 row(r"\text{naive: } \log p(x) \approx \log \frac{1}{k}\sum_{i=1}^{k} p_\theta(x \mid z_i), \; z_i \sim p(z)",
     f"naive, k = {k:,}", f"{n['naive']:.2f} ± {n['naive_se']:.2f}" if k > 1 else f(n["naive"]),
     f"effective sample size {n['naive_ess']:.1f} of {k}")
-st.caption("Both estimators are unbiased for p(x), but the prior rarely proposes a z that explains this x: "
-           "naive Monte Carlo needs astronomically many draws in more than a few dimensions, and its ± is "
-           "itself unreliable when a handful of weights dominate.")
-fig = plots.line_figure(n["ks"], {name: v for name, v in n["curves"].items()}, x_title="k (log scale)",
-                        y_title="estimate of log p(x) (nats)", title="The estimates as k grows (same draws)")
-fig.add_hline(y=n["elbo"], line_dash="dot", annotation_text="ELBO")
-fig.update_xaxes(type="log")
+st.caption("Both averages of weights are unbiased for p(x) itself. Their log is not: log is concave, so "
+           "log of an average is low on average (Jensen), by more the noisier the weights. The prior rarely "
+           "proposes a z that explains this x, so the naive weights are very noisy: its estimate of log p(x) is "
+           "far too low at small k, and one run can still land above the other estimates by luck, which its ± "
+           "(from the same few big weights) does not show. The bands show how far repeated runs spread.")
+fig, below = estimates_figure(n["curves"], n["bands"], n["elbo"], focus=IS)
 st.plotly_chart(fig, config={"displaylogo": False})
+st.caption(f"Shaded: 10% to 90% of {n['runs']} independent runs of k draws each; lines: the run whose numbers "
+           "are shown above." + (f" {below[:1].upper()}{below[1:]}" if below else ""))
 
 st.header("6. The gap")
 st.markdown("What the bound misses is exactly how far q is from the true posterior:")
+gap_shown, gap_note = gap_text(n["gap"], n["gap_se"])
 row(r"\log p_\theta(x) - \mathrm{ELBO} = \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x)\big) \ge 0",
-    "gap (nats)", f(n["gap"]), f"IS estimate minus the ELBO over the same {k:,} draws")
+    "gap (nats)", gap_shown, f"IS estimate minus the ELBO over the same {k:,} draws; ± is the spread over "
+                             f"{n['runs']} runs")
+if gap_note:
+    st.caption(gap_note)
 a = amortization(model, cur.key, image, x_eval, seed)
 elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
 log_px_star, log_px_star_se = log_px_q_star(model, cur.key, image, x_eval, seed, k)
@@ -189,9 +201,11 @@ st.markdown("Part of the gap is the Gaussian family's fault, part is the encoder
 row(r"\underbrace{\log p(x) - \mathrm{ELBO}(q^*)}_{\text{approximation gap}} + \underbrace{\mathrm{ELBO}(q^*) - "
     r"\mathrm{ELBO}(q_\phi)}_{\text{amortization gap}}, \quad q^* = \arg\max_{\mu, \sigma} \mathrm{ELBO}",
     "amortization gap", f(elbo_star - elbo_q), f"ELBO with the encoder's q: {elbo_q:.2f}; with q*: {elbo_star:.2f}")
-row(r"\log p(x) - \mathrm{ELBO}(q^*)", "approximation gap",
-    f"{lp - elbo_star:.2f} ± {lp_se:.2f}" if k > 1 else f(lp - elbo_star),
+approx_shown, approx_note = gap_text(lp - elbo_star, lp_se if k > 1 else n["log_px_spread"])
+row(r"\log p(x) - \mathrm{ELBO}(q^*)", "approximation gap", approx_shown,
     f"log p(x), k = {k:,}: {log_px_star:.2f} with q* as proposal, {n['log_px']:.2f} with the encoder's q")
+if approx_note:
+    st.caption(approx_note)
 st.caption(f"Together {lp - elbo_q:.2f} nats = log p(x) − ELBO(q_φ), with log p(x) = {lp:.2f} (proposal "
            f"{'q*' if use_star else 'q(z|x)'}) and ELBO(q_φ) = {elbo_q:.2f} (on the 1,000 draws that scored q*); "
            "the gap above uses the §5 estimates instead.")
