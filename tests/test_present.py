@@ -9,7 +9,7 @@ from tests.test_app import REPO, app, ok, one_thread, trained  # noqa: F401  (fi
 
 
 def test_every_page_has_its_readable_url():
-    assert [u for *_, u in nav.PAGES] == ["map", "decoder", "interpolate", "maths", "train"]
+    assert [u for *_, u in nav.PAGES] == ["map", "decoder", "interpolate", "maths", "train", "lesson"]
 
 
 def picture_widths(at: AppTest, monkeypatch) -> list[int]:

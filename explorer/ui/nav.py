@@ -1,4 +1,4 @@
-"""The app's pages, each at a readable URL (/map, /decoder, /interpolate, /maths, /train). A URL that names
+"""The app's pages, each at a readable URL (/map, /decoder, /interpolate, /maths, /train, /lesson). A URL that names
 none of them gets Streamlit's "Page not found" message, then the map."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ PAGES = [
     ("explorer/ui/page_interpolate.py", "Interpolate", ":material/swap_horiz:", "interpolate"),
     ("explorer/ui/page_maths.py", "The maths, live", ":material/functions:", "maths"),
     ("explorer/ui/page_train.py", "Train", ":material/fitness_center:", "train"),
+    ("explorer/ui/page_lesson.py", "A guided lesson", ":material/school:", "lesson"),
 ]
 
 

@@ -1,0 +1,92 @@
+"""A guided lesson: the ideas of a VAE in order, each in a few sentences beside one live element on the
+current model. Every number comes from the core (explorer.analysis, explorer.evaluation)."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
+from explorer.evaluation import log_likelihood
+from explorer.images import grid
+from explorer.ui import map_extras, show, state
+
+STEPS = ["What the encoder outputs", "Reparameterisation", "The two terms of the ELBO", "The gap",
+         "Why the prior matters", "VAE or autoencoder"]
+
+
+@st.cache_data(show_spinner="Estimating log p(x)…", max_entries=64)
+def numbers(_model, key: str, index: int, _x: torch.Tensor) -> dict:
+    terms = bound_terms(_model, _x[None], samples=1000, seed=index)
+    ll = log_likelihood(_model, _x[None].to(next(_model.parameters()).device), 1000, seed=index)
+    return {**terms, "log_px": ll.estimate.item(), "se": ll.stderr.item()}
+
+
+cur = state.require_model()
+data = state.require_data(cur)
+model = cur.model
+st.title("A guided lesson")
+st.caption(f"Six steps through what a variational autoencoder is, each on the model in the sidebar "
+           f"(**{cur.name}**). Read them in order; every number is computed live.")
+if not model.is_variational:
+    st.warning("This lesson is about a VAE: its first four steps need an encoder that outputs a distribution. "
+               "Choose a VAE in the sidebar (for example mnist_vae2); steps 5 and 6 compare it with this kind "
+               "of model.")
+    st.stop()
+
+state.clamp_index("lesson_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
+index = int(st.number_input("The test image this lesson follows", 0, len(data.test_x) - 1, key="lesson_index"))
+x = state.likelihood_images(model, data.name)[index]
+q = encode(model, x[None])
+mu, sigma = q.mean[0], q.std[0]
+n = numbers(model, cur.key, index, x)
+dims = ", ".join(f"{v:.2f}" for v in mu[:4].tolist()) + (" …" if model.latent_dim > 4 else "")
+sds = ", ".join(f"{v:.3f}" for v in sigma[:4].tolist()) + (" …" if model.latent_dim > 4 else "")
+
+st.header(f"1. {STEPS[0]}")
+left, right = st.columns([1, 3])
+left.image(show.png(x, 112), caption=f"test image {index}", output_format="PNG")
+right.markdown(f"The encoder does not give one code for this image: it gives a whole distribution over codes, "
+               f"a Gaussian q(z|x) with a mean μ and a standard deviation σ for each of the {model.latent_dim} "
+               f"latent dimensions. Here μ = ({dims}) and σ = ({sds}). A small σ means the encoder is sure "
+               "where this image belongs.")
+
+st.header(f"2. {STEPS[1]}")
+seed = int(st.number_input("Noise seed", 0, 10_000, 0, key="lesson_seed", help="Another seed, other draws of ε"))
+draws = decode_images(model, posterior_draws(model, x[None], 8, seed=seed))
+left, right = st.columns([1, 1])
+left.image(show.png(grid(draws, nrow=4), 230), caption="8 codes z = μ + σ ⊙ ε, decoded", output_format="PNG")
+right.markdown("To learn from a random code, the randomness is taken out of the network: draw noise ε from "
+               "N(0, I) and set z = μ + σ ⊙ ε. Now z moves smoothly with μ and σ, so gradients reach the "
+               "encoder (Kingma & Welling 2014). The eight pictures are eight such z: they vary as much as σ "
+               "allows.")
+
+st.header(f"3. {STEPS[2]}")
+c1, c2, c3 = st.columns(3)
+c1.metric("reconstruction (nats)", f"{n['recon']:.2f}", help="E_q[log p(x|z)], averaged over 1,000 draws")
+c2.metric("KL (nats)", f"{n['kl']:.2f}", help="KL(q(z|x) || p(z)), in closed form")
+c3.metric("ELBO (nats)", f"{n['elbo']:.2f}")
+st.markdown(f"Training maximises the evidence lower bound, ELBO = reconstruction − KL. The reconstruction term "
+            f"({n['recon']:.2f}) rewards codes the decoder can turn back into this image; the KL term "
+            f"({n['kl']:.2f} nats) charges for how far q(z|x) strays from the prior N(0, I). The two pull "
+            "against each other: that tension is what makes the latent space smooth.")
+
+st.header(f"4. {STEPS[3]}")
+gap = n["log_px"] - n["elbo"]
+st.metric("log p(x) − ELBO (nats)", f"{gap:.2f}", help=f"log p(x) = {n['log_px']:.2f} ± {n['se']:.2f}, "
+          "importance-sampled with 1,000 draws from q(z|x)")
+st.markdown(f"The ELBO is a lower bound on log p(x), the log-probability the model gives this image. Estimated "
+            f"by importance sampling, log p(x) ≈ {n['log_px']:.2f} ± {n['se']:.2f}, so the bound misses "
+            f"{gap:.2f} nats: exactly KL(q(z|x) || p(z|x)), how far the encoder's Gaussian is from the true "
+            "posterior. The maths page takes this apart further.")
+
+st.header(f"5. {STEPS[4]}")
+st.markdown("A VAE generates by decoding codes drawn from the prior. That works only where the codes of real "
+            "images fill the prior: holes decode to blends. Compare prior samples with samples from a mixture "
+            "fitted to where the test images' codes actually are.")
+map_extras.samples(cur, data)
+
+st.header(f"6. {STEPS[5]}")
+st.markdown("An autoencoder has the same encoder and decoder but no prior and no KL: its codes can sit "
+            "anywhere, in any shape. Put the maps side by side (the Latent map page has the same view).")
+map_extras.compare(cur, data, "pca", min(2000, len(data.test_x)))
+st.page_link("explorer/ui/page_map.py", label="Explore the latent map", icon=":material/scatter_plot:")

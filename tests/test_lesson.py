@@ -1,0 +1,37 @@
+"""The guided lesson page: six steps in order, each number equal to the core's, and a clear stop for an AE."""
+from __future__ import annotations
+
+import pytest
+
+from explorer.analysis import binarized_test, bound_terms, encode, load_test_set
+from explorer.evaluation import log_likelihood
+from tests.test_app import app, choose, goto, ok, one_thread, trained  # noqa: F401  (fixtures)
+
+
+def metric(at, label: str) -> float:
+    return float(next(m.value for m in at.main.metric if m.label == label))
+
+
+def test_the_lesson_walks_six_steps_with_the_cores_numbers(app):  # noqa: F811
+    app.session_state["lesson_index"] = 3
+    goto(app, "page_lesson")
+    assert [h.value for h in app.main.header] == [
+        "1. What the encoder outputs", "2. Reparameterisation", "3. The two terms of the ELBO", "4. The gap",
+        "5. Why the prior matters", "6. VAE or autoencoder"]
+    model = app.session_state["_explorer_current"].model
+    x = binarized_test(load_test_set("mnist").test_x)[3]  # as the likelihood sees it (trained binarized)
+    terms = bound_terms(model, x[None], samples=1000, seed=3)
+    assert metric(app, "reconstruction (nats)") == pytest.approx(terms["recon"], abs=0.006)
+    assert metric(app, "KL (nats)") == pytest.approx(terms["kl"], abs=0.006)
+    assert metric(app, "ELBO (nats)") == pytest.approx(terms["elbo"], abs=0.006)
+    ll = log_likelihood(model, x[None], 1000, seed=3).estimate.item()
+    assert metric(app, "log p(x) − ELBO (nats)") == pytest.approx(ll - terms["elbo"], abs=0.006)
+    mu = encode(model, x[None]).mean[0]
+    assert any(f"μ = ({mu[0]:.2f}, {mu[1]:.2f})" in m.value for m in app.main.markdown)
+
+
+def test_an_autoencoder_is_told_the_lesson_needs_a_vae(app):  # noqa: F811
+    choose(app, "ae2")
+    goto(app, "page_lesson")
+    assert any("This lesson is about a VAE" in w.value for w in app.main.warning)
+    assert not app.main.header
