@@ -39,6 +39,7 @@ from .spread import Bands, estimate_bands, repeats_for, running_estimates
 __all__ = [
     "ActiveUnits", "AmortizationGap", "ElboGap", "GivenPosterior", "GradientVariance", "active_units",
     "amortization_gap", "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood",
-    "log_likelihood", "log_likelihood_with_weights", "log_weights", "naive_log_likelihood", "EstimatorComparison", "compare_estimators", "evaluate",
+    "log_likelihood", "log_likelihood_with_weights", "log_weights", "naive_log_likelihood", "EstimatorComparison",
+    "compare_estimators", "evaluate",
     "Bands", "estimate_bands", "repeats_for", "running_estimates",
 ]

@@ -125,7 +125,8 @@ def form_values(spec: JobSpec) -> dict:
     """The Train form's widget values that would start `spec` again."""
     t, m = spec.train, spec.model
     values = {"train_dataset": spec.dataset, "train_data_dir": spec.data_dir or "",
-              "train_download_data": spec.download, "train_seed": t.seed, "train_device": t.device, "train_beta": t.beta, "train_warmup": t.warmup_epochs,
+              "train_download_data": spec.download, "train_seed": t.seed, "train_device": t.device,
+              "train_beta": t.beta, "train_warmup": t.warmup_epochs,
               "train_iwae_k": t.iwae_k, "train_estimator": t.estimator, "train_epochs": t.epochs,
               "train_batch_size": t.batch_size, "train_lr": t.lr}
     for key, field in (("train_kind", "kind"), ("train_arch", "arch"), ("train_latent", "latent_dim"),
