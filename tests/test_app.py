@@ -77,7 +77,8 @@ def choose(at: AppTest, name: str) -> AppTest:
 
 
 def card(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.sidebar.markdown)
+    """The model card's markdown and its plain text (the file's own words are shown as text)."""
+    return "\n".join([m.value for m in at.sidebar.markdown] + [t.value for t in at.sidebar.text])
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -128,9 +129,10 @@ def png(color: int = 255) -> bytes:
 def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     assert app.sidebar.selectbox(key="bundled_name").value == "vae2"
     text = card(app)
-    assert "kind: **VAE**" in text and "latent size: **2**" in text and "dataset: **mnist" in text
-    assert "-543.21" in text  # metrics from the checkpoint
-    assert "trained: **1 epoch, finished**" in text
+    assert "VAE · MLP 16 · latent **2**" in text and "\nmnist" in text
+    assert "test ELBO: **-543.21**" in text  # the headline number from the checkpoint, its unit below
+    assert any(c.value == "nats per image, on binarized images" for c in app.sidebar.caption)
+    assert "trained: 1 epoch, finished" in text  # behind "details"
     assert app.title[0].value == "Latent map"
 
 
@@ -161,10 +163,10 @@ def test_the_default_is_the_shipped_or_pinned_model_not_a_later_save(trained, tm
 def test_choosing_a_checkpoint_changes_the_card(app):
     assert any("N(0, 1) quantiles" in c for c in image_captions(app))  # the VAE's manifold grid
     choose(app, "ae2")
-    assert "kind: **AE**" in card(app)
+    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21**" in card(app)
     assert any("encoded test set's 5%…95% quantiles" in c for c in image_captions(app))  # the AE has no prior
     choose(app, "vae20")
-    assert "latent size: **20**" in card(app)
+    assert "latent **20**" in card(app)
 
 
 def test_an_unreadable_bundled_checkpoint_is_a_message(app):
@@ -180,10 +182,10 @@ def test_card_shows_a_long_metric_list_as_its_range(tmp_path, monkeypatch):
                         "test_log_likelihood_stderr": 0.0028123})
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
     text = card(ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()))
-    assert "kl per dim: **20 values, 0.01 to 2.71**" in text and "0.0123456789" not in text
-    assert "collapse warning: **none**" in text and "test elbo: **-99.12**" in text
-    assert "active units: **1**" in text
-    assert "test log likelihood stderr: **0.0028**" in text  # not rounded away to 0.00
+    assert "kl per dim: 20 values, 0.01 to 2.71" in text and "0.0123456789" not in text
+    assert "collapse warning: none" in text and "test elbo: -99.12" in text
+    assert "active units: 1" in text and "active latent dimensions: **1 of 20**" in text
+    assert "test log likelihood stderr: 0.0028" in text  # not rounded away to 0.00
 
 
 def test_devices_offer_only_what_exists(app):
@@ -217,7 +219,7 @@ def test_uploaded_checkpoints_bad_and_good(app, trained):
     assert any("pickle" in e.value for e in app.sidebar.error)
     good = (trained / "vae20.safetensors").read_bytes()
     ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(("mine.safetensors", good, "application/octet-stream")).run())
-    assert not app.sidebar.error and "mine.safetensors" in card(app) and "latent size: **20**" in card(app)
+    assert not app.sidebar.error and "mine.safetensors" in card(app) and "latent **20**" in card(app)
 
 
 def test_settings_survive_a_visit_to_another_page(app):

@@ -5,6 +5,7 @@ import hashlib
 
 import streamlit as st
 
+from explorer.analysis import trained_binarized
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
 from explorer.ui import present, state
@@ -119,26 +120,58 @@ def _uploaded(device: str) -> state.Current | None:
     return state.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
 
 
+def scored_on(model) -> str:
+    """What a checkpoint's bounds and likelihoods score, in words (its numbers compare only with the same)."""
+    if model.config.likelihood != "bernoulli":
+        return "nats per image, a density of grey pixels (not comparable with binarized models)"
+    if trained_binarized(model):
+        return "nats per image, on binarized images"
+    return "nats per image, a cross-entropy on grey levels (not a log-likelihood)"
+
+
+def _headline(model, metrics: dict) -> list[tuple[str, str]]:
+    """The two or three numbers a class compares, with their units."""
+    rows = []
+    if isinstance(metrics.get("test_log_likelihood"), (int, float)):
+        k = metrics.get("eval_k")
+        rows.append(("test log p(x)", f"{metrics['test_log_likelihood']:.2f}" + (f" (k = {k:,})" if k else "")))
+    if isinstance(metrics.get("test_elbo"), (int, float)):
+        name = "test ELBO" if model.is_variational else "test reconstruction log p(x|z)"
+        rows.append((name, f"{metrics['test_elbo']:.2f}"))
+    if isinstance(metrics.get("active_units"), int):
+        rows.append(("active latent dimensions", f"{metrics['active_units']} of {model.latent_dim}"))
+    return rows
+
+
 def _card(cur: state.Current) -> None:
-    """kind, architecture, latent size, likelihood, data set, metrics: what the checkpoint says it is."""
+    """The short card (kind, architecture, latent size, data, headline numbers with their units); the
+    rest of what the checkpoint says behind "details". Text from the file is shown as text, never markdown."""
     m, meta = cur.model, cur.model.metadata
     c = m.config
     ds = meta.get("dataset") or {}
     size = ds.get("train_size")
-    arch = f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, {c.activation}"
-    rows = [("kind", c.kind.upper()), ("architecture", arch),
-            ("latent size", str(c.latent_dim)), ("likelihood", c.likelihood.replace("_", " ")),
-            ("dataset", ds.get("name", "unknown") + (f" ({size:,} training images)" if isinstance(size, int) else "")),
-            ("parameters", f"{m.num_parameters():,}")]
-    epochs = (meta.get("history") or {}).get("epochs") or []
-    if epochs:
-        rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
-                     + (f", {meta['status']}" if meta.get("status") else "")))
-    for k, v in (meta.get("metrics") or {}).items():
-        rows.append((k.replace("_", " "), _metric(v)))
-    with st.sidebar.expander("Model card", expanded=True):
-        st.markdown(f"**{cur.name}**  \n" + "\n".join(f"- {k}: **{v}**" for k, v in rows))
-        st.caption(m.describe())
+    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+    with st.sidebar.container(border=True):
+        st.markdown("**Model card**")
+        st.text(cur.name)
+        st.markdown(f"{c.kind.upper()} · {c.arch.upper()} {'-'.join(map(str, c.hidden))} · latent **{c.latent_dim}**")
+        data = str(ds.get("name", "unknown data")) + (f", {size:,} training images" if isinstance(size, int) else "")
+        st.text(data)
+        head = _headline(m, metrics)
+        if head:
+            st.markdown("\n".join(f"- {k}: **{v}**" for k, v in head))
+            st.caption(scored_on(m))
+        rows = [("likelihood", c.likelihood.replace("_", " ")), ("activation", c.activation),
+                ("parameters", f"{m.num_parameters():,}")]
+        epochs = (meta.get("history") or {}).get("epochs") or []
+        if epochs:
+            rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
+                         + (f", {meta['status']}" if isinstance(meta.get("status"), str) else "")))
+        for k, v in metrics.items():
+            rows.append((str(k).replace("_", " "), _metric(v)))
+        with st.expander("details"):
+            st.text("\n".join(f"{k}: {v}" for k, v in rows))
+            st.caption(m.describe())
 
 
 def _metric(v) -> str:
