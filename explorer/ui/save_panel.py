@@ -15,9 +15,10 @@ NAME_FOR = "_train_save_name_for"  # (job id, run) whose unique default name is 
 SAVED_SOURCE = "Saved on this server"
 
 
-def save_clicked(job: TrainingJob, overwrite: bool = False) -> None:
-    """Button callback, so the file is written before the sidebar lists the saved folder."""
-    raw = st.session_state.get("train_save_name") or trainings.new_name(job)
+def save_clicked(job: TrainingJob, overwrite: bool = False, name: str | None = None) -> None:
+    """Button callback, so the file is written before the sidebar lists the saved folder. `name`: the file the
+    person agreed to replace (not whatever the name box holds by then)."""
+    raw = name or st.session_state.get("train_save_name") or trainings.new_name(job)
     st.session_state.pop(CONFIRM, None)
     try:
         path = trainings.save(job, raw, overwrite=overwrite)  # atomic: a reader never sees half a file
@@ -47,7 +48,8 @@ def save_row(job: TrainingJob, snap: JobSnapshot) -> None:
         st.warning(f"You already saved a model as {saves.clean_name(confirm, 'model')}. Replace it with this one?",
                    icon=":material/warning:")
         o1, o2, _ = st.columns([1, 1, 3])
-        o1.button("Replace my file", key="train_save_overwrite", on_click=save_clicked, args=(job, True))
+        o1.button("Replace my file", key="train_save_overwrite", on_click=save_clicked,
+                   args=(job, True, confirm))
         o2.button("Keep it", key="train_save_cancel", on_click=lambda: st.session_state.pop(CONFIRM, None))
     saved = st.session_state.pop(SAVED, None)
     if saved:
