@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -15,6 +16,7 @@ from explorer import ModelConfig, build_model, load_model, save_model
 import explorer.cli.train as cli_train
 from explorer.cli import COMMANDS, main
 from explorer.data import DataNotFound
+from explorer.images import grid
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--hidden", "32", "--latent", "2", "--batch-size", "128", "--threads", "1",
@@ -173,6 +175,29 @@ def test_interpolate_uses_the_bundled_mnist_test_split(tmp_path: Path, capsys: p
         assert im.size == (3 * 29 + 1, 30)
     assert main(["interpolate", str(ckpt), "--a", "0", "--b", "10000", "--out", str(out)]) == 2
     assert "--b 10000 is out of range: the test split has 10000 images" in capsys.readouterr().err
+
+
+def test_interpolate_takes_a_bundled_split_models_held_out_images(tmp_path: Path, capsys) -> None:
+    """A model that trained on MNIST test images 0-7,999 interpolates between held-out ones only: --a 0 is
+    test image 8,000, as in `evaluate` and the app."""
+    from explorer.analysis import load_test_set
+    from explorer.cli.interpolate import interpolate
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(latent_dim=2, hidden=(16,)))
+    ckpt = save_model(model, tmp_path / "split.safetensors",
+                      dataset={"name": "mnist", "train_size": 8000, "test_size": 2000, "test_from": 8000})
+    out = tmp_path / "s.png"
+    assert main(["interpolate", str(ckpt), "--a", "0", "--b", "1999", "--steps", "2", "--scale", "1",
+                 "--out", str(out)]) == 0
+    assert "index 0 is test image 8,000" in capsys.readouterr().err
+    test_x = load_test_set("mnist").test_x
+    want = grid(interpolate(model.eval(), test_x[[8000, 9999]], 2), nrow=2)
+    with Image.open(out) as im:
+        got = torch.from_numpy(np.asarray(im.convert("L"), dtype=np.float32) / 255)
+    torch.testing.assert_close(got, want[0], atol=1 / 255, rtol=0)
+    assert main(["interpolate", str(ckpt), "--a", "0", "--b", "2000", "--out", str(out)]) == 2
+    assert "--b 2000 is out of range: the test split has 2000 images" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -71,8 +71,12 @@ def interpolate(model: LatentModel, pair: torch.Tensor, steps: int, method: str 
 
 
 def _test_images(model: LatentModel, data_dir: str | None) -> torch.Tensor:
-    """The test split of the checkpoint's dataset: (N, C, H, W) in [0, 1]."""
-    name = (model.metadata.get("dataset") or {}).get("name") or "mnist"
+    """The test split of the checkpoint's dataset: (N, C, H, W) in [0, 1]. A model that trained on the first
+    `test_from` standard test images (MNIST's bundled split) is given the rest only, as `evaluate` and the
+    app do: index 0 is standard test image `test_from`."""
+    ds = model.metadata.get("dataset") or {}
+    name = ds.get("name") or "mnist"
+    held_out = int(ds.get("test_from") or 0)
     kwargs: dict = {"test_only": True}
     if name == "folder":  # a folder of images must be resized the way the model was trained
         c, h, w = model.config.image_shape
@@ -83,9 +87,13 @@ def _test_images(model: LatentModel, data_dir: str | None) -> torch.Tensor:
     if tuple(data.test_x.shape[1:]) != tuple(model.config.image_shape):
         raise ValueError(f"dataset {name!r} has images of shape {tuple(data.test_x.shape[1:])}, but the model "
                          f"expects {tuple(model.config.image_shape)}")
-    if len(data.test_x) == 0:
-        raise ValueError(f"dataset {name!r} has no test images to interpolate between")
-    return data.test_x
+    if len(data.test_x) <= held_out:
+        raise ValueError(f"dataset {name!r} has no test images to interpolate between"
+                         + (f" after the first {held_out}, which trained the model" if held_out else ""))
+    if held_out:
+        print(f"note: the model trained on the first {held_out:,} {name} test images; --a and --b index the "
+              f"{len(data.test_x) - held_out:,} after them (index 0 is test image {held_out:,})", file=sys.stderr)
+    return data.test_x[held_out:]
 
 
 def _steps(text: str) -> int:
