@@ -390,6 +390,10 @@ def test_train_settings_survive_other_pages_before_and_during_a_training(app: Ap
                 page.locator(".st-key-train_latent input").input_value())
 
     assert form() == ("digits", "200", "48", "3")
+    page.reload()  # a new session of the same browser (or a reconnect): the form comes back too
+    page.locator(".st-key-train_hidden input").wait_for()
+    wait_idle(page)
+    assert form() == ("digits", "200", "48", "3")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Training · epoch")).to_be_visible()
     for title in ("Latent map", "Interpolate", "Train", "Decoder sliders", "Train"):

@@ -16,6 +16,7 @@ from explorer.trainer import TrainConfig, check_kind_options
 from explorer.ui import latent_canvas, save_panel, state, trainings
 from explorer.ui.trainings import JOB
 
+FORM_KEYS = tuple(k for k in state.KEEP if k.startswith("train_"))
 DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is an MNIST VAE)
 MODELS = "session_models"  # name -> LatentModel with .metadata; the sidebar lists these
 REGISTERED = "_train_registered"  # (job id, run) pairs already put into MODELS
@@ -80,6 +81,7 @@ def settings_form(disabled: bool) -> JobSpec | None:
             lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key="train_lr")
         start = st.button("Start training", type="primary", disabled=disabled, key="train_start")
     state.remember()  # this fragment's edits survive a page switch (state.keep_widget_values)
+    trainings.remember_form(FORM_KEYS)  # and a new session of this browser (a reload, a reconnect)
     if not start:
         return None
     try:

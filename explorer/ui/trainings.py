@@ -11,7 +11,9 @@ import hashlib
 import os
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -28,6 +30,7 @@ GRACE_ENV = "EXPLORER_TRAINING_GRACE_S"
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
 REATTACHED = "_train_reattached"  # shown once on the Train page after a reload found the job
 _TOKEN = "_browser_token"
+_FORM_BACK = "_train_form_restored"  # this session has had its browser's Train form back
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 _COOKIE_SETTER = st.components.v2.component("vae_explorer_browser_token", js=source("browser_token.js"))
@@ -101,6 +104,38 @@ def _keep(tok: str, job: TrainingJob) -> Path | None:
     return saves.save_as(job.save, folder, name, owner, protected=(state.trained_dir(),))
 
 
+class FormMemory:
+    """The Train form's last values per browser token, so a new session of the same browser (a reload, a
+    reconnect after the server was too busy to answer) shows what the person had set. Bounded: the
+    least recently used browsers are forgotten first."""
+
+    def __init__(self, size: int = 2000):
+        self.size = size
+        self._lock = threading.Lock()
+        self._values: OrderedDict[str, dict] = OrderedDict()
+
+    def put(self, tok: str, values: dict) -> None:
+        with self._lock:
+            self._values[tok] = dict(values)
+            self._values.move_to_end(tok)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+    def get(self, tok: str) -> dict:
+        with self._lock:
+            return dict(self._values.get(tok, {}))
+
+
+@st.cache_resource(show_spinner=False)
+def form_memory() -> FormMemory:
+    return FormMemory()
+
+
+def remember_form(keys: tuple[str, ...]) -> None:
+    """Call after drawing the form's widgets (in its fragment too)."""
+    form_memory().put(token(), {k: st.session_state[k] for k in keys if k in st.session_state})
+
+
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     """The server's one registry of trainings by browser, with its reaper thread."""
@@ -110,7 +145,12 @@ def registry() -> JobRegistry:
 
 
 def attach() -> None:
-    """Before the pages draw: a session that has no training takes over the one its browser started."""
+    """Before the pages draw: a new session of this browser gets its Train form back, and a session that has
+    no training takes over the one its browser started."""
+    if _FORM_BACK not in st.session_state:
+        st.session_state[_FORM_BACK] = True
+        for key, value in form_memory().get(token()).items():
+            st.session_state.setdefault(key, value)
     if st.session_state.get(JOB) is None:
         job = registry().attach(token(), _session_id())
         if job is not None:
