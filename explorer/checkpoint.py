@@ -15,17 +15,13 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .config import ModelConfig
 from .devices import resolve_device
+from .header import (FORMAT_VERSION, MAX_HEADER, META_KEY, CheckpointError, check_data_length, looks_like_pickle,
+                     read_header)
 from .model import LatentModel, build_model
 
-FORMAT_VERSION = 1
-_META_KEY = "explorer"
-_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the JSON header
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be loaded, with the reason in words."""
+__all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes", "load_model",
+           "read_metadata", "read_metadata_bytes", "save_model"]
 
 
 def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.optim.Optimizer | None = None,
@@ -49,7 +45,7 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
         header = json.dumps(meta, allow_nan=True)
     except TypeError as e:
         raise TypeError(f"checkpoint metadata must be JSON-serialisable: {e}") from e
-    blob = st_save(tensors, metadata={_META_KEY: header})
+    blob = st_save(tensors, metadata={META_KEY: header})
     _atomic_write(path, blob)
     return path
 
@@ -71,20 +67,18 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
 
 def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | torch.device | None = None
                           ) -> tuple[LatentModel, dict | None]:
-    header, meta = _read_header(data, name)
-    _check_data_length(header, data, name)
+    # Everything the header says is checked against the file's length and the config's shapes first:
+    # what is allocated below is then bounded by the file's real size.
+    header, meta, config = read_header(data, name)
+    check_data_length(header, data, name)
     target = resolve_device(device) if device is not None else None  # DeviceError before any work
     try:
         tensors = st_load(data)  # safetensors: raw tensor bytes, never a pickle
     except Exception as e:  # SafetensorError and friends: bad offsets, bad dtype
-        raise CheckpointError(f"{name}: damaged safetensors data ({e})") from e
-    try:
-        config = ModelConfig.from_dict(meta["config"])
-        model = build_model(config)  # may still refuse, e.g. an image too small for the conv stack
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{name}: invalid model config in metadata ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"{name}: damaged safetensors data ({e})") from None
+    _check_finite(tensors, name)
+    model = build_model(config)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    _check_state(model, state, name)
     model.load_state_dict(state)
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "optimizer")}
     model.eval()
@@ -110,78 +104,23 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as f:
         head = f.read(8)
-        if len(head) == 8 and not _looks_like_pickle(head):
+        if len(head) == 8 and not looks_like_pickle(head):
             (n,) = struct.unpack("<Q", head)
-            head += f.read(min(n, _MAX_HEADER))
+            head += f.read(min(n, MAX_HEADER))
     return read_metadata_bytes(head, str(path))
 
 
 def read_metadata_bytes(data: bytes, name: str = "checkpoint") -> dict:
-    return _read_header(data, name)[1]
+    _, meta, config = read_header(data, name)
+    return {**meta, "config": config.to_dict()}  # every config key, defaults filled in
 
 
-def _looks_like_pickle(data: bytes) -> bool:
-    # torch.save: a zip archive ("PK\x03\x04"), or a bare pickle (protocol 2+ starts with \x80 and
-    # the protocol number) in the legacy format.
-    return data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
-
-
-def _read_header(data: bytes, name: str) -> tuple[dict, dict]:
-    """(safetensors header, our metadata), with a CheckpointError that says what is wrong."""
-    if _looks_like_pickle(data):
-        raise CheckpointError(f"{name}: this is a pickle / torch.save file, not a VAE Explorer checkpoint; "
-                              "pickles can run code, so they are never loaded")
-    if len(data) < 8:
-        raise CheckpointError(f"{name}: file is truncated or empty ({len(data)} bytes)")
-    (n,) = struct.unpack("<Q", data[:8])  # safetensors: u64 little-endian header length, then JSON
-    if n > _MAX_HEADER:
-        raise CheckpointError(f"{name}: not a safetensors checkpoint (it does not start with a safetensors "
-                              "header); checkpoints are the .safetensors files written by the Train page or "
-                              "`python -m explorer train`")
-    if n > len(data) - 8:
-        raise CheckpointError(f"{name}: file is truncated or not a safetensors file "
-                              f"(header says {n} bytes, file has {len(data) - 8})")
-    try:
-        header = json.loads(data[8:8 + n])
-        meta = json.loads(header["__metadata__"][_META_KEY])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{name}: not a VAE Explorer checkpoint (no readable metadata: "
-                              f"{type(e).__name__}: {e})") from e
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{name}: not a VAE Explorer checkpoint (metadata is not a JSON object)")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{name}: checkpoint format version {version!r}; this program reads {FORMAT_VERSION}")
-    return header, meta
-
-
-def _check_data_length(header: dict, data: bytes, name: str) -> None:
-    """The tensor bytes the header promises must all be there (a cut-off copy, a full disk)."""
-    (n,) = struct.unpack("<Q", data[:8])
-    try:
-        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise CheckpointError(f"{name}: damaged safetensors header ({type(e).__name__}: {e})") from e
-    have = len(data) - 8 - n
-    if have < end:
-        raise CheckpointError(f"{name}: file is truncated (tensor data has {have} of {end} bytes)")
-
-
-def _check_state(model: LatentModel, state: dict[str, torch.Tensor], name: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}")
-        if wrong:
-            parts.append(f"shape mismatch {wrong[:5]}")
-        raise CheckpointError(f"{name}: tensors do not match the model config: {'; '.join(parts)}")
+def _check_finite(tensors: dict[str, torch.Tensor], name: str) -> None:
+    """NaN or infinite weights (a training that diverged) would draw black images and NaN scores."""
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"{name}: {len(bad)} tensor(s) hold NaN or infinite values ({', '.join(bad[:3])}): "
+                              "the weights are unusable (a training that diverged?), so the file is refused")
 
 
 def _check_optimizer(model: LatentModel, opt_state: dict) -> None:
