@@ -4,10 +4,13 @@ Loading never unpickles, so an untrusted file cannot run code. Writes are atomic
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import secrets
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,8 @@ from .devices import resolve_device
 from .header import (FORMAT_VERSION, MAX_HEADER, META_KEY, CheckpointError, check_data_length, looks_like_pickle,
                      read_header)
 from .model import LatentModel, build_model
+
+ORPHAN_AGE_S = 3600  # a temporary file of unknown origin older than this is left over from a crash
 
 __all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes", "load_model",
            "read_metadata", "read_metadata_bytes", "save_model"]
@@ -159,7 +164,8 @@ def _atomic_write(path: Path, blob: bytes) -> None:
     # Write a temporary file beside the target, then rename over it: readers see the old file or the
     # new one, never half of one.
     # O_EXCL with mode 0666 lets the umask apply, as for a plain open() (mkstemp would force 0600).
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    _remove_orphans(path)
+    tmp = path.parent / f".{path.name}.pid{os.getpid()}-{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -183,3 +189,29 @@ def _atomic_write(path: Path, blob: bytes) -> None:
     finally:
         os.close(dfd)
 
+
+
+def _remove_orphans(path: Path) -> None:
+    """Temporary files of earlier saves to path whose writer is gone (killed mid-save). One of a running
+    process, this one included (another thread may be saving), is left alone."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        m = re.fullmatch(r"pid(\d+)-[0-9a-f]+", tmp.name[len(path.name) + 2:-len(".tmp")])
+        try:
+            if m is None:  # not ours to judge by its name: only once it is surely stale
+                if time.time() - tmp.stat().st_mtime < ORPHAN_AGE_S:
+                    continue
+            elif int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+                continue
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
