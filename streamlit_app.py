@@ -1,9 +1,17 @@
 """VAE Explorer: `streamlit run streamlit_app.py`. Wiring only; the maths lives in explorer/."""
 import streamlit as st
 
+from explorer import jobs
 from explorer.ui import sidebar, state
+from explorer.ui.text import plain
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
+
+try:  # a bad EXPLORER_MAX_TRAININGS or EXPLORER_TRAIN_THREADS is refused at once, not on the first Start
+    jobs.threads_per_training(jobs.max_trainings_from_env())
+except ValueError as e:
+    st.error(f"This server's settings are wrong, so the app cannot run: {plain(e)}")
+    st.stop()
 
 PAGES = [
     st.Page("explorer/ui/page_map.py", title="Latent map", icon=":material/scatter_plot:", default=True),

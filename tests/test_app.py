@@ -77,7 +77,8 @@ def choose(at: AppTest, name: str) -> AppTest:
 
 
 def card(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.sidebar.markdown)
+    """The sidebar's Markdown as a reader sees it: file-derived text in it is backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(m.value for m in at.sidebar.markdown))
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -535,7 +536,7 @@ def test_uploading_a_picture_or_not_a_picture(app):
     assert any("cannot be used: not an image file" in e.value and "BytesIO" not in e.value for e in app.main.error)
     ok(app.file_uploader(key="up_A").set_value(("white.png", png(), "image/png")).run())
     # light background, where MNIST's is dark: turned into what the model knows, and said so
-    assert not app.main.error and image_by_caption(app, "upload white.png (inverted)")
+    assert not app.main.error and image_by_caption(app, r"upload white\.png (inverted)")
     assert any(c.value.startswith("Inverted: white.png has a light background") for c in app.main.caption)
 
 
