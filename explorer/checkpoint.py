@@ -108,11 +108,13 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) == 8 and not looks_like_pickle(head):
-            (n,) = struct.unpack("<Q", head)
-            head += f.read(min(n, MAX_HEADER))
-    return read_metadata_bytes(head, str(path))
+        head = f.read(9)  # the length, and the first byte of the JSON header
+        if len(head) == 9 and not looks_like_pickle(head):
+            (n,) = struct.unpack("<Q", head[:8])
+            head += f.read(max(0, min(n, MAX_HEADER) - 1))
+    header, meta, config = read_header(head, str(path))
+    check_data_length(header, head, str(path), file_size=path.stat().st_size)
+    return {**meta, "config": config.to_dict()}  # every config key, defaults filled in
 
 
 def read_metadata_bytes(data: bytes, name: str = "checkpoint") -> dict:

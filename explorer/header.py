@@ -28,7 +28,10 @@ class CheckpointError(ValueError):
 
 def looks_like_pickle(data: bytes) -> bool:
     # torch.save: a zip archive ("PK\x03\x04"), or a bare pickle (protocol 2+ starts with \x80 and
-    # the protocol number) in the legacy format.
+    # the protocol number) in the legacy format. A safetensors header of 640, 896, 1152 or 1408 bytes starts
+    # with the same two bytes: its JSON (at byte 8, opening with "{") tells them apart.
+    if data[8:9] == b"{":
+        return False
     return data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
 
 
@@ -98,11 +101,12 @@ def _check_entries(header: dict, name: str) -> None:
                                   "{dtype, shape, data_offsets})")
 
 
-def check_data_length(header: dict, data: bytes, name: str) -> None:
-    """The tensor bytes the header promises must all be there (a cut-off copy, a full disk)."""
+def check_data_length(header: dict, data: bytes, name: str, file_size: int | None = None) -> None:
+    """The tensor bytes the header promises must all be there (a cut-off copy, a full disk, or a header that
+    claims tensors of gigabytes). data: the file, or its header alone when file_size is given."""
     (n,) = struct.unpack("<Q", data[:8])
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    have = len(data) - 8 - n
+    have = (len(data) if file_size is None else file_size) - 8 - n
     if have < end:
         raise CheckpointError(f"{name}: file is truncated (tensor data has {have} of {end} bytes)")
 

@@ -38,6 +38,8 @@ class Kind:
 
 
 class ListOf:
+    what = "a list"
+
     def __init__(self, item: Any, length: int | None = None, most: int | None = None):
         self.item, self.length, self.most = item, length, most
 
@@ -54,6 +56,8 @@ class ListOf:
 
 class Obj:
     """A JSON object; listed keys are checked when present (required ones must be), others pass."""
+
+    what = "an object"
 
     def __init__(self, keys: dict[str, Any] | None = None, values: Any = None, required: tuple[str, ...] = ()):
         self.keys, self.values, self.required = keys or {}, values, required
@@ -84,8 +88,15 @@ class Either:
         raise SchemaError(f"{path} must be {self.what}, got {_describe(v)}")
 
 
-def optional(spec: Any) -> Either:
-    return Either(NONE, spec, what=f"null or {getattr(spec, 'what', 'an ' + type(spec).__name__.lower())}")
+class optional:  # noqa: N801 - reads as a type in the tables below
+    """null, or what spec says (a mismatch is spec's own message, naming the inner key)."""
+
+    def __init__(self, spec: Any):
+        self.spec = spec
+
+    def check(self, v: Any, path: str) -> None:
+        if v is not None:
+            self.spec.check(v, path)
 
 
 INT = Kind(_is_int, "a whole number")
