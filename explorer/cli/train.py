@@ -141,10 +141,9 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         resumed, opt_state = load_checkpoint(args.resume)
         resume_settings(args, resumed)
     args.dataset, args.lr = args.dataset or "mnist", args.lr or DEFAULT_LR
-    if rank == 0:  # before any work: an unwritable --out found after the last epoch loses the run
-        check_writable(args.out)
-        if args.metrics_out:
-            check_writable(args.metrics_out, what="--metrics-out")
+    for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
+        if path:  # before any work: an unwritable --out found after the last epoch loses the run
+            check_writable(path, what=what)
     data = _load_data(args, resumed.metadata if resumed is not None else {})
     for note in data.notes:
         _say(rank, f"note: {note}")
@@ -219,10 +218,10 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDatas
     written = save(trainer.status)
     if trainer.status == "stopped":
         code = STOPPED
-    if rank == 0:
-        kept = (f"; {args.out} keeps the last good checkpoint" if trainer.status == "diverged"
-                and written != target.target else "")
-        print(f"{trainer.message}; checkpoint written to {written}{kept}"
+    if rank == 0 and trainer.status == "diverged" and written != target.target:
+        print(f"the diverged state was written to {written}; {target.target} keeps the last good checkpoint")
+    elif rank == 0:
+        print(f"{trainer.message}; checkpoint written to {written}"
               + (f" (continue with --resume {written})" if code == STOPPED else ""), flush=True)
     if args.metrics_out and rank == 0:
         Path(args.metrics_out).write_text(json.dumps(trainer.summary(), indent=2))

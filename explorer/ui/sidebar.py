@@ -72,8 +72,8 @@ def _bundled(bundled: list[state.Bundled], device: str) -> state.Current | None:
 
     pinned = state.default_model()
     if pinned not in by_name and pinned != state.SHIPPED_DEFAULT:
-        st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {plain(repr(pinned))}, which is not in {state.trained_dir()}; "
-                           "opening on another model.")
+        st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {plain(repr(pinned))}, which is not in "
+                           f"{state.trained_dir()}; opening on another model.")
     name = st.sidebar.selectbox("Bundled checkpoint", list(by_name), format_func=label, key="bundled_name")
     b = by_name.get(name)
     if b is None:
