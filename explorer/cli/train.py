@@ -24,7 +24,7 @@ from ..trainer import TrainConfig, Trainer, TrainingDiverged
 from .common import add_device_seed, apply_threads, int_list, positive_int
 
 DEFAULT_LR = 1e-3
-STOPPED = 130  # the exit code of a run stopped by Ctrl-C (128 + SIGINT), as a shell reports it
+STOPPED = 130  # a run stopped by Ctrl-C exits as a shell reports SIGINT (128 + 2): it did not finish
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -140,7 +140,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
     if args.resume:
         resumed, opt_state = load_checkpoint(args.resume)
         resume_settings(args, resumed)
-    args.dataset, args.lr = args.dataset or "mnist", args.lr or DEFAULT_LR
+    args.dataset, args.lr = args.dataset or "mnist", DEFAULT_LR if args.lr is None else args.lr
     for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
         if path:  # before any work: an unwritable --out found after the last epoch loses the run
             check_writable(path, what=what)
@@ -216,7 +216,7 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDatas
         if bar:
             bar.close()
     written = save(trainer.status)
-    if trainer.status == "stopped":
+    if trainer.status == "stopped" and not dist.is_initialized():  # torchrun would print a traceback for 130
         code = STOPPED
     if rank == 0 and trainer.status == "diverged" and written != target.target:
         print(f"the diverged state was written to {written}; {target.target} keeps the last good checkpoint")
