@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -46,9 +47,14 @@ def test_a_diverging_resume_keeps_the_last_good_checkpoint(good: Path, tmp_path:
     assert load_model(beside).metadata["status"] == "diverged"  # and its weights are finite (or it would not load)
 
 
-@pytest.mark.parametrize("where", ["a directory", "under a file", "read-only"])
-def test_an_unwritable_out_is_refused_before_the_first_epoch(where: str, tmp_path: Path, capsys) -> None:
-    if where == "a directory":
+@pytest.mark.parametrize("where", ["a directory", "under a file", "read-only", "a full disk"])
+def test_an_unwritable_out_is_refused_before_the_first_epoch(where: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    if where == "a full disk":
+        import explorer.outputs
+
+        monkeypatch.setattr(explorer.outputs.shutil, "disk_usage", lambda p: SimpleNamespace(free=4096))
+        out = tmp_path / "m.safetensors"
+    elif where == "a directory":
         out = tmp_path
     elif where == "under a file":
         (tmp_path / "notes.txt").write_text("x")
@@ -59,7 +65,8 @@ def test_an_unwritable_out_is_refused_before_the_first_epoch(where: str, tmp_pat
         (tmp_path / "ro").mkdir(mode=0o555)
         out = tmp_path / "ro" / "m.safetensors"
     err = one_line_error(capsys, main(["train", *TINY, "--epochs", "50", "--out", str(out)]))
-    assert str(out) in err and ("directory" in err or "file, not a folder" in err or "not writable" in err), err
+    reasons = ("directory", "file, not a folder", "not writable", "0.0 MB free")
+    assert str(out) in err and any(r in err for r in reasons), err
     assert "epoch" not in capsys.readouterr().out  # nothing was trained
 
 
