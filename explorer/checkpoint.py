@@ -4,10 +4,13 @@ Loading never unpickles, so an untrusted file cannot run code. Writes are atomic
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import secrets
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +18,15 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .config import ModelConfig
 from .devices import resolve_device
+from .header import (FORMAT_VERSION, MAX_HEADER, META_KEY, CheckpointError, check_data_length, looks_like_pickle,
+                     read_header)
 from .model import LatentModel, build_model
 
-FORMAT_VERSION = 1
-_META_KEY = "explorer"
-_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the JSON header
+ORPHAN_AGE_S = 3600  # a temporary file of unknown origin older than this is left over from a crash
 
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be loaded, with the reason in words."""
+__all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes", "load_model",
+           "read_metadata", "read_metadata_bytes", "save_model"]
 
 
 def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.optim.Optimizer | None = None,
@@ -49,7 +50,7 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
         header = json.dumps(meta, allow_nan=True)
     except TypeError as e:
         raise TypeError(f"checkpoint metadata must be JSON-serialisable: {e}") from e
-    blob = st_save(tensors, metadata={_META_KEY: header})
+    blob = st_save(tensors, metadata={META_KEY: header})
     _atomic_write(path, blob)
     return path
 
@@ -71,20 +72,18 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
 
 def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | torch.device | None = None
                           ) -> tuple[LatentModel, dict | None]:
-    header, meta = _read_header(data, name)
-    _check_data_length(header, data, name)
+    # Everything the header says is checked against the file's length and the config's shapes first:
+    # what is allocated below is then bounded by the file's real size.
+    header, meta, config = read_header(data, name)
+    check_data_length(header, data, name)
     target = resolve_device(device) if device is not None else None  # DeviceError before any work
     try:
         tensors = st_load(data)  # safetensors: raw tensor bytes, never a pickle
     except Exception as e:  # SafetensorError and friends: bad offsets, bad dtype
-        raise CheckpointError(f"{name}: damaged safetensors data ({e})") from e
-    try:
-        config = ModelConfig.from_dict(meta["config"])
-        model = build_model(config)  # may still refuse, e.g. an image too small for the conv stack
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{name}: invalid model config in metadata ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"{name}: damaged safetensors data ({e})") from None
+    _check_finite(tensors, name)
+    model = build_model(config)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    _check_state(model, state, name)
     model.load_state_dict(state)
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "optimizer")}
     model.eval()
@@ -109,79 +108,26 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) == 8 and not _looks_like_pickle(head):
-            (n,) = struct.unpack("<Q", head)
-            head += f.read(min(n, _MAX_HEADER))
-    return read_metadata_bytes(head, str(path))
+        head = f.read(9)  # the length, and the first byte of the JSON header
+        if len(head) == 9 and not looks_like_pickle(head):
+            (n,) = struct.unpack("<Q", head[:8])
+            head += f.read(max(0, min(n, MAX_HEADER) - 1))
+    header, meta, config = read_header(head, str(path))
+    check_data_length(header, head, str(path), file_size=path.stat().st_size)
+    return {**meta, "config": config.to_dict()}  # every config key, defaults filled in
 
 
 def read_metadata_bytes(data: bytes, name: str = "checkpoint") -> dict:
-    return _read_header(data, name)[1]
+    _, meta, config = read_header(data, name)
+    return {**meta, "config": config.to_dict()}  # every config key, defaults filled in
 
 
-def _looks_like_pickle(data: bytes) -> bool:
-    # torch.save: a zip archive ("PK\x03\x04"), or a bare pickle (protocol 2+ starts with \x80 and
-    # the protocol number) in the legacy format.
-    return data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
-
-
-def _read_header(data: bytes, name: str) -> tuple[dict, dict]:
-    """(safetensors header, our metadata), with a CheckpointError that says what is wrong."""
-    if _looks_like_pickle(data):
-        raise CheckpointError(f"{name}: this is a pickle / torch.save file, not a VAE Explorer checkpoint; "
-                              "pickles can run code, so they are never loaded")
-    if len(data) < 8:
-        raise CheckpointError(f"{name}: file is truncated or empty ({len(data)} bytes)")
-    (n,) = struct.unpack("<Q", data[:8])  # safetensors: u64 little-endian header length, then JSON
-    if n > _MAX_HEADER:
-        raise CheckpointError(f"{name}: not a safetensors checkpoint (it does not start with a safetensors "
-                              "header); checkpoints are the .safetensors files written by the Train page or "
-                              "`python -m explorer train`")
-    if n > len(data) - 8:
-        raise CheckpointError(f"{name}: file is truncated or not a safetensors file "
-                              f"(header says {n} bytes, file has {len(data) - 8})")
-    try:
-        header = json.loads(data[8:8 + n])
-        meta = json.loads(header["__metadata__"][_META_KEY])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{name}: not a VAE Explorer checkpoint (no readable metadata: "
-                              f"{type(e).__name__}: {e})") from e
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{name}: not a VAE Explorer checkpoint (metadata is not a JSON object)")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{name}: checkpoint format version {version!r}; this program reads {FORMAT_VERSION}")
-    return header, meta
-
-
-def _check_data_length(header: dict, data: bytes, name: str) -> None:
-    """The tensor bytes the header promises must all be there (a cut-off copy, a full disk)."""
-    (n,) = struct.unpack("<Q", data[:8])
-    try:
-        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise CheckpointError(f"{name}: damaged safetensors header ({type(e).__name__}: {e})") from e
-    have = len(data) - 8 - n
-    if have < end:
-        raise CheckpointError(f"{name}: file is truncated (tensor data has {have} of {end} bytes)")
-
-
-def _check_state(model: LatentModel, state: dict[str, torch.Tensor], name: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}")
-        if wrong:
-            parts.append(f"shape mismatch {wrong[:5]}")
-        raise CheckpointError(f"{name}: tensors do not match the model config: {'; '.join(parts)}")
+def _check_finite(tensors: dict[str, torch.Tensor], name: str) -> None:
+    """NaN or infinite weights (a training that diverged) would draw black images and NaN scores."""
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"{name}: {len(bad)} tensor(s) hold NaN or infinite values ({', '.join(bad[:3])}): "
+                              "the weights are unusable (a training that diverged?), so the file is refused")
 
 
 def _check_optimizer(model: LatentModel, opt_state: dict) -> None:
@@ -220,7 +166,8 @@ def _atomic_write(path: Path, blob: bytes) -> None:
     # Write a temporary file beside the target, then rename over it: readers see the old file or the
     # new one, never half of one.
     # O_EXCL with mode 0666 lets the umask apply, as for a plain open() (mkstemp would force 0600).
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    _remove_orphans(path)
+    tmp = path.parent / f".{path.name}.pid{os.getpid()}-{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -244,3 +191,29 @@ def _atomic_write(path: Path, blob: bytes) -> None:
     finally:
         os.close(dfd)
 
+
+
+def _remove_orphans(path: Path) -> None:
+    """Temporary files of earlier saves to path whose writer is gone (killed mid-save). One of a running
+    process, this one included (another thread may be saving), is left alone."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        m = re.fullmatch(r"pid(\d+)-[0-9a-f]+", tmp.name[len(path.name) + 2:-len(".tmp")])
+        try:
+            if m is None:  # not ours to judge by its name: only once it is surely stale
+                if time.time() - tmp.stat().st_mtime < ORPHAN_AGE_S:
+                    continue
+            elif int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+                continue
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

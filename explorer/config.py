@@ -8,6 +8,8 @@ KINDS = ("vae", "ae", "dae")
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "softplus")
+MAX_IMAGE_SIDE = 512  # pixels; every picture is decoded at this size, so it bounds a decode's memory
+MAX_WIDTH = 2**24  # a layer width or latent size past this is a mistake (and would overflow sizes)
 
 
 @dataclass
@@ -31,6 +33,9 @@ class ModelConfig:
             raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
             raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}")
+        check_image_size(self.image_shape[1:])
+        if self.image_shape[0] not in (1, 3):
+            raise ValueError(f"images have 1 channel (grey) or 3 (RGB), got {self.image_shape[0]}")
         _check("kind", self.kind, KINDS)
         _check("arch", self.arch, ARCHS)
         _check("likelihood", self.likelihood, LIKELIHOODS)
@@ -39,8 +44,10 @@ class ModelConfig:
             raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden must list positive sizes, got {self.hidden}")
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma}")
+        if max(self.hidden + (self.latent_dim,)) > MAX_WIDTH:
+            raise ValueError(f"layer widths and the latent size may be at most {MAX_WIDTH:,}")
+        if not 0 < self.sigma < float("inf"):
+            raise ValueError(f"sigma must be positive and finite, got {self.sigma}")
         if not 0 <= self.noise < 1:
             raise ValueError(f"noise must be in [0, 1), got {self.noise}")
 
@@ -57,6 +64,12 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
         return cls(**d)
+
+
+def check_image_size(hw: tuple[int, ...]) -> None:
+    """A ValueError for an image side outside 1..MAX_IMAGE_SIDE (a model, a folder's --image-size)."""
+    if min(hw) < 1 or max(hw) > MAX_IMAGE_SIDE:
+        raise ValueError(f"image sides must be between 1 and {MAX_IMAGE_SIDE} pixels, got {'x'.join(map(str, hw))}")
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:

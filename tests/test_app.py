@@ -77,8 +77,10 @@ def choose(at: AppTest, name: str) -> AppTest:
 
 
 def card(at: AppTest) -> str:
-    """The model card's markdown and its plain text (the file's own words are shown as text)."""
-    return "\n".join([m.value for m in at.sidebar.markdown] + [t.value for t in at.sidebar.text])
+    """The model card as a reader sees it: its Markdown (file-derived text in it is backslash-escaped) and its
+    plain text (the file's own words are shown as text)."""
+    md = re.sub(r"\\(.)", r"\1", "\n".join(m.value for m in at.sidebar.markdown))
+    return "\n".join([md] + [t.value for t in at.sidebar.text])
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -211,7 +213,7 @@ def test_uploaded_checkpoints_bad_and_good(app, trained):
     assert any("Cannot load" in e.value for e in app.sidebar.error)
     # a picture or a text file: what a checkpoint is, not a header length of 18 digits
     ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(("digit.png", png(), "image/png")).run())
-    err = " ".join(e.value for e in app.sidebar.error)
+    err = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in app.sidebar.error))  # file text is escaped
     assert "digit.png: not a safetensors checkpoint" in err and "Train page" in err
     assert not re.search(r"\d{9}", err)
     ok(app.sidebar.file_uploader(key="ckpt_upload").set_value(
@@ -537,8 +539,8 @@ def test_uploading_a_picture_or_not_a_picture(app):
     assert any("cannot be used: not an image file" in e.value and "BytesIO" not in e.value for e in app.main.error)
     ok(app.file_uploader(key="up_A").set_value(("white.png", png(), "image/png")).run())
     # light background, where MNIST's is dark: turned into what the model knows, and said so
-    assert not app.main.error and image_by_caption(app, "upload white.png (inverted)")
-    assert any(c.value.startswith("Inverted: white.png has a light background") for c in app.main.caption)
+    assert not app.main.error and image_by_caption(app, r"upload white\.png (inverted)")
+    assert any(c.value.startswith(r"Inverted: white\.png has a light background") for c in app.main.caption)
 
 
 # -- the maths ---------------------------------------------------------------------------------------

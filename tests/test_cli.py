@@ -125,7 +125,7 @@ def test_bundled_split_trains_offline_and_keeps_its_held_out_images(tmp_path: Pa
     assert main(["train", "--dataset", "digits", "--bundled-split", *small, "--out", str(out)]) == 2
     assert "--bundled-split is the bundled MNIST split: use --dataset mnist" in capsys.readouterr().err
     assert main(["train", "--dataset", "digits", *small, "--epochs", "3", "--resume", str(out), "--out", str(out)]) == 2
-    assert "m.safetensors trained on the bundled MNIST split: use --dataset mnist" in capsys.readouterr().err
+    assert "m.safetensors trained on mnist, but --dataset says digits" in capsys.readouterr().err
 
 
 def test_sample_grid_of_an_autoencoder_spans_its_codes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -33,6 +33,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a disk that fills, a folder that vanishes: the user's to fix, in one line
+        print(f"error: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # nothing a file or an argument can cause ends in a traceback
+        if os.environ.get("EXPLORER_DEBUG"):
+            raise
+        print(f"error: {type(e).__name__}: {_first_line(e)} (set EXPLORER_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _first_line(e: BaseException) -> str:
+    """A C++ error's message can carry a whole stack: its first line says what went wrong."""
+    lines = str(e).strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def exit_process(code: int) -> NoReturn:

@@ -48,3 +48,10 @@ def strict_json(obj):
     if isinstance(obj, list):
         return [strict_json(v) for v in obj]
     return obj
+
+
+def check_images_fit(model, images: torch.Tensor, dataset: str) -> None:
+    """A ValueError when the dataset's images (N, C, H, W) are not the shape the model takes."""
+    have, want = tuple(images.shape[1:]), tuple(model.config.image_shape)
+    if have != want:
+        raise ValueError(f"dataset {dataset!r} has images of shape {have}, but the model expects {want}")

@@ -14,7 +14,7 @@ from ..checkpoint import load_checkpoint, read_metadata, save_model
 from ..analysis import likelihood_images, load_test_set, model_dataset_name
 from ..devices import resolve_device
 from ..evaluation import evaluate
-from .common import add_device_seed, apply_threads, strict_json
+from .common import add_device_seed, apply_threads, check_images_fit, strict_json
 
 
 
@@ -41,6 +41,7 @@ def test_images(model, data_dir: str | None = None, n: int | None = None) -> tor
     if not name:
         raise ValueError("the checkpoint does not name its dataset (metadata['dataset']['name'])")
     data = load_test_set(name, data_dir, download=True)
+    check_images_fit(model, data.test_x, name)  # a checkpoint may name a dataset its model cannot take
     # Binarized exactly as in training when the model trained on binarized pixels (whole split, then
     # subset); grey levels for a model trained with binarize="none".
     x = likelihood_images(model, data.test_x)

@@ -12,7 +12,7 @@ from ..devices import resolve_device
 from ..images import gif_bytes, grid, png_bytes, save_bytes
 from ..latent import lerp, slerp
 from ..model import LatentModel
-from .common import add_device_seed, apply_threads, positive_int
+from .common import add_device_seed, apply_threads, check_images_fit, positive_int
 
 METHODS = {"lerp": lerp, "slerp": slerp}
 
@@ -84,9 +84,7 @@ def _test_images(model: LatentModel, data_dir: str | None) -> torch.Tensor:
     data: ImageDataset = load_dataset(name, data_dir, **kwargs)
     for note in data.notes:  # e.g. where the files were found instead of --data-dir
         print(f"note: {note}", file=sys.stderr)
-    if tuple(data.test_x.shape[1:]) != tuple(model.config.image_shape):
-        raise ValueError(f"dataset {name!r} has images of shape {tuple(data.test_x.shape[1:])}, but the model "
-                         f"expects {tuple(model.config.image_shape)}")
+    check_images_fit(model, data.test_x, name)
     if len(data.test_x) <= held_out:
         raise ValueError(f"dataset {name!r} has no test images to interpolate between"
                          + (f" after the first {held_out}, which trained the model" if held_out else ""))

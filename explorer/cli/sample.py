@@ -11,7 +11,7 @@ from ..checkpoint import load_model
 from ..devices import resolve_device
 from ..images import grid, png_bytes, save_bytes
 from ..latent import manifold_grid
-from .common import add_device_seed, apply_threads, positive_int
+from .common import add_device_seed, apply_threads, check_images_fit, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
             if not name:
                 raise ValueError("an autoencoder's grid spans its encoded test set, and this checkpoint does "
                                  "not name its dataset (metadata['dataset']['name'])")
-            codes = encode(model, load_test_set(name, args.data_dir).test_x).mean
+            test_x = load_test_set(name, args.data_dir).test_x
+            check_images_fit(model, test_x, name)
+            codes = encode(model, test_x).mean
             z, caption = manifold_latents(args.grid, 2, codes, variational=False)
             print(f"note: {caption}", file=sys.stderr)
         nrow = args.grid

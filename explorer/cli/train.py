@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -17,14 +18,20 @@ from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
 from ..data import DATASETS, DataNotFound, ImageDataset, bundled_mnist_split, load_dataset
 from ..devices import resolve_device
 from ..model import build_model
+from ..data.folder import image_size
+from ..outputs import CheckpointTarget, check_writable
 from ..trainer import TrainConfig, Trainer, TrainingDiverged
 from .common import add_device_seed, apply_threads, int_list, positive_int
+
+DEFAULT_LR = 1e-3
+STOPPED = 130  # a run stopped by Ctrl-C exits as a shell reports SIGINT (128 + 2): it did not finish
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE / AE / DAE and write a checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
+    p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
+                   help="default: mnist; with --resume, the checkpoint's (another is an error)")
     p.add_argument("--data-dir", default=None, help="directory holding the dataset files (or a folder of images)")
     p.add_argument("--image-size", type=int_list, default=None, help="folder dataset: H,W to resize to")
     p.add_argument("--rgb", action="store_true", help="folder dataset: keep colour")
@@ -41,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise", type=float, default=0.3, help="DAE masking-noise probability")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate (default: {DEFAULT_LR}; with --resume, the checkpoint's)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
     p.add_argument("--warmup", type=float, default=0.0, help="linear KL warm-up length in epochs")
     p.add_argument("--estimator", default="analytic", choices=["analytic", "mc"],
@@ -102,18 +110,51 @@ def _load_data(args: argparse.Namespace, resumed_meta: dict) -> ImageDataset:
                            "(8,000 images; the other 2,000 are held out).") from None
 
 
+def resume_settings(args: argparse.Namespace, model) -> None:
+    """A resume continues on the checkpoint's dataset, image size and learning rate unless told otherwise;
+    a --dataset (or folder size, colour) that contradicts the checkpoint is an error, not a silent switch."""
+    ds, (c, h, w) = model.metadata.get("dataset") or {}, model.config.image_shape
+    name = ds.get("name")
+    if args.dataset is None:
+        if name not in DATASETS:
+            raise ValueError(f"{args.resume} does not name a known dataset ({name!r}); pass --dataset")
+        args.dataset = name
+    elif name is not None and args.dataset != name:
+        raise ValueError(f"{args.resume} trained on {name}, but --dataset says {args.dataset}; a resume continues "
+                         f"on its own data (leave out --dataset)")
+    if args.dataset == "folder":
+        if args.image_size is not None and image_size(args.image_size) != (h, w):
+            raise ValueError(f"{args.resume} has {h}x{w} images, but --image-size says "
+                             f"{'x'.join(map(str, image_size(args.image_size)))}")
+        if args.rgb and c == 1:
+            raise ValueError(f"{args.resume} is a greyscale model, but --rgb asks for colour")
+        args.image_size, args.rgb = (h, w), c == 3
+    if args.lr is None:
+        args.lr = float((model.metadata.get("train_config") or {}).get("lr", DEFAULT_LR))
+
+
 def _train(args: argparse.Namespace, rank: int) -> int:
+    if args.image_size is not None:
+        image_size(args.image_size)  # 100000,100000 is refused here, before any folder is read
     resumed, opt_state = None, None
     if args.resume:
         resumed, opt_state = load_checkpoint(args.resume)
+        resume_settings(args, resumed)
+    args.dataset, args.lr = args.dataset or "mnist", DEFAULT_LR if args.lr is None else args.lr
+    for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
+        if path:  # before any work: an unwritable --out found after the last epoch loses the run
+            check_writable(path, what=what)
     data = _load_data(args, resumed.metadata if resumed is not None else {})
     for note in data.notes:
         _say(rank, f"note: {note}")
     history = None
     if resumed is not None:
         model = resumed
+        if tuple(data.image_shape) != tuple(model.config.image_shape):
+            raise ValueError(f"{args.resume} has images of shape {tuple(model.config.image_shape)}, but "
+                             f"{data.name} has {tuple(data.image_shape)}")
         history = model.metadata.get("history")
-        tc = dict(model.metadata.get("train_config", {}))
+        tc = dict(model.metadata.get("train_config") or {})
         tc.update(epochs=args.epochs, device=args.device, lr=args.lr)
         config = TrainConfig.from_dict(tc)
         if opt_state is not None:
@@ -128,31 +169,36 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                              warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
                              iwae_k=args.iwae_k, binarize=args.binarize, seed=args.seed, device=args.device)
+    if rank == 0:  # weights and Adam's two moments, as float32
+        check_writable(args.out, need_bytes=12 * model.num_parameters() + 2**20)
     trainer = Trainer(model, data, config, optimizer_state=opt_state, history=history)
     _say(rank, f"{model.describe()}\ntraining on {data.name} {tuple(data.image_shape)} "
                f"({len(data.train_x)} images) on {trainer.device}, {config.epochs} epochs")
+    return _fit(args, rank, trainer, data, config)
 
-    def save(status: str) -> None:
-        if rank == 0:
-            save_model(model, args.out, optimizer=trainer.optimizer, dataset=data.describe(),
-                       train_config=asdict(config), history=trainer.history, status=status,
-                       metrics=trainer.final_metrics())
 
-    bar = None
-    if rank == 0 and not args.quiet:
-        from tqdm import tqdm
-        batches = -(-len(data.train_x) // config.batch_size)
-        done = trainer.state["epoch"] * batches + trainer.state["batch"]
-        bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
-        trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(
-            elbo=f"{r['elbo']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
-            rate=f"{r['samples_per_sec']:.0f}/s", refresh=False)))
+def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDataset, config: TrainConfig) -> int:
+    """Run the trainer with progress and checkpoints; the exit code (1 diverged, 3 saved elsewhere, 130 stopped)."""
+    target = CheckpointTarget(args.out, lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def save(status: str) -> Path | None:
+        if rank != 0:
+            return None
+        return target.write(lambda path: save_model(
+            trainer.model, path, optimizer=trainer.optimizer, dataset=data.describe(), train_config=asdict(config),
+            history=trainer.history, status=status, metrics=trainer.final_metrics()), diverged=status == "diverged")
+
+    bar = _progress_bar(args, rank, trainer, data, config)
 
     def on_epoch(r: dict) -> None:
         line = (f"epoch {r['epoch']:>4}  train ELBO {r['train_elbo']:9.3f}  test ELBO {_fmt(r['test_elbo'])}  "
                 f"recon {_fmt(r['test_recon'])}  KL {_fmt(r['test_kl'])}  {r['samples_per_sec']:8.0f} samples/s  "
                 f"{r['wall_time']:.1f}s")
         (bar.write(line) if bar else print(line, flush=True))
+        for key in ("train_elbo", "test_elbo"):  # finite weights can still score -inf: that is no good state
+            if r[key] is not None and not math.isfinite(r[key]):
+                raise TrainingDiverged(f"the {key.replace('_', ' ').replace('elbo', 'ELBO')} became {r[key]} "
+                                       f"after epoch {r['epoch']}. Try a lower learning rate.")
         if r["epoch"] % args.checkpoint_every == 0:
             trainer.history["state"] = dict(trainer.state)
             save("training")
@@ -169,11 +215,30 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         signal.signal(signal.SIGINT, previous)
         if bar:
             bar.close()
-    save(trainer.status)
-    _say(rank, f"{trainer.message}; checkpoint written to {args.out}")
+    written = save(trainer.status)
+    if trainer.status == "stopped" and not dist.is_initialized():  # torchrun would print a traceback for 130
+        code = STOPPED
+    if rank == 0 and trainer.status == "diverged" and written != target.target:
+        print(f"the diverged state was written to {written}; {target.target} keeps the last good checkpoint")
+    elif rank == 0:
+        print(f"{trainer.message}; checkpoint written to {written}"
+              + (f" (continue with --resume {written})" if code == STOPPED else ""), flush=True)
     if args.metrics_out and rank == 0:
         Path(args.metrics_out).write_text(json.dumps(trainer.summary(), indent=2))
-    return code
+    return code or (3 if target.failed else 0)
+
+
+def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDataset, config: TrainConfig):
+    if rank != 0 or args.quiet:
+        return None
+    from tqdm import tqdm
+    batches = -(-len(data.train_x) // config.batch_size)
+    done = trainer.state["epoch"] * batches + trainer.state["batch"]
+    bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
+    trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(
+        elbo=f"{r['elbo']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
+        rate=f"{r['samples_per_sec']:.0f}/s", refresh=False)))
+    return bar
 
 
 def _fmt(v: float | None) -> str:

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .base import to_images
+
+# Every picture is shrunk to at most 512x512 (config.MAX_IMAGE_SIDE), so more pixels than a 16-megapixel photo
+# only cost memory: a 560 KB PNG can declare 12000x12000 RGBA and unpack to 3 GB. Checked on the header,
+# before any pixel is decoded; a larger JPEG is decoded at a reduced scale instead (its DCT allows it).
+MAX_PIXELS = 4096 * 4096
 
 
 def prepare(img: Image.Image, size: tuple[int, int], rgb: bool) -> np.ndarray:
@@ -17,6 +23,7 @@ def prepare(img: Image.Image, size: tuple[int, int], rgb: bool) -> np.ndarray:
     aspect ratio and resized (ImageOps.fit), so faces and objects are not stretched.
     """
     h, w = size
+    _bound_pixels(img, size)
     img = ImageOps.exif_transpose(img)
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         img = _to_8bit(img)
@@ -36,14 +43,32 @@ def image_from_bytes(data: bytes, image_shape: tuple[int, int, int]) -> torch.Te
     if not data:
         raise ValueError("the upload is empty")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            arr = prepare(img, (h, w), rgb=c == 3)
+        with warnings.catch_warnings():  # PIL's own bomb warning (past 89 MP) says less than our cap's message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                arr = prepare(img, (h, w), rgb=c == 3)
     except UnidentifiedImageError as e:  # its message names a BytesIO object, which tells a user nothing
         raise ValueError("not an image file; upload a PNG, JPEG, GIF, BMP, TIFF or WebP picture") from e
+    except PictureTooLarge:
+        raise
+    except Image.DecompressionBombError:  # PIL refuses past 179 MP when opening, before our check
+        raise PictureTooLarge(f"the picture has far more than {MAX_PIXELS // 10**6} megapixels, "
+                              "the most that are read") from None
     except Exception as e:  # PIL raises many types for bad data; the caller wants one
         raise ValueError(f"not a readable image (PNG, JPEG, ...): {e}") from e
     return to_images(arr[None])[0]  # (C, H, W)
+
+
+class PictureTooLarge(ValueError):
+    """A picture with more pixels than MAX_PIXELS (read off its header)."""
+
+
+def _bound_pixels(img: Image.Image, size: tuple[int, int]) -> None:
+    if img.width * img.height > MAX_PIXELS and img.format == "JPEG":
+        img.draft(img.mode, (size[1], size[0]))  # decodes at 1/2, 1/4 or 1/8 scale, still at least (w, h)
+    if img.width * img.height > MAX_PIXELS:
+        raise PictureTooLarge(f"the picture is {img.width}x{img.height} pixels; at most "
+                              f"{MAX_PIXELS // 10**6} megapixels are read (it is shrunk to {size[1]}x{size[0]})")
 
 
 def match_background(x: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, bool]:

@@ -14,12 +14,13 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
-from .idx import read_content
+from .idx import content_chunks
 from .paths import ENV_VAR, cache_dir, find_all, find_file
 
 TIMEOUT_S = 30
+MAX_DOWNLOAD_BYTES = 64 * 2**20  # the largest dataset file served is 10 MB; more is not that file
 USER_AGENT = "vae-explorer/0.1 (urllib)"  # some mirrors refuse urllib's default agent
 
 
@@ -138,16 +139,24 @@ def checksum_ok(name: str, filename: str, path: Path, content: bytes | None = No
     """
     source = SOURCES[name]
     if filename in source.md5:
-        if content is None:
-            content = read_content(path)
-        return _md5(content) == source.md5[filename]
+        return _md5([content] if content is not None else content_chunks(path)) == source.md5[filename]
     if filename in source.file_md5:
-        return _md5(path.read_bytes()) == source.file_md5[filename]
+        return _md5(_file_chunks(path)) == source.file_md5[filename]
     return None
 
 
-def _md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+def _md5(chunks: Iterable[bytes]) -> str:
+    """MD5 over chunks, streamed: a checksum costs one chunk of memory, whatever the file unpacks to."""
+    h = hashlib.md5(usedforsecurity=False)
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
 
 
 def _download(url: str, dest_dir: Path, filename: str) -> Path:
@@ -161,9 +170,17 @@ def _download(url: str, dest_dir: Path, filename: str) -> Path:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
+            if total is not None and total > MAX_DOWNLOAD_BYTES:
+                raise OSError(f"the server offers {total:,} bytes, more than any dataset file "
+                              f"({MAX_DOWNLOAD_BYTES // 2**20} MB)")
+            got = 0
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {url}",
                       file=sys.stderr, leave=False) as bar:
                 while chunk := resp.read(1 << 16):
+                    got += len(chunk)
+                    if got > MAX_DOWNLOAD_BYTES:
+                        raise OSError(f"the download passed {MAX_DOWNLOAD_BYTES // 2**20} MB, more than any "
+                                      "dataset file; stopped")
                     out.write(chunk)
                     bar.update(len(chunk))
     except BaseException:  # also Ctrl-C: never leave a partial file behind

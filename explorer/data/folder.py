@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..config import check_image_size
 from .base import ImageDataset, split_indices, to_images
 from .decode import prepare
 
@@ -33,7 +34,7 @@ def load_folder(data_dir: str | Path | None = None, *, size: int | tuple[int, ..
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
-    h, w = _size(size)
+    h, w = image_size(size)
     files, n_other = _scan(root)
     if not files:
         raise ValueError(f"no images found in {root} (looked recursively for "
@@ -61,7 +62,8 @@ def load_folder(data_dir: str | Path | None = None, *, size: int | tuple[int, ..
                         x[te], pick(y, te), classes, _notes(root, n_other, bad))
 
 
-def _size(size: int | tuple[int, ...] | None) -> tuple[int, int]:
+def image_size(size: int | tuple[int, ...] | None) -> tuple[int, int]:
+    """(H, W) from H,W or one side for a square; a ValueError outside 1..MAX_IMAGE_SIDE."""
     if size is None:
         return DEFAULT_SIZE
     hw = (size, size) if isinstance(size, int) else tuple(size)
@@ -69,6 +71,7 @@ def _size(size: int | tuple[int, ...] | None) -> tuple[int, int]:
         hw = (hw[0], hw[0])
     if len(hw) != 2 or min(int(s) for s in hw) < 1:
         raise ValueError(f"size must be H,W (or one number for a square) with positive values, got {size}")
+    check_image_size((int(hw[0]), int(hw[1])))
     return int(hw[0]), int(hw[1])
 
 

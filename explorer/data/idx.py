@@ -5,8 +5,14 @@ import gzip
 import struct
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+
+# MNIST's training images, the largest file read, unpack to 47 MB: a file that unpacks to more is no dataset
+# file (a gzip bomb of 1 MB can unpack to gigabytes), so reading stops there.
+MAX_CONTENT_BYTES = 64 * 2**20
+CHUNK = 1 << 20
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -14,13 +20,23 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def read_content(path: str | Path) -> bytes:
-    """The file's bytes, gunzipped when its name ends in .gz (the official MD5s are of these bytes)."""
+    """The file's bytes, gunzipped when its name ends in .gz (the official MD5s are of these bytes); a
+    ValueError past MAX_CONTENT_BYTES."""
+    return b"".join(content_chunks(path))
+
+
+def content_chunks(path: str | Path) -> Iterator[bytes]:
+    """The file's content (gunzipped for .gz) in chunks, so a checksum needs no copy of it all."""
     path = Path(path)
+    total = 0
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            while chunk := f.read(CHUNK):
+                total += len(chunk)
+                if total > MAX_CONTENT_BYTES:
+                    raise ValueError(f"{path}: unpacks to more than {MAX_CONTENT_BYTES // 2**20} MB, more than "
+                                     "any dataset file this program reads")
+                yield chunk
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise ValueError(f"{path}: not a valid gzip file ({e})") from e
 

@@ -18,6 +18,7 @@ from explorer.model import LatentModel
 from explorer.ui.state import Current
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
+from explorer.ui.text import plain
 
 DRAWN_IMAGE, DRAWN_CAPTION = "drawn_image", "drawn_caption"
 _NONCE = "_drawn_nonce"  # the last "Use it" handled: a state value stays set on every later rerun
@@ -45,7 +46,7 @@ def render(cur: Current, data: ImageDataset | None, key: str = "draw") -> torch.
     if why is None and c not in (1, 3):
         why = f"its images have {c} channels"
     if why:
-        st.caption(f"Drawing your own needs the model running in the page, and {cur.name} cannot: {why}.")
+        st.caption(f"Drawing your own needs the model running in the page, and {plain(cur.name)} cannot: {why}.")
         return None
     blob = payload(model, cur.key, data.name if data is not None else None,
                    data.test_x if data is not None else None)

@@ -15,6 +15,7 @@ from explorer.model import LatentModel
 from explorer.ui import browser_input, present, show, state
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
+from explorer.ui.text import plain
 
 MAX_SLIDERS = 16
 SWEEP = torch.linspace(-3, 3, 9)  # traversal values, in prior standard deviations for a VAE
@@ -98,10 +99,10 @@ model = cur.model
 data, why = state.test_data(cur)
 dataset = data.name if data is not None else None
 st.title("Decoder sliders")
-st.caption(f"**{cur.name}**: the decoder turns any point z of the {model.latent_dim}-dimensional latent space "
+st.caption(f"**{plain(cur.name)}**: the decoder turns any point z of the {model.latent_dim}-dimensional latent space "
            "into an image. Move a slider: the model runs in this page, so the image follows the hand.")
 if data is None:
-    st.caption(f"{why} Starting from a test image is off; the origin and prior samples work.")
+    st.caption(f"{plain(why)} Starting from a test image is off; the origin and prior samples work.")
 
 mode = "kl"
 if model.latent_dim > MAX_SLIDERS:

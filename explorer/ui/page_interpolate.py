@@ -11,6 +11,7 @@ from explorer.data import ImageDataset, image_from_bytes, match_background
 from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, prior_log_density, slerp
 from explorer.ui import draw_panel, mapview, show, state
+from explorer.ui.text import plain
 
 ROWS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)", "pixels": "pixel cross-fade"}
 COLORS = {"lerp": "#222222", "slerp": "#d62728"}  # the same path has the same colour on the map and the plot
@@ -43,13 +44,13 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
     try:
         x = image_from_bytes(up.getvalue(), tuple(data.image_shape))
     except ValueError as e:
-        st.error(f"{up.name} cannot be used: {e}")
+        st.error(f"{plain(up.name)} cannot be used: {plain(e)}")
         return None
     x, inverted = match_background(x, data.test_x)
     if inverted:
-        st.caption(f"Inverted: {up.name} has a light background where the {data.name} images have a dark "
+        st.caption(f"Inverted: {plain(up.name)} has a light background where the {data.name} images have a dark "
                    "one (or the reverse), and the model has only seen theirs.")
-    return x, f"upload {up.name}" + (" (inverted)" if inverted else "")
+    return x, f"upload {plain(up.name)}" + (" (inverted)" if inverted else "")
 
 
 def handoffs(n: int) -> None:
@@ -64,7 +65,7 @@ cur = state.require_model()
 data = state.require_data(cur)
 model = cur.model
 st.title("Interpolate")
-st.caption(f"**{cur.name}**: walk from A to B in latent space and decode every step. A cross-fade of the pixels "
+st.caption(f"**{plain(cur.name)}**: walk from A to B in latent space and decode every step. A cross-fade of the pixels "
            "shows what the walk is not: where the latent space is well learned, every step decodes to a plausible "
            "image.")
 

@@ -8,6 +8,7 @@ from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
 from explorer.ui import browser_input, draw_panel, latent_canvas, map_extras, mapview, point_panel, show, state
+from explorer.ui.text import plain
 
 MAP_KEY = "latent_map"
 CANVAS_KEY = "latent_canvas"
@@ -127,7 +128,7 @@ which = f"{len(data.test_x):,} {data.name} test images"
 if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest
     which = (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
              f"{data.test_from:,} of the standard test split; the map's indices count from there)")
-st.caption(f"**{cur.name}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
+st.caption(f"**{plain(cur.name)}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
            "coloured by its label. The model runs in this page: point anywhere and see what it decodes there.")
 
 method, n = mapview.controls(cur, len(data.test_x), "map")

@@ -16,6 +16,7 @@ from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amort
 from explorer.images import grid
 from explorer.model import LatentModel
 from explorer.ui import draw_panel, show, state
+from explorer.ui.text import plain
 
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
 
@@ -101,7 +102,8 @@ data = state.require_data(cur)
 model = cur.model
 st.title("The maths, live")
 if not model.is_variational:
-    st.warning(f"**{cur.name}** is {'an autoencoder' if model.config.kind == 'ae' else 'a denoising autoencoder'}: "
+    kind = "an autoencoder" if model.config.kind == "ae" else "a denoising autoencoder"
+    st.warning(f"**{plain(cur.name)}** is {kind}: "
                "its encoder returns one code, not a distribution q(z|x), and it was never trained against a "
                "prior p(z). The KL term, the ELBO and log p(x) are not defined for it, so this page needs a VAE. "
                "Choose one in the sidebar (the Latent map page shows what an AE's code space looks like).")

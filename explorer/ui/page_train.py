@@ -10,6 +10,7 @@ import streamlit as st
 from explorer import plots, training_plots
 from explorer.config import LIKELIHOODS
 from explorer.data import DATASETS
+from explorer.data.roots import allowed_data_dir
 from explorer.devices import available_devices
 from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
 from explorer.trainer import TrainConfig, check_kind_options
@@ -95,7 +96,8 @@ def settings_form(disabled: bool) -> JobSpec | None:
                             warmup_epochs=float(warmup), estimator=estimator, iwae_k=int(iwae_k), seed=int(seed),
                             device=device)
         check_kind_options(kind, train)
-        return JobSpec(dataset=dataset, data_dir=data_dir.strip() or None, train=train, download=download,
+        return JobSpec(dataset=dataset, data_dir=allowed_data_dir(data_dir, st.context.ip_address is not None),
+                       train=train, download=download,
                        model=dict(kind=kind, arch=arch, hidden=hidden_sizes, latent_dim=int(latent),
                                   likelihood=likelihood))
     except ValueError as e:  # a bad setting is a message next to the form, not a traceback

@@ -8,6 +8,7 @@ from explorer import saves
 from explorer.jobs import JobSnapshot, TrainingJob
 from explorer.saves import SaveRefused
 from explorer.ui import trainings
+from explorer.ui.text import plain
 
 SAVED = "_train_saved"  # the outcome of the last Save click, shown once
 CONFIRM = "_train_confirm_overwrite"  # the name of this browser's own file that a Save would replace
@@ -22,12 +23,12 @@ def save_clicked(job: TrainingJob, overwrite: bool = False, name: str | None = N
     st.session_state.pop(CONFIRM, None)
     try:
         path = trainings.save(job, raw, overwrite=overwrite)  # atomic: a reader never sees half a file
-        st.session_state[SAVED] = ("success", f"Saved {path.name} in {path.parent}. The sidebar lists it under "
+        st.session_state[SAVED] = ("success", f"Saved {path.name} in {plain(path.parent)}. The sidebar lists it under "
                                               f"{SAVED_SOURCE}.")
     except FileExistsError:  # this browser's own file: ask first
         st.session_state[CONFIRM] = raw
     except (SaveRefused, OSError, RuntimeError) as e:
-        st.session_state[SAVED] = ("error", f"Could not save: {e}")
+        st.session_state[SAVED] = ("error", f"Could not save: {plain(e)}")
 
 
 def save_row(job: TrainingJob, snap: JobSnapshot) -> None:

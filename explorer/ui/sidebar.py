@@ -9,6 +9,7 @@ from explorer.analysis import trained_binarized
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
 from explorer.ui import present, state
+from explorer.ui.text import plain
 
 SOURCES = {"bundled": "Bundled", "saved": "Saved on this server", "session": "Trained here", "upload": "Upload"}
 DEVICE_NAMES = {"auto": "auto", "cuda": "CUDA", "mps": "Apple MPS", "cpu": "CPU"}
@@ -78,19 +79,19 @@ def _bundled(bundled: list[state.Bundled], device: str, title: str = "Bundled ch
 
     pinned = state.default_model()
     if key == "bundled_name" and pinned not in by_name and pinned != state.SHIPPED_DEFAULT:
-        st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {pinned!r}, which is not in {state.trained_dir()}; "
-                           "opening on another model.")
+        st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {plain(repr(pinned))}, which is not in "
+                           f"{state.trained_dir()}; opening on another model.")
     name = st.sidebar.selectbox(title, list(by_name), format_func=label, key=key)
     b = by_name.get(name)
     if b is None:
         return None
     if "error" in b.meta:
-        st.sidebar.error(f"Cannot load {b.name}: {b.meta['error']}")
+        st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(b.meta['error'])}")
         return None
     try:
         return state.bundled_current(b, device)
     except (CheckpointError, OSError, RuntimeError, ValueError) as e:
-        st.sidebar.error(f"Cannot load {b.name}: {e}")
+        st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(e)}")
         return None
 
 
@@ -110,10 +111,10 @@ def _uploaded(device: str) -> state.Current | None:
         try:
             model, _ = load_checkpoint_bytes(data, name=up.name, device=device)
         except CheckpointError as e:
-            st.sidebar.error(f"Cannot load this checkpoint. {e}")
+            st.sidebar.error(f"Cannot load this checkpoint. {plain(e)}")
             return None
         except Exception as e:  # a header that parses but builds nothing sensible: still a message
-            st.sidebar.error(f"Cannot load {up.name}: {type(e).__name__}: {e}")
+            st.sidebar.error(f"Cannot load {plain(up.name)}: {type(e).__name__}: {plain(e)}")
             return None
         cache.clear()  # one uploaded model per user is plenty; free the last one
         cache[k] = model
@@ -171,7 +172,7 @@ def _card(cur: state.Current) -> None:
             rows.append((str(k).replace("_", " "), _metric(v)))
         with st.expander("details"):
             st.text("\n".join(f"{k}: {v}" for k, v in rows))
-            st.caption(m.describe())
+            st.caption(plain(m.describe()))
 
 
 def _metric(v) -> str:

@@ -18,6 +18,7 @@ from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
 from explorer.model import LatentModel
 from explorer.projection import Projection, make_projection
+from explorer.ui.text import plain
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -222,7 +223,7 @@ def test_data(cur: Current) -> tuple[ImageDataset | None, str]:
 def require_data(cur: Current) -> ImageDataset:
     data, why = test_data(cur)
     if data is None:
-        st.warning(f"{why} This page needs the model's test images; the Decoder sliders page works "
+        st.warning(f"{plain(why)} This page needs the model's test images; the Decoder sliders page works "
                    "without them.")
         st.stop()
     return data
