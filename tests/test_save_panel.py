@@ -3,6 +3,7 @@ one's own file, a refusal for somebody else's, and the bundled folder untouched.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from explorer import load_model
@@ -24,7 +25,8 @@ def finished_training(at) -> None:
 
 
 def messages(at) -> str:
-    return " ".join(m.value for m in [*at.main.success, *at.main.error, *at.main.warning])
+    """The page's messages as a reader sees them (file text in them is backslash-escaped)."""
+    return re.sub(r"\\(.)", r"\1", " ".join(m.value for m in [*at.main.success, *at.main.error, *at.main.warning]))
 
 
 def test_saves_are_unique_ask_before_replacing_ones_own_and_refuse_anothers(app, trained, tmp_path,  # noqa: F811

@@ -9,6 +9,7 @@ from explorer.analysis import bound_terms, decode_images, encode, posterior_draw
 from explorer.evaluation import log_likelihood
 from explorer.images import grid
 from explorer.ui import map_extras, show, state
+from explorer.ui.text import plain
 
 STEPS = ["What the encoder outputs", "Reparameterisation", "The two terms of the ELBO", "The gap",
          "Why the prior matters", "VAE or autoencoder"]
@@ -26,7 +27,7 @@ data = state.require_data(cur)
 model = cur.model
 st.title("A guided lesson")
 st.caption(f"Six steps through what a variational autoencoder is, each on the model in the sidebar "
-           f"(**{cur.name}**). Read them in order; every number is computed live.")
+           f"(**{plain(cur.name)}**). Read them in order; every number is computed live.")
 if not model.is_variational:
     st.warning("This lesson is about a VAE: its first four steps need an encoder that outputs a distribution. "
                "Choose a VAE in the sidebar (for example mnist_vae2); steps 5 and 6 compare it with this kind "
