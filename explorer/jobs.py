@@ -387,7 +387,7 @@ class TrainingJob:
             tc = dict(model.metadata.get("train_config", {}))
             tc.update(epochs=spec.train.epochs, device=spec.train.device)
             config = TrainConfig.from_dict(tc)
-            data = load_training_data(model.metadata.get("dataset", {}).get("name", spec.dataset), spec.data_dir,
+            data = load_training_data((model.metadata.get("dataset") or {}).get("name") or spec.dataset, spec.data_dir,
                                       spec.download)
         else:
             data = load_training_data(spec.dataset, spec.data_dir, spec.download)
