@@ -387,8 +387,8 @@ class TrainingJob:
             tc = dict(model.metadata.get("train_config", {}))
             tc.update(epochs=spec.train.epochs, device=spec.train.device)
             config = TrainConfig.from_dict(tc)
-            data = load_training_data((model.metadata.get("dataset") or {}).get("name") or spec.dataset, spec.data_dir,
-                                      spec.download)
+            name = (model.metadata.get("dataset") or {}).get("name") or spec.dataset
+            data = load_training_data(name, spec.data_dir, spec.download)
         else:
             data = load_training_data(spec.dataset, spec.data_dir, spec.download)
             # as the CLI does: a seed gives the same initial weights (the generator is process-wide,
