@@ -7,7 +7,8 @@ import streamlit as st
 from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import browser_input, draw_panel, latent_canvas, map_extras, mapview, point_panel, show, state
+from explorer.ui import (browser_input, draw_panel, latent_canvas, map_extras, map_projector, map_tools, mapview,
+                         point_panel, show, state)
 
 MAP_KEY = "latent_map"
 CANVAS_KEY = "latent_canvas"
@@ -66,18 +67,22 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
         state.choose_index(sel := 0)
     chosen_z = state.chosen_z(cur.model.latent_dim)
     left, right = st.columns([3, 2])
+    star = selected_mark(md, sel)
+    marks = map_projector.tabs(cur, data, md, sel, star[:2] if star else None)  # drawn below the map, read first
     with left:
+        marks["highlight"] = map_tools.highlight(data)
         why = latent_canvas.unsupported(cur.model)
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
             st.session_state["_map_points"] = md.n
             latent_canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
-                                 on_pick=picked)
+                                 on_pick=picked, marks=marks, thumbs=map_tools.thumbs(data, md.n),
+                                 on_select=lambda: map_tools.on_select(CANVAS_KEY))
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
                        "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
-                       "hides labels.")
+                       "hides labels. “box” and “lasso” select points for the Selection tab below.")
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
         else:
