@@ -88,3 +88,22 @@ def test_analogy_panel_decodes_both_answers(app) -> None:
                                         ({"ids": "1,2"}, None)])
 def test_a_selection_from_the_page_is_checked(sent, want) -> None:
     assert clean_selection(sent, 10) == want
+
+
+def test_the_3d_view_shows_a_model_with_three_or_more_dimensions(app) -> None:
+    import json
+
+    from explorer.projection import pca_3d
+    from tests.test_app import choose
+
+    assert any("needs a latent of 3 or more" in c.value for c in app.main.caption)  # the 2-D model
+    choose(app, "vae20")
+    n = len(array(map_payload(app), "coords"))
+    figs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    fig = next(f for f in figs if any(t.get("type") == "scatter3d" for t in f["data"]))
+    traces = [t for t in fig["data"] if t.get("name") != "chosen"]
+    got = np.zeros((n, 3))
+    for t in traces:  # one trace per label; customdata holds the image indices
+        got[np.asarray(base.values(t["customdata"]), int)] = np.stack([base.values(t[a]) for a in "xyz"], axis=1)
+    np.testing.assert_allclose(got, pca_3d(codes(app).mean[:n])[0], atol=1e-4)
+    assert any("three leading principal axes" in c.value for c in app.main.caption)

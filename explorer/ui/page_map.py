@@ -7,8 +7,8 @@ import streamlit as st
 from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import (browser_input, draw_panel, latent_canvas, map_extras, map_projector, map_tools, mapview,
-                         point_panel, show, state)
+from explorer.ui import (browser_input, draw_panel, latent_canvas, map_3d, map_extras, map_projector, map_tools,
+                         mapview, point_panel, show, state)
 
 MAP_KEY = "latent_map"
 CANVAS_KEY = "latent_canvas"
@@ -96,7 +96,9 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
         if not md.proj.inductive:
             st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
     with right:
-        chosen, draw = st.tabs(["Chosen point", "Draw your own"])
+        chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
+    with view3d:
+        map_3d.render(cur, data, md, sel)
     with draw:
         st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
                    "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
