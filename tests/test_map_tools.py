@@ -107,3 +107,22 @@ def test_the_3d_view_shows_a_model_with_three_or_more_dimensions(app) -> None:
         got[np.asarray(base.values(t["customdata"]), int)] = np.stack([base.values(t[a]) for a in "xyz"], axis=1)
     np.testing.assert_allclose(got, pca_3d(codes(app).mean[:n])[0], atol=1e-4)
     assert any("three leading principal axes" in c.value for c in app.main.caption)
+
+
+def test_a_box_or_lasso_on_the_server_drawn_map_becomes_the_selection_once(monkeypatch) -> None:
+    import streamlit as st
+
+    from explorer.ui import map_tools, mapview
+
+    ss: dict = {}
+    monkeypatch.setattr(st, "session_state", ss)
+    ss["chart"] = {"selection": {"points": [{"customdata": [7]}, {"customdata": 3}, {"customdata": 99}]}}
+    map_tools.take_plotly_selection("chart", 50)
+    assert ss[map_tools.SELECTION] == [3, 7]  # in range, sorted
+    assert mapview.consume_click("chart") is None  # many points are a box or lasso, not a click
+    ss[map_tools.SELECTION] = []  # "Clear the selection"; the chart still holds its box
+    map_tools.take_plotly_selection("chart", 50)
+    assert ss[map_tools.SELECTION] == []
+    ss["chart"] = {"selection": {"points": [{"customdata": 4}]}}
+    map_tools.take_plotly_selection("chart", 50)
+    assert ss[map_tools.SELECTION] == [] and mapview.consume_click("chart") == 4

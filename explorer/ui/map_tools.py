@@ -27,6 +27,16 @@ def on_select(widget_key: str) -> None:
         st.session_state[SELECTION] = ids
 
 
+def take_plotly_selection(chart_key: str, n: int) -> None:
+    """A box or lasso on the Plotly map (the server-drawn fallback): a new one becomes the selection. The
+    chart keeps it across reruns, so only a changed one counts (a cleared selection stays cleared)."""
+    ids = tuple(sorted({i for i in mapview.selected_indices(chart_key) if 0 <= i < n}))
+    seen = f"_{chart_key}_sel_seen"
+    if len(ids) > 1 and ids != st.session_state.get(seen):
+        st.session_state[seen] = ids
+        st.session_state[SELECTION] = list(ids)
+
+
 def selection(n: int) -> list[int]:
     ids = st.session_state.get(SELECTION) or []
     return [i for i in ids if 0 <= i < n]

@@ -66,12 +66,19 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     if sel is None:
         state.choose_index(sel := 0)
     chosen_z = state.chosen_z(cur.model.latent_dim)
+    why = latent_canvas.unsupported(cur.model)
+    chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
+    if why is not None:  # its click and box or lasso, read before the tools below use them
+        clicked = mapview.consume_click(chart_key)
+        if clicked is not None:
+            state.choose_index(sel := clicked)
+            chosen_z = None
+        map_tools.take_plotly_selection(chart_key, md.n)
     left, right = st.columns([3, 2])
     star = selected_mark(md, sel)
     marks = map_projector.tabs(cur, data, md, sel, star[:2] if star else None)  # drawn below the map, read first
     with left:
         marks["highlight"] = map_tools.highlight(data)
-        why = latent_canvas.unsupported(cur.model)
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
             st.session_state["_map_points"] = md.n
@@ -86,13 +93,10 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
         else:
-            chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # a new map starts with no stale selection
-            clicked = mapview.consume_click(chart_key)
-            if clicked is not None:
-                state.choose_index(sel := clicked)
-                chosen_z = None
-            st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it.")
-            mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key)
+            st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it, or "
+                       "use the box or lasso in the chart's toolbar to select points for the Selection tab.")
+            mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key,
+                                     modes=("points", "box", "lasso"))
         if not md.proj.inductive:
             st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
     with right:
