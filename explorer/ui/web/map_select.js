@@ -36,8 +36,12 @@ function loadMarks(S, p) {
   S.thumbs = p.arrays.thumbs ? new Uint8Array(p.arrays.thumbs.data.buffer, p.arrays.thumbs.data.byteOffset, S.n * S.model.pixels) : null;
 }
 
-// how bright a label's dots are: all of them when nothing is highlighted
-const dotAlpha = (S, lab) => (S.highlight && S.highlight.size && !S.highlight.has(lab) ? 0.06 : 0.7);
+// how bright a dot is: faded when its label is not highlighted, or when a selection leaves it out
+function dotAlpha(S, i, lab) {
+  if (S.highlight && S.highlight.size && !S.highlight.has(lab)) return 0.06;
+  if (S.sel && S.sel.size) return S.sel.has(i) ? 0.9 : 0.12;
+  return 0.7;
+}
 
 function drawMarks(S, ctx) {
   const h = S.header, line = (a, color, dash) => {
@@ -47,7 +51,7 @@ function drawMarks(S, ctx) {
     }
     ctx.setLineDash([]);
   };
-  if (S.sel && S.sel.size) {
+  if (S.sel && S.sel.size && S.sel.size <= 300) {  // a few: outlined too; many are told apart by the fading
     ctx.strokeStyle = "#000"; ctx.lineWidth = 1;
     for (const i of S.sel) ctx.strokeRect(sx(S, S.coords[2 * i]) - 3, sy(S, S.coords[2 * i + 1]) - 3, 6, 6);
   }
@@ -84,7 +88,7 @@ function selectEnd(S) {
     if (S.hidden.has(S.labels[i])) continue;
     if (inside(poly, sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1]))) ids.push(i);
   }
-  S.sel = new Set(ids); overlay(S);
+  S.sel = new Set(ids); redraw(S);
   S.setTrigger("select", { ids });
 }
 
