@@ -10,9 +10,11 @@ TABS = ["Neighbours", "Selection", "Attribute vector", "Analogy"]
 
 
 def tabs(cur: state.Current, data: ImageDataset, md: mapview.MapData, index: int,
-         start_xy: tuple[float, float] | None) -> dict:
-    """Draw the four panels; return the marks (lines, selection, path) for the map above them."""
+         star: tuple[float, ...] | None) -> dict:
+    """Draw the four panels; return the marks (lines, selection, path) for the map above them. star: the
+    chosen image's mark on the map (x, y, ...), or None where it has no place there."""
     marks: dict = {}
+    start_xy = (star[0], star[1]) if star else None
     nb, sel, vec, ana = st.tabs(TABS)
     with nb:
         marks.update(map_tools.neighbours_panel(cur, data, md, index, start_xy))

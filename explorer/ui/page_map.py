@@ -55,6 +55,16 @@ def selected_mark(md: mapview.MapData, sel: int, z: list[float] | None = None) -
     return (float(xy[0]), float(xy[1]), float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1]))
 
 
+def _server_map_input(chart_key: str, n: int) -> int | None:
+    """The server-drawn map's box or lasso and click (the newly chosen index, or None), read before the
+    tools under the map use them."""
+    map_tools.take_plotly_selection(chart_key, n)
+    clicked = mapview.consume_click(chart_key)
+    if clicked is not None:
+        state.choose_index(clicked)
+    return clicked
+
+
 @st.fragment
 def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     """The map and the chosen point beside it: a click reruns only this fragment."""
@@ -68,15 +78,10 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     chosen_z = state.chosen_z(cur.model.latent_dim)
     why = latent_canvas.unsupported(cur.model)
     chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
-    if why is not None:  # its click and box or lasso, read before the tools below use them
-        clicked = mapview.consume_click(chart_key)
-        if clicked is not None:
-            state.choose_index(sel := clicked)
-            chosen_z = None
-        map_tools.take_plotly_selection(chart_key, md.n)
+    if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
+        sel, chosen_z = clicked, None
     left, right = st.columns([3, 2])
-    star = selected_mark(md, sel)
-    marks = map_projector.tabs(cur, data, md, sel, star[:2] if star else None)  # drawn below the map, read first
+    marks = map_projector.tabs(cur, data, md, sel, selected_mark(md, sel))  # drawn below the map, read first
     with left:
         marks["highlight"] = map_tools.highlight(data)
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None

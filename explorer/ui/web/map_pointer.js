@@ -115,7 +115,7 @@ function attach(S) {
     const p = pos(e);
     clickTimer = setTimeout(() => pick(S, p.px, p.py), 250);
   });
-  const endDrag = () => { drag = null; };
+  const endDrag = () => { drag = null; if (S.drag) { S.drag = null; overlay(S); } };  // a lost capture ends a lasso
   c.addEventListener("pointercancel", endDrag);
   c.addEventListener("lostpointercapture", endDrag);
   c.addEventListener("pointerleave", () => { S.hover = null; S.tip.style.display = "none"; overlay(S); });
