@@ -8,11 +8,11 @@ import streamlit as st
 
 from explorer.model import LatentModel
 from explorer.projection import Projection
-from explorer.ui.web import component_js, source
+from explorer.ui.web import MAP_FILES, component_js, source
 from explorer.web_payload import map_mode, map_payload, unsupported
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map",
-                                        js=component_js("map_select.js", "map_pointer.js", "latent_map.js"),
+                                        js=component_js(*MAP_FILES),
                                         css=source("latent_map.css"))
 
 

@@ -57,7 +57,7 @@ def highlight(data: ImageDataset) -> list[int]:
     return [int(v) for v in picked]
 
 
-def _row(images: torch.Tensor, captions: list[str], width: int = 64) -> None:
+def _row(images: torch.Tensor, captions: list[str], width: int = 52) -> None:  # 8 fit in a half-width column
     st.image([show.png(x, width) for x in images], caption=captions, width=width, output_format="PNG")
 
 
