@@ -46,6 +46,30 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray | None, classes: list[
     return fig
 
 
+def latent_scatter_3d(coords: np.ndarray, labels: np.ndarray | None, classes: list[str] | None = None, *,
+                      axis_titles: tuple[str, str, str] = ("PC 1", "PC 2", "PC 3"), height: int = 520,
+                      selected: np.ndarray | None = None, ui_revision: str | None = None) -> go.Figure:
+    """Points in 3-D, one WebGL Scatter3d trace per label; the chosen point (if any) as a black diamond."""
+    coords = np.asarray(coords, dtype=np.float64)
+    labels = np.zeros(len(coords), dtype=int) if labels is None else np.asarray(labels)
+    fig = go.Figure()
+    for lab in np.unique(labels):
+        m = labels == lab
+        name = classes[int(lab)] if classes and int(lab) < len(classes) else str(lab)
+        c = np.round(coords[m], 4)
+        fig.add_trace(go.Scatter3d(x=c[:, 0], y=c[:, 1], z=c[:, 2], mode="markers", name=name,
+                                   customdata=np.flatnonzero(m),
+                                   marker=dict(size=2, color=label_color(lab), opacity=0.7),
+                                   hovertemplate=f"label {name}<br>index %{{customdata}}<extra></extra>"))
+    if selected is not None:
+        fig.add_trace(go.Scatter3d(x=[selected[0]], y=[selected[1]], z=[selected[2]], mode="markers", name="chosen",
+                                   marker=dict(size=7, color="black", symbol="diamond"), hoverinfo="skip"))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), legend=dict(itemsizing="constant"),
+                      scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=axis_titles[2]),
+                      uirevision=ui_revision)  # the camera stays where the user turned it across reruns
+    return fig
+
+
 def ellipse_xy(center: np.ndarray, cov: np.ndarray, nsig: float = 1.0, n: int = 72) -> np.ndarray:
     """Points on the nsig-standard-deviation contour of a 2-D Gaussian: (n, 2)."""
     vals, vecs = np.linalg.eigh(np.asarray(cov, dtype=np.float64))

@@ -144,6 +144,19 @@ class UMAPProjection(Projection):
         return np.asarray(self.umap_.transform(np.asarray(X, dtype=np.float32)), dtype=np.float64)
 
 
+def pca_3d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes on their three leading principal axes, (N, 3), and the share of variance each explains (3,).
+    Each axis's sign is fixed so that its largest loading is positive (the same picture on every run)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] < 3 or len(X) < 3:
+        raise ValueError(f"a 3-D view needs at least 3 codes of at least 3 dimensions, got shape {X.shape}")
+    centred = X - X.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    W = vt[:3] * np.sign(vt[:3][np.arange(3), np.abs(vt[:3]).argmax(1)])[:, None]  # (3, D)
+    var = s ** 2
+    return centred @ W.T, var[:3] / var.sum()
+
+
 PROJECTIONS: dict[str, type[Projection]] = {
     c.key: c for c in (LatentAxes, PCAProjection, TSNEProjection, UMAPProjection)}
 

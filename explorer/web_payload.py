@@ -139,10 +139,12 @@ def map_mode(proj: Any) -> int:
 
 
 def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
-                selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560) -> bytes:
+                selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560,
+                marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None) -> bytes:
     """The latent map for explorer/ui/web/latent_map.js: the model, the points and how the pointer maps back
     to z (mode 0: the map is z; 1: PCA, z = mean + p U; 2: the nearest point's mu). selected: the starred
-    point as (x, y, cov_xx, cov_xy, cov_yy)."""
+    point as (x, y, cov_xx, cov_xy, cov_yy). marks: more header numbers for map_select.js (highlight, sel,
+    lines_latent, lines_pixel, path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label."""
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
     mode = map_mode(proj)
@@ -150,11 +152,24 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
         arrays.update(pca_mean=proj.mean_, pca_components=proj.components_)
     elif mode == 2:
         arrays["mu"] = np.asarray(mu, np.float32)
-    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height}
+    if thumbs is not None:
+        arrays["thumbs"] = thumb_words(thumbs)
+    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height, **(marks or {})}
     if selected is not None:
         x, y, a, b, d = selected
         numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
     return pack(model, arrays, numbers, encoder=False)  # the map only decodes
+
+
+MAX_THUMB_BYTES = 8 * 2 ** 20  # 10,000 MNIST digits (7.5 MB); more images than that get no hover picture
+
+
+def thumb_words(images: np.ndarray) -> np.ndarray:
+    """Images (n, ...) in [0, 1] as bytes (one per pixel, 0..255) packed four to a float32 word: the page reads
+    the same memory as a Uint8Array (a quarter of the size of floats; the words are never read as numbers)."""
+    b = np.round(np.clip(np.asarray(images, np.float32), 0, 1) * 255).astype(np.uint8).ravel()
+    b = np.concatenate([b, np.zeros(-len(b) % 4, np.uint8)])
+    return b.view("<f4")
 
 
 def read(blob: bytes) -> tuple[dict[str, Any], np.ndarray]:

@@ -98,3 +98,33 @@ def test_unknown_and_missing_projections_are_clear_errors():
     if not umap_available():
         with pytest.raises(ValueError, match="umap-learn"):
             make_projection("umap")
+
+
+def test_pca_3d_matches_sklearn_up_to_sign_and_explains_the_top_variance() -> None:
+    from sklearn.decomposition import PCA
+
+    from explorer.projection import pca_3d
+
+    X = np.random.default_rng(3).normal(size=(400, 6)) * np.array([5, 4, 3, 0.5, 0.2, 0.1])
+    coords, ratio = pca_3d(X)
+    ref = PCA(3).fit(X)
+    want = ref.transform(X)
+    for k in range(3):  # each axis equals sklearn's, possibly flipped
+        sign = np.sign(coords[:, k] @ want[:, k])
+        np.testing.assert_allclose(coords[:, k], sign * want[:, k], atol=1e-9)
+    np.testing.assert_allclose(ratio, ref.explained_variance_ratio_, rtol=1e-9)
+    with pytest.raises(ValueError, match="3 dimensions"):
+        pca_3d(X[:, :2])
+
+
+@pytest.mark.slow  # the first UMAP fit in a process waits for numba to compile (about 30 s here)
+@pytest.mark.skipif(not umap_available(), reason="umap-learn is not installed")
+def test_umap_separates_two_clusters_and_places_new_points_in_theirs() -> None:
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (150, 6)), rng.normal(12, 1, (150, 6))])
+    proj = make_projection("umap")
+    Y = proj.fit_transform(X)
+    assert Y.shape == (300, 2) and proj.inductive
+    new = proj.transform(np.concatenate([rng.normal(0, 1, (5, 6)), rng.normal(12, 1, (5, 6))]))
+    nearest = np.argmin(((new[:, None, :] - Y[None]) ** 2).sum(-1), axis=1)
+    assert (nearest[:5] < 150).all() and (nearest[5:] >= 150).all()

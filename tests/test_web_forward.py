@@ -152,9 +152,9 @@ def test_every_architecture_in_the_page_matches_torch(js_page, name: str, model)
 @pytest.fixture(scope="module")
 def map_page(browser):
     """The map component's own code in a bare page (its export made a plain function), beside VAENet."""
-    from explorer.ui.web import component_js
+    from explorer.ui.web import MAP_FILES, component_js
 
-    code = component_js("map_pointer.js", "latent_map.js").replace("export default function", "function mountMap")
+    code = component_js(*MAP_FILES).replace("export default function", "function mountMap")
     page = browser.new_page()
     page.set_content("<html><body><div id='host' style='width:800px'></div></body></html>")
     page.add_script_tag(content=code)

@@ -9,9 +9,9 @@ from typing import NoReturn
 
 from ..checkpoint import CheckpointError
 from ..devices import DeviceError
-from . import estimators, evaluate, info, interpolate, sample, train
+from . import attribute, estimators, evaluate, info, interpolate, neighbours, sample, train
 
-COMMANDS = [train, info, sample, interpolate, evaluate, estimators]
+COMMANDS = [train, info, sample, interpolate, neighbours, attribute, evaluate, estimators]
 
 
 def build_parser() -> argparse.ArgumentParser:

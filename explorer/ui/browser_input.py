@@ -28,3 +28,14 @@ def clean_values(c, k: int) -> list[float] | None:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in c):
         return None
     return [float(v) for v in c]
+
+
+def clean_selection(sel: Any, n: int) -> list[int] | None:
+    """A box or lasso from the page, checked: {"ids": [...]} of whole numbers in range; sorted, no repeats.
+    An empty list is a valid (empty) selection; anything malformed is None."""
+    ids = sel.get("ids") if isinstance(sel, dict) else None
+    if not isinstance(ids, list) or len(ids) > n:
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in ids):
+        return None
+    return sorted(set(ids))

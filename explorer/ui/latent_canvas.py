@@ -8,11 +8,11 @@ import streamlit as st
 
 from explorer.model import LatentModel
 from explorer.projection import Projection
-from explorer.ui.web import component_js, source
+from explorer.ui.web import MAP_FILES, component_js, source
 from explorer.web_payload import map_mode, map_payload, unsupported
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map",
-                                        js=component_js("map_pointer.js", "latent_map.js"),
+                                        js=component_js(*MAP_FILES),
                                         css=source("latent_map.css"))
 
 
@@ -30,25 +30,28 @@ def hover_note(proj: Projection, model: LatentModel) -> str:
 @st.cache_data(show_spinner=False, max_entries=4)  # a few MB each: this session's last few choices
 def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray,
             labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int,
-            height: int) -> bytes:
-    """map_payload, cached per model, map and chosen point (key and method stand in for the model and map)."""
-    return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height)
+            height: int, marks: dict | None = None, thumbs_key: str = "", _thumbs: np.ndarray | None = None) -> bytes:
+    """map_payload, cached per model, map, chosen point and marks (key and method stand in for the model and
+    map, thumbs_key for the images)."""
+    return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height, marks, _thumbs)
 
 
-def mount(blob: bytes, widget_key: str, on_pick=lambda: None):
+def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None):
     """The component itself, for a payload built elsewhere (the Train page's live map)."""
-    return _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick)
+    return _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick, on_select_change=on_select)
 
 
 def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, *,
            index_offset: int = 0, height: int = 560, widget_key: str = "latent_canvas",
-           on_pick=lambda: None) -> None:
+           on_pick=lambda: None, marks: dict | None = None, thumbs: tuple[str, np.ndarray] | None = None,
+           on_select=lambda: None) -> None:
     """Mount the map. A click calls on_pick before the rerun it causes; read it there with clean_pick on
-    st.session_state[widget_key].pick ({"index": i} or {"z": [...]})."""
+    st.session_state[widget_key].pick ({"index": i} or {"z": [...]}). A box or lasso calls on_select
+    (st.session_state[widget_key].select: {"ids": [...]}). thumbs: (a key naming them, the images)."""
     blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels, np.asarray(mu, np.float32),
-                   selected, index_offset, height)
-    mount(blob, widget_key, on_pick)
+                   selected, index_offset, height, marks, *(thumbs or ("", None)))
+    mount(blob, widget_key, on_pick, on_select)
 
 
 __all__ = ["render", "hover_note", "mount", "unsupported"]

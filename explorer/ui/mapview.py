@@ -78,10 +78,11 @@ def figure(cur: state.Current, data: ImageDataset, md: MapData, *, height: int =
     return fig
 
 
-def selectable_chart(fig, key: str) -> None:
-    """Draw the map; a click is read back by consume_click on the next run. No scroll-zoom: scrolling the
-    page past the map must scroll the page. The camera icon saves a PNG in the browser, offline."""
-    st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=key,
+def selectable_chart(fig, key: str, modes: tuple[str, ...] = ("points",)) -> None:
+    """Draw the map; a click is read back by consume_click on the next run (a box or lasso, when modes offer
+    them, by selected_indices). No scroll-zoom: scrolling the page past the map must scroll the page. The
+    camera icon saves a PNG in the browser, offline."""
+    st.plotly_chart(fig, on_select="rerun", selection_mode=modes, key=key,
                     config={"displaylogo": False,
                             "toImageButtonOptions": {"format": "png", "filename": "latent_map", "scale": 2}})
 
@@ -93,16 +94,20 @@ def consume_click(key: str, target: str = state.SELECTED) -> int | None:
     The chart keeps its selection across reruns; only a changed selection moves the choice, so picking
     an index elsewhere is not overwritten by an old click.
     """
-    event = st.session_state.get(key)
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    ids = [_index_of(p) for p in points]
-    ids = [i for i in ids if i is not None]
+    ids = selected_indices(key)
     seen = f"_{key}_seen"
-    if ids and tuple(ids) != st.session_state.get(seen):
+    if len(ids) == 1 and tuple(ids) != st.session_state.get(seen):  # a click; a box or lasso catches many
         st.session_state[seen] = tuple(ids)
         st.session_state[target] = ids[-1]
         return ids[-1]
     return None
+
+
+def selected_indices(key: str) -> list[int]:
+    """The test images in the chart's current selection (a click, a box or a lasso)."""
+    event = st.session_state.get(key)
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    return [i for i in (_index_of(p) for p in points) if i is not None]
 
 
 def _index_of(point: dict) -> int | None:

@@ -7,7 +7,8 @@ import streamlit as st
 from explorer.analysis import decode_images, manifold_latents
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import browser_input, draw_panel, latent_canvas, map_extras, mapview, point_panel, show, state
+from explorer.ui import (browser_input, draw_panel, latent_canvas, map_3d, map_extras, map_projector, map_tools,
+                         mapview, point_panel, show, state)
 from explorer.ui.text import plain
 
 MAP_KEY = "latent_map"
@@ -55,6 +56,16 @@ def selected_mark(md: mapview.MapData, sel: int, z: list[float] | None = None) -
     return (float(xy[0]), float(xy[1]), float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1]))
 
 
+def _server_map_input(chart_key: str, n: int) -> int | None:
+    """The server-drawn map's box or lasso and click (the newly chosen index, or None), read before the
+    tools under the map use them."""
+    map_tools.take_plotly_selection(chart_key, n)
+    clicked = mapview.consume_click(chart_key)
+    if clicked is not None:
+        state.choose_index(clicked)
+    return clicked
+
+
 @st.fragment
 def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     """The map and the chosen point beside it: a click reruns only this fragment."""
@@ -66,33 +77,38 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
     if sel is None:
         state.choose_index(sel := 0)
     chosen_z = state.chosen_z(cur.model.latent_dim)
+    why = latent_canvas.unsupported(cur.model)
+    chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
+    if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
+        sel, chosen_z = clicked, None
     left, right = st.columns([3, 2])
+    marks = map_projector.tabs(cur, data, md, sel, selected_mark(md, sel))  # drawn below the map, read first
     with left:
-        why = latent_canvas.unsupported(cur.model)
+        marks["highlight"] = map_tools.highlight(data)
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
             st.session_state["_map_points"] = md.n
             latent_canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
-                                 on_pick=picked)
+                                 on_pick=picked, marks=marks, thumbs=map_tools.thumbs(data, md.n),
+                                 on_select=lambda: map_tools.on_select(CANVAS_KEY))
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
                        "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
-                       "hides labels.")
+                       "hides labels. “box” and “lasso” select points for the Selection tab below.")
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
         else:
-            chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # a new map starts with no stale selection
-            clicked = mapview.consume_click(chart_key)
-            if clicked is not None:
-                state.choose_index(sel := clicked)
-                chosen_z = None
-            st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it.")
-            mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key)
+            st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it, or "
+                       "use the box or lasso in the chart's toolbar to select points for the Selection tab.")
+            mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key,
+                                     modes=("points", "box", "lasso"))
         if not md.proj.inductive:
             st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
     with right:
-        chosen, draw = st.tabs(["Chosen point", "Draw your own"])
+        chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
+    with view3d:
+        map_3d.render(cur, data, md, sel)
     with draw:
         st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
                    "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "

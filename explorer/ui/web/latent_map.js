@@ -23,6 +23,7 @@ function build(root) {
   S.info = el("div", "vx-info", side);
   S.legend = el("div", "vx-legend", side);
   S.info.textContent = "Point at the map: the decoder draws the image there.";
+  addSelectTools(S, tools);
   // for tests and benchmarks: where each dot is on screen (CSS px, relative to the map canvas)
   S.decodeAt = (z) => Array.from(VAENet.decode(S.model, z));  // the page's current decoder at a fixed z
   S.screenCoords = () => Array.from({ length: S.n }, (_, i) => [sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1])]);
@@ -39,6 +40,7 @@ function load(S, blob) {
   S.mu = p.arrays.mu ? p.arrays.mu.data : null; S.mean = p.arrays.pca_mean ? p.arrays.pca_mean.data : null;
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
+  loadMarks(S, p);
   if (!same) S.hidden.clear();
   if (!same || !S.userView) { S.view = null; S.userView = false; }
   S.drawn = S.q ? project(S, S.q) : null;
@@ -104,10 +106,10 @@ function redraw(S) {
     ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), M.l - 4, y + 4);
   }
   ctx.save(); ctx.beginPath(); ctx.rect(M.l, M.t, S.w - M.l - M.r, S.h - M.t - M.b); ctx.clip();
-  ctx.globalAlpha = 0.7;
   for (let i = 0; i < S.n; i++) {
     const lab = S.labels[i];
     if (S.hidden.has(lab)) continue;
+    ctx.globalAlpha = dotAlpha(S, i, lab);
     ctx.fillStyle = rgb(PALETTE[lab % PALETTE.length]);
     ctx.fillRect(sx(S, S.coords[2 * i]) - 2, sy(S, S.coords[2 * i + 1]) - 2, 4, 4);
   }
@@ -119,6 +121,7 @@ function overlay(S) {
   const ctx = S.over.getContext("2d"), h = S.header;
   ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
   ctx.clearRect(0, 0, S.w, S.h);
+  drawMarks(S, ctx);
   const kx = (S.w - M.l - M.r) / (S.view.x1 - S.view.x0), ky = (S.h - M.t - M.b) / (S.view.y1 - S.view.y0);
   const mark = (xy, cov, color, shape) => {
     const x = sx(S, xy[0]), y = sy(S, xy[1]);

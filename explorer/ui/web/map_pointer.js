@@ -45,6 +45,7 @@ function showHover(S, ev) {
   const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} (label ${S.labels[at.index]}) · ` : over;
   const xy = S.header.mode === 1 ? ` · map (${fmt(at.xy[0])}, ${fmt(at.xy[1])})` : "";
   S.info.textContent = `${what}${zs}${lp}${xy}`;
+  showTip(S, near >= 0 && dist <= PICK_PX ? near : at.index, ev.px, ev.py);
   S.hover = { screen: [ev.px, ev.py], z: at.z };
   overlay(S);
   const t2 = performance.now();
@@ -85,6 +86,7 @@ function attach(S) {
   const hoverDraw = (ev) => { last = performance.now(); showHover(S, ev); };
   c.addEventListener("pointermove", (e) => {
     const p = pos(e);
+    if (S.drag) { selectMove(S, p); return; }
     if (drag) {
       const dx = mx(S, p.px) - mx(S, drag.px), dy = my(S, p.py) - my(S, drag.py);
       if (Math.abs(p.px - drag.sx) + Math.abs(p.py - drag.sy) > 4) drag.moved = true;
@@ -100,9 +102,12 @@ function attach(S) {
   let clickTimer = null;  // a pick waits a moment: a double-click resets the view instead
   c.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
-    const p = pos(e); drag = { px: p.px, py: p.py, sx: p.px, sy: p.py, moved: false }; c.setPointerCapture(e.pointerId);
+    const p = pos(e);
+    if (S.tool !== "pan") { selectStart(S, p); c.setPointerCapture(e.pointerId); return; }
+    drag = { px: p.px, py: p.py, sx: p.px, sy: p.py, moved: false }; c.setPointerCapture(e.pointerId);
   });
   c.addEventListener("pointerup", (e) => {
+    if (S.drag) { selectEnd(S); return; }
     const d = drag; drag = null;
     if (!d || d.moved || e.button !== 0) return;
     clearTimeout(clickTimer);
@@ -110,10 +115,10 @@ function attach(S) {
     const p = pos(e);
     clickTimer = setTimeout(() => pick(S, p.px, p.py), 250);
   });
-  const endDrag = () => { drag = null; };
+  const endDrag = () => { drag = null; if (S.drag) { S.drag = null; overlay(S); } };  // a lost capture ends a lasso
   c.addEventListener("pointercancel", endDrag);
   c.addEventListener("lostpointercapture", endDrag);
-  c.addEventListener("pointerleave", () => { S.hover = null; overlay(S); });
+  c.addEventListener("pointerleave", () => { S.hover = null; S.tip.style.display = "none"; overlay(S); });
   c.addEventListener("dblclick", () => { clearTimeout(clickTimer); reset(S); });
   c.addEventListener("wheel", (e) => {  // Ctrl/⌘ + wheel zooms; a plain wheel scrolls the page past the map
     if (!(e.ctrlKey || e.metaKey)) return;
