@@ -59,11 +59,14 @@ def lasso(page, cx: float, cy: float, r: float, steps: int = 24) -> None:
 
 def test_lasso_fills_the_selection_tab_and_a_vector_shows_its_strength_row(app, page) -> None:
     base.open_page(page, app, "", ".vx-root[data-ready='1']")
+    page.wait_for_timeout(1000)  # the page settles (a late rerun can move the map) before the loop is drawn
+    wait_idle(page)
     box = page.locator(".vx-over").first.bounding_box()
+    pts = page.locator(".vx-root").first.evaluate("r => r.__map.screenCoords()")
     cx, cy, r = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, 90
     lasso(page, cx, cy, r)
     inside = page.locator(".vx-root").first.evaluate("r => r.__map.sel.size")
-    pts = page.locator(".vx-root").first.evaluate("r => r.__map.screenCoords()")
+    assert page.locator(".vx-over").first.bounding_box() == box, "the map moved while the loop was drawn"
     d2 = [(box["x"] + x - cx) ** 2 + (box["y"] + y - cy) ** 2 for x, y in pts]
     well_in, near = sum(d < (r * 0.95) ** 2 for d in d2), sum(d < (r * 1.01) ** 2 for d in d2)
     assert 0 < well_in <= inside <= near, (well_in, inside, near)  # the loop's dots, and none far outside it

@@ -9,9 +9,9 @@ from explorer.ui import present
 
 
 def factor(width: int, px: int) -> int:
-    """The whole enlargement that brings an image `width` pixels wide closest to `px` (at least 1); px is
-    doubled for a projector."""
-    return max(1, round(present.px(px) / max(1, width)))
+    """The whole enlargement that brings an image `width` pixels wide closest to `px` (at least 1), doubled
+    for a projector (the factor, not px: exactly twice the size)."""
+    return present.px(max(1, round(px / max(1, width))))
 
 
 def png(img: torch.Tensor, px: int) -> bytes:
