@@ -322,8 +322,8 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert sorted(set(array(p, "labels").tolist())) == list(range(10))
     model = app.session_state["_explorer_current"].model
     decoder = sum(w.numel() for w in model.decoder.parameters())
-    # the decoder's weights once (the map only decodes), points, labels, and the images as bytes (4 per float)
-    assert len(data) == decoder + 10000 * 3 + 10000 * 784 // 4
+    # the decoder's weights once (the map only decodes), points, labels, and the images at 4 bits a pixel
+    assert len(data) == decoder + 10000 * 3 + 10000 * 784 // 8  # 4-bit thumbnails, 8 pixels a float word
     enc = app.session_state["_explorer_current"]
     # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2)
     from explorer.analysis import encode, load_test_set

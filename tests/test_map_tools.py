@@ -72,9 +72,12 @@ def test_highlight_and_thumbnails_reach_the_page(app) -> None:
     ok(app.multiselect(key="map_highlight").set_value([3, 8]).run())
     p = map_payload(app)
     assert p[0]["highlight"] == [3, 8]
-    raw = array(p, "thumbs").view(np.uint8)[:784]
-    want = np.round(load_test_set("mnist").test_x[0].numpy().ravel() * 255).astype(np.uint8)
-    assert np.array_equal(raw, want)
+    packed = array(p, "thumbs").view(np.uint8)
+    levels = np.stack([packed & 15, packed >> 4], 1).ravel()  # pixel 2i low, 2i+1 high: as the page reads them
+    test_x = load_test_set("mnist").test_x
+    assert np.array_equal(levels[:784], np.round(test_x[0].numpy().ravel() * 15).astype(np.uint8))
+    assert np.array_equal(levels[784:1568], np.round(test_x[1].numpy().ravel() * 15).astype(np.uint8))
+    assert len(packed) == test_x.numel() // 2  # half a byte a pixel
 
 
 def test_analogy_panel_decodes_both_answers(app) -> None:

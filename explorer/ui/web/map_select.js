@@ -33,7 +33,9 @@ function loadMarks(S, p) {
   const h = p.header;
   S.highlight = new Set(h.highlight || []);
   S.sel = new Set((h.sel || []).filter((i) => i >= 0 && i < S.n));
-  S.thumbs = p.arrays.thumbs ? new Uint8Array(p.arrays.thumbs.data.buffer, p.arrays.thumbs.data.byteOffset, S.n * S.model.pixels) : null;
+  // 4-bit grey levels, two pixels a byte (web_payload.thumb_words)
+  S.thumbs = p.arrays.thumbs ? new Uint8Array(p.arrays.thumbs.data.buffer, p.arrays.thumbs.data.byteOffset,
+                                              Math.ceil(S.n * S.model.pixels / 2)) : null;
 }
 
 // how bright a dot is: faded when its label is not highlighted, or when a selection leaves it out
@@ -105,8 +107,11 @@ function inside(poly, x, y) {
 // the hover label: the test image under the pointer (when the page has thumbnails), its index and label
 function showTip(S, i, px, py) {
   if (i < 0 || !S.thumbs) { S.tip.style.display = "none"; return; }
-  const P = S.model.pixels, img = new Float32Array(P), src = S.thumbs.subarray(i * P, (i + 1) * P);
-  for (let k = 0; k < P; k++) img[k] = src[k] / 255;
+  const P = S.model.pixels, img = new Float32Array(P);
+  for (let k = 0, j = i * P; k < P; k++, j++) {
+    const b = S.thumbs[j >> 1];
+    img[k] = ((j & 1) ? b >> 4 : b & 15) / 15;
+  }
   const scale = Math.max(1, Math.round(56 / S.model.W));
   S.tipCanvas.width = S.model.W * scale; S.tipCanvas.height = S.model.H * scale;
   drawImage(S.tipCanvas, img, S.model.C, S.model.H, S.model.W);
