@@ -12,7 +12,8 @@ import time
 
 
 from explorer import load_model
-from explorer.analysis import encode, load_test_set, model_dataset_name
+from explorer.analysis import encode
+from explorer.data.ref import DatasetRef
 from explorer.neighbours import neighbours
 
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.neighbors import NearestNeighbors
 
     model = load_model(args.checkpoint)
-    data = load_test_set(model_dataset_name(model))
+    data = DatasetRef.of(model).load_test()
     enc = encode(model, data.test_x)
     pixels = data.test_x.reshape(len(data.test_x), -1).numpy()
     print(f"{len(pixels):,} points; latent {enc.mean.shape[1]}-D, pixels {pixels.shape[1]}-D; k = {args.k}")

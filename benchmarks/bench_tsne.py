@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from explorer import load_model
-from explorer.analysis import encode, load_test_set, model_dataset_name
+from explorer.analysis import encode
+from explorer.data.ref import DatasetRef
 from explorer.projection import TSNEProjection, UMAPProjection, umap_available
 
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.neighbors import KNeighborsClassifier
 
     model = load_model(args.checkpoint)
-    data = load_test_set(model_dataset_name(model))
+    data = DatasetRef.of(model).load_test()
     X = np.asarray(encode(model, data.test_x[:args.n]).mean, dtype=np.float32)
     y = data.test_y[:args.n].numpy()
     perplexity = TSNEProjection.perplexity(len(X))  # as the app fits it

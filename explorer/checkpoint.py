@@ -11,6 +11,7 @@ import re
 import secrets
 import struct
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from .data.ref import DatasetRef
 from .devices import resolve_device
 from .header import (FORMAT_VERSION, MAX_HEADER, META_KEY, CheckpointError, check_data_length, looks_like_pickle,
                      read_header)
@@ -25,8 +27,30 @@ from .model import LatentModel, build_model
 
 ORPHAN_AGE_S = 3600  # a temporary file of unknown origin older than this is left over from a crash
 
-__all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes", "load_model",
-           "read_metadata", "read_metadata_bytes", "save_model"]
+__all__ = ["Checkpoint", "CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes",
+           "load_model", "read_metadata", "read_metadata_bytes", "save_model"]
+
+
+@dataclass
+class Checkpoint:
+    """A loaded file: the model (eval mode, its metadata in model.metadata), the record of its data, and
+    the optimizer state a resume needs (None when the file has none)."""
+
+    model: LatentModel
+    dataset: DatasetRef
+    optimizer_state: dict | None
+
+    @property
+    def history(self) -> dict:
+        return self.model.metadata.get("history") or {}
+
+    @property
+    def train_config(self) -> dict:
+        return self.model.metadata.get("train_config") or {}
+
+    @property
+    def metrics(self) -> dict:
+        return self.model.metadata.get("metrics") or {}
 
 
 def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.optim.Optimizer | None = None,
@@ -42,6 +66,8 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     # format_version is ours: a stale one passed back in (save_model(m, p, **m.metadata)) is overwritten.
     meta: dict[str, Any] = {**metadata, "format_version": FORMAT_VERSION, "config": model.config.to_dict()}
+    if model.pixels is not None:  # the data the weights explain is part of what they mean
+        meta["dataset"] = {**(meta.get("dataset") or {}), "pixels": model.pixels}
     if optimizer is not None:
         opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
         tensors.update(opt_tensors)
@@ -57,13 +83,11 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LatentModel:
     """The model in eval mode (on CPU unless a device is given); its metadata in model.metadata."""
-    model, _ = load_checkpoint(path, device=device)
-    return model
+    return load_checkpoint(path, device=device).model
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None
-                    ) -> tuple[LatentModel, dict | None]:
-    """(model in eval mode, optimizer state_dict or None)."""
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None) -> Checkpoint:
+    """The model in eval mode, its DatasetRef, and the optimizer state_dict or None."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -71,7 +95,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
 
 
 def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | torch.device | None = None
-                          ) -> tuple[LatentModel, dict | None]:
+                          ) -> Checkpoint:
     # Everything the header says is checked against the file's length and the config's shapes first:
     # what is allocated below is then bounded by the file's real size.
     header, meta, config = read_header(data, name)
@@ -82,10 +106,12 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
     except Exception as e:  # SafetensorError and friends: bad offsets, bad dtype
         raise CheckpointError(f"{name}: damaged safetensors data ({e})") from None
     _check_finite(tensors, name)
-    model = build_model(config)
+    ref = _dataset_ref(meta, config.likelihood, name)
+    model = build_model(config, pixels=ref.pixels)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(state)
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "optimizer")}
+    model.metadata["dataset"] = ref.to_dict()  # an older file's record gains its pixel rule
     model.eval()
     if target is not None:
         model.to(target)
@@ -96,7 +122,7 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
             _check_optimizer(model, opt_state)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise CheckpointError(f"{name}: damaged optimizer state ({type(e).__name__}: {e})") from e
-    return model, opt_state
+    return Checkpoint(model, ref, opt_state)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -120,6 +146,13 @@ def read_metadata(path: str | os.PathLike) -> dict:
 def read_metadata_bytes(data: bytes, name: str = "checkpoint") -> dict:
     _, meta, config = read_header(data, name)
     return {**meta, "config": config.to_dict()}  # every config key, defaults filled in
+
+
+def _dataset_ref(meta: dict, likelihood: str, name: str) -> DatasetRef:
+    try:
+        return DatasetRef.from_metadata(meta, likelihood)
+    except ValueError as e:
+        raise CheckpointError(f"{name}: metadata['dataset'] is not usable ({e})") from None
 
 
 def _check_finite(tensors: dict[str, torch.Tensor], name: str) -> None:

@@ -40,3 +40,16 @@ def bernoulli_image(logits: torch.Tensor) -> Independent:
     # validate_args=False: the continuous "Bernoulli" log-likelihood on grey levels in [0, 1] is the
     # usual cross-entropy; binarized data gives a proper log-probability.
     return Independent(Bernoulli(logits=logits, validate_args=False), 3)
+
+
+class Dequantized(Independent):
+    """A density p(y) over dequantized pixels y = (255 x + u) / 256, whose log_prob is log p(y) - D log 256:
+    its expectation over u is a lower bound on log P(x) of the 8-bit image x (Theis et al. 2016, sec. 3.1),
+    so every ELBO and log p(x) built from it is in the same unit as a discrete model's."""
+
+    def __init__(self, base: Independent, offset: float):
+        super().__init__(base.base_dist, base.reinterpreted_batch_ndims, validate_args=False)
+        self.offset = offset
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return super().log_prob(value) + self.offset

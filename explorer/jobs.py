@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ from .config import ModelConfig
 from .data import ImageDataset, load_training_data
 from .model import LatentModel, build_model
 from .projection import make_projection
+from .data.pixels import BatchTransform, resolve_pixels
+from .data.ref import DatasetRef
+from .run_record import run_metadata
 from .trainer import TrainConfig, Trainer, TrainingDiverged
 from .web_payload import map_payload, unsupported
 
@@ -149,11 +152,14 @@ class JobSpec:
     resume_from: str | None = None  # continue this checkpoint up to train.epochs in total
     threads: int | None = None  # CPU threads; None: threads_per_training() of the job's slots
     download: bool = False  # fetch a dataset that is not on disk (MNIST falls back to its bundled split)
+    pixels: str = "auto"  # explorer.data.pixels: auto | binarized | dequantized | grey (a new model only)
 
     def __post_init__(self) -> None:
         if "image_shape" in self.model:
             raise ValueError("image_shape comes from the dataset; leave it out of the model options")
         ModelConfig(**self.model)  # fail now, on the caller's thread, with ModelConfig's message
+        if not self.resume_from:
+            resolve_pixels(self.pixels, self.model.get("likelihood", "bernoulli"))
 
 
 # -- what the UI reads ----------------------------------------------------------------------------
@@ -236,6 +242,7 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self.trainer: Trainer | None = None
         self.data: ImageDataset | None = None
+        self.ref: DatasetRef | None = None
         self._status, self._message, self._run = "idle", "", 0
         self._curves = _Curves()
         self._epochs: list[dict] = []
@@ -311,8 +318,7 @@ class TrainingJob:
     def metadata(self) -> dict[str, Any]:
         """What the CLI writes next to the weights: dataset, train_config, history, status, metrics."""
         t = self._idle_trainer()
-        return {"dataset": self.data.describe(), "train_config": asdict(t.config),
-                "history": copy.deepcopy(t.history), "status": t.status, "metrics": t.final_metrics()}
+        return copy.deepcopy(run_metadata(t, self.ref, t.status))
 
     def result_model(self) -> LatentModel:
         """A CPU copy of the model in eval mode with .metadata, like explorer.load_model gives."""
@@ -382,28 +388,32 @@ class TrainingJob:
         spec = self.spec
         opt_state, history = None, None
         if spec.resume_from:
-            model, opt_state = load_checkpoint(spec.resume_from)
+            ckpt = load_checkpoint(spec.resume_from)
+            model, opt_state = ckpt.model, ckpt.optimizer_state
             history = model.metadata.get("history")
             tc = dict(model.metadata.get("train_config", {}))
             tc.update(epochs=spec.train.epochs, device=spec.train.device)
             config = TrainConfig.from_dict(tc)
-            name = (model.metadata.get("dataset") or {}).get("name") or spec.dataset
-            data = load_training_data(name, spec.data_dir, spec.download)
+            data = load_training_data(ckpt.dataset.name or spec.dataset, spec.data_dir, spec.download)
+            ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood)
         else:
             data = load_training_data(spec.dataset, spec.data_dir, spec.download)
             # as the CLI does: a seed gives the same initial weights (the generator is process-wide,
             # so this is exact when one training runs at a time)
             torch.manual_seed(spec.train.seed)
-            model = build_model(ModelConfig(image_shape=data.image_shape, **spec.model))
+            mc = ModelConfig(image_shape=data.image_shape, **spec.model)
+            ref = DatasetRef.for_training(data, spec.pixels, mc.likelihood)
+            model = build_model(mc, pixels=ref.pixels)
             config = spec.train
-        trainer = Trainer(model, data, config, optimizer_state=opt_state, history=history)
+        trainer = Trainer(model, data, config, BatchTransform.for_model(model), optimizer_state=opt_state,
+                          history=history)
         trainer.add_callback("step", self._on_step)
         trainer.add_callback("epoch", self._on_epoch)
         n = min(MAP_POINTS, len(data.test_x))
-        self._map_x = data.test_x[:n].to(trainer.device)
+        self._map_x = ref.scored(data.test_x)[:n].to(trainer.device)  # the images the test terms score
         self._map_y = None if data.test_y is None else data.test_y[:n]
         with self._lock:
-            self.data, self.trainer = data, trainer
+            self.data, self.trainer, self.ref = data, trainer, ref
             self._notes = list(data.notes)
             self._description = f"{model.describe()} · {data.name}, {len(data.train_x):,} training images"
             self._epochs = [dict(e) for e in trainer.history["epochs"]]

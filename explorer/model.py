@@ -5,22 +5,28 @@ decode(z) -> distribution over x, event shape (C, H, W); log_prob is in nats wit
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
 from torch.distributions import Distribution, Independent
 
 from .config import ModelConfig
-from .distributions import PointMass, bernoulli_image, diagonal_normal
+from .distributions import Dequantized, PointMass, bernoulli_image, diagonal_normal
+from .units import dequantization_offset
 from .nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 MIN_DECODER_SCALE = 1e-2  # a learned pixel variance may not collapse to zero (infinite density)
 
 
 class LatentModel(nn.Module):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, pixels: str | None = None):
         super().__init__()
         self.config = config
+        # The data the decoder explains (explorer.data.pixels): on "dequantized" pixels its log_prob is a
+        # bound on the 8-bit image's log-probability. Set from the checkpoint's DatasetRef.
+        self.pixels = pixels
         c = config
         enc_out = 2 * c.latent_dim if c.kind == "vae" else c.latent_dim
         dec_channels = c.image_shape[0] * (2 if c.likelihood == "gaussian_learned" else 1)
@@ -66,16 +72,18 @@ class LatentModel(nn.Module):
             return bernoulli_image(out)
         if lik == "gaussian":
             mean = torch.sigmoid(out)
-            return diagonal_normal(mean, torch.full_like(mean, self.config.sigma), event_dims=3)
-        mean_raw, scale_raw = out.chunk(2, dim=-3)
-        return diagonal_normal(torch.sigmoid(mean_raw), MIN_DECODER_SCALE + F.softplus(scale_raw), event_dims=3)
+            p = diagonal_normal(mean, torch.full_like(mean, self.config.sigma), event_dims=3)
+        else:
+            mean_raw, scale_raw = out.chunk(2, dim=-3)
+            p = diagonal_normal(torch.sigmoid(mean_raw), MIN_DECODER_SCALE + F.softplus(scale_raw), event_dims=3)
+        if self.pixels == "dequantized":
+            return Dequantized(p, dequantization_offset(math.prod(self.config.image_shape)))
+        return p
 
-    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """DAE input corruption (masking noise, Vincent et al. 2008); identity for the other kinds."""
-        if self.config.kind != "dae" or self.config.noise == 0:
-            return x
-        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x * (u >= self.config.noise)
+    @property
+    def corruption(self) -> float:
+        """The DAE's masking probability (Vincent et al. 2008); 0 for a VAE or plain AE."""
+        return self.config.noise if self.config.kind == "dae" else 0.0
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,7 +105,7 @@ class LatentModel(nn.Module):
                 f"decoder · input {shape} · {self.num_parameters():,} parameters")
 
 
-def build_model(config: ModelConfig | dict) -> LatentModel:
+def build_model(config: ModelConfig | dict, pixels: str | None = None) -> LatentModel:
     if isinstance(config, dict):
         config = ModelConfig.from_dict(config)
-    return LatentModel(config)
+    return LatentModel(config, pixels)

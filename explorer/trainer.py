@@ -23,14 +23,14 @@ import torch
 from torch import nn
 import torch.distributed as dist
 
-from .data.base import ImageDataset, binarize
+from .data.base import ImageDataset
+from .data.pixels import BatchTransform
 from .devices import resolve_device
 from .model import LatentModel
 from .objectives import ESTIMATORS, objective, warmup_beta
 
 Callback = Callable[[dict], None]
 HISTORY_POINTS = 2000  # step records kept in a history (binned means), so checkpoints stay small
-TEST_BINARIZE_SEED = 1234  # the test set is binarized once with this seed, whatever the training seed
 EVAL_SALT = 0x5EED  # keeps test-evaluation noise apart from training-step noise
 
 
@@ -48,7 +48,6 @@ class TrainConfig:
     estimator: str = "analytic"  # analytic (SGVB B) | mc (SGVB A)
     samples: int = 1  # L, z draws per example
     iwae_k: int = 1  # > 1: train on the IWAE bound
-    binarize: str = "auto"  # auto (dynamic for a Bernoulli decoder) | dynamic | none
     seed: int = 0
     device: str = "auto"
     eval_batch_size: int = 1000
@@ -56,8 +55,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
-        if self.binarize not in ("auto", "dynamic", "none"):
-            raise ValueError(f"binarize must be auto, dynamic or none, got {self.binarize!r}")
         for name in ("epochs", "batch_size", "samples", "iwae_k", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -104,10 +101,11 @@ class Trainer:
     the optimizer state, to resume and end with the same weights as an uninterrupted run.
     """
 
-    def __init__(self, model: LatentModel, data: ImageDataset, config: TrainConfig,
+    def __init__(self, model: LatentModel, data: ImageDataset, config: TrainConfig, transform: BatchTransform,
                  optimizer_state: dict | None = None, history: dict | None = None):
         check_kind_options(model.config.kind, config)
         self.config = config
+        self.transform = transform  # the pixel rule and a DAE's corruption: the loop knows neither
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.data = data
@@ -126,7 +124,7 @@ class Trainer:
         self.stop_event = threading.Event()  # set() from any thread to stop before the next step
         self.status = "idle"  # idle | running | stopped | finished | diverged | failed
         self.message = ""
-        # Training noise (z draws, binarization, DAE masks) comes from this generator, reseeded from
+        # Training noise (z draws, the transform's pixel noise and DAE masks) comes from this generator, reseeded from
         # (seed, step, rank) before every step: a run is reproducible on CPU, a resume continues it
         # exactly, and other threads using the global RNG (the app) change nothing.
         self.generator = torch.Generator(device=self.device)
@@ -143,11 +141,6 @@ class Trainer:
         """Ask fit() to stop before its next step (safe from any thread); fit() then returns."""
         self.stop_event.set()
 
-    @property
-    def binarized(self) -> bool:
-        b = self.config.binarize
-        return b == "dynamic" or (b == "auto" and self.model.config.likelihood == "bernoulli")
-
     def fit(self) -> "Trainer":
         """Train until config.epochs are done, stop() is called, or the loss diverges."""
         cfg = self.config
@@ -155,10 +148,7 @@ class Trainer:
         train_x = self.data.train_x.to(self.device)
         if len(train_x) < 1:
             raise ValueError(f"dataset {self.data.name!r} has no training images")
-        test_x = self.data.test_x
-        if self.binarized:  # binarized once, fixed seed, on the CPU: the same test set on every device
-            test_x = binarize(test_x.cpu(), seed=TEST_BINARIZE_SEED)
-        test_x = test_x.to(self.device)
+        test_x = self.transform.test(self.data.test_x).to(self.device)  # fixed noise: the same on every device
         loss_module: nn.Module = LossModule(self.model)
         if world > 1:
             loss_module = nn.parallel.DistributedDataParallel(loss_module)
@@ -195,11 +185,9 @@ class Trainer:
                     self.generator.manual_seed(_step_seed(cfg.seed, step, rank))
                     batch_idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                     idx = batch_idx[rank::world]
-                    x = train_x[idx]
-                    if self.binarized:  # dynamic binarization: a fresh draw every visit
-                        x = torch.bernoulli(x, generator=self.generator)
+                    inputs, x = self.transform.train(train_x[idx], self.generator)  # fresh noise every visit
                     beta = warmup_beta(cfg.beta, step, warmup_steps)
-                    out = loss_module(self.model.corrupt(x, self.generator), x, beta, cfg, self.generator)
+                    out = loss_module(inputs, x, beta, cfg, self.generator)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss = out["loss"]
                     if world > 1:  # DDP averages gradients over ranks; weighting by shard size makes

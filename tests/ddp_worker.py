@@ -20,6 +20,7 @@ from explorer.config import ModelConfig
 from explorer.data import load_dataset
 from explorer.data.base import ImageDataset
 from explorer.model import build_model
+from explorer.data.pixels import BatchTransform
 from explorer.trainer import TrainConfig, Trainer
 
 
@@ -56,20 +57,25 @@ def run_stop(stopper: int, stop_step: int) -> int:
     data = ImageDataset("digits", digits.train_x[:160], None, digits.test_x[:50], None)
     torch.manual_seed(0)
     model = build_model(ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(32,)))
-    t = Trainer(model, data, TrainConfig(epochs=3, batch_size=40, lr=3e-3, device="cpu", eval_batch_size=32))
+    t = Trainer(model, data, TrainConfig(epochs=3, batch_size=40, lr=3e-3, device="cpu", eval_batch_size=32),
+                BatchTransform("binarized"))
     if rank == stopper:
         if rank == 0:  # step callbacks fire on rank 0 only
             t.add_callback("step", lambda r: r["step"] == stop_step and t.stop())
-        else:  # elsewhere: during the next step's forward pass (corrupt() runs once per step)
-            real, calls = t.model.corrupt, [0]
+        else:  # elsewhere: during the next step's forward pass (the transform runs once per step)
+            real, calls = t.transform, [0]
 
-            def corrupt(*args, **kwargs):
-                calls[0] += 1
-                if calls[0] == stop_step + 1:
-                    t.stop()
-                return real(*args, **kwargs)
+            class Stopping:
+                def train(self, *args, **kwargs):
+                    calls[0] += 1
+                    if calls[0] == stop_step + 1:
+                        t.stop()
+                    return real.train(*args, **kwargs)
 
-            t.model.corrupt = corrupt
+                def test(self, x):
+                    return real.test(x)
+
+            t.transform = Stopping()
     t.fit()
     checksum = sum(float(p.detach().double().sum()) for p in t.model.parameters())
     # One write per line: both ranks share torchrun's stdout, and print() may write the newline apart.

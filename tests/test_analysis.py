@@ -8,7 +8,6 @@ from threadpoolctl import threadpool_limits
 
 from explorer import analysis
 from explorer.config import ModelConfig
-from explorer.data.base import binarize
 from explorer.latent import manifold_grid, traversal
 from explorer.model import build_model
 
@@ -200,18 +199,6 @@ def test_bound_terms_vae_and_ae():
     assert analysis.bound_terms(tiny("vae"), x, samples=8) == t  # seeded: the same on every rerun
     a = analysis.bound_terms(tiny("ae"), x)
     assert a["kl"] == 0 and a["elbo"] == a["recon"]
-
-
-@pytest.mark.parametrize("likelihood, binarize_opt, expected", [
-    ("bernoulli", "auto", True), ("gaussian", "auto", False), ("gaussian", "dynamic", True),
-    ("bernoulli", "none", False)])
-def test_trained_binarized_follows_the_trainer(likelihood, binarize_opt, expected):
-    m = build_model(ModelConfig(image_shape=(1, 6, 6), latent_dim=2, hidden=(4,), likelihood=likelihood))
-    m.metadata = {"train_config": {"binarize": binarize_opt}}
-    assert analysis.trained_binarized(m) is expected
-    x = torch.rand(10, 1, 6, 6)
-    want = binarize(x, seed=analysis.TEST_BINARIZE_SEED) if expected else x
-    torch.testing.assert_close(analysis.likelihood_images(m, x), want)
 
 
 def test_fingerprint_notices_a_weight_change_and_draws_centre_on_the_mean():

@@ -72,14 +72,18 @@ def test_round_trip_is_exact(tmp_path: Path, kw: dict) -> None:
     a, b = model.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)
-    assert loaded.metadata == {**METADATA, "format_version": FORMAT_VERSION}
+    # the data record gains its pixel rule (the old one, from a file that did not name it) and its seed
+    pixels = "binarized" if model.config.likelihood == "bernoulli" else "grey"
+    dataset = {**METADATA["dataset"], "pixels": pixels, "test_seed": 1234}
+    assert loaded.metadata == {**METADATA, "dataset": dataset, "format_version": FORMAT_VERSION}
     assert read_metadata(path) == {**METADATA, "format_version": FORMAT_VERSION, "config": model.config.to_dict()}
     x = torch.rand(4, 1, 8, 8)
     model.eval()
     assert torch.equal(loaded.encode(x).mean, model.encode(x).mean)
     assert load_model(path, device="cpu").config == model.config
     # the bytes in memory (an upload in the app) load the same way
-    m2, opt = load_checkpoint_bytes(path.read_bytes(), name="upload")
+    ck = load_checkpoint_bytes(path.read_bytes(), name="upload")
+    m2, opt = ck.model, ck.optimizer_state
     assert opt is None and torch.equal(m2.decode_mean(torch.zeros(1, 3)), loaded.decode_mean(torch.zeros(1, 3)))
 
 
@@ -88,7 +92,8 @@ def test_resumed_adam_continues_identically(tmp_path: Path) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     adam_steps(model, opt, 3, seed=1)
     save_model(model, tmp_path / "m.safetensors", optimizer=opt, status="training")
-    loaded, opt_state = load_checkpoint(tmp_path / "m.safetensors")
+    ck = load_checkpoint(tmp_path / "m.safetensors")
+    loaded, opt_state = ck.model, ck.optimizer_state
     assert opt_state is not None and "optimizer" not in loaded.metadata
     loaded.train()
     opt2 = torch.optim.Adam(loaded.parameters(), lr=1e-2)

@@ -114,11 +114,11 @@ def test_bundled_split_trains_offline_and_keeps_its_held_out_images(tmp_path: Pa
 
     assert main(["train", "--dataset", "mnist", "--bundled-split", *small, "--epochs", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "bundled MNIST test split" in printed and "(8000 images)" in printed
+    assert "bundled MNIST test split" in printed and "(8000 images, binarized pixels)" in printed
     assert load_model(out).metadata["dataset"]["test_from"] == 8000
     # a resume without the flag keeps the split: its test images were never trained on
     assert main(["train", "--dataset", "mnist", *small, "--epochs", "2", "--resume", str(out), "--out", str(out)]) == 0
-    assert "(8000 images)" in capsys.readouterr().out
+    assert "(8000 images, binarized pixels)" in capsys.readouterr().out
     assert load_model(out).metadata["dataset"]["test_from"] == 8000
     assert main(["evaluate", str(out), "--k", "2", "--quiet", "--threads", "1"]) == 0
     assert "evaluating 2000 test images of mnist" in capsys.readouterr().out
@@ -180,7 +180,7 @@ def test_interpolate_uses_the_bundled_mnist_test_split(tmp_path: Path, capsys: p
 def test_interpolate_takes_a_bundled_split_models_held_out_images(tmp_path: Path, capsys) -> None:
     """A model that trained on MNIST test images 0-7,999 interpolates between held-out ones only: --a 0 is
     test image 8,000, as in `evaluate` and the app."""
-    from explorer.analysis import load_test_set
+    from explorer.data.ref import DatasetRef, load_test_set
     from explorer.cli.interpolate import interpolate
 
     torch.manual_seed(0)
@@ -191,8 +191,8 @@ def test_interpolate_takes_a_bundled_split_models_held_out_images(tmp_path: Path
     assert main(["interpolate", str(ckpt), "--a", "0", "--b", "1999", "--steps", "2", "--scale", "1",
                  "--out", str(out)]) == 0
     assert "index 0 is test image 8,000" in capsys.readouterr().err
-    test_x = load_test_set("mnist").test_x
-    want = grid(interpolate(model.eval(), test_x[[8000, 9999]], 2), nrow=2)
+    held_out = DatasetRef("mnist", "binarized").scored(load_test_set("mnist").test_x[8000:])  # as the likelihood sees them
+    want = grid(interpolate(model.eval(), held_out[[0, 1999]], 2), nrow=2)
     with Image.open(out) as im:
         got = torch.from_numpy(np.asarray(im.convert("L"), dtype=np.float32) / 255)
     torch.testing.assert_close(got, want[0], atol=1 / 255, rtol=0)

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from explorer import load_model
-from explorer.analysis import encode, load_test_set, model_dataset_name
+from explorer.analysis import encode
+from explorer.data.ref import DatasetRef
 from explorer.cli import main
 from tests.test_cli import TINY
 
@@ -24,7 +25,7 @@ def test_neighbours_writes_one_row_per_metric_and_prints_brute_force_answers(ckp
     assert Image.open(out).size == (6 * 9 + 1, 3 * 9 + 1)  # 8x8 digits with 1 px gaps: image + 5, three rows
     text = capsys.readouterr().out
     model = load_model(ckpt)
-    mean = encode(model, load_test_set(model_dataset_name(model)).test_x).mean.astype(np.float64)
+    mean = encode(model, DatasetRef.of(model).load_test().test_x).mean.astype(np.float64)
     d = np.sqrt(((mean - mean[4]) ** 2).sum(1))
     d[4] = np.inf
     want = np.argsort(d, kind="stable")[:5]

@@ -65,7 +65,7 @@ DRAW = """([strokes, width, fg, bg, shape, ref]) => {
 
 @pytest.fixture(scope="module")
 def mnist_x() -> torch.Tensor:
-    from explorer.analysis import load_test_set
+    from explorer.data.ref import load_test_set
 
     return load_test_set("mnist").test_x
 
@@ -125,7 +125,7 @@ import sys
 sys.path.insert(0, {repo!r})
 import streamlit as st
 from explorer import load_model
-from explorer.analysis import load_test_set
+from explorer.data.ref import load_test_set
 from explorer.ui import draw_panel
 from explorer.ui.state import Current
 

@@ -82,7 +82,7 @@ def test_maths_page_runs_its_numbers_on_the_drawing(app, tiny_trained) -> None:
     app.session_state["drawn_image"] = _drawing()
     app.session_state["drawn_caption"] = "your drawing"
     _ok(app.run())
-    assert "your drawing (binarized, as in training)" in _captions(app)  # a Bernoulli model: as test images
+    assert "your drawing (as the likelihood sees it: binarized images)" in _captions(app)  # a Bernoulli model: as test images
     on_drawing = {m.label: m.value for m in app.main.metric}
     assert {"ELBO (nats)", "KL", "amortization gap", "log p(x), k = 1,000"} <= set(on_drawing)
     assert on_drawing["ELBO (nats)"] != on_test["ELBO (nats)"]
@@ -90,10 +90,11 @@ def test_maths_page_runs_its_numbers_on_the_drawing(app, tiny_trained) -> None:
     assert elbo == pytest.approx(recon - kl, abs=0.02)
     # the bound of the drawing binarized as the test images are (the trainer's fixed seed), not of its greys
     from explorer import load_model
-    from explorer.analysis import bound_terms, likelihood_images
+    from explorer.analysis import bound_terms
+    from explorer.data.ref import DatasetRef
 
     model = load_model(tiny_trained / "vae2.safetensors")
-    want = bound_terms(model, likelihood_images(model, _drawing()[None]), samples=1000, seed=0)["elbo"]
+    want = bound_terms(model, DatasetRef.of(model).scored(_drawing()[None]), samples=1000, seed=0)["elbo"]
     assert on_drawing["ELBO (nats)"] == f"{want:.2f}"
 
 

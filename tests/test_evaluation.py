@@ -320,7 +320,8 @@ def test_evaluate_report_and_cli(tmp_path):
         assert key in res
     assert res["n"] == 5 and res["k"] == 16
     assert res["test_elbo"] <= res["test_log_likelihood"] + 1e-3
-    loaded, opt_state = explorer.load_checkpoint(ckpt)
+    ck = explorer.load_checkpoint(ckpt)
+    loaded, opt_state = ck.model, ck.optimizer_state
     meta = loaded.metadata
     assert meta["history"] == history and meta["dataset"]["name"] == "mnist" and opt_state is not None
     assert meta["metrics"]["epochs"] == 1  # kept

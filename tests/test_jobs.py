@@ -15,7 +15,9 @@ from explorer.data.base import binarize
 from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, load_training_data, max_trainings_from_env,
                            threads_per_training, wait_reason)
 from explorer.model import build_model
-from explorer.trainer import TEST_BINARIZE_SEED, TrainConfig
+from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED
+from explorer.data.ref import DatasetRef
+from explorer.trainer import TrainConfig
 
 SMALL = dict(hidden=(32,), latent_dim=2)
 DIGITS_TRAIN = 1438  # 80% of scikit-learn's 1,797 digits
@@ -164,12 +166,13 @@ def test_result_save_and_download_match_the_cli_format(slots: TrainingSlots, tmp
     assert {"dataset", "train_config", "history", "status", "metrics"} <= set(model.metadata)
     assert model.metadata["dataset"]["name"] == "digits" and model.metadata["metrics"]["epochs"] == 1
     path = job.save(tmp_path / "m.safetensors")
-    loaded, opt = load_checkpoint(path)
+    ck = load_checkpoint(path)
+    loaded, opt = ck.model, ck.optimizer_state
     assert opt is not None and loaded.metadata["status"] == "finished"
     assert loaded.metadata["history"]["state"]["epoch"] == 1
     for a, b in zip(loaded.state_dict().values(), job.trainer.model.state_dict().values()):
         assert torch.equal(a, b.cpu())
-    from_bytes, _ = load_checkpoint_bytes(job.checkpoint_bytes())
+    from_bytes = load_checkpoint_bytes(job.checkpoint_bytes()).model
     assert from_bytes.config == loaded.config
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # atomic write left no temp file
 
@@ -209,8 +212,8 @@ def test_mnist_falls_back_to_the_bundled_test_split(monkeypatch, tmp_path) -> No
     assert data.describe()["test_from"] == 8000
     model = build_model(ModelConfig(image_shape=data.image_shape, **SMALL))
     model.metadata = {"dataset": data.describe()}
-    assert analysis.model_dataset_name(model) == "mnist[8000:]"
-    test = analysis.load_test_set(analysis.model_dataset_name(model))
+    assert DatasetRef.of(model).split == "mnist[8000:]"
+    test = DatasetRef.of(model).load_test()
     assert test.name == "mnist[8000:]" and torch.equal(test.test_x, data.test_x)
     assert torch.equal(evaluate_cli.test_images(model), binarize(data.test_x, seed=TEST_BINARIZE_SEED))  # the CLI's evaluate
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.analysis import binarized_test, bound_terms, encode, load_test_set
+from explorer.analysis import bound_terms, encode
+from explorer.data.ref import DatasetRef, load_test_set
 from explorer.evaluation import log_likelihood
 from tests.test_app import app, choose, goto, ok, one_thread, trained  # noqa: F401  (fixtures)
 
@@ -19,7 +20,7 @@ def test_the_lesson_walks_six_steps_with_the_cores_numbers(app):  # noqa: F811
         "1. What the encoder outputs", "2. Reparameterisation", "3. The two terms of the ELBO", "4. The gap",
         "5. Why the prior matters", "6. VAE or autoencoder"]
     model = app.session_state["_explorer_current"].model
-    x = binarized_test(load_test_set("mnist").test_x)[3]  # as the likelihood sees it (trained binarized)
+    x = DatasetRef("mnist", "binarized").scored(load_test_set("mnist").test_x)[3]  # as the likelihood sees it (trained binarized)
     terms = bound_terms(model, x[None], samples=1000, seed=3)
     assert metric(app, "reconstruction (nats)") == pytest.approx(terms["recon"], abs=0.006)
     assert metric(app, "KL (nats)") == pytest.approx(terms["kl"], abs=0.006)

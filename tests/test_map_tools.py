@@ -3,7 +3,8 @@ equals the core's answer, and each panel shows what it says."""
 import numpy as np
 import pytest
 
-from explorer.analysis import encode, load_test_set
+from explorer.analysis import encode
+from explorer.data.ref import load_test_set
 from explorer.attributes import attribute_vector, label_ids
 from explorer.neighbours import neighbours
 from explorer.ui.browser_input import clean_selection

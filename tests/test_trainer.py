@@ -14,7 +14,7 @@ import explorer.trainer as trainer_mod
 from explorer import (DeviceError, ImageDataset, ModelConfig, TrainConfig, Trainer, TrainingDiverged, build_model,
                       load_checkpoint, load_dataset, save_model)
 from explorer.data import binarize
-from explorer.trainer import TEST_BINARIZE_SEED
+from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED, BatchTransform, resolve_pixels
 
 STEP_KEYS = {"step", "epoch", "recon", "kl", "elbo", "beta", "kl_per_dim", "samples_per_sec"}
 EPOCH_KEYS = {"epoch", "step", "beta", "train_recon", "train_kl", "train_elbo", "test_elbo", "test_recon", "test_kl",
@@ -46,13 +46,15 @@ def new_model(seed: int = 0, **kw):
     torch.manual_seed(seed)
     cfg = dict(image_shape=(1, 8, 8), latent_dim=D, hidden=(32,))
     cfg.update(kw)
-    return build_model(ModelConfig(**cfg))
+    mc = ModelConfig(**cfg)
+    return build_model(mc, pixels=resolve_pixels("auto", mc.likelihood))
 
 
 def new_trainer(data: ImageDataset, model_kw: dict | None = None, **train_kw) -> Trainer:
     cfg = dict(epochs=2, batch_size=40, lr=3e-3, device="cpu", eval_batch_size=32)
     cfg.update(train_kw)
-    return Trainer(new_model(**(model_kw or {})), data, TrainConfig(**cfg))
+    model = new_model(**(model_kw or {}))
+    return Trainer(model, data, TrainConfig(**cfg), BatchTransform.for_model(model))
 
 
 def weights(model) -> dict[str, torch.Tensor]:
@@ -162,9 +164,10 @@ def save_for_resume(t: Trainer, path: Path) -> Path:
 
 
 def resume(path: Path, data: ImageDataset) -> Trainer:
-    model, opt_state = load_checkpoint(path)
-    return Trainer(model, data, TrainConfig.from_dict(model.metadata["train_config"]), optimizer_state=opt_state,
-                   history=model.metadata["history"])
+    ckpt = load_checkpoint(path)
+    model = ckpt.model
+    return Trainer(model, data, TrainConfig.from_dict(model.metadata["train_config"]), BatchTransform.for_model(model),
+                   optimizer_state=ckpt.optimizer_state, history=model.metadata["history"])
 
 
 @pytest.mark.parametrize("stop_after", [6, 4], ids=["mid-epoch", "epoch-end"])
@@ -366,10 +369,27 @@ def test_dynamic_binarization_draws_fresh_pixels_each_epoch(small: ImageDataset,
     assert torch.equal(tests[0], fixed)
 
 
-def test_gaussian_decoder_trains_on_grey_levels(small: ImageDataset, monkeypatch) -> None:
+def test_gaussian_decoder_trains_on_dequantized_pixels(small: ImageDataset, monkeypatch) -> None:
     targets, tests = capture(monkeypatch)
     t = new_trainer(small, dict(likelihood="gaussian"), batch_size=160, epochs=1)
-    assert not t.binarized
+    assert t.transform.pixels == "dequantized"
+    t.fit()
+    perm = torch.randperm(160, generator=torch.Generator().manual_seed(0))
+    x, y = small.train_x[perm], [x for x in targets if len(x) == 160][0]
+    k = torch.round(x * 255)  # each y lies in its 8-bit level's cell [k / 256, (k + 1) / 256)
+    assert bool(((y >= k / 256) & (y < (k + 1) / 256)).all()) and not torch.equal(y, x)
+    fixed = tests[0]  # the test set's noise is drawn once, with the fixed seed
+    kt = torch.round(small.test_x * 255)
+    assert bool(((fixed >= kt / 256) & (fixed < (kt + 1) / 256)).all())
+    gen = torch.Generator().manual_seed(TEST_BINARIZE_SEED)
+    assert torch.equal(fixed, (kt + torch.rand(kt.shape, generator=gen)) / 256)
+
+
+def test_grey_pixels_train_on_grey_levels(small: ImageDataset, monkeypatch) -> None:
+    targets, tests = capture(monkeypatch)
+    model = new_model(likelihood="gaussian")
+    model.pixels = "grey"
+    t = Trainer(model, small, TrainConfig(epochs=1, batch_size=160, device="cpu"), BatchTransform.for_model(model))
     t.fit()
     perm = torch.randperm(160, generator=torch.Generator().manual_seed(0))
     assert torch.equal([x for x in targets if len(x) == 160][0], small.train_x[perm])
@@ -378,7 +398,8 @@ def test_gaussian_decoder_trains_on_grey_levels(small: ImageDataset, monkeypatch
 
 # -- it learns ---------------------------------------------------------------------------------------
 def test_loss_decreases_on_digits(digits: ImageDataset) -> None:
-    t = Trainer(new_model(hidden=(64,)), digits, TrainConfig(epochs=4, batch_size=64, lr=3e-3, device="cpu"))
+    model = new_model(hidden=(64,))
+    t = Trainer(model, digits, TrainConfig(epochs=4, batch_size=64, lr=3e-3, device="cpu"), BatchTransform.for_model(model))
     start = t.evaluate(binarize(digits.test_x, seed=TEST_BINARIZE_SEED))["elbo"]
     epochs = []
     t.add_callback("epoch", epochs.append)

@@ -126,16 +126,16 @@ def _check(page, model, images: torch.Tensor) -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
 def test_bundled_model_in_the_page_matches_torch(js_page, path: Path) -> None:
-    from explorer.analysis import load_test_set, model_dataset_name
+    from explorer.data.ref import DatasetRef
 
     model = load_model(path)
-    data = load_test_set(model_dataset_name(model))
+    data = DatasetRef.of(model).load_test()
     _check(js_page, model, data.test_x[:20])
 
 
 @pytest.mark.browser
 def test_freshly_trained_conv_model_in_the_page_matches_torch(js_page, fresh_conv: Path) -> None:
-    from explorer.analysis import load_test_set
+    from explorer.data.ref import load_test_set
 
     model = load_model(fresh_conv)
     assert model.config.arch == "conv"

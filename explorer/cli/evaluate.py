@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_checkpoint, read_metadata, save_model
-from ..analysis import likelihood_images, load_test_set, model_dataset_name
+from ..checkpoint import load_checkpoint, save_model
+from ..data.ref import DatasetRef
 from ..devices import resolve_device
 from ..evaluation import evaluate
+from ..units import Unit, model_unit, unit_fields
 from .common import add_device_seed, apply_threads, check_images_fit, strict_json
-
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,15 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def test_images(model, data_dir: str | None = None, n: int | None = None) -> torch.Tensor:
-    """The checkpoint's test split, as the trainer scored it."""
-    name = model_dataset_name(model)  # "mnist[8000:]" when it trained on the first 8,000 test images
-    if not name:
-        raise ValueError("the checkpoint does not name its dataset (metadata['dataset']['name'])")
-    data = load_test_set(name, data_dir, download=True)
-    check_images_fit(model, data.test_x, name)  # a checkpoint may name a dataset its model cannot take
-    # Binarized exactly as in training when the model trained on binarized pixels (whole split, then
-    # subset); grey levels for a model trained with binarize="none".
-    x = likelihood_images(model, data.test_x)
+    """The checkpoint's test split, as the trainer scored it (its DatasetRef: split, pixel rule, seed)."""
+    ref = DatasetRef.of(model)
+    data = ref.load_test(data_dir, download=True)
+    check_images_fit(model, data.test_x, ref.split)  # a checkpoint may name a dataset its model cannot take
+    x = ref.scored(data.test_x)  # the whole split's noise first, then the subset
     if n is not None:
         if n < 1:
             raise ValueError(f"--n must be at least 1, got {n}")
@@ -56,7 +52,7 @@ def load_vae_and_test_images(args: argparse.Namespace, needs: str) -> tuple:
     """(model, its test images, device) for args.checkpoint, args.device, args.data_dir and args.n; a clear
     error when the checkpoint is an autoencoder (needs: what it lacks one for). Prints the model's line."""
     device = resolve_device(args.device)
-    model, _ = load_checkpoint(args.checkpoint, device=device)
+    model = load_checkpoint(args.checkpoint, device=device).model
     if not model.is_variational:
         raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: {needs}")
     x = test_images(model, args.data_dir, args.n).to(device)
@@ -83,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
     res["seconds"] = time.perf_counter() - t0
+    unit = model_unit(model)
+    res.update(unit_fields(unit), test_bits_per_dim=unit.bits_per_dim(res["test_log_likelihood"], x[0].numel()))
     res.update(device=str(device), threads=torch.get_num_threads(), checkpoint=str(args.checkpoint))
-    _print(res)
+    _print(res, unit)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(strict_json(res), indent=2))  # strict JSON: NaN (k = 1) -> null
         print(f"results written to {args.json_out}")
@@ -94,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print(r: dict) -> None:
+def _print(r: dict, unit: Unit) -> None:
+    print(f"on {unit.scores}; {unit.label}")
+    bpd = "" if r["test_bits_per_dim"] is None else f", {r['test_bits_per_dim']:.4f} bits/dim"
     print(f"test log-likelihood  {r['test_log_likelihood']:10.3f} ± {r['test_log_likelihood_stderr']:.3f} nats "
-          f"(k = {r['k']}, Monte Carlo standard error; spread over images {r['test_log_likelihood_std']:.2f})")
+          f"(k = {r['k']}, Monte Carlo standard error; spread over images {r['test_log_likelihood_std']:.2f}{bpd})")
     print(f"ELBO                 {r['test_elbo']:10.3f}   gap log p(x) - ELBO {r['test_gap']:.3f}")
     print(f"  reconstruction     {r['test_recon']:10.3f}")
     print(f"  KL(q(z|x) || p(z)) {r['test_kl']:10.3f}")
@@ -108,7 +108,8 @@ def _print(r: dict) -> None:
 
 def _update_checkpoint(path: str, res: dict) -> None:
     """Rewrite the checkpoint with res merged into metadata['metrics'], keeping everything else."""
-    model, opt_state = load_checkpoint(path)  # fresh CPU copy: the evaluated one may live on a GPU
+    ckpt = load_checkpoint(path)  # fresh CPU copy: the evaluated one may live on a GPU
+    model, opt_state = ckpt.model, ckpt.optimizer_state
     meta = dict(model.metadata)
     meta.pop("format_version", None)
     metrics = dict(meta.get("metrics") or {})
@@ -119,7 +120,7 @@ def _update_checkpoint(path: str, res: dict) -> None:
     save_model(model, path, optimizer=_SavedOptimizer(opt_state) if opt_state is not None else None, **meta)
 
 
-_PLAIN_KEYS = ("active_units", "latent_dim", "kl_per_dim", "collapse_warning")
+_PLAIN_KEYS = ("active_units", "latent_dim", "kl_per_dim", "collapse_warning", "unit", "scores")
 
 
 class _SavedOptimizer:

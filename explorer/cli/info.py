@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoint import load_model
+from ..checkpoint import load_checkpoint
+from ..units import model_unit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,17 +16,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model(args.checkpoint)
-    meta = model.metadata
+    ckpt = load_checkpoint(args.checkpoint)
+    model, meta = ckpt.model, ckpt.model.metadata
     if args.json:
         out = {k: v for k, v in meta.items() if k != "history"}
         out["config"] = model.config.to_dict()
         print(json.dumps(out, indent=2))
         return 0
     print(model.describe())
-    ds = meta.get("dataset") or {}
+    ds, unit = meta.get("dataset") or {}, model_unit(model)
     if ds:
-        print(f"dataset: {ds.get('name')} ({ds.get('train_size', '?')} train / {ds.get('test_size', '?')} test)")
+        print(f"dataset: {ds.get('name')} ({ds.get('train_size', '?')} train / {ds.get('test_size', '?')} test), "
+              f"{ckpt.dataset.pixels} pixels")
+    print(f"units: {unit.label} (on {unit.scores})")
     epochs = (meta.get("history") or {}).get("epochs", [])
     if epochs:
         last = epochs[-1]

@@ -7,7 +7,7 @@ import sys
 import torch
 
 from ..checkpoint import load_model
-from ..data import ImageDataset, load_dataset
+from ..data.ref import DatasetRef
 from ..devices import resolve_device
 from ..images import gif_bytes, grid, png_bytes, save_bytes
 from ..latent import lerp, slerp
@@ -44,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)  # the path itself is deterministic (posterior means); this fixes the rest
     device = resolve_device(args.device)
     model = load_model(args.checkpoint, device=device)
-    test_x = _test_images(model, args.data_dir)
+    ref = DatasetRef.of(model)
+    test_x = _test_images(model, ref, args.data_dir)
     for flag, i in (("--a", args.a), ("--b", args.b)):
         if not 0 <= i < len(test_x):
             raise ValueError(f"{flag} {i} is out of range: the test split has {len(test_x)} images "
                              f"(indices 0 to {len(test_x) - 1})")
-    frames = interpolate(model, test_x[[args.a, args.b]].to(device), args.steps, args.method)
+    pair = ref.scored(test_x)[[args.a, args.b]]  # encoded as the likelihood sees them, as on every page
+    frames = interpolate(model, pair.to(device), args.steps, args.method)
     strip = grid(frames, nrow=args.steps)
     try:
         written = [save_bytes(args.out, png_bytes(strip, scale=args.scale))]
@@ -70,28 +72,23 @@ def interpolate(model: LatentModel, pair: torch.Tensor, steps: int, method: str 
     return model.decode_mean(path).cpu()
 
 
-def _test_images(model: LatentModel, data_dir: str | None) -> torch.Tensor:
+def _test_images(model: LatentModel, ref: DatasetRef, data_dir: str | None) -> torch.Tensor:
     """The test split of the checkpoint's dataset: (N, C, H, W) in [0, 1]. A model that trained on the first
     `test_from` standard test images (MNIST's bundled split) is given the rest only, as `evaluate` and the
     app do: index 0 is standard test image `test_from`."""
-    ds = model.metadata.get("dataset") or {}
-    name = ds.get("name") or "mnist"
-    held_out = int(ds.get("test_from") or 0)
-    kwargs: dict = {"test_only": True}
-    if name == "folder":  # a folder of images must be resized the way the model was trained
-        c, h, w = model.config.image_shape
-        kwargs.update(size=(h, w), rgb=c == 3)
-    data: ImageDataset = load_dataset(name, data_dir, **kwargs)
+    if ref.name is None:
+        ref = DatasetRef("mnist", ref.pixels)  # an unnamed checkpoint: the bundled MNIST test split
+    data = ref.load_test(data_dir)
     for note in data.notes:  # e.g. where the files were found instead of --data-dir
         print(f"note: {note}", file=sys.stderr)
-    check_images_fit(model, data.test_x, name)
-    if len(data.test_x) <= held_out:
-        raise ValueError(f"dataset {name!r} has no test images to interpolate between"
-                         + (f" after the first {held_out}, which trained the model" if held_out else ""))
+    check_images_fit(model, data.test_x, ref.name)
+    held_out = ref.test_from
+    if len(data.test_x) == 0:
+        raise ValueError(f"dataset {ref.name!r} has no test images to interpolate between")
     if held_out:
-        print(f"note: the model trained on the first {held_out:,} {name} test images; --a and --b index the "
-              f"{len(data.test_x) - held_out:,} after them (index 0 is test image {held_out:,})", file=sys.stderr)
-    return data.test_x[held_out:]
+        print(f"note: the model trained on the first {held_out:,} {ref.name} test images; --a and --b index the "
+              f"{len(data.test_x):,} after them (index 0 is test image {held_out:,})", file=sys.stderr)
+    return data.test_x
 
 
 def _steps(text: str) -> int:

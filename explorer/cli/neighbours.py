@@ -6,7 +6,8 @@ import sys
 
 import torch
 
-from ..analysis import Encoding, encode, load_test_set, model_dataset_name
+from ..analysis import Encoding, encode
+from ..data.ref import DatasetRef
 from ..checkpoint import load_model
 from ..data import ImageDataset
 from ..devices import resolve_device
@@ -65,10 +66,8 @@ def find_all(model: LatentModel, enc: Encoding, images: torch.Tensor, index: int
 
 def test_split(model: LatentModel, data_dir: str | None) -> ImageDataset:
     """The test split the Latent map shows for this model (the same indices), checked against its shape."""
-    name = model_dataset_name(model)
-    if not name:
-        raise ValueError("this checkpoint does not name its dataset (metadata['dataset']['name'])")
-    data = load_test_set(name, data_dir)
+    ref = DatasetRef.of(model)
+    data, name = ref.load_test(data_dir), ref.split
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     if tuple(data.test_x.shape[1:]) != tuple(model.config.image_shape):

@@ -6,7 +6,8 @@ import sys
 
 import torch
 
-from ..analysis import encode, load_test_set, manifold_latents, model_dataset_name
+from ..analysis import encode, manifold_latents
+from ..data.ref import DatasetRef
 from ..checkpoint import load_model
 from ..devices import resolve_device
 from ..images import grid, png_bytes, save_bytes
@@ -44,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
         if model.is_variational:
             z = manifold_grid(args.grid)  # (N*N, 2), row-major
         else:  # no prior to take quantiles of: span the codes of the test set instead
-            name = model_dataset_name(model)
-            if not name:
+            ref = DatasetRef.of(model)
+            if ref.name is None:
                 raise ValueError("an autoencoder's grid spans its encoded test set, and this checkpoint does "
                                  "not name its dataset (metadata['dataset']['name'])")
-            test_x = load_test_set(name, args.data_dir).test_x
-            check_images_fit(model, test_x, name)
-            codes = encode(model, test_x).mean
+            test_x = ref.load_test(args.data_dir).test_x
+            check_images_fit(model, test_x, ref.split)
+            codes = encode(model, ref.scored(test_x)).mean
             z, caption = manifold_latents(args.grid, 2, codes, variational=False)
             print(f"note: {caption}", file=sys.stderr)
         nrow = args.grid

@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -20,7 +19,11 @@ from ..devices import resolve_device
 from ..model import build_model
 from ..data.folder import image_size
 from ..outputs import CheckpointTarget, check_writable
+from ..data.pixels import CHOICES, BatchTransform, resolve_pixels
+from ..data.ref import DatasetRef
+from ..run_record import run_metadata
 from ..trainer import TrainConfig, Trainer, TrainingDiverged
+from ..units import unit_of
 from .common import add_device_seed, apply_threads, int_list, positive_int
 
 DEFAULT_LR = 1e-3
@@ -56,7 +59,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="analytic = SGVB B (closed-form KL); mc = SGVB A (Monte Carlo KL)")
     p.add_argument("--samples", type=int, default=1, help="z samples per example (L)")
     p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with k samples")
-    p.add_argument("--binarize", default="auto", choices=["auto", "dynamic", "none"])
+    p.add_argument("--pixels", default="auto", choices=CHOICES,
+                   help="what the likelihood scores: binarized (Bernoulli), dequantized 8-bit (Gaussian: a bound "
+                        "on the 8-bit image's log-probability), or grey levels as they are; auto picks by decoder")
+    p.add_argument("--binarize", dest="pixels", choices=["auto", "dynamic", "none"], help=argparse.SUPPRESS)
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizer, history)")
     p.add_argument("--checkpoint-every", type=positive_int, default=1, help="write the checkpoint every N epochs")
@@ -138,8 +144,10 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         image_size(args.image_size)  # 100000,100000 is refused here, before any folder is read
     resumed, opt_state = None, None
     if args.resume:
-        resumed, opt_state = load_checkpoint(args.resume)
+        ckpt = load_checkpoint(args.resume)
+        resumed, opt_state = ckpt.model, ckpt.optimizer_state
         resume_settings(args, resumed)
+        _same_pixels(args, ckpt.dataset.pixels, resumed.config.likelihood)
     args.dataset, args.lr = args.dataset or "mnist", DEFAULT_LR if args.lr is None else args.lr
     for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
         if path:  # before any work: an unwritable --out found after the last epoch loses the run
@@ -154,6 +162,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
             raise ValueError(f"{args.resume} has images of shape {tuple(model.config.image_shape)}, but "
                              f"{data.name} has {tuple(data.image_shape)}")
         history = model.metadata.get("history")
+        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood)
         tc = dict(model.metadata.get("train_config") or {})
         tc.update(epochs=args.epochs, device=args.device, lr=args.lr)
         config = TrainConfig.from_dict(tc)
@@ -164,20 +173,31 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         mc = ModelConfig(image_shape=data.image_shape, latent_dim=args.latent, kind=args.kind, arch=args.arch,
                          hidden=args.hidden, activation=args.activation, likelihood=args.likelihood,
                          sigma=args.sigma, noise=args.noise)
+        ref = DatasetRef.for_training(data, args.pixels, args.likelihood)
         torch.manual_seed(args.seed)  # same initial weights for a seed: reproducible, and equal on every rank
-        model = build_model(mc)
+        model = build_model(mc, pixels=ref.pixels)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                              warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
-                             iwae_k=args.iwae_k, binarize=args.binarize, seed=args.seed, device=args.device)
+                             iwae_k=args.iwae_k, seed=args.seed, device=args.device)
     if rank == 0:  # weights and Adam's two moments, as float32
         check_writable(args.out, need_bytes=12 * model.num_parameters() + 2**20)
-    trainer = Trainer(model, data, config, optimizer_state=opt_state, history=history)
+    trainer = Trainer(model, data, config, BatchTransform.for_model(model), optimizer_state=opt_state,
+                      history=history)
+    unit = unit_of(ref.pixels, model.config.likelihood)
     _say(rank, f"{model.describe()}\ntraining on {data.name} {tuple(data.image_shape)} "
-               f"({len(data.train_x)} images) on {trainer.device}, {config.epochs} epochs")
-    return _fit(args, rank, trainer, data, config)
+               f"({len(data.train_x)} images, {ref.pixels} pixels) on {trainer.device}, {config.epochs} epochs\n"
+               f"ELBO and terms in {unit.label}")
+    return _fit(args, rank, trainer, ref, config)
 
 
-def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDataset, config: TrainConfig) -> int:
+def _same_pixels(args: argparse.Namespace, pixels: str, likelihood: str) -> None:
+    """A resume continues on its own pixel rule; an explicit --pixels that contradicts it is an error."""
+    if args.pixels != "auto" and resolve_pixels(args.pixels, likelihood) != pixels:
+        raise ValueError(f"{args.resume} trained on {pixels} pixels, but --pixels says {args.pixels}; a resume "
+                         "continues on its own (leave out --pixels)")
+
+
+def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef, config: TrainConfig) -> int:
     """Run the trainer with progress and checkpoints; the exit code (1 diverged, 3 saved elsewhere, 130 stopped)."""
     target = CheckpointTarget(args.out, lambda msg: print(msg, file=sys.stderr, flush=True))
 
@@ -185,10 +205,10 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDatas
         if rank != 0:
             return None
         return target.write(lambda path: save_model(
-            trainer.model, path, optimizer=trainer.optimizer, dataset=data.describe(), train_config=asdict(config),
-            history=trainer.history, status=status, metrics=trainer.final_metrics()), diverged=status == "diverged")
+            trainer.model, path, optimizer=trainer.optimizer, **run_metadata(trainer, ref, status)),
+            diverged=status == "diverged")
 
-    bar = _progress_bar(args, rank, trainer, data, config)
+    bar = _progress_bar(args, rank, trainer, trainer.data, config)
 
     def on_epoch(r: dict) -> None:
         line = (f"epoch {r['epoch']:>4}  train ELBO {r['train_elbo']:9.3f}  test ELBO {_fmt(r['test_elbo'])}  "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Callable
 
 import numpy as np
@@ -9,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from explorer import plots
-from explorer.analysis import decode_images, model_dataset_name, sample_mixture, sample_prior
+from explorer.analysis import decode_images, sample_mixture, sample_prior
+from explorer.data.ref import DatasetRef
+from explorer.units import comparison, model_unit
 from explorer.data import ImageDataset
 from explorer.images import grid
 from explorer.model import LatentModel
@@ -54,12 +57,12 @@ def compare(cur: state.Current, data: ImageDataset, method: str, n: int) -> None
     device = str(next(cur.model.parameters()).device)
     others: dict[str, tuple[str, int, Callable[[], state.Current]]] = {}  # label -> (kind, latent size, () -> Current)
     for name, m in state.session_models().items():
-        if not (cur.source == "session" and name == cur.name) and model_dataset_name(m) == data.name:
+        if not (cur.source == "session" and name == cur.name) and DatasetRef.of(m).split == data.name:
             others[name] = (m.config.kind, m.latent_dim,
                             lambda name=name, m=m: state.session_current(name, m, device))
     for b in state.bundled_checkpoints():
         if ("error" not in b.meta and not (cur.source == "bundled" and b.name == cur.name)
-                and (b.meta.get("dataset") or {}).get("name") == data.name):
+                and DatasetRef.from_metadata(b.meta, b.meta["config"]["likelihood"]).split == data.name):
             label = b.name if b.name not in others else f"{b.name} (bundled)"
             others[label] = (b.meta["config"]["kind"], b.meta["config"]["latent_dim"],
                              lambda b=b: state.bundled_current(b, device))
@@ -86,6 +89,20 @@ def compare(cur: state.Current, data: ImageDataset, method: str, n: int) -> None
         fig = mapview.figure(c, data, md, height=400, title=f"{short}<br>{c.model.config.kind.upper()}")
         fig.update_layout(showlegend=False, margin=dict(t=70))
         col.plotly_chart(fig, key=f"compare:{name}", config={"displaylogo": False})
+        col.caption(_headline(c.model))
+    units = {model_unit(c.model) for _, c in entries}
+    if len(units) > 1 or not next(iter(units)).probability:
+        a, *rest = units
+        st.caption(comparison(a, rest[0] if rest else a))
+
+
+def _headline(model) -> str:
+    """The model's stored test bound with its unit, for a caption under its map."""
+    unit, bound = model_unit(model), (model.metadata.get("metrics") or {}).get("test_elbo")
+    name = "test ELBO" if model.is_variational else "test reconstruction"
+    if not isinstance(bound, (int, float)):
+        return f"{name}: not recorded ({unit.key})"
+    return f"{name} {unit.show(bound, math.prod(model.config.image_shape))}, {unit.key}"
 
 
 def exports(cur: state.Current, data: ImageDataset, md: mapview.MapData, manifold_png: bytes) -> None:

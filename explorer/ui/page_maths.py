@@ -7,7 +7,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, decode_images, encode, likelihood_images, posterior_draws, trained_binarized
+from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
+from explorer.data.ref import DatasetRef
+from explorer.units import model_unit
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.estimate_plots import estimates_figure, gap_text
@@ -83,7 +85,7 @@ def chosen_image(model: LatentModel, data: ImageDataset, column) -> tuple[torch.
             st.stop()
         x, caption = drawn
         digest = hashlib.sha1(x.numpy().tobytes()).hexdigest()  # the cache name of these exact pixels
-        return likelihood_images(model, x[None])[0], f"drawn:{digest}", 0, caption
+        return DatasetRef.of(model).scored(x[None])[0], f"drawn:{digest}", 0, caption
     state.clamp_index("maths_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
     index = int(column.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
                                     help="Defaults to the image chosen on the Latent map"))
@@ -113,7 +115,7 @@ c1, c2, c3 = st.columns([2, 1, 1])
 x_eval, image, seed, caption = chosen_image(model, data, c1)
 k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key="maths_k"))
 c2.image(show.png(x_eval, 112), output_format="PNG",
-         caption=caption + (" (binarized, as in training)" if trained_binarized(model) else ""))
+         caption=f"{caption} (as the likelihood sees it: {model_unit(model).scores})")
 q = encode(model, x_eval[None])  # q(z|x) of x exactly as shown (binarized when the model was trained so)
 mu, sigma = q.mean[0], q.std[0]
 draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=seed))

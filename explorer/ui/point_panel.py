@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, trained_binarized
+from explorer.analysis import bound_terms
+from explorer.units import model_unit
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.evaluation import log_likelihood
@@ -84,7 +85,7 @@ def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
         m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
         m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
                   help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
-        note = "Numbers are on the binarized test image, as in training." if trained_binarized(model) else ""
+        note = f"Numbers in {model_unit(model).label}, on the test image as the likelihood sees it."
         st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
                    f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
     else:

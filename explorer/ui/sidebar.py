@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import streamlit as st
 
-from explorer.analysis import trained_binarized
+from explorer.units import model_unit
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
 from explorer.ui import present, state
@@ -109,7 +110,7 @@ def _uploaded(device: str) -> state.Current | None:
     k = (digest, device)
     if k not in cache:
         try:
-            model, _ = load_checkpoint_bytes(data, name=up.name, device=device)
+            model = load_checkpoint_bytes(data, name=up.name, device=device).model
         except CheckpointError as e:
             st.sidebar.error(f"Cannot load this checkpoint. {plain(e)}")
             return None
@@ -123,22 +124,19 @@ def _uploaded(device: str) -> state.Current | None:
 
 def scored_on(model) -> str:
     """What a checkpoint's bounds and likelihoods score, in words (its numbers compare only with the same)."""
-    if model.config.likelihood != "bernoulli":
-        return "nats per image, a density of grey pixels (not comparable with binarized models)"
-    if trained_binarized(model):
-        return "nats per image, on binarized images"
-    return "nats per image, a cross-entropy on grey levels (not a log-likelihood)"
+    unit = model_unit(model)
+    return unit.label + ("" if unit.probability else "; not comparable with other models")
 
 
 def _headline(model, metrics: dict) -> list[tuple[str, str]]:
     """The two or three numbers a class compares, with their units."""
-    rows = []
+    rows, unit, dims = [], model_unit(model), math.prod(model.config.image_shape)
     if isinstance(metrics.get("test_log_likelihood"), (int, float)):
         k = metrics.get("eval_k")
-        rows.append(("test log p(x)", f"{metrics['test_log_likelihood']:.2f}" + (f" (k = {k:,})" if k else "")))
+        rows.append(("test log p(x)", unit.show(metrics["test_log_likelihood"], dims) + (f" (k = {k:,})" if k else "")))
     if isinstance(metrics.get("test_elbo"), (int, float)):
         name = "test ELBO" if model.is_variational else "test reconstruction log p(x|z)"
-        rows.append((name, f"{metrics['test_elbo']:.2f}"))
+        rows.append((name, unit.show(metrics["test_elbo"], dims)))
     if isinstance(metrics.get("active_units"), int):
         rows.append(("active latent dimensions", f"{metrics['active_units']} of {model.latent_dim}"))
     return rows

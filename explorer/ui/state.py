@@ -12,10 +12,10 @@ import streamlit as st
 import torch
 
 from explorer import saves
-from explorer.analysis import (Encoding, binarized_test, encode, fit_mixture, load_test_set, model_dataset_name,
-                               trained_binarized, weights_fingerprint)
+from explorer.analysis import Encoding, encode, fit_mixture, weights_fingerprint
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
+from explorer.data.ref import DatasetRef, load_test_set
 from explorer.model import LatentModel
 from explorer.projection import Projection, make_projection
 from explorer.ui.text import plain
@@ -176,7 +176,7 @@ class Current:
 
     @property
     def dataset_name(self) -> str | None:
-        return model_dataset_name(self.model)
+        return DatasetRef.of(self.model).split
 
 
 def set_current(cur: Current | None) -> None:
@@ -230,13 +230,14 @@ def require_data(cur: Current) -> ImageDataset:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _binarized(name: str):
-    return binarized_test(test_set(name).test_x)
+def _scored(name: str, pixels: str, seed: int) -> torch.Tensor:
+    return DatasetRef(name, pixels, test_seed=seed).scored(test_set(name).test_x)
 
 
 def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
-    """Test images as the model's likelihood sees them (binarized like the trainer's test set)."""
-    return _binarized(dataset) if trained_binarized(model) else test_set(dataset).test_x
+    """Test images as the model's likelihood sees them (its DatasetRef's pixel rule and fixed noise)."""
+    ref = DatasetRef.of(model)
+    return _scored(dataset, ref.pixels, ref.test_seed)
 
 
 @st.cache_data(show_spinner="Encoding the test set…", max_entries=16)

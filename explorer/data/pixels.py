@@ -1,0 +1,91 @@
+"""How grey images in [0, 1] become the data a likelihood explains: binarized, dequantized or as they are.
+
+    binarized    one Bernoulli draw per pixel, p = grey level (Salakhutdinov & Murray 2008)
+    dequantized  y = (255 x + u) / 256, u ~ U[0, 1) per pixel (Theis et al. 2016, "A note on the evaluation
+                 of generative models", sec. 3.1): a density on y bounds the 8-bit image's probability,
+                 log P(x) >= E_u[log p(y)] - D log 256
+    grey         the grey levels themselves (a Bernoulli decoder's cross-entropy; an old Gaussian's density)
+
+Training draws fresh noise every visit; the test set is drawn once, on the CPU, with TEST_SEED, so every
+device, page and command scores the same images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+PIXELS = ("binarized", "dequantized", "grey")
+CHOICES = ("auto",) + PIXELS
+LEGACY = {"dynamic": "binarized", "none": "grey"}  # the old --binarize values
+TEST_SEED = 1234  # the test set's binarization or dequantization noise, whatever the training seed
+LEVELS = 256  # 8-bit pixels
+
+
+def resolve_pixels(choice: str, likelihood: str) -> str:
+    """The rule a model trains on: "auto" is binarized for a Bernoulli decoder, dequantized for a Gaussian.
+
+    A Bernoulli decoder on dequantized (continuous) pixels would be neither a probability nor a density."""
+    choice = LEGACY.get(choice, choice)
+    if choice not in CHOICES:
+        raise ValueError(f"pixels must be one of {', '.join(CHOICES)}; got {choice!r}")
+    if choice == "auto":
+        return "binarized" if likelihood == "bernoulli" else "dequantized"
+    if choice == "dequantized" and likelihood == "bernoulli":
+        raise ValueError("a Bernoulli decoder cannot score dequantized pixels: use binarized (or grey, a "
+                         "cross-entropy), or a Gaussian decoder")
+    return choice
+
+
+def to_data(x: Tensor, pixels: str, generator: torch.Generator | None = None) -> Tensor:
+    """x (grey levels in [0, 1]) as the likelihood sees it, with noise from generator (fresh if None)."""
+    if pixels == "binarized":
+        return torch.bernoulli(x, generator=generator)
+    if pixels == "dequantized":
+        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return (torch.round(x * (LEVELS - 1)) + u) / LEVELS
+    if pixels == "grey":
+        return x
+    raise ValueError(f"pixels must be one of {', '.join(PIXELS)}; got {pixels!r}")
+
+
+def scored_pixels(x: Tensor, pixels: str, seed: int = TEST_SEED) -> Tensor:
+    """The scored test images: the noise drawn once with seed on the CPU, before any subsetting."""
+    if pixels == "grey":
+        return x
+    return to_data(x.cpu(), pixels, torch.Generator().manual_seed(seed))
+
+
+def mask(x: Tensor, noise: float, generator: torch.Generator | None = None) -> Tensor:
+    """Masking noise for a denoising AE (Vincent et al. 2008): each pixel zeroed with probability noise."""
+    if noise == 0:
+        return x
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x * (u >= noise)
+
+
+@dataclass(frozen=True)
+class BatchTransform:
+    """What the trainer does to a batch before the loss: the pixel rule, then a DAE's corruption.
+
+    The trainer calls train() and test() and knows nothing of likelihoods or model kinds."""
+
+    pixels: str
+    noise: float = 0.0  # DAE masking probability; 0 for a VAE or AE
+
+    def train(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """(encoder input, decoder target) for one training batch of grey images."""
+        target = to_data(x, self.pixels, generator)
+        return mask(target, self.noise, generator), target
+
+    @classmethod
+    def for_model(cls, model) -> "BatchTransform":
+        """The transform a LatentModel trains with: its pixel rule (model.pixels) and its corruption."""
+        if model.pixels not in PIXELS:
+            raise ValueError(f"the model has no pixel rule (pixels={model.pixels!r}); build it with one")
+        return cls(model.pixels, model.corruption)
+
+    def test(self, x: Tensor) -> Tensor:
+        """The fixed test images the epoch's test terms score (clean: a DAE is scored on clean inputs)."""
+        return scored_pixels(x, self.pixels)

@@ -1,0 +1,107 @@
+"""One record of a checkpoint's data: which images a model trained and is scored on, and how its pixels
+became data. The CLI, `evaluate`, the estimators, the app and the trainer all ask it; none decides alone.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from torch import Tensor
+
+from .base import ImageDataset
+from .pixels import PIXELS, TEST_SEED, resolve_pixels, scored_pixels
+from .registry import load_dataset
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """Stored as a checkpoint's metadata["dataset"]; test_from > 0 means the model trained on the first
+    test_from standard test images (MNIST without its training files) and is scored on the rest only."""
+
+    name: str | None
+    pixels: str  # explorer.data.pixels: binarized | dequantized | grey
+    test_from: int = 0
+    test_seed: int = TEST_SEED  # the fixed noise of the scored test images
+    info: dict[str, Any] = field(default_factory=dict, compare=False)  # image_shape, sizes, classes
+
+    def __post_init__(self) -> None:
+        if self.pixels not in PIXELS:
+            raise ValueError(f"pixels must be one of {', '.join(PIXELS)}; got {self.pixels!r}")
+
+    @classmethod
+    def from_metadata(cls, meta: dict, likelihood: str) -> "DatasetRef":
+        """The record in a checkpoint's metadata; files written before the record named its pixels
+        (format 2) are read with the trainer's old rule on train_config.binarize."""
+        ds = dict(meta.get("dataset") or {})
+        pixels = ds.pop("pixels", None)
+        if pixels is None:
+            pixels = _legacy_pixels((meta.get("train_config") or {}).get("binarize", "auto"), likelihood)
+        return cls(ds.pop("name", None), pixels, int(ds.pop("test_from", 0) or 0),
+                   int(ds.pop("test_seed", TEST_SEED)), ds)
+
+    @classmethod
+    def of(cls, model) -> "DatasetRef":
+        """The record of a loaded LatentModel (its metadata, read with its likelihood)."""
+        return cls.from_metadata(model.metadata, model.config.likelihood)
+
+    @classmethod
+    def for_training(cls, data: ImageDataset, pixels: str, likelihood: str) -> "DatasetRef":
+        """The record a new training writes: pixels is a choice (auto, binarized, ...) resolved for the decoder."""
+        d = data.describe()
+        return cls(d.pop("name"), resolve_pixels(pixels, likelihood), int(d.pop("test_from", 0)), TEST_SEED, d)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, **self.info, "pixels": self.pixels, "test_seed": self.test_seed}
+        if self.test_from:
+            out["test_from"] = self.test_from
+        return out if self.name is not None else {k: v for k, v in out.items() if k != "name"}
+
+    @property
+    def split(self) -> str | None:
+        """The test split as load_test_set names it: "mnist[8000:]" for a model trained on images 0-7,999."""
+        if self.name is None:
+            return None
+        return f"{self.name}[{self.test_from}:]" if self.test_from else self.name
+
+    def load_test(self, data_dir: str | None = None, download: bool = False) -> ImageDataset:
+        """The held-out images this model is mapped and scored on (grey levels, as a person sees them)."""
+        if self.split is None:
+            raise ValueError("this checkpoint does not name its dataset (metadata['dataset']['name'])")
+        kwargs = {}
+        if self.name == "folder" and self.info.get("image_shape"):  # resized as the model was trained
+            c, h, w = self.info["image_shape"]
+            kwargs = {"size": (h, w), "rgb": c == 3}
+        return load_test_set(self.split, data_dir, download, **kwargs)
+
+    def scored(self, x: Tensor) -> Tensor:
+        """Test images as the likelihood sees them: the whole split's noise drawn once with test_seed (so
+        index i is the same image whatever subset is asked for later), grey levels left as they are."""
+        return scored_pixels(x, self.pixels, self.test_seed)
+
+    def with_pixels(self, pixels: str) -> "DatasetRef":
+        return replace(self, pixels=pixels)
+
+
+def load_test_set(name: str, data_dir: str | None = None, download: bool = False, **kwargs: Any) -> ImageDataset:
+    """The test split the explorer maps; "mnist[8000:]" is MNIST's from image 8,000 on. From disk only by
+    default: MNIST's 10,000 test images ship with the package; another data set's files must already be
+    there (training fetches them), so a page never waits on a download that cannot happen offline."""
+    m = re.fullmatch(r"(.+)\[(\d+):\]", name)
+    base, k = (m.group(1), int(m.group(2))) if m else (name, 0)
+    data = load_dataset(base, data_dir, test_only=True, download=download, **kwargs)
+    if not k:
+        return data
+    if k >= len(data.test_x):
+        raise ValueError(f"{name!r}: the {base} test split has only {len(data.test_x)} images")
+    return ImageDataset(name, data.train_x, data.train_y, data.test_x[k:],
+                        None if data.test_y is None else data.test_y[k:], data.classes, data.notes, k)
+
+
+def _legacy_pixels(binarize: str, likelihood: str) -> str:
+    """The rule of format-2 files: binarize auto meant dynamic binarization for a Bernoulli decoder only."""
+    b = "binarized" if binarize == "dynamic" else "grey" if binarize == "none" else binarize
+    if b == "auto":
+        return "binarized" if likelihood == "bernoulli" else "grey"
+    return b if b in PIXELS else "grey"
+

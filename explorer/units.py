@@ -1,0 +1,89 @@
+"""What a model's log p(x), ELBO and reconstruction term measure: one unit per (pixel rule, likelihood).
+
+Every number is nats per image. Only some are log-probabilities of discrete images, and only those can be
+ranked against each other (on the same data) or given in bits per dimension:
+
+    binarized  + Bernoulli  log P(x) of the binarized image: a probability
+    dequantized + Gaussian  log p(y) - D log 256 <= log P(x) of the 8-bit image (Theis et al. 2016, sec. 3.1)
+    grey       + Bernoulli  a cross-entropy on grey levels (not a log-likelihood)
+    otherwise               a density of pixels in [0, 1] (not a probability: it grows as sigma shrinks)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .data.pixels import LEVELS
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: str  # "binarized", "8-bit", "grey cross-entropy", "grey density", "binary density"
+    scores: str  # the data the number scores, for a caption
+    meaning: str  # what the number is
+    probability: bool  # a log-probability (or a lower bound on one) of discrete images
+
+    @property
+    def label(self) -> str:
+        """A caption: "nats per image: log-probability of the binarized image"."""
+        return f"nats per image: {self.meaning}"
+
+    def bits_per_dim(self, nats: float, dims: int) -> float | None:
+        """-log2 P(x) / D, the literature's bits per dimension; None when the number is no probability."""
+        return -nats / (dims * math.log(2)) if self.probability else None
+
+    def show(self, nats: float, dims: int) -> str:
+        """"-86.21 nats (1.37 bits/dim)" or "-25.02 nats" for a number with no probability behind it."""
+        bpd = self.bits_per_dim(nats, dims)
+        return f"{nats:.2f} nats" + ("" if bpd is None else f" ({bpd:.3f} bits/dim)")
+
+
+UNITS = {
+    ("binarized", "bernoulli"): Unit("binarized", "binarized images", "log-probability of the binarized image",
+                                     True),
+    ("dequantized", "gaussian"): Unit("8-bit", "dequantized 8-bit images",
+                                      "lower bound on the 8-bit image's log-probability (log p(y) - D log 256)",
+                                      True),
+    ("grey", "bernoulli"): Unit("grey cross-entropy", "grey levels",
+                                "Bernoulli cross-entropy on grey levels, not a log-likelihood", False),
+    ("grey", "gaussian"): Unit("grey density", "grey levels", "density of grey pixels in [0, 1], not a probability",
+                               False),
+    ("binarized", "gaussian"): Unit("binary density", "binarized images",
+                                    "Gaussian density at binary pixels, not a probability", False),
+}
+
+
+def unit_of(pixels: str, likelihood: str) -> Unit:
+    """The unit of a model trained and scored on `pixels` with decoder `likelihood`."""
+    family = "bernoulli" if likelihood == "bernoulli" else "gaussian"
+    try:
+        return UNITS[(pixels, family)]
+    except KeyError:
+        raise ValueError(f"no unit for {likelihood} on {pixels} pixels") from None
+
+
+def dequantization_offset(dims: int) -> float:
+    """-D log 256: the log-volume of one 8-bit image's cell of [0, 1)^D."""
+    return -dims * math.log(LEVELS)
+
+
+def comparison(a: Unit, b: Unit) -> str | None:
+    """None when two numbers can be ranked; otherwise why not, for a caption or the CLI."""
+    if a == b and a.probability:
+        return None
+    if a == b:
+        return f"both are {a.meaning}: neither is a log-likelihood, so they are not ranked"
+    return (f"not comparable: one is a {a.meaning} (on {a.scores}), the other a {b.meaning} (on {b.scores}); "
+            "different units are not ranked")
+
+
+def model_unit(model) -> Unit:
+    """The unit of a loaded model's numbers, from its checkpoint's DatasetRef and its decoder."""
+    from .data.ref import DatasetRef
+
+    return unit_of(DatasetRef.of(model).pixels, model.config.likelihood)
+
+
+def unit_fields(unit: Unit) -> dict[str, str]:
+    """What a stored metrics block or a JSON report carries beside its numbers."""
+    return {"unit": unit.key, "scores": unit.scores}
