@@ -17,7 +17,7 @@ import time
 import torch
 
 import explorer
-from explorer.data import binarize
+from explorer.data.ref import DatasetRef
 from explorer.evaluation import log_likelihood
 from explorer.evaluation.likelihood import DEFAULT_ROWS
 
@@ -35,7 +35,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = explorer.build_model(explorer.ModelConfig(latent_dim=50, hidden=(200, 200), activation="tanh"))
-    x = binarize(explorer.load_dataset("mnist", test_only=True).test_x, seed=1234)[:args.n]
+    x = DatasetRef("mnist", "binarized").scored(explorer.load_dataset("mnist", test_only=True).test_x)[:args.n]
     log_likelihood(model, x[:2], min(args.k, 100), use_fast_path=not args.generic)  # warm-up
     load_before = os.getloadavg()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -5,7 +5,7 @@ KL) with its DataLoader loop, written without torchvision: a Dataset whose __get
 torchvision's MNIST with transforms.ToTensor() does (uint8 tensor -> PIL image -> numpy copy -> float
 tensor / 255). A second baseline row skips the PIL round trip (one uint8 image straight to a float
 tensor): a lighter loader than the example's, which shows how much of the gap is data loading. Ours is the same architecture through explorer.Trainer on
-grey levels (binarize="none", as the baseline). Both are scored by one function: the per-example
+grey levels (`--pixels grey`, as the baseline). Both are scored by one function: the per-example
 negative ELBO on the test set, single z draw from a fixed seed, summed BCE on grey levels + closed-form
 KL. Throughput counts training steps only (test evaluation excluded) for both, from the median
 epoch; the loops alternate epoch by epoch so that load from other jobs falls on all alike. A third
@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from explorer import ModelConfig, TrainConfig, Trainer, build_model, load_dataset
+from explorer.data.pixels import BatchTransform
 from explorer.objectives import objective
 from explorer.data.idx import read_idx
 
@@ -139,8 +140,8 @@ class Ours:
         torch.manual_seed(seed)
         self.model = build_model(ModelConfig(image_shape=(1, 28, 28), hidden=(400,), latent_dim=LATENT,
                                              likelihood="bernoulli", activation="relu"))
-        self.trainer = Trainer(self.model, data, TrainConfig(epochs=1, batch_size=BATCH, lr=LR, binarize="none",
-                                                             seed=seed, device="cpu"))
+        self.trainer = Trainer(self.model, data, TrainConfig(epochs=1, batch_size=BATCH, lr=LR, seed=seed, device="cpu"),
+                               BatchTransform("grey"))  # grey levels, as the baseline trains
 
     def epoch(self) -> float:
         t = self.trainer

@@ -132,7 +132,7 @@ def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     assert app.sidebar.selectbox(key="bundled_name").value == "vae2"
     text = card(app)
     assert "VAE · MLP 16 · latent **2**" in text and "\nmnist" in text
-    assert "test ELBO: **-543.21**" in text  # the headline number from the checkpoint, its unit below
+    assert "test ELBO: **-543.21 nats (1.000 bits/dim)**" in text  # the headline number from the checkpoint, its unit below
     assert any(c.value == "nats per image: log-probability of the binarized image" for c in app.sidebar.caption)
     assert "trained: 1 epoch, finished" in text  # behind "details"
     assert app.title[0].value == "Latent map"
@@ -165,7 +165,7 @@ def test_the_default_is_the_shipped_or_pinned_model_not_a_later_save(trained, tm
 def test_choosing_a_checkpoint_changes_the_card(app):
     assert any("N(0, 1) quantiles" in c for c in image_captions(app))  # the VAE's manifold grid
     choose(app, "ae2")
-    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21**" in card(app)
+    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21 nats (1.000 bits/dim)**" in card(app)
     assert any("encoded test set's 5%…95% quantiles" in c for c in image_captions(app))  # the AE has no prior
     choose(app, "vae20")
     assert "latent **20**" in card(app)
@@ -327,7 +327,7 @@ def test_map_shows_points_posterior_and_numbers(app):
     enc = app.session_state["_explorer_current"]
     # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2)
     from explorer.analysis import encode
-from explorer.data.ref import load_test_set
+    from explorer.data.ref import load_test_set
     q = encode(enc.model, load_test_set("mnist").test_x[:1])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert header["selected_cov"] == pytest.approx([q.std[0, 0] ** 2, 0, 0, q.std[0, 1] ** 2], abs=1e-6)
@@ -342,7 +342,7 @@ def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
     from explorer.analysis import encode
-from explorer.data.ref import load_test_set
+    from explorer.data.ref import load_test_set
     q = encode(app.session_state["_explorer_current"].model, load_test_set("mnist").test_x[42:43])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert image_by_caption(app, "test image 42")
