@@ -124,3 +124,32 @@ def test_units_that_differ_are_not_ranked() -> None:
     assert comparison(binar, binar) is None and comparison(eight, eight) is None
     assert "not comparable" in comparison(binar, eight)
     assert "not ranked" in comparison(xent, xent)
+
+
+def test_cli_trains_a_gaussian_on_dequantized_pixels_and_reports_its_unit(tmp_path, capsys) -> None:
+    import json
+
+    from explorer.cli import main
+
+    common = ["--dataset", "digits", "--likelihood", "gaussian_learned", "--hidden", "16", "--epochs", "2",
+              "--threads", "1", "--quiet"]
+    for pixels in ("auto", "grey"):
+        out = tmp_path / f"{pixels}.safetensors"
+        assert main(["train", *common, "--pixels", pixels, "--out", str(out)]) == 0
+        assert main(["evaluate", str(out), "--k", "8", "--n", "20", "--quiet", "--threads", "1",
+                     "--json-out", str(tmp_path / f"{pixels}.json")]) == 0
+        res = json.loads((tmp_path / f"{pixels}.json").read_text())
+        printed = capsys.readouterr().out
+        if pixels == "auto":  # a Gaussian decoder: dequantized 8-bit pixels, a bound on a log-probability
+            assert load_checkpoint(out).dataset.pixels == "dequantized"
+            assert res["unit"] == "8-bit" and res["test_log_likelihood"] < 0
+            assert res["test_bits_per_dim"] == pytest.approx(-res["test_log_likelihood"] / (64 * math.log(2)))
+            assert "bits/dim" in printed and "lower bound on the 8-bit image's log-probability" in printed
+        else:  # grey levels: a density, not a probability, so no bits/dim
+            assert res["unit"] == "grey density" and res["test_bits_per_dim"] is None
+            assert "not a probability" in printed and "bits/dim" not in printed
+        assert main(["info", str(out)]) == 0
+        assert "units: nats per image" in capsys.readouterr().out
+    assert main(["train", *common, "--pixels", "grey", "--resume", str(tmp_path / "auto.safetensors"),
+                 "--epochs", "3", "--out", str(tmp_path / "auto.safetensors")]) == 2
+    assert "trained on dequantized pixels, but --pixels says grey" in capsys.readouterr().err
