@@ -8,6 +8,7 @@ import torch
 from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
 from explorer.evaluation import log_likelihood
 from explorer.images import grid
+from explorer.units import model_unit
 from explorer.ui import map_extras, show, state
 from explorer.ui.text import plain
 
@@ -66,6 +67,7 @@ c1, c2, c3 = st.columns(3)
 c1.metric("reconstruction (nats)", f"{n['recon']:.2f}", help="E_q[log p(x|z)], averaged over 1,000 draws")
 c2.metric("KL (nats)", f"{n['kl']:.2f}", help="KL(q(z|x) || p(z)), in closed form")
 c3.metric("ELBO (nats)", f"{n['elbo']:.2f}")
+st.caption(f"Units: {model_unit(model).label}; the image is scored as {model_unit(model).scores}.")
 st.markdown(f"Training maximises the evidence lower bound, ELBO = reconstruction − KL. The reconstruction term "
             f"({n['recon']:.2f}) rewards codes the decoder can turn back into this image; the KL term "
             f"({n['kl']:.2f} nats) charges for how far q(z|x) strays from the prior N(0, I). The two pull "
