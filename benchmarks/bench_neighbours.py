@@ -12,7 +12,8 @@ import time
 
 
 from explorer import load_model
-from explorer.analysis import encode, load_test_set, model_dataset_name
+from explorer.analysis import load_test_set, model_dataset_name
+from explorer.encoding import encode
 from explorer.neighbours import neighbours
 
 

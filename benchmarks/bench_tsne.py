@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from explorer import load_model
-from explorer.analysis import encode, load_test_set, model_dataset_name
+from explorer.analysis import load_test_set, model_dataset_name
+from explorer.encoding import encode
 from explorer.projection import TSNEProjection, UMAPProjection, umap_available
 
 

@@ -13,18 +13,11 @@ from torch.distributions import Normal
 
 from .data import ImageDataset, load_dataset
 from .data.base import binarize
+from .encoding import Encoding
 from .latent import lerp, manifold_grid, traversal
 from .model import LatentModel
 from .objectives import gaussian_kl_per_dim
 from .trainer import TEST_BINARIZE_SEED  # the trainer binarizes the test set once, with this seed
-
-
-@dataclass
-class Encoding:
-    """Posterior parameters of a data set: mean and std of q(z|x), each (N, D); std = 0 for an AE."""
-
-    mean: np.ndarray
-    std: np.ndarray
 
 
 def model_dataset_name(model: LatentModel) -> str | None:
@@ -66,21 +59,6 @@ def likelihood_images(model: LatentModel, test_x: torch.Tensor) -> torch.Tensor:
     """The test images on which the trainer reported ELBOs: binarized for a model trained on binarized
     data, so numbers here match the model card; grey levels otherwise."""
     return binarized_test(test_x) if trained_binarized(model) else test_x
-
-
-@torch.no_grad()
-def encode(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> Encoding:
-    """q(z|x) means and stds for every image, batched on the model's device."""
-    dev = next(model.parameters()).device
-    means, stds = [], []
-    for i in range(0, len(x), batch_size):
-        q = model.encode(x[i:i + batch_size].to(dev))
-        means.append(q.mean.float().cpu())
-        stds.append(q.variance.float().sqrt().cpu())
-    d = model.latent_dim
-    mean = torch.cat(means).numpy() if means else np.zeros((0, d), np.float32)
-    std = torch.cat(stds).numpy() if stds else np.zeros((0, d), np.float32)
-    return Encoding(mean, std)
 
 
 def mean_kl_per_dim(enc: Encoding) -> np.ndarray:
@@ -241,23 +219,9 @@ def sample_mixture(gmm, n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(z.astype(np.float32))
 
 
-@torch.no_grad()
-def decode_images(model: LatentModel, z: torch.Tensor) -> torch.Tensor:
-    """Mean images of p(x|z) for a batch of latents, on the CPU: (N, C, H, W)."""
-    dev = next(model.parameters()).device
-    return model.decode_mean(z.to(dev, torch.float32)).float().cpu()
-
-
 def pixel_crossfade(xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Tensor:
     """(1 - t) xa + t xb in pixel space, t from 0 to 1: (steps, C, H, W), the contrast to a latent path."""
     return lerp(xa.reshape(-1), xb.reshape(-1), steps).view(steps, *xa.shape)
-
-
-def weights_fingerprint(model: LatentModel) -> str:
-    """A cheap digest of the weights, so caches notice a model that is still being trained."""
-    with torch.no_grad():
-        total = sum(float(p.detach().double().abs().sum()) for p in model.parameters())
-    return f"{total:.10e}"
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ from threadpoolctl import threadpool_limits
 from explorer import analysis
 from explorer.config import ModelConfig
 from explorer.data.base import binarize
+from explorer.encoding import Encoding, decode_images, encode, weights_fingerprint
 from explorer.latent import manifold_grid, traversal
 from explorer.model import build_model
 
@@ -29,21 +30,21 @@ def tiny(kind: str = "vae", latent: int = 3, **meta) -> torch.nn.Module:
 def test_encode_shapes_batches_and_point_codes():
     x = torch.rand(25, 1, 6, 6)
     vae, ae = tiny("vae"), tiny("ae")
-    e = analysis.encode(vae, x, batch_size=7)
+    e = encode(vae, x, batch_size=7)
     assert e.mean.shape == e.std.shape == (25, 3) and (e.std > 0).all()
     np.testing.assert_allclose(e.mean, vae.encode(x).mean.detach().numpy(), atol=1e-6)
-    ea = analysis.encode(ae, x)
+    ea = encode(ae, x)
     assert (ea.std == 0).all()
-    assert analysis.encode(vae, x[:0]).mean.shape == (0, 3)
+    assert encode(vae, x[:0]).mean.shape == (0, 3)
 
 
 def test_mean_kl_per_dim_closed_form():
     # KL(N(m, s^2) || N(0, 1)) = (m^2 + s^2 - 1 - log s^2) / 2: 0 at the prior, 1/2 for m = 1, s = 1
     mean = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     std = np.array([[1.0, 1.0, 2.0], [1.0, 1.0, 2.0]])
-    kl = analysis.mean_kl_per_dim(analysis.Encoding(mean, std))
+    kl = analysis.mean_kl_per_dim(Encoding(mean, std))
     np.testing.assert_allclose(kl, [0.0, 0.5, 0.5 * (4 - 1 - math.log(4))], atol=1e-12)
-    assert (analysis.mean_kl_per_dim(analysis.Encoding(mean, 0 * std)) == 0).all()  # AE
+    assert (analysis.mean_kl_per_dim(Encoding(mean, 0 * std)) == 0).all()  # AE
 
 
 def test_principal_directions_of_known_data():
@@ -69,14 +70,14 @@ def test_slider_basis_large_latent_picks_most_kl_or_principal_directions():
     mean = np.zeros((50, D))
     std = np.ones((50, D))
     std[:, 7], std[:, 3] = 0.1, 0.2  # dims 7 then 3 carry the most KL
-    enc = analysis.Encoding(mean + np.random.default_rng(0).standard_normal((50, D)) * 1e-3, std)
+    enc = Encoding(mean + np.random.default_rng(0).standard_normal((50, D)) * 1e-3, std)
     b = analysis.slider_basis(D, enc, max_sliders=4, mode="kl")
     assert b.U.shape == (D, 4) and b.labels[0].startswith("z8 (KL") and b.labels[1].startswith("z4 (KL")
     assert "most KL" in b.note
     p = analysis.slider_basis(D, enc, max_sliders=4, mode="pca")
     np.testing.assert_allclose(p.U.T @ p.U, np.eye(4), atol=1e-10)
     assert p.labels == ["PC 1", "PC 2", "PC 3", "PC 4"]
-    ae = analysis.slider_basis(D, analysis.Encoding(enc.mean * np.arange(D), 0 * std), 2)
+    ae = analysis.slider_basis(D, Encoding(enc.mean * np.arange(D), 0 * std), 2)
     assert ae.labels[0].startswith("z20 (variance")  # no KL for an AE: rank by spread
     with pytest.raises(ValueError):
         analysis.slider_basis(D, enc, 4, mode="ica")
@@ -175,7 +176,7 @@ def test_mixture_fits_with_one_blas_thread(monkeypatch):
 
 def test_slider_ranges():
     U = np.eye(2)
-    enc = analysis.Encoding(np.array([[0.0, 10.0], [0.5, 12.0], [-0.5, 11.0]]), np.ones((3, 2)))
+    enc = Encoding(np.array([[0.0, 10.0], [0.5, 12.0], [-0.5, 11.0]]), np.ones((3, 2)))
     lo, hi = analysis.slider_ranges(U, enc, variational=True)
     assert lo[0] == -3 and hi[0] == 3 and hi[1] >= 12  # at least the prior's ±3, widened to the data
     lo, hi = analysis.slider_ranges(U, enc, variational=False)
@@ -216,10 +217,10 @@ def test_trained_binarized_follows_the_trainer(likelihood, binarize_opt, expecte
 
 def test_fingerprint_notices_a_weight_change_and_draws_centre_on_the_mean():
     m = tiny()
-    before = analysis.weights_fingerprint(m)
+    before = weights_fingerprint(m)
     with torch.no_grad():
         next(m.parameters())[0, 0] += 1.0
-    assert analysis.weights_fingerprint(m) != before
+    assert weights_fingerprint(m) != before
     x = torch.rand(1, 1, 6, 6)
     z = analysis.posterior_draws(m, x, 4000, seed=0)
     q = m.encode(x)
@@ -230,4 +231,4 @@ def test_fingerprint_notices_a_weight_change_and_draws_centre_on_the_mean():
 def test_decode_images_is_the_decoder_mean():
     m = tiny()
     z = torch.randn(3, 3)
-    torch.testing.assert_close(analysis.decode_images(m, z), m.decode_mean(z))
+    torch.testing.assert_close(decode_images(m, z), m.decode_mean(z))

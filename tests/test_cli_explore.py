@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 
 from explorer import load_model
-from explorer.analysis import encode, load_test_set, model_dataset_name
+from explorer.analysis import load_test_set, model_dataset_name
 from explorer.cli import main
+from explorer.encoding import encode
 from tests.test_cli import TINY
 
 

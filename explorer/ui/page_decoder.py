@@ -8,8 +8,9 @@ import streamlit as st
 import torch
 
 from explorer import plots
-from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_kl_per_dim, sample_prior,
-                               slider_basis, slider_coordinates, slider_ranges, traverse)
+from explorer.analysis import (SliderBasis, apply_sliders, mean_kl_per_dim, sample_prior, slider_basis,
+                               slider_coordinates, slider_ranges, traverse)
+from explorer.encoding import decode_images
 from explorer.images import to_uint8
 from explorer.model import LatentModel
 from explorer.ui import browser_input, present, show, state

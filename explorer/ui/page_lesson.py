@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
+from explorer.analysis import bound_terms, posterior_draws
+from explorer.encoding import decode_images, encode
 from explorer.evaluation import log_likelihood
 from explorer.images import grid
 from explorer.ui import map_extras, show, state

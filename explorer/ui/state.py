@@ -12,10 +12,10 @@ import streamlit as st
 import torch
 
 from explorer import saves
-from explorer.analysis import (Encoding, binarized_test, encode, fit_mixture, load_test_set, model_dataset_name,
-                               trained_binarized, weights_fingerprint)
+from explorer.analysis import binarized_test, fit_mixture, load_test_set, model_dataset_name, trained_binarized
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
+from explorer.encoding import Encoding, encode, weights_fingerprint
 from explorer.model import LatentModel
 from explorer.projection import Projection, make_projection
 from explorer.ui.text import plain
