@@ -9,14 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.distributions import Normal
 
 from .data import ImageDataset, load_dataset
 from .data.base import binarize
 from .encoding import Encoding
+from .evaluation.elbo import mean_kl_per_dim
 from .latent import lerp, manifold_grid, traversal
 from .model import LatentModel
-from .objectives import gaussian_kl_per_dim
 from .trainer import TEST_BINARIZE_SEED  # the trainer binarizes the test set once, with this seed
 
 
@@ -59,18 +58,6 @@ def likelihood_images(model: LatentModel, test_x: torch.Tensor) -> torch.Tensor:
     """The test images on which the trainer reported ELBOs: binarized for a model trained on binarized
     data, so numbers here match the model card; grey levels otherwise."""
     return binarized_test(test_x) if trained_binarized(model) else test_x
-
-
-def mean_kl_per_dim(enc: Encoding) -> np.ndarray:
-    """KL(q(z_d|x) || N(0, 1)) per dimension, averaged over the data: (D,). Zero for an AE.
-
-    Dimensions with near-zero KL are "inactive": the encoder ignores them (Burda et al. 2016, sec. 5.2).
-    """
-    if not np.any(enc.std > 0):
-        return np.zeros(enc.mean.shape[1])
-    q = Normal(torch.from_numpy(enc.mean).double(), torch.from_numpy(enc.std).double())
-    p = Normal(torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64))
-    return gaussian_kl_per_dim(q, p).mean(0).numpy()
 
 
 def principal_directions(mean: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,20 +211,6 @@ def pixel_crossfade(xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Ten
     return lerp(xa.reshape(-1), xb.reshape(-1), steps).view(steps, *xa.shape)
 
 
-@torch.no_grad()
-def bound_terms(model: LatentModel, x: torch.Tensor, samples: int = 64, seed: int = 0) -> dict[str, float]:
-    """ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)) for one image (1, C, H, W), in nats: the KL in closed
-    form (Kingma & Welling 2014, app. B), the reconstruction term averaged over `samples` draws of z.
-    For an AE the "reconstruction" is log p(x|z) at the code and there is no KL."""
-    from .objectives import objective
-
-    dev = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)  # the same numbers on every rerun, without touching the global stream
-        t = objective(model, x.to(dev), samples=samples if model.is_variational else 1)
-    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.elbo.item()}
-
-
 def slider_ranges(U: np.ndarray, enc: Encoding | None, variational: bool) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) for each slider: at least ±3 prior standard deviations for a VAE, widened to hold 99% of
     the encoded test set; for an AE (no prior to scale by) the data's range with a margin."""
@@ -252,11 +225,3 @@ def slider_ranges(U: np.ndarray, enc: Encoding | None, variational: bool) -> tup
         pad = 0.1 * np.maximum(qhi - qlo, 1e-3)
         lo, hi = qlo - pad, qhi + pad
     return np.floor(lo * 2) / 2, np.ceil(hi * 2) / 2  # round outwards to halves: tidy slider ends
-
-
-@torch.no_grad()
-def posterior_draws(model: LatentModel, x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """n reparameterised draws z = mu + sigma * eps from q(z|x) of one image (1, C, H, W): (n, D)."""
-    q = model.encode(x.to(next(model.parameters()).device))
-    eps = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return q.mean[0].cpu() + q.variance[0].sqrt().cpu() * eps

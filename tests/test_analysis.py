@@ -10,6 +10,7 @@ from explorer import analysis
 from explorer.config import ModelConfig
 from explorer.data.base import binarize
 from explorer.encoding import Encoding, decode_images, encode, weights_fingerprint
+from explorer.evaluation import bound_terms, mean_kl_per_dim, posterior_draws
 from explorer.latent import manifold_grid, traversal
 from explorer.model import build_model
 
@@ -42,9 +43,9 @@ def test_mean_kl_per_dim_closed_form():
     # KL(N(m, s^2) || N(0, 1)) = (m^2 + s^2 - 1 - log s^2) / 2: 0 at the prior, 1/2 for m = 1, s = 1
     mean = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     std = np.array([[1.0, 1.0, 2.0], [1.0, 1.0, 2.0]])
-    kl = analysis.mean_kl_per_dim(Encoding(mean, std))
+    kl = mean_kl_per_dim(Encoding(mean, std))
     np.testing.assert_allclose(kl, [0.0, 0.5, 0.5 * (4 - 1 - math.log(4))], atol=1e-12)
-    assert (analysis.mean_kl_per_dim(Encoding(mean, 0 * std)) == 0).all()  # AE
+    assert (mean_kl_per_dim(Encoding(mean, 0 * std)) == 0).all()  # AE
 
 
 def test_principal_directions_of_known_data():
@@ -196,10 +197,10 @@ def test_pixel_crossfade_ends_and_middle():
 
 def test_bound_terms_vae_and_ae():
     x = torch.bernoulli(torch.rand(1, 1, 6, 6))
-    t = analysis.bound_terms(tiny("vae"), x, samples=8)
+    t = bound_terms(tiny("vae"), x, samples=8)
     assert t["elbo"] == pytest.approx(t["recon"] - t["kl"], abs=1e-4) and t["kl"] > 0
-    assert analysis.bound_terms(tiny("vae"), x, samples=8) == t  # seeded: the same on every rerun
-    a = analysis.bound_terms(tiny("ae"), x)
+    assert bound_terms(tiny("vae"), x, samples=8) == t  # seeded: the same on every rerun
+    a = bound_terms(tiny("ae"), x)
     assert a["kl"] == 0 and a["elbo"] == a["recon"]
 
 
@@ -222,7 +223,7 @@ def test_fingerprint_notices_a_weight_change_and_draws_centre_on_the_mean():
         next(m.parameters())[0, 0] += 1.0
     assert weights_fingerprint(m) != before
     x = torch.rand(1, 1, 6, 6)
-    z = analysis.posterior_draws(m, x, 4000, seed=0)
+    z = posterior_draws(m, x, 4000, seed=0)
     q = m.encode(x)
     np.testing.assert_allclose(z.mean(0).numpy(), q.mean[0].detach().numpy(), atol=0.1)
     np.testing.assert_allclose(z.std(0).numpy(), q.stddev[0].detach().numpy(), rtol=0.1)

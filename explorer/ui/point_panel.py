@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, trained_binarized
+from explorer.analysis import trained_binarized
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
-from explorer.evaluation import log_likelihood
+from explorer.evaluation import bound_terms, log_likelihood
 from explorer.model import LatentModel
 from explorer.ui import show, state
 
