@@ -14,7 +14,7 @@ from .data import ImageDataset, load_dataset
 from .data.base import binarize
 from .encoding import Encoding
 from .evaluation.elbo import mean_kl_per_dim
-from .latent import lerp, manifold_grid, traversal
+from .latent import principal_directions, traversal
 from .model import LatentModel
 from .trainer import TEST_BINARIZE_SEED  # the trainer binarizes the test set once, with this seed
 
@@ -58,16 +58,6 @@ def likelihood_images(model: LatentModel, test_x: torch.Tensor) -> torch.Tensor:
     """The test images on which the trainer reported ELBOs: binarized for a model trained on binarized
     data, so numbers here match the model card; grey levels otherwise."""
     return binarized_test(test_x) if trained_binarized(model) else test_x
-
-
-def principal_directions(mean: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k leading principal directions of the encoded means: (D, k) orthonormal columns, and the
-    standard deviation of the data along each: (k,)."""
-    mean = np.asarray(mean, dtype=np.float64)
-    centred = mean - mean.mean(0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    sd = s / np.sqrt(max(1, len(mean) - 1))
-    return vt[:k].T.copy(), sd[:k].copy()
 
 
 @dataclass
@@ -132,41 +122,6 @@ def traverse(z: torch.Tensor, U: np.ndarray, values: torch.Tensor) -> torch.Tens
     return Z.to(z.dtype)
 
 
-def manifold_latents(n: int, latent_dim: int, mean: np.ndarray | None = None,
-                     variational: bool = True) -> tuple[torch.Tensor, str]:
-    """Latent points for the decoded manifold grid, (n * n, D), and a caption.
-
-    A 2-D latent: the inverse-CDF grid of Kingma & Welling (2014, fig. 4). Larger latents: the same
-    grid laid along the two leading principal directions of the encoded data, scaled by the data's
-    spread along each, centred on the data mean. An autoencoder (variational False) with a 1- or 2-D
-    code has no prior to take quantiles of: its grid spans the 5%…95% quantiles of the encoded data on
-    each axis (its codes can span ±30, where N(0, 1) quantiles would decode one small patch).
-    """
-    g = manifold_grid(n)  # (n * n, 2) standard-normal quantiles
-    if not variational and mean is not None and len(mean) >= 2 and latent_dim <= 2:
-        p = np.linspace(0.05, 0.95, n)
-        axes = [np.quantile(mean[:, d], p) for d in range(latent_dim)]
-        if latent_dim == 1:
-            z = np.tile(axes[0], n)[:, None]
-            return torch.from_numpy(z).float(), "z1 on the encoded test set's 5%…95% quantiles (no prior)"
-        z1, z2 = np.meshgrid(axes[0], axes[1][::-1], indexing="xy")  # row-major, top row = largest z2
-        z = np.stack([z1.reshape(-1), z2.reshape(-1)], axis=1)
-        return torch.from_numpy(z).float(), ("z on a grid of the encoded test set's 5%…95% quantiles on each "
-                                             "axis (an autoencoder has no prior to take quantiles of)")
-    if latent_dim == 2:
-        return g, "z on a grid of N(0, 1) quantiles 5%…95% (Kingma & Welling 2014, fig. 4)"
-    if latent_dim == 1:
-        return g[:, :1], "z1 on N(0, 1) quantiles (the second grid axis repeats it)"
-    if mean is None or len(mean) < 3:
-        z = torch.zeros(n * n, latent_dim)
-        z[:, :2] = g
-        return z, "grid over z1 and z2 with the other dimensions at 0"
-    U, sd = principal_directions(mean, 2)
-    z = mean.mean(0) + (g.double().numpy() * sd) @ U.T
-    return torch.from_numpy(z).float(), ("grid along the two leading principal directions of the encoded "
-                                         "test set, ±1.64 std (quantiles 5%…95%)")
-
-
 def sample_prior(latent_dim: int, n: int, seed: int) -> torch.Tensor:
     """n draws from p(z) = N(0, I): (n, D), reproducible from the seed."""
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
@@ -204,11 +159,6 @@ def sample_mixture(gmm, n: int, seed: int) -> torch.Tensor:
     eps = rng.standard_normal((n, gmm.means_.shape[1]))
     z = gmm.means_[comp] + np.einsum("nij,nj->ni", chol[comp], eps)
     return torch.from_numpy(z.astype(np.float32))
-
-
-def pixel_crossfade(xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Tensor:
-    """(1 - t) xa + t xb in pixel space, t from 0 to 1: (steps, C, H, W), the contrast to a latent path."""
-    return lerp(xa.reshape(-1), xb.reshape(-1), steps).view(steps, *xa.shape)
 
 
 def slider_ranges(U: np.ndarray, enc: Encoding | None, variational: bool) -> tuple[np.ndarray, np.ndarray]:

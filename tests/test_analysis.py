@@ -11,7 +11,7 @@ from explorer.config import ModelConfig
 from explorer.data.base import binarize
 from explorer.encoding import Encoding, decode_images, encode, weights_fingerprint
 from explorer.evaluation import bound_terms, mean_kl_per_dim, posterior_draws
-from explorer.latent import manifold_grid, traversal
+from explorer.latent import manifold_grid, manifold_latents, pixel_crossfade, principal_directions, traversal
 from explorer.model import build_model
 
 
@@ -53,7 +53,7 @@ def test_principal_directions_of_known_data():
     X = np.zeros((500, 4))
     X[:, 2] = 3.0 * rng.standard_normal(500)
     X[:, 0] = 1.0 * rng.standard_normal(500)
-    U, sd = analysis.principal_directions(X, 2)
+    U, sd = principal_directions(X, 2)
     assert U.shape == (4, 2)
     np.testing.assert_allclose(np.abs(U[:, 0]), [0, 0, 1, 0], atol=0.01)  # up to sampling
     np.testing.assert_allclose(np.abs(U[:, 1]), [1, 0, 0, 0], atol=0.01)
@@ -114,33 +114,33 @@ def test_traverse_with_axes_is_latent_traversal_and_moves_along_each_direction()
 
 
 def test_manifold_latents():
-    z, cap = analysis.manifold_latents(4, 2)
+    z, cap = manifold_latents(4, 2)
     torch.testing.assert_close(z, manifold_grid(4))
     assert "fig. 4" in cap
     rng = np.random.default_rng(0)
     mean = rng.standard_normal((300, 6)) * np.array([5, 2, 0.1, 0.1, 0.1, 0.1])
-    z, cap = analysis.manifold_latents(3, 6, mean)
+    z, cap = manifold_latents(3, 6, mean)
     assert z.shape == (9, 6) and "principal" in cap
-    U, _ = analysis.principal_directions(mean, 2)
+    U, _ = principal_directions(mean, 2)
     resid = (z.double().numpy() - mean.mean(0)) @ (np.eye(6) - U @ U.T)  # in the plane mean + span(U)
     np.testing.assert_allclose(resid, 0, atol=1e-5)
-    assert analysis.manifold_latents(3, 1)[0].shape == (9, 1)
-    assert analysis.manifold_latents(3, 5, None)[0][:, 2:].abs().sum() == 0
+    assert manifold_latents(3, 1)[0].shape == (9, 1)
+    assert manifold_latents(3, 5, None)[0][:, 2:].abs().sum() == 0
 
 
 def test_an_autoencoder_manifold_spans_its_codes_not_the_prior():
     rng = np.random.default_rng(0)
     mean = rng.uniform(-30, 10, (2000, 2)) * np.array([1.0, 0.5])
-    z, cap = analysis.manifold_latents(5, 2, mean, variational=False)
+    z, cap = manifold_latents(5, 2, mean, variational=False)
     assert "quantiles" in cap and "no prior" in cap
     q = np.quantile(mean, [0.05, 0.95], axis=0)
     np.testing.assert_allclose(z[0].numpy(), [q[0, 0], q[1, 1]], rtol=1e-5)  # top left: smallest z1, largest z2
     np.testing.assert_allclose(z[-1].numpy(), [q[1, 0], q[0, 1]], rtol=1e-5)
     ref = manifold_grid(5)  # the same layout as the VAE's grid: z1 grows along a row, z2 down a column
     assert torch.equal(torch.sign(z[1:] - z[:-1]), torch.sign(ref[1:] - ref[:-1]))
-    z1, _ = analysis.manifold_latents(4, 1, mean[:, :1], variational=False)
+    z1, _ = manifold_latents(4, 1, mean[:, :1], variational=False)
     assert z1.shape == (16, 1) and z1.min() < -20
-    assert torch.equal(analysis.manifold_latents(5, 2, mean)[0], ref)  # a VAE keeps the prior's grid
+    assert torch.equal(manifold_latents(5, 2, mean)[0], ref)  # a VAE keeps the prior's grid
 
 
 def test_prior_and_mixture_samples_are_reproducible_and_right():
@@ -188,7 +188,7 @@ def test_slider_ranges():
 
 def test_pixel_crossfade_ends_and_middle():
     a, b = torch.zeros(1, 2, 2), torch.ones(1, 2, 2)
-    f = analysis.pixel_crossfade(a, b, 5)
+    f = pixel_crossfade(a, b, 5)
     assert f.shape == (5, 1, 2, 2)
     torch.testing.assert_close(f[0], a)
     torch.testing.assert_close(f[-1], b)
