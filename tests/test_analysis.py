@@ -12,6 +12,7 @@ from explorer.data.base import binarize
 from explorer.encoding import Encoding, decode_images, encode, weights_fingerprint
 from explorer.evaluation import bound_terms, mean_kl_per_dim, posterior_draws
 from explorer.latent import manifold_grid, manifold_latents, pixel_crossfade, principal_directions, traversal
+from explorer.mixture import fit_mixture, sample_mixture, sample_prior
 from explorer.model import build_model
 
 
@@ -144,16 +145,16 @@ def test_an_autoencoder_manifold_spans_its_codes_not_the_prior():
 
 
 def test_prior_and_mixture_samples_are_reproducible_and_right():
-    a, b = analysis.sample_prior(3, 5, seed=1), analysis.sample_prior(3, 5, seed=1)
+    a, b = sample_prior(3, 5, seed=1), sample_prior(3, 5, seed=1)
     torch.testing.assert_close(a, b)
     rng = np.random.default_rng(0)
     data = rng.multivariate_normal([2.0, -1.0], [[1.0, 0.8], [0.8, 1.0]], size=3000)
-    gmm = analysis.fit_mixture(data, n_components=1, max_points=2000)
-    s1, s2 = analysis.sample_mixture(gmm, 4000, seed=3), analysis.sample_mixture(gmm, 4000, seed=3)
+    gmm = fit_mixture(data, n_components=1, max_points=2000)
+    s1, s2 = sample_mixture(gmm, 4000, seed=3), sample_mixture(gmm, 4000, seed=3)
     torch.testing.assert_close(s1, s2)
     np.testing.assert_allclose(s1.mean(0).numpy(), [2.0, -1.0], atol=0.1)
     np.testing.assert_allclose(np.corrcoef(s1.numpy().T)[0, 1], 0.8, atol=0.05)
-    assert analysis.fit_mixture(data[:3], n_components=10).n_components == 3  # never more than points
+    assert fit_mixture(data[:3], n_components=10).n_components == 3  # never more than points
 
 
 def test_mixture_fits_with_one_blas_thread(monkeypatch):
@@ -170,7 +171,7 @@ def test_mixture_fits_with_one_blas_thread(monkeypatch):
     monkeypatch.setattr(GaussianMixture, "fit", fit)
     data = np.random.default_rng(0).standard_normal((300, 3))
     with threadpool_limits(limits=2, user_api="blas"):
-        analysis.fit_mixture(data, n_components=2)
+        fit_mixture(data, n_components=2)
         after = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
     assert seen == [{1}] and after == {2}
 

@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from explorer import plots
-from explorer.analysis import model_dataset_name, sample_mixture, sample_prior
+from explorer.analysis import model_dataset_name
 from explorer.data import ImageDataset
 from explorer.encoding import decode_images
 from explorer.images import grid
+from explorer.mixture import sample_mixture, sample_prior
 from explorer.model import LatentModel
 from explorer.ui import mapview, show, state
 
