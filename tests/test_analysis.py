@@ -14,6 +14,7 @@ from explorer.evaluation import bound_terms, mean_kl_per_dim, posterior_draws
 from explorer.latent import manifold_grid, manifold_latents, pixel_crossfade, principal_directions, traversal
 from explorer.mixture import fit_mixture, sample_mixture, sample_prior
 from explorer.model import build_model
+from explorer.sliders import apply_sliders, slider_basis, slider_coordinates, slider_ranges, traverse
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -62,7 +63,7 @@ def test_principal_directions_of_known_data():
 
 
 def test_slider_basis_small_latent_is_one_slider_per_dimension():
-    b = analysis.slider_basis(5)
+    b = slider_basis(5)
     np.testing.assert_array_equal(b.U, np.eye(5))
     assert b.labels == ["z1", "z2", "z3", "z4", "z5"] and b.note == ""
 
@@ -73,40 +74,40 @@ def test_slider_basis_large_latent_picks_most_kl_or_principal_directions():
     std = np.ones((50, D))
     std[:, 7], std[:, 3] = 0.1, 0.2  # dims 7 then 3 carry the most KL
     enc = Encoding(mean + np.random.default_rng(0).standard_normal((50, D)) * 1e-3, std)
-    b = analysis.slider_basis(D, enc, max_sliders=4, mode="kl")
+    b = slider_basis(D, enc, max_sliders=4, mode="kl")
     assert b.U.shape == (D, 4) and b.labels[0].startswith("z8 (KL") and b.labels[1].startswith("z4 (KL")
     assert "most KL" in b.note
-    p = analysis.slider_basis(D, enc, max_sliders=4, mode="pca")
+    p = slider_basis(D, enc, max_sliders=4, mode="pca")
     np.testing.assert_allclose(p.U.T @ p.U, np.eye(4), atol=1e-10)
     assert p.labels == ["PC 1", "PC 2", "PC 3", "PC 4"]
-    ae = analysis.slider_basis(D, Encoding(enc.mean * np.arange(D), 0 * std), 2)
+    ae = slider_basis(D, Encoding(enc.mean * np.arange(D), 0 * std), 2)
     assert ae.labels[0].startswith("z20 (variance")  # no KL for an AE: rank by spread
     with pytest.raises(ValueError):
-        analysis.slider_basis(D, enc, 4, mode="ica")
+        slider_basis(D, enc, 4, mode="ica")
 
 
 def test_apply_sliders_sets_coordinates_and_keeps_the_rest():
     z = torch.tensor([1.0, 2.0, 3.0, 4.0])
     U = np.eye(4)[:, [1, 3]]
-    out = analysis.apply_sliders(z, U, np.array([-1.0, 0.5]))
+    out = apply_sliders(z, U, np.array([-1.0, 0.5]))
     torch.testing.assert_close(out, torch.tensor([1.0, -1.0, 3.0, 0.5]))
     # any orthonormal basis: the coordinates come back, the orthogonal part is untouched
     Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((4, 2)))
     c = np.array([0.3, -2.0])
-    out = analysis.apply_sliders(z, Q, c)
-    np.testing.assert_allclose(analysis.slider_coordinates(out, Q), c, atol=1e-6)
+    out = apply_sliders(z, Q, c)
+    np.testing.assert_allclose(slider_coordinates(out, Q), c, atol=1e-6)
     P = np.eye(4) - Q @ Q.T
     np.testing.assert_allclose(P @ out.double().numpy(), P @ z.double().numpy(), atol=1e-6)
-    torch.testing.assert_close(analysis.apply_sliders(z, Q, analysis.slider_coordinates(z, Q)), z)
+    torch.testing.assert_close(apply_sliders(z, Q, slider_coordinates(z, Q)), z)
 
 
 def test_traverse_with_axes_is_latent_traversal_and_moves_along_each_direction():
     z = torch.randn(5)
     values = torch.linspace(-3, 3, 7)
-    torch.testing.assert_close(analysis.traverse(z, np.eye(5), values), traversal(z, list(range(5)), values))
+    torch.testing.assert_close(traverse(z, np.eye(5), values), traversal(z, list(range(5)), values))
     Q, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((5, 2)))
     Q = Q.astype(np.float32)  # principal directions of float32 codes come as float32
-    T = analysis.traverse(z, Q, values)  # (2, 7, 5)
+    T = traverse(z, Q, values)  # (2, 7, 5)
     for k in range(2):
         coords = T[k].double().numpy() @ Q  # (7, 2)
         np.testing.assert_allclose(coords[:, k], values.numpy(), atol=1e-5)
@@ -179,11 +180,11 @@ def test_mixture_fits_with_one_blas_thread(monkeypatch):
 def test_slider_ranges():
     U = np.eye(2)
     enc = Encoding(np.array([[0.0, 10.0], [0.5, 12.0], [-0.5, 11.0]]), np.ones((3, 2)))
-    lo, hi = analysis.slider_ranges(U, enc, variational=True)
+    lo, hi = slider_ranges(U, enc, variational=True)
     assert lo[0] == -3 and hi[0] == 3 and hi[1] >= 12  # at least the prior's ±3, widened to the data
-    lo, hi = analysis.slider_ranges(U, enc, variational=False)
+    lo, hi = slider_ranges(U, enc, variational=False)
     assert lo[1] >= 9 and hi[1] <= 13  # an AE: the data's range with a margin
-    lo, hi = analysis.slider_ranges(U, None, variational=True)
+    lo, hi = slider_ranges(U, None, variational=True)
     assert (lo == -4).all() and (hi == 4).all()
 
 
