@@ -12,8 +12,8 @@ import time
 
 
 from explorer import load_model
-from explorer.analysis import encode
 from explorer.data.ref import DatasetRef
+from explorer.encoding import encode
 from explorer.neighbours import neighbours
 
 

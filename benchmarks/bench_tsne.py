@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from explorer import load_model
-from explorer.analysis import encode
 from explorer.data.ref import DatasetRef
+from explorer.encoding import encode
 from explorer.projection import TSNEProjection, UMAPProjection, umap_available
 
 

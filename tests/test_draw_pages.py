@@ -90,8 +90,8 @@ def test_maths_page_runs_its_numbers_on_the_drawing(app, tiny_trained) -> None:
     assert elbo == pytest.approx(recon - kl, abs=0.02)
     # the bound of the drawing binarized as the test images are (the trainer's fixed seed), not of its greys
     from explorer import load_model
-    from explorer.analysis import bound_terms
     from explorer.data.ref import DatasetRef
+    from explorer.evaluation import bound_terms
 
     model = load_model(tiny_trained / "vae2.safetensors")
     want = bound_terms(model, DatasetRef.of(model).scored(_drawing()[None]), samples=1000, seed=0)["elbo"]

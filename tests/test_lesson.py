@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.analysis import bound_terms, encode
 from explorer.data.ref import DatasetRef, load_test_set
-from explorer.evaluation import log_likelihood
+from explorer.encoding import encode
+from explorer.evaluation import bound_terms, log_likelihood
 from tests.test_app import app, choose, goto, ok, one_thread, trained  # noqa: F401  (fixtures)
 
 

@@ -3,9 +3,9 @@ equals the core's answer, and each panel shows what it says."""
 import numpy as np
 import pytest
 
-from explorer.analysis import encode
 from explorer.data.ref import load_test_set
 from explorer.attributes import attribute_vector, label_ids
+from explorer.encoding import encode
 from explorer.neighbours import neighbours
 from explorer.ui.browser_input import clean_selection
 from tests import test_app as base

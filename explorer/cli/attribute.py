@@ -7,10 +7,10 @@ import argparse
 import numpy as np
 import torch
 
-from ..analysis import decode_images, encode
 from ..attributes import STRENGTHS, apply_vector, attribute_vector, label_ids
 from ..checkpoint import load_model
 from ..devices import resolve_device
+from ..encoding import decode_images, encode
 from ..images import grid, png_bytes, save_bytes
 from ..neighbours import check_index
 from .common import add_device_seed, apply_threads, int_list, positive_int

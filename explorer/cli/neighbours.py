@@ -6,11 +6,11 @@ import sys
 
 import torch
 
-from ..analysis import Encoding, encode
 from ..data.ref import DatasetRef
 from ..checkpoint import load_model
 from ..data import ImageDataset
 from ..devices import resolve_device
+from ..encoding import Encoding, encode
 from ..images import grid, png_bytes, save_bytes
 from ..model import LatentModel
 from ..neighbours import METRICS, Neighbours, check_index, metrics_for, neighbours

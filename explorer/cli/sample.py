@@ -6,12 +6,12 @@ import sys
 
 import torch
 
-from ..analysis import encode, manifold_latents
 from ..data.ref import DatasetRef
 from ..checkpoint import load_model
 from ..devices import resolve_device
+from ..encoding import encode
 from ..images import grid, png_bytes, save_bytes
-from ..latent import manifold_grid
+from ..latent import manifold_grid, manifold_latents
 from .common import add_device_seed, apply_threads, check_images_fit, positive_int
 
 

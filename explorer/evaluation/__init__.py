@@ -28,9 +28,14 @@ report
     compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC at equal k
         .importance, .naive (repeats, N); .importance_spread, .naive_spread, .naive_bias (N,)
     evaluate(model, x, k=5000, progress=None) -> dict                 the numbers `python -m explorer evaluate` prints
+elbo (for the pages: plain floats and CPU arrays)
+    bound_terms(model, x (1, C, H, W), samples, seed) -> dict        "recon", "kl", "elbo" of one image, seeded
+    posterior_draws(model, x (1, C, H, W), n, seed) -> Tensor (n, D) reparameterised draws from its q(z|x)
+    mean_kl_per_dim(Encoding) -> ndarray (D,)                        closed-form KL per dimension, data average
 """
 from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GivenPosterior, GradientVariance, active_units,
                           amortization_gap, elbo_gap, gradient_variance)
+from .elbo import bound_terms, mean_kl_per_dim, posterior_draws
 from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_likelihood_with_weights,
                          log_weights, naive_log_likelihood)
 from .report import EstimatorComparison, compare_estimators, evaluate
@@ -41,5 +46,6 @@ __all__ = [
     "amortization_gap", "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood",
     "log_likelihood", "log_likelihood_with_weights", "log_weights", "naive_log_likelihood", "EstimatorComparison",
     "compare_estimators", "evaluate",
-    "Bands", "estimate_bands", "repeats_for", "running_estimates",
+    "Bands", "estimate_bands", "repeats_for", "running_estimates", "bound_terms", "mean_kl_per_dim",
+    "posterior_draws",
 ]

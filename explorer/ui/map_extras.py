@@ -10,11 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from explorer import plots
-from explorer.analysis import decode_images, sample_mixture, sample_prior
 from explorer.data.ref import DatasetRef
 from explorer.units import comparison, model_unit
 from explorer.data import ImageDataset
+from explorer.encoding import decode_images
 from explorer.images import grid
+from explorer.mixture import sample_mixture, sample_prior
 from explorer.model import LatentModel
 from explorer.ui import mapview, show, state
 

@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer.analysis import decode_images
 from explorer.attributes import mean_code
 from explorer.data import ImageDataset
+from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.neighbours import METRICS, metrics_for, neighbours
 from explorer.ui import browser_input, mapview, show, state

@@ -7,9 +7,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer.analysis import decode_images
 from explorer.attributes import analogy, apply_vector, attribute_vector, label_ids
 from explorer.data import ImageDataset
+from explorer.encoding import decode_images
 from explorer.ui import map_tools, mapview, show, state
 
 STRENGTHS = np.linspace(-2.0, 2.0, 9)

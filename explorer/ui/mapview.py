@@ -7,8 +7,8 @@ import numpy as np
 import streamlit as st
 
 from explorer import plots
-from explorer.analysis import Encoding
 from explorer.data import ImageDataset
+from explorer.encoding import Encoding
 from explorer.projection import PROJECTIONS, Projection, available_projections, umap_available
 from explorer.ui import state
 

@@ -8,10 +8,12 @@ import streamlit as st
 import torch
 
 from explorer import plots
-from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_kl_per_dim, sample_prior,
-                               slider_basis, slider_coordinates, slider_ranges, traverse)
+from explorer.encoding import decode_images
+from explorer.evaluation import mean_kl_per_dim
 from explorer.images import to_uint8
+from explorer.mixture import sample_prior
 from explorer.model import LatentModel
+from explorer.sliders import SliderBasis, apply_sliders, slider_basis, slider_coordinates, slider_ranges, traverse
 from explorer.ui import browser_input, present, show, state
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported

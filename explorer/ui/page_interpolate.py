@@ -6,10 +6,10 @@ import streamlit as st
 import torch
 
 from explorer import plots
-from explorer.analysis import decode_images, pixel_crossfade
 from explorer.data import ImageDataset, image_from_bytes, match_background
+from explorer.encoding import decode_images
 from explorer.images import gif_bytes, to_uint8
-from explorer.latent import lerp, prior_log_density, slerp
+from explorer.latent import lerp, pixel_crossfade, prior_log_density, slerp
 from explorer.ui import draw_panel, mapview, show, state
 from explorer.ui.text import plain
 

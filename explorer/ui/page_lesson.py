@@ -1,12 +1,12 @@
 """A guided lesson: the ideas of a VAE in order, each in a few sentences beside one live element on the
-current model. Every number comes from the core (explorer.analysis, explorer.evaluation)."""
+current model. Every number comes from the core (explorer.encoding, explorer.evaluation)."""
 from __future__ import annotations
 
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
-from explorer.evaluation import log_likelihood
+from explorer.encoding import decode_images, encode
+from explorer.evaluation import bound_terms, log_likelihood, posterior_draws
 from explorer.images import grid
 from explorer.units import model_unit
 from explorer.ui import map_extras, show, state

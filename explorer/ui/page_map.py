@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer.analysis import decode_images, manifold_latents
+from explorer.encoding import decode_images
 from explorer.images import grid
+from explorer.latent import manifold_latents
 from explorer.model import LatentModel
 from explorer.ui import (browser_input, draw_panel, latent_canvas, map_3d, map_extras, map_projector, map_tools,
                          mapview, point_panel, show, state)

@@ -7,14 +7,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
 from explorer.data.ref import DatasetRef
 from explorer.units import model_unit
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
+from explorer.encoding import decode_images, encode
 from explorer.estimate_plots import estimates_figure, gap_text
-from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, estimate_bands,
-                                 log_likelihood, log_likelihood_with_weights, repeats_for, running_estimates)
+from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, bound_terms,
+                                 estimate_bands, log_likelihood, log_likelihood_with_weights, posterior_draws,
+                                 repeats_for, running_estimates)
 from explorer.images import grid
 from explorer.model import LatentModel
 from explorer.ui import draw_panel, show, state

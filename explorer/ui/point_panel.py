@@ -5,11 +5,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms
 from explorer.units import model_unit
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
-from explorer.evaluation import log_likelihood
+from explorer.evaluation import bound_terms, log_likelihood
 from explorer.model import LatentModel
 from explorer.ui import show, state
 

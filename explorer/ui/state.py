@@ -12,10 +12,11 @@ import streamlit as st
 import torch
 
 from explorer import saves
-from explorer.analysis import Encoding, encode, fit_mixture, weights_fingerprint
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
 from explorer.data.ref import DatasetRef, load_test_set
+from explorer.encoding import Encoding, encode, weights_fingerprint
+from explorer.mixture import fit_mixture
 from explorer.model import LatentModel
 from explorer.projection import Projection, make_projection
 from explorer.ui.text import plain
