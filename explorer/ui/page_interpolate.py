@@ -10,7 +10,7 @@ from explorer.analysis import decode_images, pixel_crossfade
 from explorer.data import ImageDataset, image_from_bytes, match_background
 from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, prior_log_density, slerp
-from explorer.ui import draw_panel, mapview, show, state
+from explorer.ui import draw_panel, guards, kept, mapview, selection, show
 from explorer.ui.text import plain
 
 ROWS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)", "pixels": "pixel cross-fade"}
@@ -23,7 +23,7 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
     """Image A or B: a test image by index (or map click), an uploaded picture, or the drawing made on the
     Latent map; None after an error."""
     st.markdown(f"**{side}**")
-    src = st.radio(f"{side} from", list(SOURCES), horizontal=True, key=f"src_{side}",
+    src = st.radio(f"{side} from", list(SOURCES), horizontal=True, key=kept.key(f"src_{side}"),
                    label_visibility="collapsed", format_func=SOURCES.get)
     if src == "drawing":
         drawn = draw_panel.current(tuple(data.image_shape))
@@ -31,8 +31,9 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
             st.info(f"Draw one on the Latent map and press “Use it”; it can then be {side}.")
         return drawn
     if src == "index":
-        state.clamp_index(f"idx_{side}", len(data.test_x), default)
-        i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1, key=f"idx_{side}"))
+        kept.clamp_index(f"idx_{side}", len(data.test_x), default)
+        i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1,
+                                key=kept.key(f"idx_{side}")))
         label = data.classes[int(data.test_y[i])] if data.test_y is not None and data.classes else "?"
         return data.test_x[i], f"test image {i} (label {label})"
     up = st.file_uploader(f"Picture for {side}", key=f"up_{side}", type=None,
@@ -55,31 +56,32 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
 
 def handoffs(n: int) -> None:
     """Choices made elsewhere (map-page buttons, a click on this page's map) become this page's indices."""
-    for side, key in (("A", "interp_a"), ("B", "interp_b")):
-        i = st.session_state.pop(key, None)
-        if isinstance(i, int) and 0 <= i < n:
+    for side in ("A", "B"):
+        i = selection.take_interpolation_end(side, n)
+        if i is not None:
             st.session_state[f"idx_{side}"], st.session_state[f"src_{side}"] = i, "index"
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 model = cur.model
 st.title("Interpolate")
 st.caption(f"**{plain(cur.name)}**: walk from A to B in latent space and decode every step. A cross-fade of the pixels "
            "shows what the walk is not: where the latent space is well learned, every step decodes to a plausible "
            "image.")
 
-target = st.radio("A click on the map below picks", ["interp_a", "interp_b"], horizontal=True, key="click_target",
-                  format_func={"interp_a": "A", "interp_b": "B"}.get)
-mapview.consume_click(MAP_KEY, target)
+target = st.radio("A click on the map below picks", ["A", "B"], horizontal=True, key="click_target")
+clicked = mapview.consume_click(MAP_KEY)
+if clicked is not None:
+    selection.set_interpolation_end(target, clicked)
 handoffs(len(data.test_x))
-sel = state.selected_index(len(data.test_x)) or 0
+sel = selection.chosen_index(len(data.test_x)) or 0
 ca, cb, cs = st.columns([2, 2, 1])
 with ca:
     a = pick("A", data, sel)
 with cb:
     b = pick("B", data, (sel + 1) % len(data.test_x))
-steps = cs.slider("Steps", 3, 20, 10, key="interp_steps")
+steps = cs.slider("Steps", 3, 20, 10, key=kept.key("interp_steps"))
 if a is None or b is None:
     st.stop()
 (xa, name_a), (xb, name_b) = a, b

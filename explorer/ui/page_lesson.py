@@ -8,7 +8,7 @@ import torch
 from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
 from explorer.evaluation import log_likelihood
 from explorer.images import grid
-from explorer.ui import map_extras, show, state
+from explorer.ui import caches, guards, kept, map_extras, selection, show
 from explorer.ui.text import plain
 
 STEPS = ["What the encoder outputs", "Reparameterisation", "The two terms of the ELBO", "The gap",
@@ -22,8 +22,8 @@ def numbers(_model, key: str, index: int, _x: torch.Tensor) -> dict:
     return {**terms, "log_px": ll.estimate.item(), "se": ll.stderr.item()}
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 model = cur.model
 st.title("A guided lesson")
 st.caption(f"Six steps through what a variational autoencoder is, each on the model in the sidebar "
@@ -34,9 +34,9 @@ if not model.is_variational:
                "of model.")
     st.stop()
 
-state.clamp_index("lesson_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
+kept.clamp_index("lesson_index", len(data.test_x), selection.chosen_index(len(data.test_x)) or 0)
 index = int(st.number_input("The test image this lesson follows", 0, len(data.test_x) - 1, key="lesson_index"))
-x = state.likelihood_images(model, data.name)[index]
+x = caches.likelihood_images(model, data.name)[index]
 q = encode(model, x[None])
 mu, sigma = q.mean[0], q.std[0]
 n = numbers(model, cur.key, index, x)

@@ -15,7 +15,7 @@ from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amort
                                  log_likelihood, log_likelihood_with_weights, repeats_for, running_estimates)
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import draw_panel, show, state
+from explorer.ui import caches, draw_panel, guards, kept, selection, show
 from explorer.ui.text import plain
 
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
@@ -74,7 +74,7 @@ def chosen_image(model: LatentModel, data: ImageDataset, column) -> tuple[torch.
     """The page's image as the likelihood sees it, its cache name, its seed and its caption: a test image,
     or the drawing made on the Latent map (binarized by the trainer's rule for test images, so its numbers
     are comparable with theirs)."""
-    src = column.radio("Image", ["test", "drawing"], horizontal=True, key="maths_src",
+    src = column.radio("Image", ["test", "drawing"], horizontal=True, key=kept.key("maths_src"),
                        format_func={"test": "test image", "drawing": "your drawing"}.get)
     if src == "drawing":
         drawn = draw_panel.current(tuple(data.image_shape))
@@ -84,10 +84,10 @@ def chosen_image(model: LatentModel, data: ImageDataset, column) -> tuple[torch.
         x, caption = drawn
         digest = hashlib.sha1(x.numpy().tobytes()).hexdigest()  # the cache name of these exact pixels
         return likelihood_images(model, x[None])[0], f"drawn:{digest}", 0, caption
-    state.clamp_index("maths_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
-    index = int(column.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
+    kept.clamp_index("maths_index", len(data.test_x), selection.chosen_index(len(data.test_x)) or 0)
+    index = int(column.number_input("Test image", 0, len(data.test_x) - 1, key=kept.key("maths_index"),
                                     help="Defaults to the image chosen on the Latent map"))
-    return state.likelihood_images(model, data.name)[index], f"{data.name}:{index}", index, "x"
+    return caches.likelihood_images(model, data.name)[index], f"{data.name}:{index}", index, "x"
 
 
 def row(tex: str, label: str, value: str, help: str | None = None) -> None:
@@ -97,8 +97,8 @@ def row(tex: str, label: str, value: str, help: str | None = None) -> None:
     right.metric(label, value, help=help)
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 model = cur.model
 st.title("The maths, live")
 if not model.is_variational:
@@ -111,7 +111,7 @@ if not model.is_variational:
 
 c1, c2, c3 = st.columns([2, 1, 1])
 x_eval, image, seed, caption = chosen_image(model, data, c1)
-k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key="maths_k"))
+k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key=kept.key("maths_k")))
 c2.image(show.png(x_eval, 112), output_format="PNG",
          caption=caption + (" (binarized, as in training)" if trained_binarized(model) else ""))
 q = encode(model, x_eval[None])  # q(z|x) of x exactly as shown (binarized when the model was trained so)

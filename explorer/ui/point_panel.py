@@ -10,7 +10,8 @@ from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.evaluation import log_likelihood
 from explorer.model import LatentModel
-from explorer.ui import show, state
+from explorer.ui import caches, selection, show
+from explorer.ui.models import Current
 
 LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for an MLP
 
@@ -18,7 +19,7 @@ LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for
 @st.cache_data(show_spinner="Estimating log p(x)…", max_entries=512)
 def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL_SAMPLES) -> dict[str, float]:
     """ELBO terms and the importance-sampled log p(x) of one test image (cached per model and image)."""
-    x = state.likelihood_images(_model, dataset)[index:index + 1]
+    x = caches.likelihood_images(_model, dataset)[index:index + 1]
     with single_threaded():  # one image: a second CPU thread only waits at barriers on a busy machine
         # the same draws as the maths page's (1,000, seeded by the index): one image, one ELBO on both pages
         out = bound_terms(_model, x, samples=1000, seed=index)
@@ -32,7 +33,7 @@ def image(x, caption: str) -> None:
     st.image(show.png(x, 140), caption=caption, output_format="PNG")
 
 
-def render_z(cur: state.Current, z: list[float]) -> None:
+def render_z(cur: Current, z: list[float]) -> None:
     """A point clicked on empty map space: what the decoder makes of it, and its prior density."""
     model = cur.model
     zt = torch.tensor([z], dtype=torch.float32, device=next(model.parameters()).device)
@@ -43,13 +44,12 @@ def render_z(cur: state.Current, z: list[float]) -> None:
     st.dataframe(pd.DataFrame({"z": z}, index=[f"z{d + 1}" for d in range(len(z))]).T, width="stretch")
     b1, b2 = st.columns(2)
     if b1.button("Start the decoder sliders here", key="z_to_decoder"):
-        st.session_state["decoder_z"] = list(z)
+        selection.start_decoder_at_z(z)
         st.toast("The Decoder sliders page now starts from this point")
-    b2.button("Back to the chosen image", key="z_back", on_click=lambda: state.choose_index(
-        st.session_state.get(state.SELECTED) or 0))
+    b2.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image)
 
 
-def render_drawn(cur: state.Current, x: torch.Tensor, caption: str) -> None:
+def render_drawn(cur: Current, x: torch.Tensor, caption: str) -> None:
     """The drawing handed over by "Use it": the picture, its reconstruction and q(z|x)."""
     model = cur.model
     dev = next(model.parameters()).device
@@ -67,7 +67,7 @@ def render_drawn(cur: state.Current, x: torch.Tensor, caption: str) -> None:
                "it as A or B.")
 
 
-def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
+def render(cur: Current, data: ImageDataset, index: int, enc) -> None:
     model = cur.model
     x = data.test_x[index:index + 1]
     label = data.classes[int(data.test_y[index])] if data.test_y is not None and data.classes else "?"
@@ -96,14 +96,14 @@ def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
     st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
                  height="auto" if model.latent_dim <= 8 else 220)
     b1, b2, b3 = st.columns(3)
-    # Hand-offs to the other pages: each reads these keys as its starting choice.
+    # Hand-offs to the other pages: each takes its start from the selection once.
     if b1.button("Interpolate from here (A)", key="use_as_a"):
-        st.session_state["interp_a"] = index
+        selection.set_interpolation_end("A", index)
         st.toast(f"Image {index} is now A on the Interpolate page")
     if b2.button("Interpolate to here (B)", key="use_as_b"):
-        st.session_state["interp_b"] = index
+        selection.set_interpolation_end("B", index)
         st.toast(f"Image {index} is now B on the Interpolate page")
     if b3.button("Start the decoder sliders here", key="to_decoder"):
-        st.session_state["decoder_index"] = index
+        selection.start_decoder_at_image(index)
         st.toast(f"The Decoder sliders page now starts from image {index}")
 
