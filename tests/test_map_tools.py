@@ -3,7 +3,7 @@ equals the core's answer, and each panel shows what it says."""
 import numpy as np
 import pytest
 
-from explorer.analysis import encode, load_test_set
+from explorer.analysis import encode, likelihood_images, load_test_set
 from explorer.attributes import attribute_vector, label_ids
 from explorer.neighbours import neighbours
 from explorer.ui.browser_input import clean_selection
@@ -14,7 +14,9 @@ trained, one_thread, app = base.trained, base.one_thread, base.app  # the AppTes
 
 
 def codes(at):
-    return encode(at.session_state["_explorer_current"].model, load_test_set("mnist").test_x)
+    """The test set's posteriors as the map draws them: of the images the likelihood scores."""
+    model = at.session_state["_explorer_current"].model
+    return encode(model, likelihood_images(model, load_test_set("mnist").test_x))
 
 
 def ends(lines) -> np.ndarray:

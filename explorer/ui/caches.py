@@ -119,14 +119,16 @@ def _binarized(name: str) -> torch.Tensor:
 
 
 def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
-    """Test images as the model's likelihood sees them (binarized like the trainer's test set)."""
+    """Test images as the model's likelihood sees them (binarized like the trainer's test set). Every
+    posterior and every number of a test image is of these; pictures for people may stay grey."""
     return _binarized(dataset) if trained_binarized(model) else test_set(dataset).test_x
 
 
 @st.cache_data(show_spinner="Encoding the test set…", max_entries=16)
 def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
-    """Posterior means and stds of the whole test set, once per model."""
-    return encode(_model, test_set(dataset).test_x)
+    """Posterior means and stds of the whole test set, once per model: q(z|x) of the images its ELBO and
+    log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior."""
+    return encode(_model, likelihood_images(_model, dataset))
 
 
 @st.cache_resource(show_spinner="Fitting the projection…", max_entries=32)

@@ -59,8 +59,8 @@ def controls(cur: Current, n_total: int, key: str, inductive_only: bool = False)
 
 
 def load(cur: Current, data: ImageDataset, method: str, n: int) -> MapData:
-    """The map of the first n test images: their posteriors (caches.encoding) and where the projection puts
-    their means."""
+    """The map of the first n test images: their posteriors (caches.encoding, of the images the likelihood
+    scores) and where the projection puts their means."""
     enc = caches.encoding(cur.model, cur.key, data.name)
     proj, coords = caches.projection(cur.model, cur.key, data.name, method, n)
     return MapData(enc, proj, coords, n, method)

@@ -12,7 +12,7 @@ from explorer.analysis import (SliderBasis, apply_sliders, decode_images, mean_k
                                slider_basis, slider_coordinates, slider_ranges, traverse)
 from explorer.images import to_uint8
 from explorer.model import LatentModel
-from explorer.ui import browser_input, caches, guards, kept, present, selection, show
+from explorer.ui import browser_input, caches, guards, kept, posteriors, present, selection, show
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
 from explorer.ui.text import plain
@@ -135,7 +135,7 @@ elif start == "prior" and b.button("Draw another", key="dec_redraw"):
     st.session_state["dec_seed"] = seed = seed + 1
 
 if start == "image":
-    z0 = torch.from_numpy(caches.encoding(model, cur.key, dataset).mean[index]).float()
+    z0 = torch.from_numpy(posteriors.test_posterior(model, cur.key, dataset, index)[0]).float()
 elif start == "prior":
     z0 = sample_prior(model.latent_dim, 1, seed)[0]
 elif start == "map":

@@ -10,7 +10,8 @@ from explorer.analysis import decode_images, pixel_crossfade
 from explorer.data import ImageDataset, image_from_bytes, match_background
 from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, prior_log_density, slerp
-from explorer.ui import draw_panel, guards, kept, mapview, selection, show
+from explorer.ui import draw_panel, guards, kept, mapview, posteriors, selection, show
+from explorer.ui.models import Current
 from explorer.ui.text import plain
 
 ROWS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)", "pixels": "pixel cross-fade"}
@@ -19,9 +20,9 @@ MAP_KEY = "interp_map"
 SOURCES = {"index": "test image", "upload": "upload a picture", "drawing": "your drawing"}
 
 
-def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str] | None:
+def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str, int | None] | None:
     """Image A or B: a test image by index (or map click), an uploaded picture, or the drawing made on the
-    Latent map; None after an error."""
+    Latent map, as (picture, caption, test image index or None); None after an error."""
     st.markdown(f"**{side}**")
     src = st.radio(f"{side} from", list(SOURCES), horizontal=True, key=kept.key(f"src_{side}"),
                    label_visibility="collapsed", format_func=SOURCES.get)
@@ -29,13 +30,14 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
         drawn = draw_panel.current(tuple(data.image_shape))
         if drawn is None:
             st.info(f"Draw one on the Latent map and press “Use it”; it can then be {side}.")
-        return drawn
+            return None
+        return drawn[0], drawn[1], None
     if src == "index":
         kept.clamp_index(f"idx_{side}", len(data.test_x), default)
         i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1,
                                 key=kept.key(f"idx_{side}")))
         label = data.classes[int(data.test_y[i])] if data.test_y is not None and data.classes else "?"
-        return data.test_x[i], f"test image {i} (label {label})"
+        return data.test_x[i], f"test image {i} (label {label})", i
     up = st.file_uploader(f"Picture for {side}", key=f"up_{side}", type=None,
                           help="Any PNG or JPEG: centre-cropped, resized and made grey (or colour) to fit the "
                                "model's input.")
@@ -51,7 +53,16 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
     if inverted:
         st.caption(f"Inverted: {plain(up.name)} has a light background where the {data.name} images have a dark "
                    "one (or the reverse), and the model has only seen theirs.")
-    return x, f"upload {plain(up.name)}" + (" (inverted)" if inverted else "")
+    return x, f"upload {plain(up.name)}" + (" (inverted)" if inverted else ""), None
+
+
+def posterior_mean(cur: Current, data: ImageDataset, x: torch.Tensor, index: int | None) -> torch.Tensor:
+    """The mean of q(z|x) of A or B, of the image the likelihood scores: a test image's is its point on the
+    Latent map (the same encoding), a drawing's or an upload's is taken by the same rule."""
+    model = cur.model
+    mu = (posteriors.test_posterior(model, cur.key, data.name, index)[0] if index is not None
+          else posteriors.own_posterior(model, x)[0])
+    return torch.from_numpy(np.asarray(mu, dtype=np.float32))
 
 
 def handoffs(n: int) -> None:
@@ -84,13 +95,11 @@ with cb:
 steps = cs.slider("Steps", 3, 20, 10, key=kept.key("interp_steps"))
 if a is None or b is None:
     st.stop()
-(xa, name_a), (xb, name_b) = a, b
+(xa, name_a, ia), (xb, name_b, ib) = a, b
 ca.image(show.png(xa, 84), caption=name_a, output_format="PNG")
 cb.image(show.png(xb, 84), caption=name_b, output_format="PNG")
 
-dev = next(model.parameters()).device
-with torch.no_grad():
-    za, zb = model.encode(torch.stack([xa, xb]).to(dev)).mean.float().cpu()  # posterior means
+za, zb = posterior_mean(cur, data, xa, ia), posterior_mean(cur, data, xb, ib)
 paths = {"lerp": lerp(za, zb, steps), "slerp": slerp(za, zb, steps)}
 frames = {k: decode_images(model, z) for k, z in paths.items()}
 frames["pixels"] = pixel_crossfade(xa, xb, steps)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer.analysis import bound_terms, decode_images, encode, posterior_draws
+from explorer.analysis import bound_terms, decode_images, posterior_draws
 from explorer.evaluation import log_likelihood
 from explorer.images import grid
-from explorer.ui import caches, guards, kept, map_extras, selection, show
+from explorer.ui import guards, kept, map_extras, posteriors, selection, show
 from explorer.ui.text import plain
 
 STEPS = ["What the encoder outputs", "Reparameterisation", "The two terms of the ELBO", "The gap",
@@ -36,9 +36,8 @@ if not model.is_variational:
 
 kept.clamp_index("lesson_index", len(data.test_x), selection.chosen_index(len(data.test_x)) or 0)
 index = int(st.number_input("The test image this lesson follows", 0, len(data.test_x) - 1, key="lesson_index"))
-x = caches.likelihood_images(model, data.name)[index]
-q = encode(model, x[None])
-mu, sigma = q.mean[0], q.std[0]
+x = posteriors.test_image(model, data.name, index)  # as the likelihood sees it, like every number below
+mu, sigma = posteriors.test_posterior(model, cur.key, data.name, index)  # the map's point for this image
 n = numbers(model, cur.key, index, x)
 dims = ", ".join(f"{v:.2f}" for v in mu[:4].tolist()) + (" …" if model.latent_dim > 4 else "")
 sds = ", ".join(f"{v:.3f}" for v in sigma[:4].tolist()) + (" …" if model.latent_dim > 4 else "")

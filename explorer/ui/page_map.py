@@ -121,7 +121,7 @@ def map_and_choice(cur: Current, data, method: str, n: int) -> None:
         elif chosen_z is not None:
             point_panel.render_z(cur, chosen_z)
         else:
-            point_panel.render(cur, data, sel, md.enc)
+            point_panel.render(cur, data, sel)
 
 
 def _class_note(data) -> str:

@@ -1,6 +1,7 @@
 """One chosen test image: the picture, its reconstruction, q(z|x), its ELBO and log p(x)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -10,7 +11,7 @@ from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.evaluation import log_likelihood
 from explorer.model import LatentModel
-from explorer.ui import caches, selection, show
+from explorer.ui import posteriors, selection, show
 from explorer.ui.models import Current
 
 LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for an MLP
@@ -19,7 +20,7 @@ LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for
 @st.cache_data(show_spinner="Estimating log p(x)…", max_entries=512)
 def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL_SAMPLES) -> dict[str, float]:
     """ELBO terms and the importance-sampled log p(x) of one test image (cached per model and image)."""
-    x = caches.likelihood_images(_model, dataset)[index:index + 1]
+    x = posteriors.test_image(_model, dataset, index)[None]  # the image the map's posterior is of
     with single_threaded():  # one image: a second CPU thread only waits at barriers on a busy machine
         # the same draws as the maths page's (1,000, seeded by the index): one image, one ELBO on both pages
         out = bound_terms(_model, x, samples=1000, seed=index)
@@ -50,33 +51,45 @@ def render_z(cur: Current, z: list[float]) -> None:
 
 
 def render_drawn(cur: Current, x: torch.Tensor, caption: str) -> None:
-    """The drawing handed over by "Use it": the picture, its reconstruction and q(z|x)."""
+    """The drawing handed over by "Use it": the picture, its reconstruction and q(z|x) (of the drawing as
+    the likelihood sees it, as on the maths page)."""
     model = cur.model
-    dev = next(model.parameters()).device
-    q = model.encode(x[None].to(dev))
+    mu, sigma = posteriors.own_posterior(model, x)
     c1, c2 = st.columns(2)
     with c1:
         image(x, caption)
     with c2:
-        image(model.reconstruct(x[None].to(dev)).cpu()[0], "reconstruction E[x | z = μ]")
-    stats = pd.DataFrame({"posterior mean μ": q.mean[0].detach().cpu().numpy(),
-                          "posterior std σ": q.variance[0].detach().sqrt().cpu().numpy()},
-                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
-    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch")
+        image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
+    posterior_table(model, mu, sigma)
     st.caption("Its ELBO and log p(x) are on the maths page (choose “your drawing” there); Interpolate takes "
                "it as A or B.")
 
 
-def render(cur: Current, data: ImageDataset, index: int, enc) -> None:
+def decoded_mean(model: LatentModel, mu: np.ndarray) -> torch.Tensor:
+    """E[x | z = mu], the reconstruction from the posterior mean shown beside it."""
+    z = torch.as_tensor(mu, dtype=torch.float32, device=next(model.parameters()).device)[None]
+    with torch.no_grad():
+        return model.decode_mean(z).cpu()[0]
+
+
+def posterior_table(model: LatentModel, mu: np.ndarray, sigma: np.ndarray) -> None:
+    stats = pd.DataFrame({"posterior mean μ": mu, "posterior std σ": sigma},
+                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
+    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
+                 height="auto" if model.latent_dim <= 8 else 220)
+
+
+def render(cur: Current, data: ImageDataset, index: int) -> None:
+    """Test image index: its picture (grey, as people see it), and the reconstruction, q(z|x) and numbers
+    of the image the likelihood scores (the map's point and ellipse are of the same q(z|x))."""
     model = cur.model
-    x = data.test_x[index:index + 1]
+    mu, sigma = posteriors.test_posterior(model, cur.key, data.name, index)
     label = data.classes[int(data.test_y[index])] if data.test_y is not None and data.classes else "?"
-    recon = model.reconstruct(x.to(next(model.parameters()).device)).cpu()
     c1, c2 = st.columns(2)
     with c1:
-        image(x[0], f"test image {index} (label {label})")
+        image(data.test_x[index], f"test image {index} (label {label})")
     with c2:
-        image(recon[0], "reconstruction E[x | z = μ]")
+        image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
     n = numbers(model, cur.key, data.name, index)
     if model.is_variational:
         m1, m2, m3 = st.columns(3)
@@ -84,17 +97,15 @@ def render(cur: Current, data: ImageDataset, index: int, enc) -> None:
         m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
         m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
                   help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
-        note = "Numbers are on the binarized test image, as in training." if trained_binarized(model) else ""
+        note = ("μ, σ and the numbers are of the binarized test image, as in training (the picture shows its "
+                "grey levels)." if trained_binarized(model) else "")
         st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
                    f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
     else:
         st.metric("log p(x | z = code) (nats)", f"{n['recon']:.2f}")
         st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
                    "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
-    stats = pd.DataFrame({"posterior mean μ": enc.mean[index], "posterior std σ": enc.std[index]},
-                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
-    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
-                 height="auto" if model.latent_dim <= 8 else 220)
+    posterior_table(model, mu, sigma)
     b1, b2, b3 = st.columns(3)
     # Hand-offs to the other pages: each takes its start from the selection once.
     if b1.button("Interpolate from here (A)", key="use_as_a"):
