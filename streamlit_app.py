@@ -2,7 +2,7 @@
 import streamlit as st
 
 from explorer import jobs
-from explorer.ui import nav, present, sidebar, state, trainings
+from explorer.ui import kept, nav, present, sidebar, trainings
 from explorer.ui.text import plain
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
@@ -16,7 +16,7 @@ except ValueError as e:
     st.stop()
 
 page = st.navigation(nav.pages())
-state.keep_widget_values()  # a Train form or an Interpolate pick survives a visit to another page
+kept.keep_widget_values()  # a Train form or an Interpolate pick survives a visit to another page
 trainings.attach()  # a reloaded page finds the training this browser started
 present.apply()
 sidebar.render()

@@ -325,10 +325,11 @@ def test_map_shows_points_posterior_and_numbers(app):
     # the decoder's weights once (the map only decodes), points, labels, and the images at 4 bits a pixel
     assert len(data) == decoder + 10000 * 3 + 10000 * 784 // 8  # 4-bit thumbnails, 8 pixels a float word
     enc = app.session_state["_explorer_current"]
-    # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2)
-    from explorer.data.ref import load_test_set
+    # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2), the posterior
+    # of the image its ELBO and log p(x) are of (binarized, as the model trained)
+    from explorer.data.ref import DatasetRef, load_test_set
     from explorer.encoding import encode
-    q = encode(enc.model, load_test_set("mnist").test_x[:1])
+    q = encode(enc.model, DatasetRef.of(enc.model).scored(load_test_set("mnist").test_x)[:1])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert header["selected_cov"] == pytest.approx([q.std[0, 0] ** 2, 0, 0, q.std[0, 1] ** 2], abs=1e-6)
     labels = [m.label for m in app.main.metric]
@@ -341,9 +342,10 @@ def test_map_shows_points_posterior_and_numbers(app):
 def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
-    from explorer.data.ref import load_test_set
+    from explorer.data.ref import DatasetRef, load_test_set
     from explorer.encoding import encode
-    q = encode(app.session_state["_explorer_current"].model, load_test_set("mnist").test_x[42:43])
+    model = app.session_state["_explorer_current"].model
+    q = encode(model, DatasetRef.of(model).scored(load_test_set("mnist").test_x)[42:43])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert image_by_caption(app, "test image 42")
     assert app.session_state["selected_index"] == 42

@@ -127,7 +127,7 @@ import streamlit as st
 from explorer import load_model
 from explorer.data.ref import load_test_set
 from explorer.ui import draw_panel
-from explorer.ui.state import Current
+from explorer.ui.models import Current
 
 model = st.cache_resource(load_model)({model!r})
 data = st.cache_resource(load_test_set)("mnist")

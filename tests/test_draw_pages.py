@@ -122,7 +122,7 @@ def test_a_model_the_page_cannot_run_gets_a_caption_not_a_blank_panel(monkeypatc
         from explorer.config import ModelConfig
         from explorer.model import build_model
         from explorer.ui import draw_panel
-        from explorer.ui.state import Current
+        from explorer.ui.models import Current
 
         cur = Current(build_model(ModelConfig(hidden=(8,))), "k", "odd", "session")
         assert draw_panel.render(cur, None) is None

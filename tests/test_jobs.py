@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from explorer import analysis, load_checkpoint, load_model
+from explorer import load_checkpoint, load_model
 from explorer.checkpoint import load_checkpoint_bytes
 from explorer.cli import evaluate as evaluate_cli  # its test_images would be collected as a test
 from explorer.config import ModelConfig

@@ -3,7 +3,7 @@ equals the core's answer, and each panel shows what it says."""
 import numpy as np
 import pytest
 
-from explorer.data.ref import load_test_set
+from explorer.data.ref import DatasetRef, load_test_set
 from explorer.attributes import attribute_vector, label_ids
 from explorer.encoding import encode
 from explorer.neighbours import neighbours
@@ -15,7 +15,9 @@ trained, one_thread, app = base.trained, base.one_thread, base.app  # the AppTes
 
 
 def codes(at):
-    return encode(at.session_state["_explorer_current"].model, load_test_set("mnist").test_x)
+    """The test set's posteriors as the map draws them: of the images the likelihood scores."""
+    model = at.session_state["_explorer_current"].model
+    return encode(model, DatasetRef.of(model).scored(load_test_set("mnist").test_x))
 
 
 def ends(lines) -> np.ndarray:

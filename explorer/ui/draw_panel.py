@@ -15,7 +15,7 @@ import torch
 from explorer.data import ImageDataset
 from explorer.data.decode import background_level
 from explorer.model import LatentModel
-from explorer.ui.state import Current
+from explorer.ui.models import Current
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
 from explorer.ui.text import plain

@@ -8,15 +8,16 @@ from explorer import plots
 from explorer.data import ImageDataset
 from explorer.model import LatentModel
 from explorer.projection import pca_3d
-from explorer.ui import mapview, state
+from explorer.ui import caches, mapview
+from explorer.ui.models import Current
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _pca(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    return pca_3d(state.encoding(_model, key, dataset).mean[:n])
+    return pca_3d(caches.encoding(_model, key, dataset).mean[:n])
 
 
-def render(cur: state.Current, data: ImageDataset, md: mapview.MapData, index: int) -> None:
+def render(cur: Current, data: ImageDataset, md: mapview.MapData, index: int) -> None:
     if cur.model.latent_dim < 3:
         st.caption(f"A 3-D view needs a latent of 3 or more dimensions; this one has {cur.model.latent_dim}, "
                    "so the map on the left is the whole latent space.")

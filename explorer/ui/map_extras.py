@@ -17,7 +17,8 @@ from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.mixture import sample_mixture, sample_prior
 from explorer.model import LatentModel
-from explorer.ui import mapview, show, state
+from explorer.ui import caches, mapview, models, show
+from explorer.ui.models import Current
 
 N_SAMPLES = 64
 
@@ -27,11 +28,11 @@ def _samples_png(_model: LatentModel, key: str, dataset: str, source: str, compo
     if source == "prior":
         z = sample_prior(_model.latent_dim, N_SAMPLES, seed)
     else:
-        z = sample_mixture(state.mixture(_model, key, dataset, components), N_SAMPLES, seed)
+        z = sample_mixture(caches.mixture(_model, key, dataset, components), N_SAMPLES, seed)
     return show.png(grid(decode_images(_model, z), nrow=8), 470)
 
 
-def samples(cur: state.Current, data: ImageDataset) -> None:
+def samples(cur: Current, data: ImageDataset) -> None:
     st.subheader("Samples: prior vs. a mixture fitted to the codes")
     c0, c1 = st.columns([3, 1])
     k = c0.slider("Gaussian mixture components", 1, 30, 10, key="gmm_k")
@@ -52,21 +53,21 @@ def samples(cur: state.Current, data: ImageDataset) -> None:
                    "the mixture samples from where the data actually is.")
 
 
-def compare(cur: state.Current, data: ImageDataset, method: str, n: int) -> None:
+def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
     """VAE vs. AE vs. DAE: the same test images in the latent spaces of the other models of this data set,
     those trained in this session (listed first: a class trains a VAE, then an AE) and the bundled ones."""
     device = str(next(cur.model.parameters()).device)
-    others: dict[str, tuple[str, int, Callable[[], state.Current]]] = {}  # label -> (kind, latent size, () -> Current)
-    for name, m in state.session_models().items():
+    others: dict[str, tuple[str, int, Callable[[], Current]]] = {}  # label -> (kind, latent size, () -> Current)
+    for name, m in models.session_models().items():
         if not (cur.source == "session" and name == cur.name) and DatasetRef.of(m).split == data.name:
             others[name] = (m.config.kind, m.latent_dim,
-                            lambda name=name, m=m: state.session_current(name, m, device))
-    for b in state.bundled_checkpoints():
+                            lambda name=name, m=m: models.session_current(name, m, device))
+    for b in caches.bundled_checkpoints():
         if ("error" not in b.meta and not (cur.source == "bundled" and b.name == cur.name)
                 and DatasetRef.from_metadata(b.meta, b.meta["config"]["likelihood"]).split == data.name):
             label = b.name if b.name not in others else f"{b.name} (bundled)"
             others[label] = (b.meta["config"]["kind"], b.meta["config"]["latent_dim"],
-                             lambda b=b: state.bundled_current(b, device))
+                             lambda b=b: models.bundled_current(b, device))
     st.subheader("Side by side")
     if not others:
         st.caption(f"Other models of {data.name} would appear here: bundled ones, or ones you train on the "
@@ -106,7 +107,7 @@ def _headline(model) -> str:
     return f"{name} {unit.show(bound, math.prod(model.config.image_shape))}, {unit.key}"
 
 
-def exports(cur: state.Current, data: ImageDataset, md: mapview.MapData, manifold_png: bytes) -> None:
+def exports(cur: Current, data: ImageDataset, md: mapview.MapData, manifold_png: bytes) -> None:
     st.subheader("Export")
     labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
     c1, c2, c3 = st.columns(3)

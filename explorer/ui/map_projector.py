@@ -4,12 +4,13 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.data import ImageDataset
-from explorer.ui import map_tools, map_vectors, mapview, state
+from explorer.ui import map_tools, map_vectors, mapview
+from explorer.ui.models import Current
 
 TABS = ["Neighbours", "Selection", "Attribute vector", "Analogy"]
 
 
-def tabs(cur: state.Current, data: ImageDataset, md: mapview.MapData, index: int,
+def tabs(cur: Current, data: ImageDataset, md: mapview.MapData, index: int,
          star: tuple[float, ...] | None) -> dict:
     """Draw the four panels; return the marks (lines, selection, path) for the map above them. star: the
     chosen image's mark on the map (x, y, ...), or None where it has no place there."""

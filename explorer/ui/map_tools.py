@@ -12,7 +12,8 @@ from explorer.data import ImageDataset
 from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.neighbours import METRICS, metrics_for, neighbours
-from explorer.ui import browser_input, mapview, show, state
+from explorer.ui import browser_input, mapview, show
+from explorer.ui.models import Current
 
 SELECTION = "map_selection"  # session_state: the map's current selection, sorted test-image indices
 SAVED = "saved_selections"  # session_state: {data set name: {selection name: [indices]}}
@@ -21,8 +22,8 @@ GRID_MAX = 64  # images shown of a selection
 
 def on_select(widget_key: str) -> None:
     """The map's box or lasso, before the fragment reruns: checked, then the current selection."""
-    n = st.session_state.get("_map_points", 0)
-    ids = browser_input.clean_selection(getattr(st.session_state.get(widget_key), "select", None), n)
+    ids = browser_input.clean_selection(getattr(st.session_state.get(widget_key), "select", None),
+                                        mapview.points_drawn())
     if ids is not None:
         st.session_state[SELECTION] = ids
 
@@ -61,7 +62,7 @@ def _row(images: torch.Tensor, captions: list[str], width: int = 52) -> None:  #
     st.image([show.png(x, width) for x in images], caption=captions, width=width, output_format="PNG")
 
 
-def neighbours_panel(cur: state.Current, data: ImageDataset, md: mapview.MapData, index: int | None,
+def neighbours_panel(cur: Current, data: ImageDataset, md: mapview.MapData, index: int | None,
                      start_xy: tuple[float, float] | None) -> dict:
     """Latent-space neighbours beside pixel-space ones; returns the lines to draw from the chosen point."""
     st.caption("The chosen image's nearest test images, by distance between codes (left) and between pixels "
@@ -96,7 +97,7 @@ def neighbours_panel(cur: state.Current, data: ImageDataset, md: mapview.MapData
     return marks
 
 
-def selection_panel(cur: state.Current, data: ImageDataset, md: mapview.MapData) -> dict:
+def selection_panel(cur: Current, data: ImageDataset, md: mapview.MapData) -> dict:
     """What a box or lasso caught; returns the selection to outline on the map."""
     st.caption("Press “box” or “lasso” on the map and drag around some points. Here: how many you caught, "
                "their labels, their images, and what the decoder makes of their mean code. Save a selection "

@@ -10,7 +10,8 @@ import torch
 from explorer.attributes import analogy, apply_vector, attribute_vector, label_ids
 from explorer.data import ImageDataset
 from explorer.encoding import decode_images
-from explorer.ui import map_tools, mapview, show, state
+from explorer.ui import map_tools, mapview, show
+from explorer.ui.models import Current
 
 STRENGTHS = np.linspace(-2.0, 2.0, 9)
 
@@ -28,7 +29,7 @@ def _groups(data: ImageDataset) -> dict[str, np.ndarray]:
     return out
 
 
-def attribute_panel(cur: state.Current, data: ImageDataset, md: mapview.MapData, index: int) -> dict:
+def attribute_panel(cur: Current, data: ImageDataset, md: mapview.MapData, index: int) -> dict:
     """The vector's row of decodes for the chosen image; returns its path on the map."""
     st.caption("An attribute vector is the mean code of one group minus that of another (two labels, or two "
                "saved selections). Added to the chosen image's code with a strength from −2 to +2, it moves "
@@ -56,7 +57,7 @@ def attribute_panel(cur: state.Current, data: ImageDataset, md: mapview.MapData,
     return {"path": [float(v) for v in xy.reshape(-1)]}
 
 
-def analogy_panel(cur: state.Current, data: ImageDataset, md: mapview.MapData, index: int) -> None:
+def analogy_panel(cur: Current, data: ImageDataset, md: mapview.MapData, index: int) -> None:
     st.caption("a : b :: c : ?  The decoder's answer to “a is to b as c is to what?”. Linear: z_c + (z_b − z_a). "
                "Spherical: c's code turned on the sphere the way a's turns into b's (in their plane), its "
                "length scaled by |z_b| / |z_a|; with a Gaussian prior it stays where codes usually are.")

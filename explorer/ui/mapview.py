@@ -1,4 +1,4 @@
-"""The latent map as a widget: projection choice, the figure, and click-to-select into session_state."""
+"""The latent map as a widget: projection choice, the figure, and the index a click on it chose."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,10 +10,12 @@ from explorer import plots
 from explorer.data import ImageDataset
 from explorer.encoding import Encoding
 from explorer.projection import PROJECTIONS, Projection, available_projections, umap_available
-from explorer.ui import state
+from explorer.ui import caches
+from explorer.ui.models import Current
 
 DEFAULT_POINTS = {"tsne": 2000, "umap": 5000}  # transductive / slow methods start on fewer points
 POINT_CHOICES = [500, 1000, 2000, 5000, 10000]
+_POINTS_DRAWN = "_map_points"  # session_state: how many points the in-page map was given
 
 
 @dataclass
@@ -29,7 +31,7 @@ def method_label(key: str) -> str:
     return {"axes": "latent axes (z1, z2)", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(key, key)
 
 
-def controls(cur: state.Current, n_total: int, key: str, inductive_only: bool = False) -> tuple[str, int]:
+def controls(cur: Current, n_total: int, key: str, inductive_only: bool = False) -> tuple[str, int]:
     """Projection and number of points. inductive_only: offer only maps that can place new points."""
     methods = [m for m in available_projections(cur.model.latent_dim)
                if not inductive_only or PROJECTIONS[m].inductive]
@@ -56,13 +58,24 @@ def controls(cur: state.Current, n_total: int, key: str, inductive_only: bool = 
     return method, int(n)
 
 
-def load(cur: state.Current, data: ImageDataset, method: str, n: int) -> MapData:
-    enc = state.encoding(cur.model, cur.key, data.name)
-    proj, coords = state.projection(cur.model, cur.key, data.name, method, n)
+def load(cur: Current, data: ImageDataset, method: str, n: int) -> MapData:
+    """The map of the first n test images: their posteriors (caches.encoding, of the images the likelihood
+    scores) and where the projection puts their means."""
+    enc = caches.encoding(cur.model, cur.key, data.name)
+    proj, coords = caches.projection(cur.model, cur.key, data.name, method, n)
     return MapData(enc, proj, coords, n, method)
 
 
-def figure(cur: state.Current, data: ImageDataset, md: MapData, *, height: int = 560, title: str | None = None,
+def set_points_drawn(n: int) -> None:
+    """The in-page map was given n points: what comes back from it (a click, a lasso) is checked against n."""
+    st.session_state[_POINTS_DRAWN] = int(n)
+
+
+def points_drawn() -> int:
+    return int(st.session_state.get(_POINTS_DRAWN, 0))
+
+
+def figure(cur: Current, data: ImageDataset, md: MapData, *, height: int = 560, title: str | None = None,
            selected: int | None = None):
     """The scatter; a selected point is starred, with its posterior ellipses when the map is linear."""
     labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
@@ -87,9 +100,9 @@ def selectable_chart(fig, key: str, modes: tuple[str, ...] = ("points",)) -> Non
                             "toImageButtonOptions": {"format": "png", "filename": "latent_map", "scale": 2}})
 
 
-def consume_click(key: str, target: str = state.SELECTED) -> int | None:
+def consume_click(key: str) -> int | None:
     """Read the chart's selection before the figure is built, so this run already shows the new choice:
-    a newly clicked test image's index goes to session_state[target] and is returned.
+    a newly clicked test image's index, or None (the caller puts it where it belongs).
 
     The chart keeps its selection across reruns; only a changed selection moves the choice, so picking
     an index elsewhere is not overwritten by an old click.
@@ -98,7 +111,6 @@ def consume_click(key: str, target: str = state.SELECTED) -> int | None:
     seen = f"_{key}_seen"
     if len(ids) == 1 and tuple(ids) != st.session_state.get(seen):  # a click; a box or lasso catches many
         st.session_state[seen] = tuple(ids)
-        st.session_state[target] = ids[-1]
         return ids[-1]
     return None
 

@@ -14,7 +14,7 @@ from explorer.images import to_uint8
 from explorer.mixture import sample_prior
 from explorer.model import LatentModel
 from explorer.sliders import SliderBasis, apply_sliders, slider_basis, slider_coordinates, slider_ranges, traverse
-from explorer.ui import browser_input, present, show, state
+from explorer.ui import browser_input, caches, guards, kept, posteriors, present, selection, show
 from explorer.ui.web import component_js, source
 from explorer.web_payload import pack, unsupported
 from explorer.ui.text import plain
@@ -30,7 +30,7 @@ _SLIDERS = st.components.v2.component("vae_explorer_decoder_sliders", js=compone
 @st.cache_data(show_spinner=False, max_entries=32)
 def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: str
                      ) -> tuple[SliderBasis, np.ndarray, np.ndarray]:
-    enc = state.encoding(_model, key, dataset) if dataset else None
+    enc = caches.encoding(_model, key, dataset) if dataset else None
     basis = slider_basis(_model.latent_dim, enc, MAX_SLIDERS, mode)
     lo, hi = slider_ranges(basis.U, enc, _model.is_variational)
     return basis, lo, hi
@@ -96,9 +96,9 @@ def traversal(model: LatentModel, z: torch.Tensor, basis: SliderBasis) -> None:
                        "step for it; the sliders' ranges follow its encoded test set instead.")
 
 
-cur = state.require_model()
+cur = guards.require_model()
 model = cur.model
-data, why = state.test_data(cur)
+data, why = caches.test_data(model)
 dataset = data.name if data is not None else None
 st.title("Decoder sliders")
 st.caption(f"**{plain(cur.name)}**: the decoder turns any point z of the {model.latent_dim}-dimensional latent space "
@@ -118,27 +118,26 @@ if basis.note:
 map_z = st.session_state.get("_dec_map_z")
 if not (isinstance(map_z, list) and len(map_z) == model.latent_dim):
     map_z = None  # kept from a model with another latent size
-z_handoff = st.session_state.pop("decoder_z", None)  # "Start the decoder sliders here" on a clicked map point
-if isinstance(z_handoff, list) and len(z_handoff) == model.latent_dim:
+handoff, z_handoff = selection.take_decoder_start(model.latent_dim)  # "Start the decoder sliders here" on the map
+if z_handoff is not None:
     map_z = st.session_state["_dec_map_z"] = z_handoff
     st.session_state["dec_start"] = "map"
 starts = [s for s in STARTS if (s != "image" or data is not None) and (s != "map" or map_z is not None)]
-handoff = st.session_state.pop("decoder_index", None)  # "Start the decoder sliders here" on the map page
 if handoff is not None and data is not None:
     st.session_state["dec_start"], st.session_state["dec_index"] = "image", handoff
 if st.session_state.get("dec_start") not in starts:
     st.session_state["dec_start"] = starts[0]
 a, b = st.columns([2, 1])
-start = a.radio("Start from", starts, format_func=STARTS.get, horizontal=True, key="dec_start")
+start = a.radio("Start from", starts, format_func=STARTS.get, horizontal=True, key=kept.key("dec_start"))
 index, seed = None, st.session_state.get("dec_seed", 0)
 if start == "image":
-    state.clamp_index("dec_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
-    index = int(b.number_input("Test image index", 0, len(data.test_x) - 1, key="dec_index"))
+    kept.clamp_index("dec_index", len(data.test_x), selection.chosen_index(len(data.test_x)) or 0)
+    index = int(b.number_input("Test image index", 0, len(data.test_x) - 1, key=kept.key("dec_index")))
 elif start == "prior" and b.button("Draw another", key="dec_redraw"):
     st.session_state["dec_seed"] = seed = seed + 1
 
 if start == "image":
-    z0 = torch.from_numpy(state.encoding(model, cur.key, dataset).mean[index]).float()
+    z0 = torch.from_numpy(posteriors.test_posterior(model, cur.key, dataset, index)[0]).float()
 elif start == "prior":
     z0 = sample_prior(model.latent_dim, 1, seed)[0]
 elif start == "map":
@@ -164,7 +163,7 @@ else:
     decoder_panel(model, z0, basis, lo, hi)
 
 if data is not None and model.is_variational and model.latent_dim > 1:
-    kl = mean_kl_per_dim(state.encoding(model, cur.key, dataset))
+    kl = mean_kl_per_dim(caches.encoding(model, cur.key, dataset))
     st.plotly_chart(plots.bar_figure([f"z{d + 1}" for d in range(model.latent_dim)], kl, y_title="nats",
                                      title="Average KL(q(z_d|x) ‖ N(0, 1)) per dimension on the test set: "
                                            "near 0 means the decoder ignores that dimension"),

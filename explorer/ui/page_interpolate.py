@@ -10,7 +10,8 @@ from explorer.data import ImageDataset, image_from_bytes, match_background
 from explorer.encoding import decode_images
 from explorer.images import gif_bytes, to_uint8
 from explorer.latent import lerp, pixel_crossfade, prior_log_density, slerp
-from explorer.ui import draw_panel, mapview, show, state
+from explorer.ui import draw_panel, guards, kept, mapview, posteriors, selection, show
+from explorer.ui.models import Current
 from explorer.ui.text import plain
 
 ROWS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)", "pixels": "pixel cross-fade"}
@@ -19,22 +20,24 @@ MAP_KEY = "interp_map"
 SOURCES = {"index": "test image", "upload": "upload a picture", "drawing": "your drawing"}
 
 
-def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str] | None:
+def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str, int | None] | None:
     """Image A or B: a test image by index (or map click), an uploaded picture, or the drawing made on the
-    Latent map; None after an error."""
+    Latent map, as (picture, caption, test image index or None); None after an error."""
     st.markdown(f"**{side}**")
-    src = st.radio(f"{side} from", list(SOURCES), horizontal=True, key=f"src_{side}",
+    src = st.radio(f"{side} from", list(SOURCES), horizontal=True, key=kept.key(f"src_{side}"),
                    label_visibility="collapsed", format_func=SOURCES.get)
     if src == "drawing":
         drawn = draw_panel.current(tuple(data.image_shape))
         if drawn is None:
             st.info(f"Draw one on the Latent map and press “Use it”; it can then be {side}.")
-        return drawn
+            return None
+        return drawn[0], drawn[1], None
     if src == "index":
-        state.clamp_index(f"idx_{side}", len(data.test_x), default)
-        i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1, key=f"idx_{side}"))
+        kept.clamp_index(f"idx_{side}", len(data.test_x), default)
+        i = int(st.number_input(f"Test image index for {side}", 0, len(data.test_x) - 1,
+                                key=kept.key(f"idx_{side}")))
         label = data.classes[int(data.test_y[i])] if data.test_y is not None and data.classes else "?"
-        return data.test_x[i], f"test image {i} (label {label})"
+        return data.test_x[i], f"test image {i} (label {label})", i
     up = st.file_uploader(f"Picture for {side}", key=f"up_{side}", type=None,
                           help="Any PNG or JPEG: centre-cropped, resized and made grey (or colour) to fit the "
                                "model's input.")
@@ -50,45 +53,53 @@ def pick(side: str, data: ImageDataset, default: int) -> tuple[torch.Tensor, str
     if inverted:
         st.caption(f"Inverted: {plain(up.name)} has a light background where the {data.name} images have a dark "
                    "one (or the reverse), and the model has only seen theirs.")
-    return x, f"upload {plain(up.name)}" + (" (inverted)" if inverted else "")
+    return x, f"upload {plain(up.name)}" + (" (inverted)" if inverted else ""), None
+
+
+def posterior_mean(cur: Current, data: ImageDataset, x: torch.Tensor, index: int | None) -> torch.Tensor:
+    """The mean of q(z|x) of A or B, of the image the likelihood scores: a test image's is its point on the
+    Latent map (the same encoding), a drawing's or an upload's is taken by the same rule."""
+    model = cur.model
+    mu = (posteriors.test_posterior(model, cur.key, data.name, index)[0] if index is not None
+          else posteriors.own_posterior(model, x)[0])
+    return torch.from_numpy(np.asarray(mu, dtype=np.float32))
 
 
 def handoffs(n: int) -> None:
     """Choices made elsewhere (map-page buttons, a click on this page's map) become this page's indices."""
-    for side, key in (("A", "interp_a"), ("B", "interp_b")):
-        i = st.session_state.pop(key, None)
-        if isinstance(i, int) and 0 <= i < n:
+    for side in ("A", "B"):
+        i = selection.take_interpolation_end(side, n)
+        if i is not None:
             st.session_state[f"idx_{side}"], st.session_state[f"src_{side}"] = i, "index"
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 model = cur.model
 st.title("Interpolate")
 st.caption(f"**{plain(cur.name)}**: walk from A to B in latent space and decode every step. A cross-fade of the pixels "
            "shows what the walk is not: where the latent space is well learned, every step decodes to a plausible "
            "image.")
 
-target = st.radio("A click on the map below picks", ["interp_a", "interp_b"], horizontal=True, key="click_target",
-                  format_func={"interp_a": "A", "interp_b": "B"}.get)
-mapview.consume_click(MAP_KEY, target)
+target = st.radio("A click on the map below picks", ["A", "B"], horizontal=True, key="click_target")
+clicked = mapview.consume_click(MAP_KEY)
+if clicked is not None:
+    selection.set_interpolation_end(target, clicked)
 handoffs(len(data.test_x))
-sel = state.selected_index(len(data.test_x)) or 0
+sel = selection.chosen_index(len(data.test_x)) or 0
 ca, cb, cs = st.columns([2, 2, 1])
 with ca:
     a = pick("A", data, sel)
 with cb:
     b = pick("B", data, (sel + 1) % len(data.test_x))
-steps = cs.slider("Steps", 3, 20, 10, key="interp_steps")
+steps = cs.slider("Steps", 3, 20, 10, key=kept.key("interp_steps"))
 if a is None or b is None:
     st.stop()
-(xa, name_a), (xb, name_b) = a, b
+(xa, name_a, ia), (xb, name_b, ib) = a, b
 ca.image(show.png(xa, 84), caption=name_a, output_format="PNG")
 cb.image(show.png(xb, 84), caption=name_b, output_format="PNG")
 
-dev = next(model.parameters()).device
-with torch.no_grad():
-    za, zb = model.encode(torch.stack([xa, xb]).to(dev)).mean.float().cpu()  # posterior means
+za, zb = posterior_mean(cur, data, xa, ia), posterior_mean(cur, data, xb, ib)
 paths = {"lerp": lerp(za, zb, steps), "slerp": slerp(za, zb, steps)}
 frames = {k: decode_images(model, z) for k, z in paths.items()}
 frames["pixels"] = pixel_crossfade(xa, xb, steps)

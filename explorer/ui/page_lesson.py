@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer.encoding import decode_images, encode
+from explorer.encoding import decode_images
 from explorer.evaluation import bound_terms, log_likelihood, posterior_draws
 from explorer.images import grid
 from explorer.units import model_unit
-from explorer.ui import map_extras, show, state
+from explorer.ui import guards, kept, map_extras, posteriors, selection, show
 from explorer.ui.text import plain
 
 STEPS = ["What the encoder outputs", "Reparameterisation", "The two terms of the ELBO", "The gap",
@@ -23,8 +23,8 @@ def numbers(_model, key: str, index: int, _x: torch.Tensor) -> dict:
     return {**terms, "log_px": ll.estimate.item(), "se": ll.stderr.item()}
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 model = cur.model
 st.title("A guided lesson")
 st.caption(f"Six steps through what a variational autoencoder is, each on the model in the sidebar "
@@ -35,11 +35,10 @@ if not model.is_variational:
                "of model.")
     st.stop()
 
-state.clamp_index("lesson_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
+kept.clamp_index("lesson_index", len(data.test_x), selection.chosen_index(len(data.test_x)) or 0)
 index = int(st.number_input("The test image this lesson follows", 0, len(data.test_x) - 1, key="lesson_index"))
-x = state.likelihood_images(model, data.name)[index]
-q = encode(model, x[None])
-mu, sigma = q.mean[0], q.std[0]
+x = posteriors.test_image(model, data.name, index)  # as the likelihood sees it, like every number below
+mu, sigma = posteriors.test_posterior(model, cur.key, data.name, index)  # the map's point for this image
 n = numbers(model, cur.key, index, x)
 dims = ", ".join(f"{v:.2f}" for v in mu[:4].tolist()) + (" …" if model.latent_dim > 4 else "")
 sds = ", ".join(f"{v:.3f}" for v in sigma[:4].tolist()) + (" …" if model.latent_dim > 4 else "")

@@ -8,8 +8,9 @@ from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.latent import manifold_latents
 from explorer.model import LatentModel
-from explorer.ui import (browser_input, draw_panel, latent_canvas, map_3d, map_extras, map_projector, map_tools,
-                         mapview, point_panel, show, state)
+from explorer.ui import (browser_input, caches, draw_panel, guards, latent_canvas, map_3d, map_extras, map_projector,
+                         map_tools, mapview, point_panel, selection, show)
+from explorer.ui.models import Current
 from explorer.ui.text import plain
 
 MAP_KEY = "latent_map"
@@ -19,23 +20,22 @@ CANVAS_KEY = "latent_canvas"
 @st.cache_data(show_spinner="Decoding the manifold…", max_entries=64)
 def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[bytes, str]:
     """The n x n decoded grid as a PNG, and what its axes are."""
-    enc = state.encoding(_model, key, dataset)
+    enc = caches.encoding(_model, key, dataset)
     z, caption = manifold_latents(n, _model.latent_dim, enc.mean, variational=_model.is_variational)
     return show.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
 def picked() -> None:
     """The map's click, before the fragment reruns: a dot's index, or a z clicked on empty space."""
-    cur = state.current()
+    cur = selection.current()
     if cur is None:
         return
-    result = st.session_state.get(CANVAS_KEY)
-    n = st.session_state.get("_map_points", 0)
-    pick = browser_input.clean_pick(getattr(result, "pick", None), n, cur.model.latent_dim)
+    result = st.session_state.get(CANVAS_KEY)  # the component's value, under its widget key
+    pick = browser_input.clean_pick(getattr(result, "pick", None), mapview.points_drawn(), cur.model.latent_dim)
     if pick and "index" in pick:
-        state.choose_index(pick["index"])
+        selection.choose_index(pick["index"])
     elif pick:
-        state.choose_z(pick["z"])
+        selection.choose_z(pick["z"])
 
 
 def selected_mark(md: mapview.MapData, sel: int, z: list[float] | None = None) -> tuple[float, ...] | None:
@@ -63,21 +63,16 @@ def _server_map_input(chart_key: str, n: int) -> int | None:
     map_tools.take_plotly_selection(chart_key, n)
     clicked = mapview.consume_click(chart_key)
     if clicked is not None:
-        state.choose_index(clicked)
+        selection.choose_index(clicked)
     return clicked
 
 
 @st.fragment
-def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
+def map_and_choice(cur: Current, data, method: str, n: int) -> None:
     """The map and the chosen point beside it: a click reruns only this fragment."""
     md = mapview.load(cur, data, method, n)
-    if st.session_state.get("_map_model") != cur.key:  # a z or a drawing belongs to the model it was made on
-        st.session_state["_map_model"] = cur.key
-        state.choose_index(state.selected_index(len(data.test_x)) or 0)
-    sel = state.selected_index(len(data.test_x))
-    if sel is None:
-        state.choose_index(sel := 0)
-    chosen_z = state.chosen_z(cur.model.latent_dim)
+    sel = selection.index_on_map(cur.key, len(data.test_x))
+    chosen_z = selection.chosen_z(cur.model.latent_dim)
     why = latent_canvas.unsupported(cur.model)
     chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
     if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
@@ -88,7 +83,7 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
         marks["highlight"] = map_tools.highlight(data)
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
-            st.session_state["_map_points"] = md.n
+            mapview.set_points_drawn(md.n)
             latent_canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
                                  on_pick=picked, marks=marks, thumbs=map_tools.thumbs(data, md.n),
@@ -115,19 +110,19 @@ def map_and_choice(cur: state.Current, data, method: str, n: int) -> None:
                    "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
                    "and to the Interpolate and maths pages.")
         if draw_panel.render(cur, data) is not None:
-            st.session_state[state.SHOWS_DRAWING] = True
+            selection.show_drawing()
     with chosen:
         if st.session_state.get("map_index") != sel:
             st.session_state["map_index"] = sel  # a click on the map moves the index box too
         st.number_input("Test image index (or click a dot on the map)", 0, len(data.test_x) - 1, key="map_index",
-                        on_change=lambda: state.choose_index(int(st.session_state["map_index"])))
+                        on_change=lambda: selection.choose_index(int(st.session_state["map_index"])))
         drawn = draw_panel.current(tuple(cur.model.config.image_shape))
-        if st.session_state.get(state.SHOWS_DRAWING) and drawn is not None:
+        if selection.shows_drawing() and drawn is not None:
             point_panel.render_drawn(cur, *drawn)
         elif chosen_z is not None:
             point_panel.render_z(cur, chosen_z)
         else:
-            point_panel.render(cur, data, sel, md.enc)
+            point_panel.render(cur, data, sel)
 
 
 def _class_note(data) -> str:
@@ -138,8 +133,8 @@ def _class_note(data) -> str:
     return " Labels: " + ", ".join(f"{i} {name}" for i, name in enumerate(names)) + "."
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 st.title("Latent map")
 which = f"{len(data.test_x):,} {data.name} test images"
 if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest

@@ -7,19 +7,19 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer.data.ref import DatasetRef
-from explorer.units import model_unit
 from explorer.data import ImageDataset
 from explorer.devices import single_threaded
-from explorer.encoding import decode_images, encode
+from explorer.encoding import decode_images
 from explorer.estimate_plots import estimates_figure, gap_text
 from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, bound_terms,
                                  estimate_bands, log_likelihood, log_likelihood_with_weights, posterior_draws,
                                  repeats_for, running_estimates)
 from explorer.images import grid
 from explorer.model import LatentModel
-from explorer.ui import draw_panel, show, state
+from explorer.ui import draw_panel, guards, kept, posteriors, selection, show
+from explorer.ui.models import Current
 from explorer.ui.text import plain
+from explorer.units import model_unit
 
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
 
@@ -73,11 +73,12 @@ def log_px_q_star(_model: LatentModel, key: str, image: str, _x: torch.Tensor, s
     return ll.estimate.item(), ll.stderr.item()
 
 
-def chosen_image(model: LatentModel, data: ImageDataset, column) -> tuple[torch.Tensor, str, int, str]:
-    """The page's image as the likelihood sees it, its cache name, its seed and its caption: a test image,
-    or the drawing made on the Latent map (binarized by the trainer's rule for test images, so its numbers
-    are comparable with theirs)."""
-    src = column.radio("Image", ["test", "drawing"], horizontal=True, key="maths_src",
+def chosen_image(cur: Current, data: ImageDataset, column) -> tuple[torch.Tensor, str, int, str, tuple]:
+    """The page's image as the likelihood sees it, its cache name, its seed, its caption and its q(z|x) as
+    (mean, std): a test image (its posterior the Latent map's), or the drawing made on the Latent map
+    (binarized by the trainer's rule for test images, so its numbers are comparable with theirs)."""
+    model = cur.model
+    src = column.radio("Image", ["test", "drawing"], horizontal=True, key=kept.key("maths_src"),
                        format_func={"test": "test image", "drawing": "your drawing"}.get)
     if src == "drawing":
         drawn = draw_panel.current(tuple(data.image_shape))
@@ -86,11 +87,12 @@ def chosen_image(model: LatentModel, data: ImageDataset, column) -> tuple[torch.
             st.stop()
         x, caption = drawn
         digest = hashlib.sha1(x.numpy().tobytes()).hexdigest()  # the cache name of these exact pixels
-        return DatasetRef.of(model).scored(x[None])[0], f"drawn:{digest}", 0, caption
-    state.clamp_index("maths_index", len(data.test_x), state.selected_index(len(data.test_x)) or 0)
-    index = int(column.number_input("Test image", 0, len(data.test_x) - 1, key="maths_index",
+        return posteriors.own_image(model, x), f"drawn:{digest}", 0, caption, posteriors.own_posterior(model, x)
+    kept.clamp_index("maths_index", len(data.test_x), selection.chosen_index(len(data.test_x)) or 0)
+    index = int(column.number_input("Test image", 0, len(data.test_x) - 1, key=kept.key("maths_index"),
                                     help="Defaults to the image chosen on the Latent map"))
-    return state.likelihood_images(model, data.name)[index], f"{data.name}:{index}", index, "x"
+    return (posteriors.test_image(model, data.name, index), f"{data.name}:{index}", index, "x",
+            posteriors.test_posterior(model, cur.key, data.name, index))
 
 
 def row(tex: str, label: str, value: str, help: str | None = None) -> None:
@@ -100,8 +102,8 @@ def row(tex: str, label: str, value: str, help: str | None = None) -> None:
     right.metric(label, value, help=help)
 
 
-cur = state.require_model()
-data = state.require_data(cur)
+cur = guards.require_model()
+data = guards.require_data(cur)
 model = cur.model
 st.title("The maths, live")
 if not model.is_variational:
@@ -113,12 +115,10 @@ if not model.is_variational:
     st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
-x_eval, image, seed, caption = chosen_image(model, data, c1)
-k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key="maths_k"))
+x_eval, image, seed, caption, (mu, sigma) = chosen_image(cur, data, c1)  # q(z|x) of x exactly as shown
+k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key=kept.key("maths_k")))
 c2.image(show.png(x_eval, 112), output_format="PNG",
          caption=f"{caption} (as the likelihood sees it: {model_unit(model).scores})")
-q = encode(model, x_eval[None])  # q(z|x) of x exactly as shown (binarized when the model was trained so)
-mu, sigma = q.mean[0], q.std[0]
 draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=seed))
 c3.image(show.png(grid(draws, nrow=4), 230), caption="8 draws z ~ q(z|x), decoded", output_format="PNG")
 n = live_numbers(model, cur.key, image, x_eval, seed, k)

@@ -14,13 +14,11 @@ from explorer.data.roots import allowed_data_dir
 from explorer.devices import available_devices
 from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
 from explorer.trainer import TrainConfig, check_kind_options
-from explorer.ui import latent_canvas, save_panel, state, trainings
+from explorer.ui import kept, latent_canvas, models, save_panel, sidebar, trainings
 from explorer.ui.trainings import JOB
 
-FORM_KEYS = tuple(k for k in state.KEEP if k.startswith("train_"))
 DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is an MNIST VAE)
-MODELS = "session_models"  # name -> LatentModel with .metadata; the sidebar lists these
-REGISTERED = "_train_registered"  # (job id, run) pairs already put into MODELS
+REGISTERED = "_train_registered"  # (job id, run) pairs already added to the session models
 POLL_S = 1.0  # live panel refresh while a job is queued or training
 EPOCH_REDRAW_S = 4.0  # the whole page redraws for a new epoch at most this often (short epochs come many a second)
 
@@ -35,54 +33,54 @@ STATUS_TEXT = {"queued": "Waiting for a free training slot", "loading": "Loading
 def settings_form(disabled: bool) -> JobSpec | None:
     """The settings (a JobSpec when Start is pressed). Plain widgets in a fragment, not an st.form: a change
     reruns only the fragment, and every value is in session_state at once, so an edit not yet started
-    survives a visit to another page (state.KEEP); a form would hold it in the browser until submitted."""
+    survives a visit to another page (kept.key); a form would hold it in the browser until submitted."""
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns(4)
         with c1:
             st.markdown("**Data**")
             dataset = st.selectbox("Dataset", sorted(DATASETS), index=sorted(DATASETS).index(DEFAULT_DATASET),
-                                   key="train_dataset",
+                                   key=kept.key("train_dataset"),
                                    help="mnist uses the full 60,000 images when they are found "
                                         "(EXPLORER_DATA_DIR), otherwise the bundled 10,000-image test split.")
-            data_dir = st.text_input("Data directory (optional)", key="train_data_dir",
+            data_dir = st.text_input("Data directory (optional)", key=kept.key("train_data_dir"),
                                      help="Where the dataset's files are; empty: EXPLORER_DATA_DIR or the "
                                           "data cache. For folder: the folder of pictures.")
-            download = st.checkbox("Download if missing", False, key="train_download_data",
+            download = st.checkbox("Download if missing", False, key=kept.key("train_download_data"),
                                    help="Fetch MNIST / Fashion-MNIST / Frey from public mirrors into the "
                                         "data cache when they are not on disk.")
-            seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+            seed = st.number_input("Seed", 0, 2**31 - 1, 0, key=kept.key("train_seed"))
             devices = ["auto"] + available_devices()
-            device = st.selectbox("Device", devices, key="train_device")
+            device = st.selectbox("Device", devices, key=kept.key("train_device"))
         with c2:
             st.markdown("**Model**")
             kind = st.radio("Model kind", list(KIND_NAMES), format_func=KIND_NAMES.get, horizontal=True,
-                            key="train_kind")
+                            key=kept.key("train_kind"))
             arch = st.radio("Architecture", list(ARCH_NAMES), format_func=ARCH_NAMES.get, horizontal=True,
-                            key="train_arch")
-            hidden = st.text_input("Hidden sizes", "400", key="train_hidden",
+                            key=kept.key("train_arch"))
+            hidden = st.text_input("Hidden sizes", "400", key=kept.key("train_hidden"),
                                    help="MLP layer widths or conv channel counts, comma-separated, e.g. 200,200")
-            latent = st.number_input("Latent size", 1, 256, 2, key="train_latent",
+            latent = st.number_input("Latent size", 1, 256, 2, key=kept.key("train_latent"),
                                      help="2 draws the map directly; larger latents are drawn by PCA.")
         with c3:
             st.markdown("**Objective**")
-            likelihood = st.selectbox("Likelihood", LIKELIHOODS, key="train_likelihood",
+            likelihood = st.selectbox("Likelihood", LIKELIHOODS, key=kept.key("train_likelihood"),
                                       help="Bernoulli trains on dynamically binarized images.")
-            beta = st.number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.1, key="train_beta")
-            warmup = st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key="train_warmup",
+            beta = st.number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.1, key=kept.key("train_beta"))
+            warmup = st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key=kept.key("train_warmup"),
                                      help="β rises linearly from 0 over this many epochs.")
-            iwae_k = st.number_input("IWAE k", 1, 1000, 1, key="train_iwae_k",
+            iwae_k = st.number_input("IWAE k", 1, 1000, 1, key=kept.key("train_iwae_k"),
                                      help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only).")
             estimator = st.radio("KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get,
-                                 horizontal=True, key="train_estimator",
+                                 horizontal=True, key=kept.key("train_estimator"),
                                  help="closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)")
         with c4:
             st.markdown("**Optimisation**")
-            epochs = st.number_input("Epochs", 1, 10_000, 10, key="train_epochs")
-            batch_size = st.number_input("Batch size", 1, 65_536, 128, key="train_batch_size")
-            lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key="train_lr")
+            epochs = st.number_input("Epochs", 1, 10_000, 10, key=kept.key("train_epochs"))
+            batch_size = st.number_input("Batch size", 1, 65_536, 128, key=kept.key("train_batch_size"))
+            lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key=kept.key("train_lr"))
         start = st.button("Start training", type="primary", disabled=disabled, key="train_start")
-    state.remember()  # this fragment's edits survive a page switch (state.keep_widget_values)
-    trainings.remember_form(FORM_KEYS)  # and a new session of this browser (a reload, a reconnect)
+    kept.remember()  # this fragment's edits survive a page switch (kept.keep_widget_values)
+    trainings.remember_form(kept.registered("train_"))  # and a new session of this browser (a reload, a reconnect)
     if not start:
         return None
     try:
@@ -113,7 +111,7 @@ def model_name(job: TrainingJob, snap: JobSnapshot) -> str:
 
 
 def register_result(job: TrainingJob, snap: JobSnapshot) -> str | None:
-    """Put a stopped or finished model into session_models once per run, for the sidebar to offer.
+    """Add a stopped or finished model to the session's models once per run, for the sidebar to offer.
 
     The sidebar is drawn before this page, so a model added here reruns the app once to appear there.
     """
@@ -122,7 +120,7 @@ def register_result(job: TrainingJob, snap: JobSnapshot) -> str | None:
     done = st.session_state.setdefault(REGISTERED, {})
     if (job.id, snap.run) not in done:
         name = model_name(job, snap)
-        st.session_state.setdefault(MODELS, {})[name] = job.result_model()
+        models.add_session_model(name, job.result_model())
         done[(job.id, snap.run)] = name
         st.rerun()
     return done[(job.id, snap.run)]
@@ -130,8 +128,7 @@ def register_result(job: TrainingJob, snap: JobSnapshot) -> str | None:
 
 def explore(name: str) -> None:
     """Button callback: choose the trained model in the sidebar (callbacks run before its widgets)."""
-    st.session_state["model_source"] = "session"
-    st.session_state["session_model_name"] = name
+    sidebar.open_session_model(name)
     st.session_state["_train_go_to_map"] = True
 
 

@@ -1,6 +1,7 @@
 """One chosen test image: the picture, its reconstruction, q(z|x), its ELBO and log p(x)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -10,7 +11,8 @@ from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.evaluation import bound_terms, log_likelihood
 from explorer.model import LatentModel
-from explorer.ui import show, state
+from explorer.ui import posteriors, selection, show
+from explorer.ui.models import Current
 
 LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for an MLP
 
@@ -18,7 +20,7 @@ LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for
 @st.cache_data(show_spinner="Estimating log p(x)…", max_entries=512)
 def numbers(_model: LatentModel, key: str, dataset: str, index: int, k: int = LL_SAMPLES) -> dict[str, float]:
     """ELBO terms and the importance-sampled log p(x) of one test image (cached per model and image)."""
-    x = state.likelihood_images(_model, dataset)[index:index + 1]
+    x = posteriors.test_image(_model, dataset, index)[None]  # the image the map's posterior is of
     with single_threaded():  # one image: a second CPU thread only waits at barriers on a busy machine
         # the same draws as the maths page's (1,000, seeded by the index): one image, one ELBO on both pages
         out = bound_terms(_model, x, samples=1000, seed=index)
@@ -32,7 +34,7 @@ def image(x, caption: str) -> None:
     st.image(show.png(x, 140), caption=caption, output_format="PNG")
 
 
-def render_z(cur: state.Current, z: list[float]) -> None:
+def render_z(cur: Current, z: list[float]) -> None:
     """A point clicked on empty map space: what the decoder makes of it, and its prior density."""
     model = cur.model
     zt = torch.tensor([z], dtype=torch.float32, device=next(model.parameters()).device)
@@ -43,40 +45,51 @@ def render_z(cur: state.Current, z: list[float]) -> None:
     st.dataframe(pd.DataFrame({"z": z}, index=[f"z{d + 1}" for d in range(len(z))]).T, width="stretch")
     b1, b2 = st.columns(2)
     if b1.button("Start the decoder sliders here", key="z_to_decoder"):
-        st.session_state["decoder_z"] = list(z)
+        selection.start_decoder_at_z(z)
         st.toast("The Decoder sliders page now starts from this point")
-    b2.button("Back to the chosen image", key="z_back", on_click=lambda: state.choose_index(
-        st.session_state.get(state.SELECTED) or 0))
+    b2.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image)
 
 
-def render_drawn(cur: state.Current, x: torch.Tensor, caption: str) -> None:
-    """The drawing handed over by "Use it": the picture, its reconstruction and q(z|x)."""
+def render_drawn(cur: Current, x: torch.Tensor, caption: str) -> None:
+    """The drawing handed over by "Use it": the picture, its reconstruction and q(z|x) (of the drawing as
+    the likelihood sees it, as on the maths page)."""
     model = cur.model
-    dev = next(model.parameters()).device
-    q = model.encode(x[None].to(dev))
+    mu, sigma = posteriors.own_posterior(model, x)
     c1, c2 = st.columns(2)
     with c1:
         image(x, caption)
     with c2:
-        image(model.reconstruct(x[None].to(dev)).cpu()[0], "reconstruction E[x | z = μ]")
-    stats = pd.DataFrame({"posterior mean μ": q.mean[0].detach().cpu().numpy(),
-                          "posterior std σ": q.variance[0].detach().sqrt().cpu().numpy()},
-                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
-    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch")
+        image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
+    posterior_table(model, mu, sigma)
     st.caption("Its ELBO and log p(x) are on the maths page (choose “your drawing” there); Interpolate takes "
                "it as A or B.")
 
 
-def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
+def decoded_mean(model: LatentModel, mu: np.ndarray) -> torch.Tensor:
+    """E[x | z = mu], the reconstruction from the posterior mean shown beside it."""
+    z = torch.as_tensor(mu, dtype=torch.float32, device=next(model.parameters()).device)[None]
+    with torch.no_grad():
+        return model.decode_mean(z).cpu()[0]
+
+
+def posterior_table(model: LatentModel, mu: np.ndarray, sigma: np.ndarray) -> None:
+    stats = pd.DataFrame({"posterior mean μ": mu, "posterior std σ": sigma},
+                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
+    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
+                 height="auto" if model.latent_dim <= 8 else 220)
+
+
+def render(cur: Current, data: ImageDataset, index: int) -> None:
+    """Test image index: its picture (grey, as people see it), and the reconstruction, q(z|x) and numbers
+    of the image the likelihood scores (the map's point and ellipse are of the same q(z|x))."""
     model = cur.model
-    x = data.test_x[index:index + 1]
+    mu, sigma = posteriors.test_posterior(model, cur.key, data.name, index)
     label = data.classes[int(data.test_y[index])] if data.test_y is not None and data.classes else "?"
-    recon = model.reconstruct(x.to(next(model.parameters()).device)).cpu()
     c1, c2 = st.columns(2)
     with c1:
-        image(x[0], f"test image {index} (label {label})")
+        image(data.test_x[index], f"test image {index} (label {label})")
     with c2:
-        image(recon[0], "reconstruction E[x | z = μ]")
+        image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
     n = numbers(model, cur.key, data.name, index)
     if model.is_variational:
         m1, m2, m3 = st.columns(3)
@@ -84,26 +97,24 @@ def render(cur: state.Current, data: ImageDataset, index: int, enc) -> None:
         m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
         m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
                   help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
-        note = f"Numbers in {model_unit(model).label}, on the test image as the likelihood sees it."
+        note = (f"μ, σ and the numbers ({model_unit(model).label}) are of the test image as the likelihood "
+                "sees it (the picture shows its grey levels).")
         st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
                    f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
     else:
         st.metric("log p(x | z = code) (nats)", f"{n['recon']:.2f}")
         st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
                    "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
-    stats = pd.DataFrame({"posterior mean μ": enc.mean[index], "posterior std σ": enc.std[index]},
-                         index=[f"z{d + 1}" for d in range(model.latent_dim)])
-    st.dataframe(stats.T if model.latent_dim <= 8 else stats, width="stretch",
-                 height="auto" if model.latent_dim <= 8 else 220)
+    posterior_table(model, mu, sigma)
     b1, b2, b3 = st.columns(3)
-    # Hand-offs to the other pages: each reads these keys as its starting choice.
+    # Hand-offs to the other pages: each takes its start from the selection once.
     if b1.button("Interpolate from here (A)", key="use_as_a"):
-        st.session_state["interp_a"] = index
+        selection.set_interpolation_end("A", index)
         st.toast(f"Image {index} is now A on the Interpolate page")
     if b2.button("Interpolate to here (B)", key="use_as_b"):
-        st.session_state["interp_b"] = index
+        selection.set_interpolation_end("B", index)
         st.toast(f"Image {index} is now B on the Interpolate page")
     if b3.button("Start the decoder sliders here", key="to_decoder"):
-        st.session_state["decoder_index"] = index
+        selection.start_decoder_at_image(index)
         st.toast(f"The Decoder sliders page now starts from image {index}")
 

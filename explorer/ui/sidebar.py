@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.units import model_unit
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
-from explorer.ui import present, state
+from explorer.ui import caches, guards, models, present, selection
 from explorer.ui.text import plain
 
 SOURCES = {"bundled": "Bundled", "saved": "Saved on this server", "session": "Trained here", "upload": "Upload"}
@@ -20,15 +20,15 @@ def render() -> None:
     sb = st.sidebar
     sb.header("Model")
     device = _device_picker()
-    bundled = state.bundled_checkpoints()
-    saved = state.saved_checkpoints()
-    session_models = state.session_models()
+    bundled = caches.bundled_checkpoints()
+    saved = caches.saved_checkpoints()
+    session_models = models.session_models()
     sources = [s for s, ok in (("bundled", bundled), ("saved", saved), ("session", session_models), ("upload", True))
                if ok]
     if not bundled:
-        sb.warning(f"No bundled checkpoints in `{state.trained_dir()}`. Train a model on the Train page, "
+        sb.warning(f"No bundled checkpoints in `{caches.trained_dir()}`. Train a model on the Train page, "
                    "or upload a checkpoint.")
-        sb.page_link(state.TRAIN_PAGE, label="Train a model", icon=":material/fitness_center:")
+        sb.page_link(guards.TRAIN_PAGE, label="Train a model", icon=":material/fitness_center:")
     source = sb.radio("Source", sources, format_func=SOURCES.get, horizontal=True, key="model_source")
     cur = None
     if source == "bundled":
@@ -38,13 +38,20 @@ def render() -> None:
     elif source == "session":
         name = sb.selectbox("Model trained in this session", list(session_models), key="session_model_name")
         if name is not None:
-            cur = state.session_current(name, session_models[name], device)
+            cur = models.session_current(name, session_models[name], device)
     else:
         cur = _uploaded(device)
-    state.set_current(cur)
+    selection.set_current(cur)
     if cur is not None:
         _card(cur)
     present.toggle()
+
+
+def open_session_model(name: str) -> None:
+    """Choose a model trained here in the sidebar; call from a button callback (it runs before the sidebar
+    draws these widgets)."""
+    st.session_state["model_source"] = "session"
+    st.session_state["session_model_name"] = name
 
 
 def _device_picker() -> str:
@@ -66,8 +73,8 @@ def _is_mac() -> bool:
     return platform.system() == "Darwin"
 
 
-def _bundled(bundled: list[state.Bundled], device: str, title: str = "Bundled checkpoint",
-             key: str = "bundled_name") -> state.Current | None:
+def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled checkpoint",
+             key: str = "bundled_name") -> models.Current | None:
     by_name = {b.name: b for b in bundled}
 
     def label(name: str) -> str:
@@ -78,10 +85,10 @@ def _bundled(bundled: list[state.Bundled], device: str, title: str = "Bundled ch
         ds = (m.get("dataset") or {}).get("name", "?")
         return f"{name} · {c.get('kind', '?').upper()} · latent {c.get('latent_dim', '?')} · {ds}"
 
-    pinned = state.default_model()
-    if key == "bundled_name" and pinned not in by_name and pinned != state.SHIPPED_DEFAULT:
-        st.sidebar.warning(f"{state.DEFAULT_MODEL_ENV} names {plain(repr(pinned))}, which is not in "
-                           f"{state.trained_dir()}; opening on another model.")
+    pinned = caches.default_model()
+    if key == "bundled_name" and pinned not in by_name and pinned != caches.SHIPPED_DEFAULT:
+        st.sidebar.warning(f"{caches.DEFAULT_MODEL_ENV} names {plain(repr(pinned))}, which is not in "
+                           f"{caches.trained_dir()}; opening on another model.")
     name = st.sidebar.selectbox(title, list(by_name), format_func=label, key=key)
     b = by_name.get(name)
     if b is None:
@@ -90,13 +97,13 @@ def _bundled(bundled: list[state.Bundled], device: str, title: str = "Bundled ch
         st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(b.meta['error'])}")
         return None
     try:
-        return state.bundled_current(b, device)
+        return models.bundled_current(b, device)
     except (CheckpointError, OSError, RuntimeError, ValueError) as e:
         st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(e)}")
         return None
 
 
-def _uploaded(device: str) -> state.Current | None:
+def _uploaded(device: str) -> models.Current | None:
     """A checkpoint from the user's disk, loaded without unpickling; a bad file is a message."""
     up = st.sidebar.file_uploader("Checkpoint file (.safetensors)", key="ckpt_upload",
                                   help="A file written by `python -m explorer train` or the Train page. "
@@ -119,7 +126,7 @@ def _uploaded(device: str) -> state.Current | None:
             return None
         cache.clear()  # one uploaded model per user is plenty; free the last one
         cache[k] = model
-    return state.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
+    return models.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
 
 
 def scored_on(model) -> str:
@@ -142,7 +149,7 @@ def _headline(model, metrics: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def _card(cur: state.Current) -> None:
+def _card(cur: models.Current) -> None:
     """The short card (kind, architecture, latent size, data, headline numbers with their units); the
     rest of what the checkpoint says behind "details". Text from the file is shown as text, never markdown."""
     m, meta = cur.model, cur.model.metadata

@@ -21,7 +21,7 @@ import streamlit as st
 from explorer import saves
 from explorer.job_registry import DEFAULT_GRACE_S, JobRegistry
 from explorer.jobs import JobSpec, TrainingJob
-from explorer.ui import state
+from explorer.ui import caches
 from explorer.ui.web import source
 
 COOKIE = "vaex_token"
@@ -101,7 +101,7 @@ def _keep(tok: str, job: TrainingJob) -> Path | None:
     folder = saves_folder()
     name = saves.unique_name(f"{default_stem(job)}-unattended", folder)
     owner = hashlib.sha256(tok.encode()).hexdigest()[:16]
-    return saves.save_as(job.save, folder, name, owner, protected=(state.trained_dir(),))
+    return saves.save_as(job.save, folder, name, owner, protected=(caches.trained_dir(),))
 
 
 class FormMemory:
@@ -186,7 +186,7 @@ def start(spec: JobSpec) -> TrainingJob:
 
 
 def saves_folder() -> Path:
-    return state.saves_dir()
+    return caches.saves_dir()
 
 
 def default_stem(job: TrainingJob) -> str:
@@ -197,7 +197,7 @@ def default_stem(job: TrainingJob) -> str:
 def save(job: TrainingJob, raw_name: str, overwrite: bool = False) -> Path:
     """Save the job's model for this browser; SaveRefused / FileExistsError say why not."""
     path = saves.save_as(job.save, saves_folder(), saves.clean_name(raw_name, default_stem(job)), owner_id(),
-                         overwrite=overwrite, protected=(state.trained_dir(),))
+                         overwrite=overwrite, protected=(caches.trained_dir(),))
     snap = job.snapshot()
     job.kept = (snap.run, snap.epoch)
     return path
