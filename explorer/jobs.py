@@ -340,7 +340,6 @@ class TrainingJob:
         with self._lock:
             if self._status in ACTIVE or self.trainer is None:
                 raise RuntimeError(f"no trained model to use yet (the job is {self._status})")
-            self.trainer.history["state"] = dict(self.trainer.state)
             return self.trainer
 
     # -- the worker thread ------------------------------------------------------------------------
@@ -449,7 +448,7 @@ class TrainingJob:
             self._map = latent_map
 
     def _batches(self) -> int:
-        return max(1, -(-len(self.data.train_x) // self.trainer.config.batch_size))
+        return self.trainer.batches_per_epoch()
 
     @torch.no_grad()
     def _encode_map(self, epoch: int) -> LatentMap:

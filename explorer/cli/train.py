@@ -21,7 +21,7 @@ from ..data.folder import image_size
 from ..outputs import CheckpointTarget, check_writable
 from ..data.pixels import CHOICES, BatchTransform, resolve_pixels
 from ..data.ref import DatasetRef
-from ..run_record import run_metadata
+from ..run_record import run_metadata, summary
 from ..trainer import TrainConfig, Trainer, TrainingDiverged
 from ..units import unit_of
 from .common import add_device_seed, apply_threads, int_list, positive_int
@@ -208,7 +208,7 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
             trainer.model, path, optimizer=trainer.optimizer, **run_metadata(trainer, ref, status)),
             diverged=status == "diverged")
 
-    bar = _progress_bar(args, rank, trainer, trainer.data, config)
+    bar = _progress_bar(args, rank, trainer, config)
 
     def on_epoch(r: dict) -> None:
         line = (f"epoch {r['epoch']:>4}  train ELBO {r['train_elbo']:9.3f}  test ELBO {_fmt(r['test_elbo'])}  "
@@ -220,7 +220,6 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
                 raise TrainingDiverged(f"the {key.replace('_', ' ').replace('elbo', 'ELBO')} became {r[key]} "
                                        f"after epoch {r['epoch']}. Try a lower learning rate.")
         if r["epoch"] % args.checkpoint_every == 0:
-            trainer.history["state"] = dict(trainer.state)
             save("training")
 
     trainer.add_callback("epoch", on_epoch)
@@ -244,15 +243,15 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
         print(f"{trainer.message}; checkpoint written to {written}"
               + (f" (continue with --resume {written})" if code == STOPPED else ""), flush=True)
     if args.metrics_out and rank == 0:
-        Path(args.metrics_out).write_text(json.dumps(trainer.summary(), indent=2))
+        Path(args.metrics_out).write_text(json.dumps(summary(trainer), indent=2))
     return code or (3 if target.failed else 0)
 
 
-def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDataset, config: TrainConfig):
+def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, config: TrainConfig):
     if rank != 0 or args.quiet:
         return None
     from tqdm import tqdm
-    batches = -(-len(data.train_x) // config.batch_size)
+    batches = trainer.batches_per_epoch()
     done = trainer.state["epoch"] * batches + trainer.state["batch"]
     bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
     trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(
