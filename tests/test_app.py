@@ -327,7 +327,7 @@ def test_map_shows_points_posterior_and_numbers(app):
     enc = app.session_state["_explorer_current"]
     # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2)
     from explorer.analysis import encode
-from explorer.data.ref import load_test_set
+    from explorer.data.ref import load_test_set
     q = encode(enc.model, load_test_set("mnist").test_x[:1])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert header["selected_cov"] == pytest.approx([q.std[0, 0] ** 2, 0, 0, q.std[0, 1] ** 2], abs=1e-6)
@@ -342,7 +342,7 @@ def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
     from explorer.analysis import encode
-from explorer.data.ref import load_test_set
+    from explorer.data.ref import load_test_set
     q = encode(app.session_state["_explorer_current"].model, load_test_set("mnist").test_x[42:43])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert image_by_caption(app, "test image 42")
