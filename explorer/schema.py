@@ -117,7 +117,8 @@ DATASET = Obj({"name": STR, "image_shape": ListOf(INT, length=3), "train_size": 
 TRAIN_CONFIG = Obj({f.name: _TYPES[f.type] for f in fields(TrainConfig)})
 STATE = Obj({"epoch": COUNT, "step": COUNT, "batch": COUNT, "wall_time": NUM,
              "partial": Obj({"bin": Obj(values=NUM, required=("recon", "kl", "elbo", "beta", "n")),
-                             "sums": Obj(values=NUM, required=("recon", "kl", "elbo", "n"))})})
+                             "sums": Obj(values=NUM, required=("recon", "kl", "elbo", "n")),
+                             "every": COUNT})})
 EPOCH = Obj({"epoch": COUNT, "step": COUNT}, values=Either(NUM, NONE, NUMS, what="a number, null or numbers"),
             required=("epoch",))
 HISTORY = Obj({"steps": ListOf(Obj({"step": COUNT, "epoch": NUM}, values=NUM, required=("step", "epoch"))),

@@ -19,6 +19,7 @@ from explorer.cli import exit_process, main
 from explorer.config import ModelConfig
 from explorer.data import load_dataset
 from explorer.data.base import ImageDataset
+from explorer.distributed import epoch_order
 from explorer.model import build_model
 from explorer.data.pixels import BatchTransform
 from explorer.trainer import TrainConfig, Trainer
@@ -27,7 +28,7 @@ from explorer.trainer import TrainConfig, Trainer
 def poison_rank1(data: ImageDataset, step: int, batch_size: int, seed: int, world: int = 2) -> int:
     """Set one pixel to NaN in the first image rank 1 takes at `step` (1-based) of epoch 1; return its index."""
     n = len(data.train_x)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + 0))  # Trainer.fit's order
+    perm = epoch_order(n, seed, 0)  # Trainer.fit's order
     batch_idx = perm[(step - 1) * batch_size:step * batch_size]
     i = int(batch_idx[1::world][0])
     assert i not in batch_idx[0::world].tolist()

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import explorer.trainer as trainer_mod
+import explorer.train_terms as terms_mod  # the objective a step and an evaluation call
 from explorer import (DeviceError, ImageDataset, ModelConfig, TrainConfig, Trainer, TrainingDiverged, build_model,
                       load_checkpoint, load_dataset, save_model)
 from explorer.data import binarize
+from explorer.distributed import epoch_order
+from explorer.run_record import summary
 from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED, BatchTransform, resolve_pixels
 
 STEP_KEYS = {"step", "epoch", "recon", "kl", "elbo", "beta", "kl_per_dim", "samples_per_sec"}
@@ -104,7 +106,7 @@ def test_callbacks_fire_per_step_and_epoch_with_the_documented_keys(small: Image
                        "wall_time": t.state["wall_time"]}
     assert t.history["epochs"] == epochs
     assert [p["step"] for p in t.history["steps"]] == list(range(1, 9))
-    assert t.summary()["final"] == epochs[-1]
+    assert summary(t)["final"] == epochs[-1]
     assert not t.model.training
 
 
@@ -246,7 +248,7 @@ def record_weights(t: Trainer) -> list[dict]:
 
 
 def test_nan_loss_never_reaches_the_weights(small: ImageDataset, monkeypatch) -> None:
-    real = trainer_mod.objective
+    real = terms_mod.objective
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -256,7 +258,7 @@ def test_nan_loss_never_reaches_the_weights(small: ImageDataset, monkeypatch) ->
             out.loss = out.loss * float("nan")
         return out
 
-    monkeypatch.setattr(trainer_mod, "objective", poisoned)
+    monkeypatch.setattr(terms_mod, "objective", poisoned)
     t = new_trainer(small)
     snaps = record_weights(t)
     ends = []
@@ -279,7 +281,7 @@ def test_huge_learning_rate_diverges_cleanly(digits: ImageDataset) -> None:
 
 
 def test_nan_gradients_never_reach_the_weights(small: ImageDataset, monkeypatch) -> None:
-    real = trainer_mod.objective
+    real = terms_mod.objective
 
     def nan_grad(model, *args, **kwargs):
         out = real(model, *args, **kwargs)
@@ -287,7 +289,7 @@ def test_nan_gradients_never_reach_the_weights(small: ImageDataset, monkeypatch)
         out.loss = out.loss + torch.sqrt((w * 0).sum())  # value unchanged; d sqrt(u)/du at 0 = inf, times 0 = nan
         return out
 
-    monkeypatch.setattr(trainer_mod, "objective", nan_grad)
+    monkeypatch.setattr(terms_mod, "objective", nan_grad)
     t = new_trainer(small)
     before = weights(t.model)
     opt_before = copy.deepcopy(t.optimizer.state_dict())
@@ -329,7 +331,7 @@ def test_missing_device_is_a_clear_error(small: ImageDataset) -> None:
 def capture(monkeypatch) -> tuple[list, list]:
     """(training targets per step, test sets per evaluation) as the trainer sees them."""
     targets, tests = [], []
-    real_obj, real_eval = trainer_mod.objective, Trainer.evaluate
+    real_obj, real_eval = terms_mod.objective, Trainer.evaluate
 
     def obj(model, x, target=None, **kw):
         targets.append((x if target is None else target).clone())
@@ -339,7 +341,7 @@ def capture(monkeypatch) -> tuple[list, list]:
         tests.append(x.clone())
         return real_eval(self, x, seed)
 
-    monkeypatch.setattr(trainer_mod, "objective", obj)
+    monkeypatch.setattr(terms_mod, "objective", obj)
     monkeypatch.setattr(Trainer, "evaluate", ev)
     return targets, tests
 
@@ -350,7 +352,7 @@ def test_dynamic_binarization_draws_fresh_pixels_each_epoch(small: ImageDataset,
     train = [x for x in targets if len(x) == 160]  # evaluation calls objective too, in batches of 32
     assert len(train) == 3
     assert len(tests) == 3
-    perms = [torch.randperm(160, generator=torch.Generator().manual_seed(e)) for e in range(3)]
+    perms = [epoch_order(160, 0, e) for e in range(3)]  # the trainer's order of each epoch
     grey = [small.train_x[p] for p in perms]
     for x, g in zip(train, grey):
         assert set(x.unique().tolist()) <= {0.0, 1.0}
@@ -374,7 +376,7 @@ def test_gaussian_decoder_trains_on_dequantized_pixels(small: ImageDataset, monk
     t = new_trainer(small, dict(likelihood="gaussian"), batch_size=160, epochs=1)
     assert t.transform.pixels == "dequantized"
     t.fit()
-    perm = torch.randperm(160, generator=torch.Generator().manual_seed(0))
+    perm = epoch_order(160, 0, 0)
     x, y = small.train_x[perm], [x for x in targets if len(x) == 160][0]
     k = torch.round(x * 255)  # each y lies in its 8-bit level's cell [k / 256, (k + 1) / 256)
     assert bool(((y >= k / 256) & (y < (k + 1) / 256)).all()) and not torch.equal(y, x)
@@ -391,7 +393,7 @@ def test_grey_pixels_train_on_grey_levels(small: ImageDataset, monkeypatch) -> N
     model.pixels = "grey"
     t = Trainer(model, small, TrainConfig(epochs=1, batch_size=160, device="cpu"), BatchTransform.for_model(model))
     t.fit()
-    perm = torch.randperm(160, generator=torch.Generator().manual_seed(0))
+    perm = epoch_order(160, 0, 0)
     assert torch.equal([x for x in targets if len(x) == 160][0], small.train_x[perm])
     assert torch.equal(tests[0], small.test_x)
 

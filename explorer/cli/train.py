@@ -19,14 +19,14 @@ from ..devices import resolve_device
 from ..model import build_model
 from ..data.folder import image_size
 from ..outputs import CheckpointTarget, check_writable
-from ..data.pixels import CHOICES, BatchTransform, resolve_pixels
+from ..data.pixels import CHOICES, BatchTransform
 from ..data.ref import DatasetRef
-from ..run_record import run_metadata
+from ..run_record import run_metadata, summary
 from ..trainer import TrainConfig, Trainer, TrainingDiverged
 from ..units import unit_of
 from .common import add_device_seed, apply_threads, int_list, positive_int
+from .resume import DEFAULT_LR, resume_settings, same_pixels
 
-DEFAULT_LR = 1e-3
 STOPPED = 130  # a run stopped by Ctrl-C exits as a shell reports SIGINT (128 + 2): it did not finish
 
 
@@ -116,29 +116,6 @@ def _load_data(args: argparse.Namespace, resumed_meta: dict) -> ImageDataset:
                            "(8,000 images; the other 2,000 are held out).") from None
 
 
-def resume_settings(args: argparse.Namespace, model) -> None:
-    """A resume continues on the checkpoint's dataset, image size and learning rate unless told otherwise;
-    a --dataset (or folder size, colour) that contradicts the checkpoint is an error, not a silent switch."""
-    ds, (c, h, w) = model.metadata.get("dataset") or {}, model.config.image_shape
-    name = ds.get("name")
-    if args.dataset is None:
-        if name not in DATASETS:
-            raise ValueError(f"{args.resume} does not name a known dataset ({name!r}); pass --dataset")
-        args.dataset = name
-    elif name is not None and args.dataset != name:
-        raise ValueError(f"{args.resume} trained on {name}, but --dataset says {args.dataset}; a resume continues "
-                         f"on its own data (leave out --dataset)")
-    if args.dataset == "folder":
-        if args.image_size is not None and image_size(args.image_size) != (h, w):
-            raise ValueError(f"{args.resume} has {h}x{w} images, but --image-size says "
-                             f"{'x'.join(map(str, image_size(args.image_size)))}")
-        if args.rgb and c == 1:
-            raise ValueError(f"{args.resume} is a greyscale model, but --rgb asks for colour")
-        args.image_size, args.rgb = (h, w), c == 3
-    if args.lr is None:
-        args.lr = float((model.metadata.get("train_config") or {}).get("lr", DEFAULT_LR))
-
-
 def _train(args: argparse.Namespace, rank: int) -> int:
     if args.image_size is not None:
         image_size(args.image_size)  # 100000,100000 is refused here, before any folder is read
@@ -147,7 +124,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         ckpt = load_checkpoint(args.resume)
         resumed, opt_state = ckpt.model, ckpt.optimizer_state
         resume_settings(args, resumed)
-        _same_pixels(args, ckpt.dataset.pixels, resumed.config.likelihood)
+        same_pixels(args, ckpt.dataset.pixels, resumed.config.likelihood)
     args.dataset, args.lr = args.dataset or "mnist", DEFAULT_LR if args.lr is None else args.lr
     for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
         if path:  # before any work: an unwritable --out found after the last epoch loses the run
@@ -190,13 +167,6 @@ def _train(args: argparse.Namespace, rank: int) -> int:
     return _fit(args, rank, trainer, ref, config)
 
 
-def _same_pixels(args: argparse.Namespace, pixels: str, likelihood: str) -> None:
-    """A resume continues on its own pixel rule; an explicit --pixels that contradicts it is an error."""
-    if args.pixels != "auto" and resolve_pixels(args.pixels, likelihood) != pixels:
-        raise ValueError(f"{args.resume} trained on {pixels} pixels, but --pixels says {args.pixels}; a resume "
-                         "continues on its own (leave out --pixels)")
-
-
 def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef, config: TrainConfig) -> int:
     """Run the trainer with progress and checkpoints; the exit code (1 diverged, 3 saved elsewhere, 130 stopped)."""
     target = CheckpointTarget(args.out, lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -208,7 +178,7 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
             trainer.model, path, optimizer=trainer.optimizer, **run_metadata(trainer, ref, status)),
             diverged=status == "diverged")
 
-    bar = _progress_bar(args, rank, trainer, trainer.data, config)
+    bar = _progress_bar(args, rank, trainer, config)
 
     def on_epoch(r: dict) -> None:
         line = (f"epoch {r['epoch']:>4}  train ELBO {r['train_elbo']:9.3f}  test ELBO {_fmt(r['test_elbo'])}  "
@@ -220,7 +190,6 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
                 raise TrainingDiverged(f"the {key.replace('_', ' ').replace('elbo', 'ELBO')} became {r[key]} "
                                        f"after epoch {r['epoch']}. Try a lower learning rate.")
         if r["epoch"] % args.checkpoint_every == 0:
-            trainer.history["state"] = dict(trainer.state)
             save("training")
 
     trainer.add_callback("epoch", on_epoch)
@@ -244,15 +213,15 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
         print(f"{trainer.message}; checkpoint written to {written}"
               + (f" (continue with --resume {written})" if code == STOPPED else ""), flush=True)
     if args.metrics_out and rank == 0:
-        Path(args.metrics_out).write_text(json.dumps(trainer.summary(), indent=2))
+        Path(args.metrics_out).write_text(json.dumps(summary(trainer), indent=2))
     return code or (3 if target.failed else 0)
 
 
-def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, data: ImageDataset, config: TrainConfig):
+def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, config: TrainConfig):
     if rank != 0 or args.quiet:
         return None
     from tqdm import tqdm
-    batches = -(-len(data.train_x) // config.batch_size)
+    batches = trainer.batches_per_epoch()
     done = trainer.state["epoch"] * batches + trainer.state["batch"]
     bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
     trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(

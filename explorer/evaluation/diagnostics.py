@@ -11,6 +11,7 @@ from torch.distributions import Independent, Normal
 
 from ..objectives import ESTIMATORS, gaussian_kl_per_dim, objective
 from .likelihood import LogLikelihood, _eval_mode, log_likelihood
+from ..seeds import GRADIENT_REPEAT, mix_seed
 from .sampling import normal_params
 
 COLLAPSE_FRACTION = 0.5  # warn when more than this fraction of the latent dimensions is inactive
@@ -70,7 +71,7 @@ def gradient_variance(model, x: Tensor, *, samples: int = 1, repeats: int = 50, 
             mean = [torch.zeros_like(p) for p in params]
             m2 = [torch.zeros_like(p) for p in params]
             for r in range(repeats):  # Welford: O(parameters) memory whatever the repeats
-                torch.manual_seed(seed * 100003 + r)
+                torch.manual_seed(mix_seed(seed, GRADIENT_REPEAT, r))
                 loss = objective(model, x, estimator=est, samples=samples).loss
                 grads = torch.autograd.grad(loss, params, allow_unused=True)
                 for g, mu, s2 in zip(grads, mean, m2):

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
-_MASK64 = (1 << 64) - 1
+from ..seeds import mix_seed
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -27,11 +28,8 @@ def normal_params(d: Distribution) -> tuple[Tensor, Tensor] | None:
 
 
 def stream_seed(seed: int, index: int) -> int:
-    """A 32-bit seed for example `index` (the CPU generator, mt19937, keeps only 32 bits): splitmix64."""
-    h = (seed * 0x9E3779B97F4A7C15 + index + 1) & _MASK64
-    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
-        h = ((h ^ (h >> shift)) * mult) & _MASK64
-    return (h ^ (h >> 31)) & 0xFFFFFFFF
+    """The generator seed of example `index`'s stream (explorer.seeds: one scheme for all the code)."""
+    return mix_seed(seed, index)
 
 
 class Draws:

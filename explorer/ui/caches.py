@@ -12,13 +12,14 @@ import streamlit as st
 import torch
 
 from explorer import saves
-from explorer.data.ref import DatasetRef, load_test_set
-from explorer.encoding import Encoding, encode
-from explorer.mixture import fit_mixture
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
+from explorer.data.ref import DatasetRef, load_test_set
+from explorer.encoding import Encoding, encode
+from explorer.latent_map import fit_map
+from explorer.mixture import fit_mixture
 from explorer.model import LatentModel
-from explorer.projection import Projection, make_projection
+from explorer.projection import Projection
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
 DEFAULT_MODEL_ENV = "EXPLORER_DEFAULT_MODEL"  # a teacher pins the model every new session opens on
@@ -136,9 +137,8 @@ def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
 @st.cache_resource(show_spinner="Fitting the projection…", max_entries=32)
 def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int) -> tuple[Projection, np.ndarray]:
     """A fitted 2-D projection of the first n encoded means and their map coordinates (read-only)."""
-    enc = encoding(_model, key, dataset)
-    proj = make_projection(method)
-    return proj, proj.fit_transform(enc.mean[:n])
+    fitted = fit_map(encoding(_model, key, dataset).mean[:n], method)  # the live training map's step too
+    return fitted.proj, fitted.coords
 
 
 @st.cache_resource(show_spinner="Fitting a Gaussian mixture to the encodings…", max_entries=16)

@@ -1,0 +1,61 @@
+"""A training's history, resumable: binned step means, the epoch records, and where training is.
+
+history = {"steps": [binned points], "epochs": [epoch records], "state": {...}}: the dict a checkpoint
+stores and the app's live curves read. state = {"epoch", "step", "batch" (next batch of the epoch),
+"wall_time", "partial"}; "partial" holds what is half done (the epoch's running sums, the open bin and
+its width), so a run resumed from a checkpoint ends with the history of an uninterrupted one.
+"""
+from __future__ import annotations
+
+HISTORY_POINTS = 1000  # binned step points kept: checkpoints stay small, the page redraws them each second
+BINNED = ("recon", "kl", "elbo", "beta")  # averaged over a bin; a point's step and epoch are its last step's
+CURVE_KEYS = ("epoch", "step") + BINNED
+START = {"epoch": 0, "step": 0, "batch": 0, "wall_time": 0.0}
+
+
+def open_history(history: dict | None) -> dict:
+    """`history` (a new one if None) with its three parts present; its state gains the start values it lacks."""
+    h = history if history is not None else {}
+    h.setdefault("steps", [])
+    h.setdefault("epochs", [])
+    state = h.setdefault("state", {})
+    for k, v in START.items():
+        state.setdefault(k, v)
+    return h
+
+
+def add_step(history: dict, rec: dict, max_points: int = HISTORY_POINTS) -> None:
+    """Add one step record (BINNED keys, step, epoch) to the binned means.
+
+    A bin closes after `every` steps; once max_points points exist, neighbouring pairs merge and bins
+    double, so a run of any length keeps fewer than max_points whatever its planned length.
+    """
+    partial = history["state"].setdefault("partial", {})
+    every = partial.setdefault("every", 1)
+    b = partial.setdefault("bin", dict.fromkeys(BINNED + ("n",), 0.0))
+    for k in BINNED:
+        b[k] += float(rec[k])
+    b["n"] += 1
+    if b["n"] < every:
+        return
+    point = {k: b[k] / b["n"] for k in BINNED}
+    point.update(step=rec["step"], epoch=rec["epoch"])
+    del partial["bin"]
+    history["steps"].append(point)
+    steps = history["steps"]
+    while len(steps) >= max_points:
+        steps, partial["every"] = _merge_pairs(steps), partial["every"] * 2
+    # a new list, not an edit in place: a reader on another thread copies either the old or the new one
+    history["steps"] = steps
+
+
+def curves(history: dict) -> dict[str, list[float]]:
+    """The binned points as columns (epoch, step, recon, kl, elbo, beta), a copy: what the live plots draw."""
+    points = list(history.get("steps", ()))  # one atomic copy; the trainer may append meanwhile
+    return {k: [float(p[k]) for p in points] for k in CURVE_KEYS}
+
+
+def _merge_pairs(points: list[dict]) -> list[dict]:
+    """Neighbouring points averaged in pairs (an odd last one kept as it is)."""
+    out = [{**b, **{k: (a[k] + b[k]) / 2 for k in BINNED}} for a, b in zip(points[0::2], points[1::2])]
+    return out + points[len(out) * 2:]

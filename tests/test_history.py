@@ -1,0 +1,62 @@
+"""The single homes the trainer and the app share: binned history, seed mixing, batches per epoch."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from explorer.distributed import batches_per_epoch
+from explorer.history import add_step, curves, open_history
+from explorer.seeds import TRAIN_EVAL, TRAIN_ORDER, mix_seed
+
+
+def rec(i: int) -> dict:
+    return {"step": i + 1, "epoch": i / 10, "recon": float(i), "kl": 1.0, "elbo": 1.0 - i, "beta": 1.0}
+
+
+def test_bins_stay_under_the_limit_and_keep_exact_means() -> None:
+    h = open_history(None)
+    for i in range(1000):
+        add_step(h, rec(i), max_points=8)
+    assert len(h["steps"]) < 8 and h["state"]["partial"]["every"] == 128
+    # every closed bin is the mean of its steps: recon of steps a..b is (a + b) / 2 (0-based values)
+    first = h["steps"][0]
+    assert first["step"] == 128 and first["recon"] == pytest.approx(127 / 2)
+    assert curves(h)["step"] == [p["step"] for p in h["steps"]]
+
+
+def test_a_history_resumed_from_any_step_ends_as_the_uninterrupted_one() -> None:
+    full = open_history(None)
+    for i in range(300):
+        add_step(full, rec(i), max_points=16)
+    for cut in (1, 37, 128, 299):
+        h = open_history(None)
+        for i in range(cut):
+            add_step(h, rec(i), max_points=16)
+        h = open_history(copy.deepcopy(h))  # through a checkpoint
+        for i in range(cut, 300):
+            add_step(h, rec(i), max_points=16)
+        assert h == full
+
+
+def test_an_old_long_history_is_merged_down_and_its_odd_point_kept() -> None:
+    h = open_history({"steps": [{**rec(i), "step": i + 1} for i in range(2001)], "epochs": [], "state": {}})
+    add_step(h, rec(2001), max_points=1000)
+    assert len(h["steps"]) < 1000 and h["steps"][-1]["step"] == 2002
+
+
+def test_batches_per_epoch_drops_a_last_batch_too_small_to_share() -> None:
+    assert batches_per_epoch(1438, 128) == 12
+    assert batches_per_epoch(129, 128, world_size=2) == 1  # one example left for two ranks: dropped
+    assert batches_per_epoch(130, 128, world_size=2) == 2
+    with pytest.raises(ValueError, match="smaller than the 4 processes"):
+        batches_per_epoch(100, 2, world_size=4)
+
+
+def test_seeds_of_different_streams_and_neighbours_differ() -> None:
+    seeds = {mix_seed(s, tag, i) for s in range(4) for tag in (TRAIN_ORDER, TRAIN_EVAL) for i in range(50)}
+    assert len(seeds) == 4 * 2 * 50
+    assert mix_seed(0, 1, 0) != mix_seed(0, 0, 1) and mix_seed(1, 0) != mix_seed(0, 1)
+    assert 0 <= mix_seed(2**40, 2**40) < 2**64  # any torch generator accepts it
+    with pytest.raises(ValueError):
+        mix_seed(0)
