@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal, StudentT
+from torch.distributions import Independent, Normal, StudentT
 
 import explorer
 from explorer.devices import single_threaded
@@ -14,62 +14,14 @@ from explorer.evaluation import (ElboGap, GivenPosterior, active_units, amortiza
                                  gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
                                  naive_log_likelihood)
 from explorer.evaluation import fast
+from tests.reference_models import LinearGaussian
 
-
-class LinearGaussian:
-    """p(z) = N(0, I), p(x|z) = N(Wz + b, sigma^2 I), x of shape (N, 1, 1, P); not an nn.Module on purpose.
-
-    The exact posterior is N(S W^T (x - b) / sigma^2, S), S = (I + W^T W / sigma^2)^-1: diagonal here, as
-    W has orthogonal columns. The encoder is that posterior, optionally widened and shifted, or the prior.
-    """
-
-    def __init__(self, scales=(2.0, 1.5, 1.0), pixels: int = 8, sigma: float = 0.5, seed: int = 0,
-                 dtype: torch.dtype = torch.float32):
-        self.dtype = dtype
-        g = torch.Generator().manual_seed(seed)
-        q, _ = torch.linalg.qr(torch.randn(pixels, len(scales), generator=g, dtype=torch.float64))
-        self.w = q * torch.tensor(scales, dtype=torch.float64)  # (P, D), orthogonal columns
-        self.b = 0.3 * torch.randn(pixels, generator=g, dtype=torch.float64)
-        self.sigma = sigma
-        self.post_var = 1.0 / (1.0 + (self.w ** 2).sum(0) / sigma ** 2)  # diagonal of S
-        self.widen, self.shift, self.ignore_x = 1.0, 0.0, False
-        self.prior = Independent(Normal(torch.zeros(len(scales), dtype=dtype), torch.ones(len(scales), dtype=dtype)), 1)
-
-    def sample_x(self, n: int, seed: int = 1) -> torch.Tensor:
-        g = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.w.shape[1], generator=g, dtype=torch.float64)
-        x = z @ self.w.T + self.b + self.sigma * torch.randn(n, len(self.b), generator=g, dtype=torch.float64)
-        return x.to(self.dtype).view(n, 1, 1, -1)
-
-    def exact_log_px(self, x: torch.Tensor) -> torch.Tensor:
-        cov = self.w @ self.w.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=torch.float64)
-        return MultivariateNormal(self.b, cov).log_prob(x.double().flatten(1)).to(self.dtype)
-
-    def encode(self, x: torch.Tensor) -> Independent:
-        xf = x.double().flatten(1)
-        mu = (xf - self.b) @ self.w * self.post_var / self.sigma ** 2
-        scale = self.post_var.sqrt().expand_as(mu)
-        if self.ignore_x:
-            mu, scale = torch.zeros_like(mu), torch.ones_like(mu)
-        return Independent(Normal((mu + self.shift).to(self.dtype), (self.widen * scale).to(self.dtype)), 1)
-
-    def decode(self, z: torch.Tensor) -> Independent:
-        mean = (z.double() @ self.w.T + self.b).to(self.dtype)
-        return Independent(Normal(mean.view(*z.shape[:-1], 1, 1, -1), self.sigma), 3)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These problems are tiny: on a busy machine, OpenMP threads waiting for each other cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture
 def lg() -> LinearGaussian:
-    return LinearGaussian()
+    return LinearGaussian.orthogonal()
 
 
 def test_importance_sampling_converges_to_exact_log_px(lg):
@@ -87,7 +39,7 @@ def test_importance_sampling_converges_to_exact_log_px(lg):
 
 
 def test_float64_model_and_a_bare_normal_prior():
-    lg = LinearGaussian(dtype=torch.float64)
+    lg = LinearGaussian.orthogonal(dtype=torch.float64)
     lg.widen = 1.3
     x = lg.sample_x(3)
     ll = log_likelihood(lg, x, k=2000)
@@ -135,7 +87,7 @@ def test_stderr_is_honest(lg):
 
 
 def test_naive_monte_carlo_is_noisier_and_biased_low():
-    lg = LinearGaussian(sigma=0.2)  # a sharp posterior: few prior draws land where p(x|z) is large
+    lg = LinearGaussian.orthogonal(sigma=0.2)  # a sharp posterior: few prior draws land where p(x|z) is large
     lg.widen = 1.2  # not the exact posterior, which would make importance sampling exact
     x = lg.sample_x(4)
     cmp = compare_estimators(lg, x, k=200, repeats=8)
@@ -262,22 +214,19 @@ def test_amortization_gap(lg):
     assert (res.elbo_optimised > res.elbo_encoder + 1.0).all()
     # the family holds the exact posterior, so the optimised ELBO approaches log p(x) (from below, up to noise)
     assert (res.elbo_optimised - exact).abs().max() < 0.15
-    torch.testing.assert_close(res.loc.double(), ((x.double().flatten(1) - lg.b) @ lg.w * lg.post_var
-                                                  / lg.sigma ** 2), atol=0.15, rtol=0)
+    torch.testing.assert_close(res.loc.double(), lg.posterior_mean(x), atol=0.15, rtol=0)
     lg.ignore_x = False  # the exact posterior: nothing left to gain
     assert amortization_gap(lg, x, steps=50, eval_samples=2000).gap.max() < 0.05
 
 
 def test_active_units_and_collapse_warning(lg):
-    lg.w[:, 1] = 0.0  # dimension 1 ignores x: its posterior is the prior
-    lg.post_var = 1.0 / (1.0 + (lg.w ** 2).sum(0) / lg.sigma ** 2)
+    lg.W[:, 1] = 0.0  # dimension 1 ignores x: its posterior is the prior
     x = lg.sample_x(200)
     au = active_units(lg, x)
     assert au.active.tolist() == [True, False, True] and au.count == 2 and not au.collapsed
     assert au.kl_per_dim[1].abs() < 1e-6 and (au.kl_per_dim[[0, 2]] > 0.1).all()
     assert au.warning is None
-    lg.w[:, 2] = 0.0
-    lg.post_var = 1.0 / (1.0 + (lg.w ** 2).sum(0) / lg.sigma ** 2)
+    lg.W[:, 2] = 0.0
     au = active_units(lg, x)
     assert au.count == 1 and au.collapsed and "1 of 3" in au.warning
 

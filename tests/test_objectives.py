@@ -1,8 +1,7 @@
 """Objectives against exact answers.
 
-The reference is a linear Gaussian model, p(z) = N(0, I), p(x|z) = N(Wz + b, sigma^2 I), whose evidence
-log p(x) = log N(x; b, W W^T + sigma^2 I) and posterior p(z|x) = N(S W^T (x - b) / sigma^2, S),
-S = (I + W^T W / sigma^2)^-1, are known in closed form. For any q, log p(x) - ELBO(q) = KL(q || p(z|x))
+The reference is the linear Gaussian model of tests/reference_models.py, whose evidence log p(x) and
+posterior p(z|x) are known in closed form. For any q, log p(x) - ELBO(q) = KL(q || p(z|x))
 (Kingma & Welling 2014, eq. 2), so every bound can be checked to the last digit or to within its
 Monte Carlo standard error.
 """
@@ -18,54 +17,11 @@ from explorer.data.pixels import mask
 from explorer import ModelConfig, build_model, objective
 from explorer.distributions import diagonal_normal
 from explorer.objectives import gaussian_kl_per_dim, reparameterized_sample, warmup_beta
+from tests.reference_models import LinearGaussian
 
 P, D, SIGMA = 6, 3, 0.5
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class LinearGaussian:
-    """The test model: any object with encode / decode / prior works with objective()."""
-
-    def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float):
-        self.W, self.b, self.sigma = W, b, sigma
-        D = W.shape[1]
-        self.S = torch.linalg.inv(torch.eye(D, dtype=W.dtype) + W.T @ W / sigma ** 2)  # posterior covariance
-        self.prior = diagonal_normal(torch.zeros(D, dtype=W.dtype), torch.ones(D, dtype=W.dtype))
-        self.shift, self.scale_factor = 0.0, 1.0  # a deliberately wrong encoder when not (0, 1)
-
-    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.b) @ self.W @ self.S / self.sigma ** 2  # S W^T (x - b) / sigma^2, row-wise (S = S^T)
-
-    def encode(self, x: torch.Tensor) -> Independent:
-        # q(z|x): diagonal part of the exact posterior, optionally moved and widened
-        scale = self.S.diagonal().sqrt().expand(len(x), -1) * self.scale_factor
-        return diagonal_normal(self.posterior_mean(x) + self.shift, scale)
-
-    def decode(self, z: torch.Tensor) -> Independent:
-        return diagonal_normal(z @ self.W.T + self.b, torch.full_like(z @ self.W.T, self.sigma))
-
-    def log_evidence(self, x: torch.Tensor) -> torch.Tensor:
-        cov = self.W @ self.W.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=self.W.dtype)
-        return MultivariateNormal(self.b, cov).log_prob(x)
-
-    def exact_posterior(self, x: torch.Tensor) -> MultivariateNormal:
-        return MultivariateNormal(self.posterior_mean(x), self.S)
-
-    def closed_form_elbo(self, x: torch.Tensor) -> torch.Tensor:
-        """E_q[log p(x|z)] - KL(q || p(z)) with no sampling: for q = N(m, diag s^2),
-        E_q ||x - Wz - b||^2 = ||x - Wm - b||^2 + tr(W diag(s^2) W^T)."""
-        q = self.encode(x)
-        m, var = q.mean, q.variance
-        resid = ((x - m @ self.W.T - self.b) ** 2).sum(-1) + (var @ (self.W ** 2).sum(0))
-        recon = -0.5 * len(self.b) * math.log(2 * math.pi * self.sigma ** 2) - resid / (2 * self.sigma ** 2)
-        return recon - kl_divergence(q, self.prior)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def linear_model(orthogonal: bool, seed: int = 0) -> tuple[LinearGaussian, torch.Tensor]:
@@ -114,7 +70,7 @@ def test_closed_form_kl_matches_torch_and_appendix_b() -> None:
 
 def test_closed_form_kl_matches_large_sample_monte_carlo() -> None:
     model, x = linear_model(orthogonal=False)
-    model.shift, model.scale_factor = 0.7, 1.6
+    model.shift, model.widen = 0.7, 1.6
     r = 20000
     xs = repeat(x, r)
     mc = objective(model, xs, estimator="mc", generator=gen(2))
@@ -141,15 +97,15 @@ def test_reference_identities_hold() -> None:
     for orthogonal in (True, False):
         model, x = linear_model(orthogonal)
         for shift, widen in ((0.0, 1.0), (0.5, 0.7)):
-            model.shift, model.scale_factor = shift, widen
+            model.shift, model.widen = shift, widen
             q = model.encode(x)
             gap = kl_divergence(MultivariateNormal(q.mean, torch.diag_embed(q.variance)), model.exact_posterior(x))
-            torch.testing.assert_close(model.closed_form_elbo(x) + gap, model.log_evidence(x), rtol=0, atol=1e-10)
+            torch.testing.assert_close(model.closed_form_elbo(x) + gap, model.exact_log_px(x), rtol=0, atol=1e-10)
 
 
 def test_exact_posterior_makes_every_bound_tight() -> None:
     model, x = linear_model(orthogonal=True)
-    log_px = model.log_evidence(x)
+    log_px = model.exact_log_px(x)
     torch.testing.assert_close(model.closed_form_elbo(x), log_px, rtol=0, atol=1e-10)
     # With q = p(z|x), log p(x, z) - log q(z|x) = log p(x) for every z: SGVB A and IWAE are exact with
     # one draw, whatever the draw.
@@ -165,8 +121,8 @@ def test_exact_posterior_makes_every_bound_tight() -> None:
 @pytest.mark.parametrize("orthogonal", [True, False], ids=["diag-posterior", "full-posterior"])
 def test_elbo_estimators_are_below_log_px_by_the_posterior_kl(orthogonal: bool) -> None:
     model, x = linear_model(orthogonal)
-    model.shift, model.scale_factor = 0.4, 1.3
-    log_px, exact_elbo = model.log_evidence(x), model.closed_form_elbo(x)
+    model.shift, model.widen = 0.4, 1.3
+    log_px, exact_elbo = model.exact_log_px(x), model.closed_form_elbo(x)
     assert (exact_elbo < log_px - 0.05).all()
     r = 20000
     for estimator in ("analytic", "mc"):
@@ -186,14 +142,14 @@ def test_diagonal_q_cannot_reach_a_correlated_posterior() -> None:
     # Non-orthogonal W: p(z|x) has correlations a diagonal q cannot express, so even the exact posterior's
     # diagonal leaves a strictly positive gap.
     model, x = linear_model(orthogonal=False)
-    assert (model.closed_form_elbo(x) < model.log_evidence(x) - 1e-3).all()
+    assert (model.closed_form_elbo(x) < model.exact_log_px(x) - 1e-3).all()
 
 
 def test_iwae_bound_increases_with_k_towards_log_px() -> None:
     """Burda et al. (2016), theorem 1: log p(x) >= L_k+1 >= L_k >= L_1 = ELBO."""
     model, x = linear_model(orthogonal=False)
-    model.shift, model.scale_factor = 0.3, 1.5  # a poor q: an ELBO gap of about 5 nats
-    log_px, elbo = model.log_evidence(x), model.closed_form_elbo(x)
+    model.shift, model.widen = 0.3, 1.5  # a poor q: an ELBO gap of about 5 nats
+    log_px, elbo = model.exact_log_px(x), model.closed_form_elbo(x)
     assert (log_px - elbo > 3).all()
     r = 2000
     means, ses = [], []
