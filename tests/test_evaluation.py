@@ -10,9 +10,9 @@ from torch.distributions import Independent, Normal, StudentT
 
 import explorer
 from explorer.devices import single_threaded
-from explorer.evaluation import (ElboGap, GivenPosterior, active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
-                                 gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
-                                 naive_log_likelihood)
+from explorer.evaluation import (ElboGap, GivenPosterior, LogLikelihood, active_units, amortization_gap,
+                                 best_estimate, compare_estimators, elbo_gap, evaluate, gradient_variance,
+                                 log_likelihood, log_likelihood_with_weights, log_weights, naive_log_likelihood)
 from explorer.evaluation import fast
 from tests.reference_models import LinearGaussian
 
@@ -140,6 +140,56 @@ def test_given_posterior_is_the_proposal(lg):
     assert (worse.estimate < exact - 0.01).all()  # a shifted proposal: the estimate is biased low
     with pytest.raises(ValueError, match="holds q for 3 examples, got 2"):
         log_likelihood(GivenPosterior(lg, loc, scale), x[:2], k=10)
+
+
+def test_best_estimate_is_the_larger_and_the_tighter(lg):
+    """log p(x) is known exactly here. With the exact posterior as q* every weight equals p(x), so its
+    estimate is exact; a narrow, off-centre encoder is a poor proposal whose k = 10 estimate is far low."""
+    x = lg.sample_x(4)
+    exact = lg.exact_log_px(x)
+    q = lg.encode(x)
+    loc, scale = q.base_dist.loc, q.base_dist.scale
+    star = log_likelihood(GivenPosterior(lg, loc, scale), x, k=10)
+    lg.shift, lg.widen = 1.0, 0.5
+    enc = log_likelihood(lg, x, k=10)
+    assert (enc.estimate < exact - 5).all() and (star.estimate - exact).abs().max() < 1e-4
+    best = best_estimate(q_star=star, encoder=enc)
+    assert best.chosen == ["q_star"] * 4 and best.count("q_star") == 4 and best.names == ("q_star", "encoder")
+    torch.testing.assert_close(best.estimate, star.estimate, rtol=0, atol=0)
+    torch.testing.assert_close(best.stderr, star.stderr, rtol=0, atol=0)
+    assert best.mean() == pytest.approx(exact.mean().item(), abs=1e-4)
+    # example by example: an exact encoder, and a q* moved off for examples 2 and 3 only
+    lg.shift, lg.widen = 0.0, 1.0
+    off = loc.clone()
+    off[2:] += 1.0
+    best = best_estimate(q_star=log_likelihood(GivenPosterior(lg, off, scale), x, k=10),
+                         encoder=log_likelihood(lg, x, k=10))
+    assert best.chosen[2:] == ["encoder", "encoder"] and (best.estimate - exact).abs().max() < 1e-4
+    # two imperfect proposals, each near the truth within its noise: the choice is the larger, and the
+    # maximum of two noisy estimates may land a little above the truth (within the noise, see best_estimate)
+    lg.widen, lg.shift = 1.3, 0.2
+    a = log_likelihood(lg, x, k=500)
+    b = log_likelihood(GivenPosterior(lg, loc + 0.1, 1.5 * scale), x, k=500)
+    best = best_estimate(a=a, b=b)
+    torch.testing.assert_close(best.estimate, torch.maximum(a.estimate, b.estimate), rtol=0, atol=0)
+    for e in (a, b, best):
+        assert ((e.estimate - exact).abs() < 3 * e.stderr).all()
+
+
+def test_best_estimate_ties_nan_and_mismatched_sizes():
+    def ll(values):
+        v = torch.tensor(values)
+        return LogLikelihood(v, torch.full_like(v, 0.1), v, v, v, k=10, proposal="posterior")
+
+    best = best_estimate(first=ll([1.0, 2.0, float("nan")]), second=ll([1.0, 1.5, -3.0]))
+    assert best.chosen == ["first", "first", "second"]  # a tie keeps the first; a NaN is never chosen
+    assert best.estimate.tolist() == [1.0, 2.0, -3.0]
+    with pytest.raises(ValueError, match="different numbers of examples"):
+        best_estimate(a=ll([1.0]), b=ll([1.0, 2.0]))
+    with pytest.raises(ValueError, match="at least one"):
+        best_estimate()
+    one = ll([1.0, 2.0, 3.0]).select([1])
+    assert one.estimate.tolist() == [2.0] and one.k == 10 and one.proposal == "posterior"
 
 
 def test_single_threaded_restores_and_leaves_running_threads_alone():

@@ -8,9 +8,13 @@ likelihood
     estimate_log_likelihood(model, x, k=5000) -> Tensor (N,)        importance-sampled log p(x), q(z|x) proposal
     log_likelihood(model, x, k, proposal="posterior"|"prior") -> LogLikelihood
         .estimate (N,), .stderr (N,), .ess (N,), .mean_log_weight (N,), .recon (N,), .mean(), .mean_stderr()
+        .select(rows) -> LogLikelihood                             those examples only
     naive_log_likelihood(model, x, k) -> LogLikelihood               z drawn from the prior (naive Monte Carlo)
     log_weights(model, x, k, proposal=...) -> Tensor (k, N)          every log w_i, for histograms
     log_likelihood_with_weights(model, x, k, proposal=...) -> (LogLikelihood, Tensor (k, N))   both, one pass
+best
+    best_estimate(q_star=ll1, encoder=ll2, ...) -> BestEstimate   the larger estimate of each example's log p(x)
+        .estimate (N,), .stderr (N,), .chosen (N names), .mean(), .count(name)
 diagnostics
     elbo_gap(model, x, k) -> ElboGap                .log_px, .elbo, .recon, .kl, .gap (N,) = KL(q(z|x) || p(z|x))
     ElboGap.of(log_likelihood(...)) -> ElboGap      the same, from an estimate already made
@@ -33,6 +37,7 @@ elbo (for the pages: plain floats and CPU arrays)
     posterior_draws(model, x (1, C, H, W), n, seed) -> Tensor (n, D) reparameterised draws from its q(z|x)
     mean_kl_per_dim(Encoding) -> ndarray (D,)                        closed-form KL per dimension, data average
 """
+from .best import BestEstimate, best_estimate
 from .diagnostics import (ActiveUnits, AmortizationGap, ElboGap, GivenPosterior, GradientVariance, active_units,
                           amortization_gap, elbo_gap, gradient_variance)
 from .elbo import bound_terms, mean_kl_per_dim, posterior_draws
@@ -42,6 +47,7 @@ from .report import EstimatorComparison, compare_estimators, evaluate
 from .spread import Bands, estimate_bands, repeats_for, running_estimates
 
 __all__ = [
+    "BestEstimate", "best_estimate",
     "ActiveUnits", "AmortizationGap", "ElboGap", "GivenPosterior", "GradientVariance", "active_units",
     "amortization_gap", "elbo_gap", "gradient_variance", "LogLikelihood", "estimate_log_likelihood",
     "log_likelihood", "log_likelihood_with_weights", "log_weights", "naive_log_likelihood", "EstimatorComparison",
