@@ -26,6 +26,7 @@ import torch
 from .checkpoint import load_checkpoint, save_model
 from .config import ModelConfig
 from .data import ImageDataset, load_training_data
+from .evaluation.latent_use import count_alive
 from .model import LatentModel, build_model
 from .projection import make_projection
 from .data.pixels import BatchTransform, resolve_pixels
@@ -40,7 +41,6 @@ DEFAULT_MAX_TRAININGS = 2
 MAP_POINTS = 1000  # test images encoded for the live latent map
 LIVE_WEIGHTS_S = 2.0  # the live map's in-page model gets the current weights at most this often (and each epoch)
 MAX_CURVE_POINTS = 1000  # live step curves are binned to at most this many points (the browser redraws them each second)
-ALIVE_KL = 0.01  # nats; a latent dimension with less KL than this carries (almost) no information
 ACTIVE = ("queued", "loading", "running")
 STATUSES = ACTIVE + ("stopped", "finished", "diverged", "error")
 
@@ -197,7 +197,8 @@ class JobSnapshot:
 
     @property
     def alive_dims(self) -> int:
-        return sum(k > ALIVE_KL for k in self.kl_per_dim)
+        """Latent dimensions with mean KL above ALIVE_KL (evaluation.latent_use: not Burda's active units)."""
+        return count_alive(self.kl_per_dim)
 
 
 class _Curves:

@@ -9,7 +9,8 @@ import functools
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .jobs import ALIVE_KL, JobSnapshot
+from .evaluation.latent_use import alive
+from .jobs import JobSnapshot
 from .plots import PALETTE
 
 # train per step: a thin line; test per epoch: markers joined by a line, in a darker shade
@@ -92,11 +93,12 @@ def _curves_layout(height: int) -> dict:
 
 
 def kl_dims_figure(snap: JobSnapshot, height: int = 260) -> go.Figure:
-    """KL of each latent dimension (nats); a dimension below ALIVE_KL carries almost no information
-    about x (it has collapsed to the prior), so it is drawn grey."""
+    """KL of each latent dimension (nats); a dimension that is not alive (mean KL at most ALIVE_KL, see
+    evaluation.latent_use) carries almost no information about x (it has collapsed to the prior), so it is
+    drawn grey."""
     kl = snap.kl_per_dim
     source = "test set" if snap.epochs else "training batch"
-    colors = [PALETTE[0] if k > ALIVE_KL else "#BBBBBB" for k in kl]
+    colors = [PALETTE[0] if a else "#BBBBBB" for a in alive(kl)]
     fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in range(len(kl))], y=kl, marker_color=colors,
                            hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), uirevision="kl_dims",

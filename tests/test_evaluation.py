@@ -10,9 +10,10 @@ from torch.distributions import Independent, Normal, StudentT
 
 import explorer
 from explorer.devices import single_threaded
-from explorer.evaluation import (ElboGap, GivenPosterior, LogLikelihood, active_units, amortization_gap,
-                                 best_estimate, compare_estimators, elbo_gap, evaluate, gradient_variance,
-                                 log_likelihood, log_likelihood_with_weights, log_weights, naive_log_likelihood)
+from explorer.evaluation import (ALIVE_KL, ElboGap, GivenPosterior, LogLikelihood, active_units, alive,
+                                 amortization_gap, best_estimate, compare_estimators, count_alive, elbo_gap, evaluate,
+                                 gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
+                                 naive_log_likelihood)
 from explorer.evaluation import fast
 from tests.reference_models import LinearGaussian
 
@@ -281,6 +282,31 @@ def test_active_units_and_collapse_warning(lg):
     assert au.count == 1 and au.collapsed and "1 of 3" in au.warning
 
 
+def test_alive_and_active_are_two_rules_with_known_answers():
+    """Four dimensions built so each rule's answer is known exactly (evaluation.latent_use): mean KL against
+    N(0, 1) is 1/2 mean(mu^2 + s^2 - 1 - log s^2) (Kingma & Welling 2014, app. B); active is Var_x mu > 0.01."""
+    x = torch.tensor([-1.0, 1.0] * 50, dtype=torch.float64)[:, None]  # mean 0, mean of squares 1
+    c = math.sqrt(0.015 * 99 / 100)  # Var_x (unbiased, N = 100) of c x is 0.015
+
+    class Encoder:
+        prior = Independent(Normal(torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)), 1)
+
+        def encode(self, x):
+            zero = torch.zeros_like(x[:, 0])
+            loc = torch.stack([x[:, 0], zero, zero, c * x[:, 0]], 1)
+            scale = torch.tensor([1.0, 0.5, 1.0, 1.0], dtype=torch.float64).expand_as(loc)
+            return Independent(Normal(loc, scale), 1)
+
+    au = active_units(Encoder(), x)
+    torch.testing.assert_close(au.variance, torch.tensor([100 / 99, 0.0, 0.0, 0.015], dtype=torch.float64))
+    sharp = 0.5 * (0.25 - 1 - math.log(0.25))  # sigma 0.5 whatever x: KL paid for nothing about x
+    torch.testing.assert_close(au.kl_per_dim, torch.tensor([0.5, sharp, 0.0, c * c / 2], dtype=torch.float64))
+    assert au.active.tolist() == [True, False, False, True] and au.count == 2
+    # dimension 1 is alive but not active; dimension 3 is active (Var 0.015) with KL 0.0074: not alive
+    assert au.alive == [True, True, False, False] and count_alive(au.kl_per_dim) == 2
+    assert alive([0.5, ALIVE_KL, ALIVE_KL * 1.001, 0.0]) == [True, False, True, False]
+
+
 def test_gradient_variance_of_the_two_sgvb_estimators():
     torch.manual_seed(0)
     model = explorer.build_model(explorer.ModelConfig(latent_dim=4, hidden=(32,), image_shape=(1, 8, 8)))
@@ -299,7 +325,7 @@ def test_gradient_variance_of_the_two_sgvb_estimators():
     assert a.total_variance["all"] == pytest.approx(a.total_variance["encoder"] + a.total_variance["decoder"])
 
 
-def test_evaluate_report_and_cli(tmp_path):
+def test_evaluate_report_and_cli(tmp_path, capsys):
     torch.manual_seed(0)
     model = explorer.build_model(explorer.ModelConfig(latent_dim=3, hidden=(16,)))
     opt = torch.optim.Adam(model.parameters())
@@ -318,6 +344,10 @@ def test_evaluate_report_and_cli(tmp_path):
                 "active_units", "seconds"):
         assert key in res
     assert res["n"] == 5 and res["k"] == 16
+    printed = capsys.readouterr().out  # each count beside the rule it counts by (evaluation.latent_use)
+    assert f"active units         {res['active_units']} / 3   (Var_x E_q[z_d|x] > 0.01, Burda" in printed
+    alive_count = sum(k > 0.01 for k in res["kl_per_dim"])
+    assert f"alive dimensions     {alive_count} / 3   (mean KL(q(z_d|x) || p(z_d)) > 0.01 nats)" in printed
     assert res["test_elbo"] <= res["test_log_likelihood"] + 1e-3
     ck = explorer.load_checkpoint(ckpt)
     loaded, opt_state = ck.model, ck.optimizer_state

@@ -12,6 +12,7 @@ from explorer.config import LIKELIHOODS
 from explorer.data import DATASETS
 from explorer.data.roots import allowed_data_dir
 from explorer.devices import available_devices
+from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
 from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
 from explorer.trainer import TrainConfig, check_kind_options
 from explorer.ui import latent_canvas, save_panel, state, trainings
@@ -210,6 +211,8 @@ def epoch_panels(job: TrainingJob, snap: JobSnapshot, variational: bool = True) 
     elif snap.kl_per_dim:
         left.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims",
                           config={"displaylogo": False})
+        left.caption(f"Alive (coloured): {ALIVE_RULE}. Not the model card's active dimensions ({ACTIVE_RULE}): "
+                     "a dimension can spend KL on a narrower σ while its mean ignores x.")
     with right:
         live_map(job, snap.active)
 
