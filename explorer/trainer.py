@@ -89,7 +89,8 @@ class LossModule(nn.Module):
                 generator: torch.Generator | None = None) -> dict:
         t = objective(self.model, x, target, estimator=cfg.estimator, samples=cfg.samples, beta=beta,
                       iwae_k=cfg.iwae_k, generator=generator)
-        return {"loss": t.loss, "recon": t.recon.mean(), "kl": t.kl.mean(), "elbo": t.elbo.mean(),
+        # Terms.bound (the IWAE bound when k > 1) under "elbo", the key that saved histories hold
+        return {"loss": t.loss, "recon": t.recon.mean(), "kl": t.kl.mean(), "elbo": t.bound.mean(),
                 "kl_per_dim": t.kl_per_dim.mean(0)}
 
 
@@ -272,7 +273,7 @@ class Trainer:
         for i in range(0, len(x), self.config.eval_batch_size):
             xb = x[i:i + self.config.eval_batch_size].to(self.device)
             t = objective(self.model, xb, estimator="analytic", generator=gen)
-            sums["elbo"] += t.elbo.sum().item()
+            sums["elbo"] += t.bound.sum().item()  # iwae_k = 1: the ELBO
             sums["recon"] += t.recon.sum().item()
             sums["kl"] += t.kl.sum().item()
             sums["kl_per_dim"] = sums["kl_per_dim"] + t.kl_per_dim.sum(0)

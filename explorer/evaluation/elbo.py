@@ -20,7 +20,7 @@ def bound_terms(model: LatentModel, x: torch.Tensor, samples: int = 64, seed: in
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)  # the same numbers on every rerun, without touching the global stream
         t = objective(model, x.to(dev), samples=samples if model.is_variational else 1)
-    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.elbo.item()}
+    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.bound.item()}  # iwae_k = 1: the ELBO
 
 
 @torch.no_grad()
