@@ -49,7 +49,7 @@ class LogLikelihood:
         """Monte Carlo standard error of the mean over examples (independent draws per example)."""
         return (self.stderr.double().pow(2).sum().sqrt() / len(self.stderr)).item()
 
-    def select(self, rows) -> LogLikelihood:
+    def select(self, rows: list[int] | slice | Tensor) -> LogLikelihood:
         """These examples only (a list of indices, a slice or a mask), with the same k and proposal."""
         return replace(self, **{f.name: getattr(self, f.name)[rows] for f in fields(self)
                                 if isinstance(getattr(self, f.name), Tensor)})
