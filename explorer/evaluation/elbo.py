@@ -35,7 +35,8 @@ def posterior_draws(model: LatentModel, x: torch.Tensor, n: int, seed: int = 0) 
 def mean_kl_per_dim(enc: Encoding) -> np.ndarray:
     """KL(q(z_d|x) || N(0, 1)) per dimension, averaged over the data: (D,). Zero for an AE.
 
-    Dimensions with near-zero KL are "inactive": the encoder ignores them (Burda et al. 2016, sec. 5.2).
+    A dimension whose KL is at most ALIVE_KL is not alive: its posterior is (almost) the prior (latent_use,
+    which also says how this differs from Burda et al.'s active units).
     """
     if not np.any(enc.std > 0):
         return np.zeros(enc.mean.shape[1])
