@@ -18,8 +18,15 @@ ESTIMATORS = ("analytic", "mc")  # SGVB B (closed-form KL) and SGVB A (all Monte
 
 @dataclass
 class Terms:
+    """The per-example terms of one objective() call, nats.
+
+    bound: the lower bound on log p(x) with beta = 1 that the call estimates: the ELBO when iwae_k = 1
+    (Kingma & Welling 2014, eq. 3), the importance-weighted bound L_k when iwae_k = k > 1 (Burda et al.
+    2016, eq. 8), which lies between the ELBO and log p(x). For an autoencoder, the reconstruction term.
+    """
+
     loss: torch.Tensor  # scalar to minimise: -mean(recon - beta * kl), or -mean(IWAE bound)
-    elbo: torch.Tensor  # (N,) the bound with beta = 1 (the IWAE bound when k > 1), nats
+    bound: torch.Tensor  # (N,) see the docstring; bound_name(iwae_k) says which
     recon: torch.Tensor  # (N,) estimate of E_q[log p(x|z)]
     kl: torch.Tensor  # (N,) KL(q(z|x) || p(z)), closed form or Monte Carlo
     kl_per_dim: torch.Tensor  # (N, D)
@@ -80,7 +87,7 @@ def objective(model, x: torch.Tensor, target: torch.Tensor | None = None, *, est
     if isinstance(q, PointMass):  # autoencoder: reconstruction only, no KL
         recon = model.decode(q.mean).log_prob(target)
         zero = torch.zeros_like(q.mean)
-        return Terms(loss=-recon.mean(), elbo=recon, recon=recon, kl=zero.sum(-1), kl_per_dim=zero)
+        return Terms(loss=-recon.mean(), bound=recon, recon=recon, kl=zero.sum(-1), kl_per_dim=zero)
 
     prior = model.prior
     n_draws = max(samples, iwae_k)
@@ -97,12 +104,17 @@ def objective(model, x: torch.Tensor, target: torch.Tensor | None = None, *, est
     kl = kl_dim.sum(-1)
     if iwae_k > 1:
         # log w_i = log p(x, z_i) - log q(z_i|x); bound = log 1/k sum_i w_i (Burda et al. 2016, eq. 8).
-        # beta != 1 tempers the prior ratio, a heuristic with no bound guarantee; elbo stays beta = 1.
+        # beta != 1 tempers the prior ratio, a heuristic with no bound guarantee; Terms.bound stays beta = 1.
         log_ratio = mc_kl_dim.sum(-1)  # (k, N)
-        bound = torch.logsumexp(log_px_z - beta * log_ratio, 0) - math.log(iwae_k)
-        elbo = bound if beta == 1.0 else torch.logsumexp(log_px_z - log_ratio, 0) - math.log(iwae_k)
-        return Terms(loss=-bound.mean(), elbo=elbo.detach(), recon=recon, kl=kl, kl_per_dim=kl_dim)
-    return Terms(loss=-(recon - beta * kl).mean(), elbo=recon - kl, recon=recon, kl=kl, kl_per_dim=kl_dim)
+        tempered = torch.logsumexp(log_px_z - beta * log_ratio, 0) - math.log(iwae_k)
+        bound = tempered if beta == 1.0 else torch.logsumexp(log_px_z - log_ratio, 0) - math.log(iwae_k)
+        return Terms(loss=-tempered.mean(), bound=bound.detach(), recon=recon, kl=kl, kl_per_dim=kl_dim)
+    return Terms(loss=-(recon - beta * kl).mean(), bound=recon - kl, recon=recon, kl=kl, kl_per_dim=kl_dim)
+
+
+def bound_name(iwae_k: int = 1) -> str:
+    """What Terms.bound is for this iwae_k, in words for a title or a legend."""
+    return "ELBO" if iwae_k == 1 else f"IWAE bound (k = {iwae_k})"
 
 
 def warmup_beta(beta: float, step: int, warmup_steps: int) -> float:

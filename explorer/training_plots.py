@@ -9,7 +9,9 @@ import functools
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .jobs import ALIVE_KL, JobSnapshot
+from .evaluation.latent_use import alive
+from .jobs import JobSnapshot
+from .objectives import bound_name
 from .plots import PALETTE
 
 # train per step: a thin line; test per epoch: markers joined by a line, in a darker shade
@@ -27,21 +29,19 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoenc
     (about 3x cheaper than building it through Plotly's validators). Two panels, not four: the
     browser lays it out again on every poll, and that cost grows with the number of panels.
 
-    iwae_k > 1: the train line is the IWAE bound the run optimises (it can lie above its reconstruction
-    term); the test line stays the ELBO, and the title says so.
+    iwae_k: the train line is the bound the run optimises, Terms.bound, named by objectives.bound_name:
+    for k > 1 the IWAE bound, which can lie above its reconstruction term; the test line is always the ELBO.
 
     autoencoder: one panel with the reconstruction term alone; an AE or DAE has no KL, no β and no ELBO."""
     if autoencoder:
         return _autoencoder_figure(snap, height)
-    layout = copy.deepcopy(_curves_layout(height))
-    if iwae_k > 1:
-        layout["annotations"][0]["text"] = f"train: IWAE bound, k = {iwae_k}; test: ELBO (nats per example)"
+    layout = copy.deepcopy(_curves_layout(height, iwae_k))
     layout["yaxis3"]["range"] = [0, max([1.0] + snap.steps["beta"]) * 1.1]
     test_x = [e["epoch"] for e in snap.epochs]
     data = []
     for key, axes in (("elbo", ("x", "y")), ("recon", ("x", "y")), ("kl", ("x2", "y2"))):
         name, light, dark = SERIES[key]
-        train_name = f"IWAE bound (k = {iwae_k})" if key == "elbo" and iwae_k > 1 else name
+        train_name = bound_name(iwae_k) if key == "elbo" else name  # steps' "elbo" holds Terms.bound
         data.append(dict(type="scatter", x=snap.steps["epoch"], y=snap.steps[key], mode="lines",
                          name=f"{train_name} · train", line=dict(color=light, width=1.2), xaxis=axes[0], yaxis=axes[1]))
         data.append(dict(type="scatter", x=test_x, y=[e.get(f"test_{key}") for e in snap.epochs],
@@ -72,12 +72,14 @@ def _autoencoder_layout(height: int) -> dict:
     return fig.to_dict()["layout"]
 
 
-@functools.lru_cache(maxsize=4)
-def _curves_layout(height: int) -> dict:
-    """The two panels' layout, built (and validated) once: yaxis3 is the right panel's β axis."""
+@functools.lru_cache(maxsize=8)
+def _curves_layout(height: int, iwae_k: int) -> dict:
+    """The two panels' layout, built (and validated) once: yaxis3 is the right panel's β axis. The left
+    title names the train line's bound; the test line is the ELBO whatever the run trains on."""
+    bound = bound_name(iwae_k)
+    left = f"{bound} = E[log p(x|z)] − KL" if bound == "ELBO" else f"train: {bound}; test: ELBO"
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, specs=[[{}, {"secondary_y": True}]],
-                        subplot_titles=["ELBO = E[log p(x|z)] − KL (nats per example)",
-                                        "KL(q(z|x) ‖ p(z)) and its weight β"])
+                        subplot_titles=[f"{left} (nats per example)", "KL(q(z|x) ‖ p(z)) and its weight β"])
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="nats per example", row=1, col=1)
     fig.update_yaxes(title_text="KL (nats per example)", row=1, col=2, secondary_y=False)
@@ -92,11 +94,12 @@ def _curves_layout(height: int) -> dict:
 
 
 def kl_dims_figure(snap: JobSnapshot, height: int = 260) -> go.Figure:
-    """KL of each latent dimension (nats); a dimension below ALIVE_KL carries almost no information
-    about x (it has collapsed to the prior), so it is drawn grey."""
+    """KL of each latent dimension (nats); a dimension that is not alive (mean KL at most ALIVE_KL, see
+    evaluation.latent_use) carries almost no information about x (it has collapsed to the prior), so it is
+    drawn grey."""
     kl = snap.kl_per_dim
     source = "test set" if snap.epochs else "training batch"
-    colors = [PALETTE[0] if k > ALIVE_KL else "#BBBBBB" for k in kl]
+    colors = [PALETTE[0] if a else "#BBBBBB" for a in alive(kl)]
     fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in range(len(kl))], y=kl, marker_color=colors,
                            hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), uirevision="kl_dims",

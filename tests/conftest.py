@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -14,3 +15,17 @@ def mnist_dir() -> Path:
     if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("../shared/data/mnist is not present")
     return SHARED_MNIST
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread and one BLAS/OpenMP thread for a module's tests (use it with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`). Their problems are small: on a CPU shared
+    with other jobs, threads waiting for each other at every op cost up to 10x (t-SNE: 25 s vs 1 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)

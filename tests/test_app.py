@@ -12,7 +12,6 @@ import pytest
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from threadpoolctl import threadpool_limits
 
 from explorer.checkpoint import save_model
 from explorer.config import ModelConfig
@@ -31,14 +30,7 @@ def tiny(kind: str, latent: int, seed: int = 0, shape=(1, 28, 28)):
     return build_model(ModelConfig(image_shape=shape, latent_dim=latent, kind=kind, hidden=(16,))).eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small interactive computations run far faster single-threaded on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

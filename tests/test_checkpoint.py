@@ -19,12 +19,7 @@ from explorer import CheckpointError, DeviceError, ModelConfig, build_model, loa
 from explorer.checkpoint import FORMAT_VERSION, load_checkpoint_bytes
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def small_model(seed: int = 0, **kw):

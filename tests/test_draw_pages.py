@@ -32,7 +32,7 @@ def app(tiny_trained, monkeypatch):
 
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tiny_trained))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one small image's work: see tests/test_app.py's one_thread
+    torch.set_num_threads(1)  # one small image's work: see tests/conftest.py's one_thread
     try:
         yield _ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=300).run())
     finally:

@@ -6,70 +6,23 @@ import math
 
 import pytest
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal, StudentT
+from torch.distributions import Independent, Normal, StudentT
 
 import explorer
 from explorer.devices import single_threaded
-from explorer.evaluation import (ElboGap, GivenPosterior, active_units, amortization_gap, compare_estimators, elbo_gap, evaluate,
+from explorer.evaluation import (ALIVE_KL, ElboGap, GivenPosterior, LogLikelihood, active_units, alive,
+                                 amortization_gap, best_estimate, compare_estimators, count_alive, elbo_gap, evaluate,
                                  gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
                                  naive_log_likelihood)
 from explorer.evaluation import fast
+from tests.reference_models import LinearGaussian
 
-
-class LinearGaussian:
-    """p(z) = N(0, I), p(x|z) = N(Wz + b, sigma^2 I), x of shape (N, 1, 1, P); not an nn.Module on purpose.
-
-    The exact posterior is N(S W^T (x - b) / sigma^2, S), S = (I + W^T W / sigma^2)^-1: diagonal here, as
-    W has orthogonal columns. The encoder is that posterior, optionally widened and shifted, or the prior.
-    """
-
-    def __init__(self, scales=(2.0, 1.5, 1.0), pixels: int = 8, sigma: float = 0.5, seed: int = 0,
-                 dtype: torch.dtype = torch.float32):
-        self.dtype = dtype
-        g = torch.Generator().manual_seed(seed)
-        q, _ = torch.linalg.qr(torch.randn(pixels, len(scales), generator=g, dtype=torch.float64))
-        self.w = q * torch.tensor(scales, dtype=torch.float64)  # (P, D), orthogonal columns
-        self.b = 0.3 * torch.randn(pixels, generator=g, dtype=torch.float64)
-        self.sigma = sigma
-        self.post_var = 1.0 / (1.0 + (self.w ** 2).sum(0) / sigma ** 2)  # diagonal of S
-        self.widen, self.shift, self.ignore_x = 1.0, 0.0, False
-        self.prior = Independent(Normal(torch.zeros(len(scales), dtype=dtype), torch.ones(len(scales), dtype=dtype)), 1)
-
-    def sample_x(self, n: int, seed: int = 1) -> torch.Tensor:
-        g = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.w.shape[1], generator=g, dtype=torch.float64)
-        x = z @ self.w.T + self.b + self.sigma * torch.randn(n, len(self.b), generator=g, dtype=torch.float64)
-        return x.to(self.dtype).view(n, 1, 1, -1)
-
-    def exact_log_px(self, x: torch.Tensor) -> torch.Tensor:
-        cov = self.w @ self.w.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=torch.float64)
-        return MultivariateNormal(self.b, cov).log_prob(x.double().flatten(1)).to(self.dtype)
-
-    def encode(self, x: torch.Tensor) -> Independent:
-        xf = x.double().flatten(1)
-        mu = (xf - self.b) @ self.w * self.post_var / self.sigma ** 2
-        scale = self.post_var.sqrt().expand_as(mu)
-        if self.ignore_x:
-            mu, scale = torch.zeros_like(mu), torch.ones_like(mu)
-        return Independent(Normal((mu + self.shift).to(self.dtype), (self.widen * scale).to(self.dtype)), 1)
-
-    def decode(self, z: torch.Tensor) -> Independent:
-        mean = (z.double() @ self.w.T + self.b).to(self.dtype)
-        return Independent(Normal(mean.view(*z.shape[:-1], 1, 1, -1), self.sigma), 3)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These problems are tiny: on a busy machine, OpenMP threads waiting for each other cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture
 def lg() -> LinearGaussian:
-    return LinearGaussian()
+    return LinearGaussian.orthogonal()
 
 
 def test_importance_sampling_converges_to_exact_log_px(lg):
@@ -87,7 +40,7 @@ def test_importance_sampling_converges_to_exact_log_px(lg):
 
 
 def test_float64_model_and_a_bare_normal_prior():
-    lg = LinearGaussian(dtype=torch.float64)
+    lg = LinearGaussian.orthogonal(dtype=torch.float64)
     lg.widen = 1.3
     x = lg.sample_x(3)
     ll = log_likelihood(lg, x, k=2000)
@@ -135,7 +88,7 @@ def test_stderr_is_honest(lg):
 
 
 def test_naive_monte_carlo_is_noisier_and_biased_low():
-    lg = LinearGaussian(sigma=0.2)  # a sharp posterior: few prior draws land where p(x|z) is large
+    lg = LinearGaussian.orthogonal(sigma=0.2)  # a sharp posterior: few prior draws land where p(x|z) is large
     lg.widen = 1.2  # not the exact posterior, which would make importance sampling exact
     x = lg.sample_x(4)
     cmp = compare_estimators(lg, x, k=200, repeats=8)
@@ -188,6 +141,56 @@ def test_given_posterior_is_the_proposal(lg):
     assert (worse.estimate < exact - 0.01).all()  # a shifted proposal: the estimate is biased low
     with pytest.raises(ValueError, match="holds q for 3 examples, got 2"):
         log_likelihood(GivenPosterior(lg, loc, scale), x[:2], k=10)
+
+
+def test_best_estimate_is_the_larger_and_the_tighter(lg):
+    """log p(x) is known exactly here. With the exact posterior as q* every weight equals p(x), so its
+    estimate is exact; a narrow, off-centre encoder is a poor proposal whose k = 10 estimate is far low."""
+    x = lg.sample_x(4)
+    exact = lg.exact_log_px(x)
+    q = lg.encode(x)
+    loc, scale = q.base_dist.loc, q.base_dist.scale
+    star = log_likelihood(GivenPosterior(lg, loc, scale), x, k=10)
+    lg.shift, lg.widen = 1.0, 0.5
+    enc = log_likelihood(lg, x, k=10)
+    assert (enc.estimate < exact - 5).all() and (star.estimate - exact).abs().max() < 1e-4
+    best = best_estimate(q_star=star, encoder=enc)
+    assert best.chosen == ["q_star"] * 4 and best.count("q_star") == 4 and best.names == ("q_star", "encoder")
+    torch.testing.assert_close(best.estimate, star.estimate, rtol=0, atol=0)
+    torch.testing.assert_close(best.stderr, star.stderr, rtol=0, atol=0)
+    assert best.mean() == pytest.approx(exact.mean().item(), abs=1e-4)
+    # example by example: an exact encoder, and a q* moved off for examples 2 and 3 only
+    lg.shift, lg.widen = 0.0, 1.0
+    off = loc.clone()
+    off[2:] += 1.0
+    best = best_estimate(q_star=log_likelihood(GivenPosterior(lg, off, scale), x, k=10),
+                         encoder=log_likelihood(lg, x, k=10))
+    assert best.chosen[2:] == ["encoder", "encoder"] and (best.estimate - exact).abs().max() < 1e-4
+    # two imperfect proposals, each near the truth within its noise: the choice is the larger, and the
+    # maximum of two noisy estimates may land a little above the truth (within the noise, see best_estimate)
+    lg.widen, lg.shift = 1.3, 0.2
+    a = log_likelihood(lg, x, k=500)
+    b = log_likelihood(GivenPosterior(lg, loc + 0.1, 1.5 * scale), x, k=500)
+    best = best_estimate(a=a, b=b)
+    torch.testing.assert_close(best.estimate, torch.maximum(a.estimate, b.estimate), rtol=0, atol=0)
+    for e in (a, b, best):
+        assert ((e.estimate - exact).abs() < 3 * e.stderr).all()
+
+
+def test_best_estimate_ties_nan_and_mismatched_sizes():
+    def ll(values):
+        v = torch.tensor(values)
+        return LogLikelihood(v, torch.full_like(v, 0.1), v, v, v, k=10, proposal="posterior")
+
+    best = best_estimate(first=ll([1.0, 2.0, float("nan")]), second=ll([1.0, 1.5, -3.0]))
+    assert best.chosen == ["first", "first", "second"]  # a tie keeps the first; a NaN is never chosen
+    assert best.estimate.tolist() == [1.0, 2.0, -3.0]
+    with pytest.raises(ValueError, match="different numbers of examples"):
+        best_estimate(a=ll([1.0]), b=ll([1.0, 2.0]))
+    with pytest.raises(ValueError, match="at least one"):
+        best_estimate()
+    one = ll([1.0, 2.0, 3.0]).select([1])
+    assert one.estimate.tolist() == [2.0] and one.k == 10 and one.proposal == "posterior"
 
 
 def test_single_threaded_restores_and_leaves_running_threads_alone():
@@ -262,24 +265,46 @@ def test_amortization_gap(lg):
     assert (res.elbo_optimised > res.elbo_encoder + 1.0).all()
     # the family holds the exact posterior, so the optimised ELBO approaches log p(x) (from below, up to noise)
     assert (res.elbo_optimised - exact).abs().max() < 0.15
-    torch.testing.assert_close(res.loc.double(), ((x.double().flatten(1) - lg.b) @ lg.w * lg.post_var
-                                                  / lg.sigma ** 2), atol=0.15, rtol=0)
+    torch.testing.assert_close(res.loc.double(), lg.posterior_mean(x), atol=0.15, rtol=0)
     lg.ignore_x = False  # the exact posterior: nothing left to gain
     assert amortization_gap(lg, x, steps=50, eval_samples=2000).gap.max() < 0.05
 
 
 def test_active_units_and_collapse_warning(lg):
-    lg.w[:, 1] = 0.0  # dimension 1 ignores x: its posterior is the prior
-    lg.post_var = 1.0 / (1.0 + (lg.w ** 2).sum(0) / lg.sigma ** 2)
+    lg.W[:, 1] = 0.0  # dimension 1 ignores x: its posterior is the prior
     x = lg.sample_x(200)
     au = active_units(lg, x)
     assert au.active.tolist() == [True, False, True] and au.count == 2 and not au.collapsed
     assert au.kl_per_dim[1].abs() < 1e-6 and (au.kl_per_dim[[0, 2]] > 0.1).all()
     assert au.warning is None
-    lg.w[:, 2] = 0.0
-    lg.post_var = 1.0 / (1.0 + (lg.w ** 2).sum(0) / lg.sigma ** 2)
+    lg.W[:, 2] = 0.0
     au = active_units(lg, x)
     assert au.count == 1 and au.collapsed and "1 of 3" in au.warning
+
+
+def test_alive_and_active_are_two_rules_with_known_answers():
+    """Four dimensions built so each rule's answer is known exactly (evaluation.latent_use): mean KL against
+    N(0, 1) is 1/2 mean(mu^2 + s^2 - 1 - log s^2) (Kingma & Welling 2014, app. B); active is Var_x mu > 0.01."""
+    x = torch.tensor([-1.0, 1.0] * 50, dtype=torch.float64)[:, None]  # mean 0, mean of squares 1
+    c = math.sqrt(0.015 * 99 / 100)  # Var_x (unbiased, N = 100) of c x is 0.015
+
+    class Encoder:
+        prior = Independent(Normal(torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)), 1)
+
+        def encode(self, x):
+            zero = torch.zeros_like(x[:, 0])
+            loc = torch.stack([x[:, 0], zero, zero, c * x[:, 0]], 1)
+            scale = torch.tensor([1.0, 0.5, 1.0, 1.0], dtype=torch.float64).expand_as(loc)
+            return Independent(Normal(loc, scale), 1)
+
+    au = active_units(Encoder(), x)
+    torch.testing.assert_close(au.variance, torch.tensor([100 / 99, 0.0, 0.0, 0.015], dtype=torch.float64))
+    sharp = 0.5 * (0.25 - 1 - math.log(0.25))  # sigma 0.5 whatever x: KL paid for nothing about x
+    torch.testing.assert_close(au.kl_per_dim, torch.tensor([0.5, sharp, 0.0, c * c / 2], dtype=torch.float64))
+    assert au.active.tolist() == [True, False, False, True] and au.count == 2
+    # dimension 1 is alive but not active; dimension 3 is active (Var 0.015) with KL 0.0074: not alive
+    assert au.alive == [True, True, False, False] and count_alive(au.kl_per_dim) == 2
+    assert alive([0.5, ALIVE_KL, ALIVE_KL * 1.001, 0.0]) == [True, False, True, False]
 
 
 def test_gradient_variance_of_the_two_sgvb_estimators():
@@ -300,7 +325,7 @@ def test_gradient_variance_of_the_two_sgvb_estimators():
     assert a.total_variance["all"] == pytest.approx(a.total_variance["encoder"] + a.total_variance["decoder"])
 
 
-def test_evaluate_report_and_cli(tmp_path):
+def test_evaluate_report_and_cli(tmp_path, capsys):
     torch.manual_seed(0)
     model = explorer.build_model(explorer.ModelConfig(latent_dim=3, hidden=(16,)))
     opt = torch.optim.Adam(model.parameters())
@@ -319,6 +344,10 @@ def test_evaluate_report_and_cli(tmp_path):
                 "active_units", "seconds"):
         assert key in res
     assert res["n"] == 5 and res["k"] == 16
+    printed = capsys.readouterr().out  # each count beside the rule it counts by (evaluation.latent_use)
+    assert f"active units         {res['active_units']} / 3   (Var_x E_q[z_d|x] > 0.01, Burda" in printed
+    alive_count = sum(k > 0.01 for k in res["kl_per_dim"])
+    assert f"alive dimensions     {alive_count} / 3   (mean KL(q(z_d|x) || p(z_d)) > 0.01 nats)" in printed
     assert res["test_elbo"] <= res["test_log_likelihood"] + 1e-3
     ck = explorer.load_checkpoint(ckpt)
     loaded, opt_state = ck.model, ck.optimizer_state

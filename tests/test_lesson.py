@@ -6,7 +6,9 @@ import pytest
 from explorer.data.ref import DatasetRef, load_test_set
 from explorer.encoding import encode
 from explorer.evaluation import bound_terms, log_likelihood
-from tests.test_app import app, choose, goto, ok, one_thread, trained  # noqa: F401  (fixtures)
+from tests.test_app import app, choose, goto, ok, trained  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def metric(at, label: str) -> float:

@@ -11,7 +11,8 @@ from explorer.ui.browser_input import clean_selection
 from tests import test_app as base
 from tests.test_app import array, map_payload, ok
 
-trained, one_thread, app = base.trained, base.one_thread, base.app  # the AppTest fixtures of test_app.py
+trained, app = base.trained, base.app  # the AppTest fixtures of test_app.py
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def codes(at):

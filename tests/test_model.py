@@ -22,13 +22,7 @@ SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (1, 28, 20)]
 N, D = 3, 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is faster than two fighting over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def make(kind: str = "vae", arch: str = "mlp", likelihood: str = "bernoulli", shape=(1, 8, 8), seed: int = 0,

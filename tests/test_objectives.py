@@ -1,8 +1,7 @@
 """Objectives against exact answers.
 
-The reference is a linear Gaussian model, p(z) = N(0, I), p(x|z) = N(Wz + b, sigma^2 I), whose evidence
-log p(x) = log N(x; b, W W^T + sigma^2 I) and posterior p(z|x) = N(S W^T (x - b) / sigma^2, S),
-S = (I + W^T W / sigma^2)^-1, are known in closed form. For any q, log p(x) - ELBO(q) = KL(q || p(z|x))
+The reference is the linear Gaussian model of tests/reference_models.py, whose evidence log p(x) and
+posterior p(z|x) are known in closed form. For any q, log p(x) - ELBO(q) = KL(q || p(z|x))
 (Kingma & Welling 2014, eq. 2), so every bound can be checked to the last digit or to within its
 Monte Carlo standard error.
 """
@@ -17,55 +16,12 @@ from torch.distributions import Independent, MultivariateNormal, Normal, kl_dive
 from explorer.data.pixels import mask
 from explorer import ModelConfig, build_model, objective
 from explorer.distributions import diagonal_normal
-from explorer.objectives import gaussian_kl_per_dim, reparameterized_sample, warmup_beta
+from explorer.objectives import bound_name, gaussian_kl_per_dim, reparameterized_sample, warmup_beta
+from tests.reference_models import LinearGaussian
 
 P, D, SIGMA = 6, 3, 0.5
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class LinearGaussian:
-    """The test model: any object with encode / decode / prior works with objective()."""
-
-    def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float):
-        self.W, self.b, self.sigma = W, b, sigma
-        D = W.shape[1]
-        self.S = torch.linalg.inv(torch.eye(D, dtype=W.dtype) + W.T @ W / sigma ** 2)  # posterior covariance
-        self.prior = diagonal_normal(torch.zeros(D, dtype=W.dtype), torch.ones(D, dtype=W.dtype))
-        self.shift, self.scale_factor = 0.0, 1.0  # a deliberately wrong encoder when not (0, 1)
-
-    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.b) @ self.W @ self.S / self.sigma ** 2  # S W^T (x - b) / sigma^2, row-wise (S = S^T)
-
-    def encode(self, x: torch.Tensor) -> Independent:
-        # q(z|x): diagonal part of the exact posterior, optionally moved and widened
-        scale = self.S.diagonal().sqrt().expand(len(x), -1) * self.scale_factor
-        return diagonal_normal(self.posterior_mean(x) + self.shift, scale)
-
-    def decode(self, z: torch.Tensor) -> Independent:
-        return diagonal_normal(z @ self.W.T + self.b, torch.full_like(z @ self.W.T, self.sigma))
-
-    def log_evidence(self, x: torch.Tensor) -> torch.Tensor:
-        cov = self.W @ self.W.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=self.W.dtype)
-        return MultivariateNormal(self.b, cov).log_prob(x)
-
-    def exact_posterior(self, x: torch.Tensor) -> MultivariateNormal:
-        return MultivariateNormal(self.posterior_mean(x), self.S)
-
-    def closed_form_elbo(self, x: torch.Tensor) -> torch.Tensor:
-        """E_q[log p(x|z)] - KL(q || p(z)) with no sampling: for q = N(m, diag s^2),
-        E_q ||x - Wz - b||^2 = ||x - Wm - b||^2 + tr(W diag(s^2) W^T)."""
-        q = self.encode(x)
-        m, var = q.mean, q.variance
-        resid = ((x - m @ self.W.T - self.b) ** 2).sum(-1) + (var @ (self.W ** 2).sum(0))
-        recon = -0.5 * len(self.b) * math.log(2 * math.pi * self.sigma ** 2) - resid / (2 * self.sigma ** 2)
-        return recon - kl_divergence(q, self.prior)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def linear_model(orthogonal: bool, seed: int = 0) -> tuple[LinearGaussian, torch.Tensor]:
@@ -114,7 +70,7 @@ def test_closed_form_kl_matches_torch_and_appendix_b() -> None:
 
 def test_closed_form_kl_matches_large_sample_monte_carlo() -> None:
     model, x = linear_model(orthogonal=False)
-    model.shift, model.scale_factor = 0.7, 1.6
+    model.shift, model.widen = 0.7, 1.6
     r = 20000
     xs = repeat(x, r)
     mc = objective(model, xs, estimator="mc", generator=gen(2))
@@ -141,65 +97,65 @@ def test_reference_identities_hold() -> None:
     for orthogonal in (True, False):
         model, x = linear_model(orthogonal)
         for shift, widen in ((0.0, 1.0), (0.5, 0.7)):
-            model.shift, model.scale_factor = shift, widen
+            model.shift, model.widen = shift, widen
             q = model.encode(x)
             gap = kl_divergence(MultivariateNormal(q.mean, torch.diag_embed(q.variance)), model.exact_posterior(x))
-            torch.testing.assert_close(model.closed_form_elbo(x) + gap, model.log_evidence(x), rtol=0, atol=1e-10)
+            torch.testing.assert_close(model.closed_form_elbo(x) + gap, model.exact_log_px(x), rtol=0, atol=1e-10)
 
 
 def test_exact_posterior_makes_every_bound_tight() -> None:
     model, x = linear_model(orthogonal=True)
-    log_px = model.log_evidence(x)
+    log_px = model.exact_log_px(x)
     torch.testing.assert_close(model.closed_form_elbo(x), log_px, rtol=0, atol=1e-10)
     # With q = p(z|x), log p(x, z) - log q(z|x) = log p(x) for every z: SGVB A and IWAE are exact with
     # one draw, whatever the draw.
-    torch.testing.assert_close(objective(model, x, estimator="mc", generator=gen()).elbo, log_px, rtol=0, atol=1e-9)
-    torch.testing.assert_close(objective(model, x, iwae_k=7, generator=gen()).elbo, log_px, rtol=0, atol=1e-9)
+    torch.testing.assert_close(objective(model, x, estimator="mc", generator=gen()).bound, log_px, rtol=0, atol=1e-9)
+    torch.testing.assert_close(objective(model, x, iwae_k=7, generator=gen()).bound, log_px, rtol=0, atol=1e-9)
     # SGVB B only samples the reconstruction term: unbiased for log p(x), within Monte Carlo error.
     r = 5000
     t = objective(model, repeat(x, r), estimator="analytic", generator=gen(3))
-    m, se = mean_and_se(t.elbo, len(x))
+    m, se = mean_and_se(t.bound, len(x))
     assert ((m - log_px).abs() < 4 * se).all(), (m, log_px, se)
 
 
 @pytest.mark.parametrize("orthogonal", [True, False], ids=["diag-posterior", "full-posterior"])
 def test_elbo_estimators_are_below_log_px_by_the_posterior_kl(orthogonal: bool) -> None:
     model, x = linear_model(orthogonal)
-    model.shift, model.scale_factor = 0.4, 1.3
-    log_px, exact_elbo = model.log_evidence(x), model.closed_form_elbo(x)
+    model.shift, model.widen = 0.4, 1.3
+    log_px, exact_elbo = model.exact_log_px(x), model.closed_form_elbo(x)
     assert (exact_elbo < log_px - 0.05).all()
     r = 20000
     for estimator in ("analytic", "mc"):
         t = objective(model, repeat(x, r), estimator=estimator, generator=gen(4))
-        m, se = mean_and_se(t.elbo, len(x))
+        m, se = mean_and_se(t.bound, len(x))
         assert ((m - exact_elbo).abs() < 4 * se).all(), (estimator, m, exact_elbo, se)
         assert (m + 4 * se < log_px).all()
     # samples=L averages L draws per example: same expectation, smaller spread.
     t1 = objective(model, repeat(x, 2000), estimator="mc", samples=1, generator=gen(5))
     t10 = objective(model, repeat(x, 2000), estimator="mc", samples=10, generator=gen(5))
-    m10, se10 = mean_and_se(t10.elbo, len(x))
+    m10, se10 = mean_and_se(t10.bound, len(x))
     assert ((m10 - exact_elbo).abs() < 4 * se10).all()
-    assert (mean_and_se(t10.elbo, len(x))[1] < mean_and_se(t1.elbo, len(x))[1]).all()
+    assert (mean_and_se(t10.bound, len(x))[1] < mean_and_se(t1.bound, len(x))[1]).all()
 
 
 def test_diagonal_q_cannot_reach_a_correlated_posterior() -> None:
     # Non-orthogonal W: p(z|x) has correlations a diagonal q cannot express, so even the exact posterior's
     # diagonal leaves a strictly positive gap.
     model, x = linear_model(orthogonal=False)
-    assert (model.closed_form_elbo(x) < model.log_evidence(x) - 1e-3).all()
+    assert (model.closed_form_elbo(x) < model.exact_log_px(x) - 1e-3).all()
 
 
 def test_iwae_bound_increases_with_k_towards_log_px() -> None:
     """Burda et al. (2016), theorem 1: log p(x) >= L_k+1 >= L_k >= L_1 = ELBO."""
     model, x = linear_model(orthogonal=False)
-    model.shift, model.scale_factor = 0.3, 1.5  # a poor q: an ELBO gap of about 5 nats
-    log_px, elbo = model.log_evidence(x), model.closed_form_elbo(x)
+    model.shift, model.widen = 0.3, 1.5  # a poor q: an ELBO gap of about 5 nats
+    log_px, elbo = model.exact_log_px(x), model.closed_form_elbo(x)
     assert (log_px - elbo > 3).all()
     r = 2000
     means, ses = [], []
     for k in (1, 2, 10, 50):
         t = objective(model, repeat(x, r), iwae_k=k, generator=gen(k))
-        m, se = mean_and_se(t.elbo, len(x))
+        m, se = mean_and_se(t.bound, len(x))
         means.append(m)
         ses.append(se)
     assert ((means[0] - elbo).abs() < 4 * ses[0]).all()  # L_1 is the ELBO
@@ -216,8 +172,9 @@ def test_iwae_bound_by_hand() -> None:
     t = objective(model, x, iwae_k=k, generator=gen(9))
     z = reparameterized_sample(model.encode(x), k, gen(9))  # the same draws
     log_w = model.decode(z).log_prob(x) + model.prior.log_prob(z) - model.encode(x).log_prob(z)
-    torch.testing.assert_close(t.elbo, torch.logsumexp(log_w, 0) - math.log(k))  # Burda et al. eq. 8
-    torch.testing.assert_close(t.loss, -t.elbo.mean())
+    torch.testing.assert_close(t.bound, torch.logsumexp(log_w, 0) - math.log(k))  # Burda et al. eq. 8
+    torch.testing.assert_close(t.loss, -t.bound.mean())
+    assert bound_name(k) == "IWAE bound (k = 5)" and bound_name(1) == "ELBO"  # what Terms.bound holds
 
 
 def test_sgvb_estimators_by_hand() -> None:
@@ -229,10 +186,10 @@ def test_sgvb_estimators_by_hand() -> None:
     recon = model.decode(z).log_prob(x).mean(0)
     a = objective(model, x, estimator="mc", samples=L, generator=gen(8))
     # SGVB A (K&W eq. 6): 1/L sum_l log p(x, z_l) - log q(z_l|x)
-    torch.testing.assert_close(a.elbo, (model.decode(z).log_prob(x) + model.prior.log_prob(z) - q.log_prob(z)).mean(0))
+    torch.testing.assert_close(a.bound, (model.decode(z).log_prob(x) + model.prior.log_prob(z) - q.log_prob(z)).mean(0))
     b = objective(model, x, estimator="analytic", samples=L, generator=gen(8))
     # SGVB B (K&W eq. 7): -KL(q || p) + 1/L sum_l log p(x|z_l)
-    torch.testing.assert_close(b.elbo, recon - kl_divergence(q, model.prior))
+    torch.testing.assert_close(b.bound, recon - kl_divergence(q, model.prior))
     torch.testing.assert_close(b.recon, recon)
     torch.testing.assert_close(a.recon, recon)
 
@@ -243,18 +200,18 @@ def test_beta_weights_the_kl_in_the_loss_only(estimator: str) -> None:
     model, x = linear_model(orthogonal=False)
     t1 = objective(model, x, estimator=estimator, beta=1.0, generator=gen(6))
     tb = objective(model, x, estimator=estimator, beta=0.25, generator=gen(6))
-    for name in ("elbo", "recon", "kl", "kl_per_dim"):
+    for name in ("bound", "recon", "kl", "kl_per_dim"):
         assert torch.equal(getattr(t1, name), getattr(tb, name))
     torch.testing.assert_close(t1.loss, -(t1.recon - t1.kl).mean())
     torch.testing.assert_close(tb.loss, -(tb.recon - 0.25 * tb.kl).mean())
-    torch.testing.assert_close(t1.loss, -t1.elbo.mean())
+    torch.testing.assert_close(t1.loss, -t1.bound.mean())
 
 
 def test_beta_with_iwae_keeps_the_true_bound_as_elbo() -> None:
     model, x = linear_model(orthogonal=False)
     t1 = objective(model, x, iwae_k=4, beta=1.0, generator=gen(7))
     tb = objective(model, x, iwae_k=4, beta=0.5, generator=gen(7))
-    torch.testing.assert_close(tb.elbo, t1.elbo)
+    torch.testing.assert_close(tb.bound, t1.bound)
     assert not torch.allclose(tb.loss, t1.loss)
 
 
@@ -273,7 +230,7 @@ def test_autoencoders_have_zero_kl(kind: str) -> None:
     assert torch.equal(t.kl, torch.zeros(5)) and torch.equal(t.kl_per_dim, torch.zeros(5, D))
     expected = model.decode(model.encode(noisy).mean).log_prob(x)  # the clean image is the target
     torch.testing.assert_close(t.recon, expected)
-    torch.testing.assert_close(t.elbo, expected)
+    torch.testing.assert_close(t.bound, expected)
     torch.testing.assert_close(t.loss, -expected.mean())
 
 

@@ -14,7 +14,9 @@ from streamlit.testing.v1 import AppTest
 from explorer import load_model
 from explorer.data.ref import DatasetRef, load_test_set
 from explorer.encoding import encode
-from tests.test_app import REPO, TIMEOUT, array, charts, goto, map_payload, ok, one_thread, payloads, values  # noqa: F401
+from tests.test_app import REPO, TIMEOUT, array, charts, goto, map_payload, ok, payloads, values  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 MODEL = REPO / "trained" / "mnist_vae2.safetensors"
 

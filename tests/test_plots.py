@@ -142,8 +142,8 @@ def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
                        epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
     plain = training_plots.curves_figure(snap).to_dict()
     iwae = training_plots.curves_figure(snap, iwae_k=5).to_dict()
-    assert plain["layout"]["annotations"][0]["text"].startswith("ELBO")
-    assert iwae["layout"]["annotations"][0]["text"].startswith("train: IWAE bound, k = 5; test: ELBO")
+    assert plain["layout"]["annotations"][0]["text"] == "ELBO = E[log p(x|z)] − KL (nats per example)"
+    assert iwae["layout"]["annotations"][0]["text"] == "train: IWAE bound (k = 5); test: ELBO (nats per example)"
     assert iwae["data"][0]["name"] == "IWAE bound (k = 5) · train" and iwae["data"][1]["name"] == "ELBO · test"
     assert training_plots.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")
 
@@ -164,3 +164,17 @@ def test_autoencoder_run_shows_its_reconstruction_term_alone():
     assert "xaxis2" not in fig["layout"] and "yaxis3" not in fig["layout"]
     title = fig["layout"]["title"]["text"]
     assert title.startswith("Reconstruction term") and "has no KL and no ELBO" in title
+
+
+def test_kl_per_dimension_bars_grey_out_the_dimensions_that_are_not_alive():
+    """A bar is coloured when its mean KL exceeds ALIVE_KL = 0.01 nats (evaluation.latent_use), grey otherwise."""
+    from explorer import training_plots
+    from explorer.jobs import JobSnapshot
+
+    snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[0.5, 0.01, 0.0, 0.02], latent_map=None,
+                       epoch=1.0, total_epochs=1, samples_per_sec=None, notes=[], description="",
+                       steps={"epoch": [], "step": [], "recon": [], "kl": [], "elbo": [], "beta": []},
+                       epochs=[{"epoch": 1}])
+    fig = training_plots.kl_dims_figure(snap).to_dict()
+    assert [c != "#BBBBBB" for c in fig["data"][0]["marker"]["color"]] == [True, False, False, True]
+    assert snap.alive_dims == 2 and "(test set): 2 of 4 alive" in fig["layout"]["title"]["text"]

@@ -1,11 +1,13 @@
 """Readable page URLs and presenter mode (pictures twice the size)."""
 from __future__ import annotations
 
-
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.ui import nav
-from tests.test_app import REPO, app, ok, one_thread, trained  # noqa: F401  (fixtures)
+from tests.test_app import REPO, app, ok, trained  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_every_page_has_its_readable_url():

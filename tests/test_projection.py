@@ -1,17 +1,12 @@
 """Projections: estimator conventions, what each can do with new points, exact answers where there are some."""
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from explorer.projection import (LatentAxes, PCAProjection, TSNEProjection, available_projections,
                                  make_projection, umap_available)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """t-SNE's OpenMP threads crawl on a CPU shared with other jobs (25 s vs 1 s for 60 points here)."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def line_data(n: int = 400, d: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

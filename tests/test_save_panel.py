@@ -6,8 +6,12 @@ import json
 import re
 import time
 
+import pytest
+
 from explorer import load_model
-from tests.test_app import app, goto, ok, one_thread, trained  # noqa: F401  (fixtures)
+from tests.test_app import app, goto, ok, trained  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def finished_training(at) -> None:

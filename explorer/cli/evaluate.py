@@ -13,7 +13,7 @@ import torch
 from ..checkpoint import load_checkpoint, save_model
 from ..data.ref import DatasetRef
 from ..devices import resolve_device
-from ..evaluation import evaluate
+from ..evaluation import ACTIVE_RULE, ALIVE_RULE, count_alive, evaluate
 from ..units import Unit, model_unit, unit_fields
 from .common import add_device_seed, apply_threads, check_images_fit, strict_json
 
@@ -100,7 +100,8 @@ def _print(r: dict, unit: Unit) -> None:
     print(f"ELBO                 {r['test_elbo']:10.3f}   gap log p(x) - ELBO {r['test_gap']:.3f}")
     print(f"  reconstruction     {r['test_recon']:10.3f}")
     print(f"  KL(q(z|x) || p(z)) {r['test_kl']:10.3f}")
-    print(f"active units         {r['active_units']} / {r['latent_dim']}")
+    print(f"active units         {r['active_units']} / {r['latent_dim']}   ({ACTIVE_RULE})")
+    print(f"alive dimensions     {count_alive(r['kl_per_dim'])} / {r['latent_dim']}   ({ALIVE_RULE})")
     if r.get("collapse_warning"):
         print(f"warning: {r['collapse_warning']}")
     print(f"time                 {r['seconds']:.1f} s ({r['n'] / max(r['seconds'], 1e-9):.1f} images/s)")

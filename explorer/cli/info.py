@@ -5,6 +5,7 @@ import argparse
 import json
 
 from ..checkpoint import load_checkpoint
+from ..evaluation import ACTIVE_RULE
 from ..units import model_unit
 
 
@@ -34,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
         last = epochs[-1]
         print(f"trained: {len(epochs)} epochs, last test ELBO {last.get('test_elbo')}")
     for k, v in (meta.get("metrics") or {}).items():
-        print(f"{k}: {v}")
+        print(f"{k}: {v}" + (f"   ({ACTIVE_RULE})" if k == "active_units" else ""))
     return 0

@@ -17,6 +17,7 @@ from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
 from ..data import DATASETS, DataNotFound, ImageDataset, bundled_mnist_split, load_dataset
 from ..devices import resolve_device
 from ..model import build_model
+from ..objectives import bound_name
 from ..data.folder import image_size
 from ..outputs import CheckpointTarget, check_writable
 from ..data.pixels import CHOICES, BatchTransform
@@ -181,7 +182,8 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
     bar = _progress_bar(args, rank, trainer, config)
 
     def on_epoch(r: dict) -> None:
-        line = (f"epoch {r['epoch']:>4}  train ELBO {r['train_elbo']:9.3f}  test ELBO {_fmt(r['test_elbo'])}  "
+        line = (f"epoch {r['epoch']:>4}  train {bound_name(config.iwae_k)} {r['train_elbo']:9.3f}  "  # Terms.bound
+                f"test ELBO {_fmt(r['test_elbo'])}  "
                 f"recon {_fmt(r['test_recon'])}  KL {_fmt(r['test_kl'])}  {r['samples_per_sec']:8.0f} samples/s  "
                 f"{r['wall_time']:.1f}s")
         (bar.write(line) if bar else print(line, flush=True))

@@ -1,8 +1,7 @@
-"""What the ELBO leaves out, and how its gradients behave: the ELBO gap, SGVB gradient variance, active
-units and posterior collapse, and the amortization gap."""
+"""What the ELBO leaves out, and how its gradients behave: the ELBO gap, SGVB gradient variance and the
+amortization gap (active units and posterior collapse: latent_use.py)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -13,8 +12,6 @@ from ..objectives import ESTIMATORS, gaussian_kl_per_dim, objective
 from .likelihood import LogLikelihood, _eval_mode, log_likelihood
 from ..seeds import GRADIENT_REPEAT, mix_seed
 from .sampling import normal_params
-
-COLLAPSE_FRACTION = 0.5  # warn when more than this fraction of the latent dimensions is inactive
 
 
 @dataclass
@@ -89,54 +86,6 @@ def gradient_variance(model, x: Tensor, *, samples: int = 1, repeats: int = 50, 
                 {g: summ([m * m for m in mean], idx) / size(idx) for g, idx in groups.items()},
                 {n: v.mean().item() for (n, _), v in zip(named, var)})
     return out
-
-
-@dataclass
-class ActiveUnits:
-    """Burda et al. (2016), sec. 5.2: dimension d is active when Var_x(E_q[z_d | x]) > threshold."""
-
-    variance: Tensor  # (D,) Var_x of the posterior mean
-    active: Tensor  # (D,) bool
-    kl_per_dim: Tensor  # (D,) mean over x of KL(q(z_d|x) || p(z_d)), nats
-    threshold: float
-
-    @property
-    def count(self) -> int:
-        return int(self.active.sum())
-
-    @property
-    def collapsed(self) -> bool:
-        return self.count < (1 - COLLAPSE_FRACTION) * len(self.active)
-
-    @property
-    def warning(self) -> str | None:
-        if not self.collapsed:
-            return None
-        return (f"posterior collapse: only {self.count} of {len(self.active)} latent dimensions are active "
-                f"(Var_x E_q[z_d] > {self.threshold:g}); the others carry no information about x")
-
-
-def active_units(model, x: Tensor, *, threshold: float = 0.01, batch_size: int = 1000) -> ActiveUnits:
-    """Active units and per-dimension KL over the examples x."""
-    means, kls = [], []
-    with _eval_mode(model), torch.no_grad():
-        prior = model.prior
-        for i in range(0, len(x), batch_size):
-            q = model.encode(x[i:i + batch_size])
-            means.append(q.mean.reshape(q.mean.shape[0], -1))
-            kls.append(_kl_per_dim(q, prior))
-    mu = torch.cat(means)
-    var = mu.var(0) if len(mu) > 1 else torch.zeros_like(mu[0])
-    return ActiveUnits(var, var > threshold, torch.cat(kls).mean(0), threshold)
-
-
-def _kl_per_dim(q, prior, samples: int = 100) -> Tensor:
-    qp, pp = normal_params(q), normal_params(prior)
-    if qp is not None and pp is not None:  # closed form, Kingma & Welling (2014), appendix B
-        return gaussian_kl_per_dim(Normal(*qp), Normal(*pp))
-    z = q.sample((samples,))
-    base = lambda d: getattr(d, "base_dist", d)
-    return (base(q).log_prob(z) - base(prior).log_prob(z)).mean(0)
 
 
 @dataclass

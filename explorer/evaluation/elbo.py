@@ -20,7 +20,7 @@ def bound_terms(model: LatentModel, x: torch.Tensor, samples: int = 64, seed: in
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)  # the same numbers on every rerun, without touching the global stream
         t = objective(model, x.to(dev), samples=samples if model.is_variational else 1)
-    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.elbo.item()}
+    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.bound.item()}  # iwae_k = 1: the ELBO
 
 
 @torch.no_grad()
@@ -35,7 +35,8 @@ def posterior_draws(model: LatentModel, x: torch.Tensor, n: int, seed: int = 0) 
 def mean_kl_per_dim(enc: Encoding) -> np.ndarray:
     """KL(q(z_d|x) || N(0, 1)) per dimension, averaged over the data: (D,). Zero for an AE.
 
-    Dimensions with near-zero KL are "inactive": the encoder ignores them (Burda et al. 2016, sec. 5.2).
+    A dimension whose KL is at most ALIVE_KL is not alive: its posterior is (almost) the prior (latent_use,
+    which also says how this differs from Burda et al.'s active units).
     """
     if not np.any(enc.std > 0):
         return np.zeros(enc.mean.shape[1])

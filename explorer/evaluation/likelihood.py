@@ -12,7 +12,7 @@ import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Callable, Iterator
 
 import torch
@@ -48,6 +48,11 @@ class LogLikelihood:
     def mean_stderr(self) -> float:
         """Monte Carlo standard error of the mean over examples (independent draws per example)."""
         return (self.stderr.double().pow(2).sum().sqrt() / len(self.stderr)).item()
+
+    def select(self, rows: list[int] | slice | Tensor) -> LogLikelihood:
+        """These examples only (a list of indices, a slice or a mask), with the same k and proposal."""
+        return replace(self, **{f.name: getattr(self, f.name)[rows] for f in fields(self)
+                                if isinstance(getattr(self, f.name), Tensor)})
 
 
 def estimate_log_likelihood(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | None = None,

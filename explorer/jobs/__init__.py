@@ -4,11 +4,11 @@ from ..data import load_training_data
 from .admission import (DEFAULT_MAX_TRAININGS, TrainingSlots, max_trainings_from_env, server_slots,
                         threads_per_training, wait_reason)
 from .job import TrainingJob
-from .snapshots import ACTIVE, ALIVE_KL, LIVE_WEIGHTS_S, MAP_POINTS, STATUSES, JobSnapshot, LatentMap, LiveMap
+from .snapshots import ACTIVE, LIVE_WEIGHTS_S, MAP_POINTS, STATUSES, JobSnapshot, LatentMap, LiveMap
 from .spec import JobSpec, build_trainer
 
 __all__ = [
     "load_training_data", "DEFAULT_MAX_TRAININGS", "TrainingSlots", "max_trainings_from_env", "server_slots",
-    "threads_per_training", "wait_reason", "TrainingJob", "ACTIVE", "ALIVE_KL", "LIVE_WEIGHTS_S", "MAP_POINTS",
+    "threads_per_training", "wait_reason", "TrainingJob", "ACTIVE", "LIVE_WEIGHTS_S", "MAP_POINTS",
     "STATUSES", "JobSnapshot", "LatentMap", "LiveMap", "JobSpec", "build_trainer",
 ]

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import torch
 
+from ..evaluation.latent_use import count_alive
 from ..latent_map import encode_map
 from ..model import LatentModel
 from ..web_payload import map_payload, unsupported
 
 MAP_POINTS = 1000  # test images encoded for the live latent map
 LIVE_WEIGHTS_S = 2.0  # the live map's in-page model gets the current weights at most this often (and each epoch)
-ALIVE_KL = 0.01  # nats; a latent dimension with less KL than this carries (almost) no information
 ACTIVE = ("queued", "loading", "running")
 STATUSES = ACTIVE + ("stopped", "finished", "diverged", "error")
 
@@ -55,7 +55,8 @@ class JobSnapshot:
 
     @property
     def alive_dims(self) -> int:
-        return sum(k > ALIVE_KL for k in self.kl_per_dim)
+        """Latent dimensions with mean KL above ALIVE_KL (evaluation.latent_use: not Burda's active units)."""
+        return count_alive(self.kl_per_dim)
 
 
 class LiveMap:

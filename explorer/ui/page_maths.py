@@ -11,9 +11,9 @@ from explorer.data import ImageDataset
 from explorer.devices import single_threaded
 from explorer.encoding import decode_images
 from explorer.estimate_plots import estimates_figure, gap_text
-from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, amortization_gap, bound_terms,
-                                 estimate_bands, log_likelihood, log_likelihood_with_weights, posterior_draws,
-                                 repeats_for, running_estimates)
+from explorer.evaluation import (AmortizationGap, ElboGap, GivenPosterior, LogLikelihood, amortization_gap,
+                                 best_estimate, bound_terms, estimate_bands, log_likelihood,
+                                 log_likelihood_with_weights, posterior_draws, repeats_for, running_estimates)
 from explorer.images import grid
 from explorer.model import LatentModel
 from explorer.ui import draw_panel, guards, kept, posteriors, selection, show
@@ -46,6 +46,7 @@ def live_numbers(_model: LatentModel, key: str, image: str, _x: torch.Tensor, se
     bands = {IS: estimate_bands(lw_q, ks), NAIVE: estimate_bands(lw_p, ks)}
     curves = {name: running_estimates(lw[:, :1], ks)[0] for name, lw in ((IS, lw_q), (NAIVE, lw_p))}
     return {"log_px": g.log_px.estimate[0].item(), "log_px_se": g.log_px.stderr[0].item(),
+            "log_px_run": g.log_px.select([0]),  # the run shown, for the choice of proposal in section 6
             "ess": g.log_px.ess[0].item(), "elbo_k": g.elbo[0].item(), "recon_k": g.recon[0].item(),
             "kl_mc": g.kl[0].item(), "gap": g.gap[0].item(), "gap_se": float(np.std(g.gap.cpu().numpy(), ddof=1))
             if runs > 1 else float("nan"), "naive": naive.estimate[0].item(), "naive_se": naive.stderr[0].item(),
@@ -64,13 +65,12 @@ def amortization(_model: LatentModel, key: str, image: str, _x: torch.Tensor, se
 
 @st.cache_data(show_spinner="Sampling from q*…", max_entries=128)
 def log_px_q_star(_model: LatentModel, key: str, image: str, _x: torch.Tensor, seed: int,
-                  k: int) -> tuple[float, float]:
-    """log p(x) importance-sampled with q* as proposal, k draws: (estimate, standard error)."""
+                  k: int) -> LogLikelihood:
+    """log p(x) importance-sampled with q* as proposal, k draws."""
     a = amortization(_model, key, image, _x, seed)
     x = _x[None].to(next(_model.parameters()).device)
     with single_threaded():
-        ll = log_likelihood(GivenPosterior(_model, a.loc, a.scale), x, k, seed=seed)
-    return ll.estimate.item(), ll.stderr.item()
+        return log_likelihood(GivenPosterior(_model, a.loc, a.scale), x, k, seed=seed)
 
 
 def chosen_image(cur: Current, data: ImageDataset, column) -> tuple[torch.Tensor, str, int, str, tuple]:
@@ -197,11 +197,10 @@ if gap_note:
     st.caption(gap_note)
 a = amortization(model, cur.key, image, x_eval, seed)
 elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
-log_px_star, log_px_star_se = log_px_q_star(model, cur.key, image, x_eval, seed, k)
-# Each importance-sampled estimate is low in expectation (Jensen), by more the poorer its proposal: the
-# encoder's q can be far off for this image, and q* (fitted to the ELBO) tends to be narrower than p(z|x).
-use_star = log_px_star >= n["log_px"]
-lp, lp_se = (log_px_star, log_px_star_se) if use_star else (n["log_px"], n["log_px_se"])
+star = log_px_q_star(model, cur.key, image, x_eval, seed, k)
+log_px_star, log_px_star_se = star.estimate.item(), star.stderr.item()
+best = best_estimate(q_star=star, encoder=n["log_px_run"])  # the core decides which proposal to trust
+lp, lp_se, use_star = best.estimate.item(), best.stderr.item(), best.chosen[0] == "q_star"
 st.markdown("Part of the gap is the Gaussian family's fault, part is the encoder's: one network must serve every "
             "x. Optimising this image's own μ, σ directly (300 Adam steps) splits the two (Cremer et al. 2018). "
             "log p(x) here is the larger of two importance-sampled estimates, with the encoder's q or with q* "

@@ -1,106 +1,25 @@
-"""Train page: choose data, model and objective, then start / stop / resume a training that runs on a
-background thread (explorer.jobs) while a fragment polls it once a second for the live curves and map."""
+"""Train page: choose data, model and objective (train_form), then start / stop / resume a training that runs
+on a background thread (explorer.jobs) while a fragment polls it once a second for the live curves and map."""
 from __future__ import annotations
 
-import re
 import time
 
 import streamlit as st
 
 from explorer import plots, training_plots
-from explorer.config import LIKELIHOODS
-from explorer.data import DATASETS
-from explorer.data.roots import allowed_data_dir
-from explorer.devices import available_devices
-from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, JobSpec, TrainingJob
-from explorer.trainer import TrainConfig, check_kind_options
-from explorer.ui import kept, latent_canvas, models, save_panel, sidebar, trainings
+from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
+from explorer.jobs import LIVE_WEIGHTS_S, JobSnapshot, TrainingJob
+from explorer.ui import latent_canvas, models, save_panel, sidebar, trainings
+from explorer.ui.train_form import settings_form
 from explorer.ui.trainings import JOB
 
-DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is an MNIST VAE)
 REGISTERED = "_train_registered"  # (job id, run) pairs already added to the session models
 POLL_S = 1.0  # live panel refresh while a job is queued or training
 EPOCH_REDRAW_S = 4.0  # the whole page redraws for a new epoch at most this often (short epochs come many a second)
 
-KIND_NAMES = {"vae": "VAE", "ae": "AE", "dae": "DAE (denoising)"}
-ARCH_NAMES = {"mlp": "MLP", "conv": "conv"}
-ESTIMATOR_NAMES = {"analytic": "closed form", "mc": "Monte Carlo"}
 STATUS_TEXT = {"queued": "Waiting for a free training slot", "loading": "Loading the data",
                "running": "Training", "stopped": "Stopped", "finished": "Finished",
                "diverged": "Diverged", "error": "Failed"}
-
-
-def settings_form(disabled: bool) -> JobSpec | None:
-    """The settings (a JobSpec when Start is pressed). Plain widgets in a fragment, not an st.form: a change
-    reruns only the fragment, and every value is in session_state at once, so an edit not yet started
-    survives a visit to another page (kept.key); a form would hold it in the browser until submitted."""
-    with st.container(border=True):
-        c1, c2, c3, c4 = st.columns(4)
-        with c1:
-            st.markdown("**Data**")
-            dataset = st.selectbox("Dataset", sorted(DATASETS), index=sorted(DATASETS).index(DEFAULT_DATASET),
-                                   key=kept.key("train_dataset"),
-                                   help="mnist uses the full 60,000 images when they are found "
-                                        "(EXPLORER_DATA_DIR), otherwise the bundled 10,000-image test split.")
-            data_dir = st.text_input("Data directory (optional)", key=kept.key("train_data_dir"),
-                                     help="Where the dataset's files are; empty: EXPLORER_DATA_DIR or the "
-                                          "data cache. For folder: the folder of pictures.")
-            download = st.checkbox("Download if missing", False, key=kept.key("train_download_data"),
-                                   help="Fetch MNIST / Fashion-MNIST / Frey from public mirrors into the "
-                                        "data cache when they are not on disk.")
-            seed = st.number_input("Seed", 0, 2**31 - 1, 0, key=kept.key("train_seed"))
-            devices = ["auto"] + available_devices()
-            device = st.selectbox("Device", devices, key=kept.key("train_device"))
-        with c2:
-            st.markdown("**Model**")
-            kind = st.radio("Model kind", list(KIND_NAMES), format_func=KIND_NAMES.get, horizontal=True,
-                            key=kept.key("train_kind"))
-            arch = st.radio("Architecture", list(ARCH_NAMES), format_func=ARCH_NAMES.get, horizontal=True,
-                            key=kept.key("train_arch"))
-            hidden = st.text_input("Hidden sizes", "400", key=kept.key("train_hidden"),
-                                   help="MLP layer widths or conv channel counts, comma-separated, e.g. 200,200")
-            latent = st.number_input("Latent size", 1, 256, 2, key=kept.key("train_latent"),
-                                     help="2 draws the map directly; larger latents are drawn by PCA.")
-        with c3:
-            st.markdown("**Objective**")
-            likelihood = st.selectbox("Likelihood", LIKELIHOODS, key=kept.key("train_likelihood"),
-                                      help="Bernoulli trains on dynamically binarized images.")
-            beta = st.number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.1, key=kept.key("train_beta"))
-            warmup = st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key=kept.key("train_warmup"),
-                                     help="β rises linearly from 0 over this many epochs.")
-            iwae_k = st.number_input("IWAE k", 1, 1000, 1, key=kept.key("train_iwae_k"),
-                                     help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only).")
-            estimator = st.radio("KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get,
-                                 horizontal=True, key=kept.key("train_estimator"),
-                                 help="closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)")
-        with c4:
-            st.markdown("**Optimisation**")
-            epochs = st.number_input("Epochs", 1, 10_000, 10, key=kept.key("train_epochs"))
-            batch_size = st.number_input("Batch size", 1, 65_536, 128, key=kept.key("train_batch_size"))
-            lr = st.number_input("Learning rate", 1e-6, 10.0, 1e-3, 1e-4, format="%.4g", key=kept.key("train_lr"))
-        start = st.button("Start training", type="primary", disabled=disabled, key="train_start")
-    kept.remember()  # this fragment's edits survive a page switch (kept.keep_widget_values)
-    trainings.remember_form(kept.registered("train_"))  # and a new session of this browser (a reload, a reconnect)
-    if not start:
-        return None
-    try:
-        hidden_sizes = tuple(int(h) for h in re.split(r"[,\s]+", hidden.strip()) if h)
-    except ValueError:
-        st.error(f"Cannot start: hidden sizes are whole numbers separated by commas, e.g. 400 or 512,256; "
-                 f"got {hidden!r}.")
-        return None
-    try:
-        train = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), beta=float(beta),
-                            warmup_epochs=float(warmup), estimator=estimator, iwae_k=int(iwae_k), seed=int(seed),
-                            device=device)
-        check_kind_options(kind, train)
-        return JobSpec(dataset=dataset, data_dir=allowed_data_dir(data_dir, st.context.ip_address is not None),
-                       train=train, download=download,
-                       model=dict(kind=kind, arch=arch, hidden=hidden_sizes, latent_dim=int(latent),
-                                  likelihood=likelihood))
-    except ValueError as e:  # a bad setting is a message next to the form, not a traceback
-        st.error(f"Cannot start: {e}")
-        return None
 
 
 def model_name(job: TrainingJob, snap: JobSnapshot) -> str:
@@ -207,6 +126,8 @@ def epoch_panels(job: TrainingJob, snap: JobSnapshot, variational: bool = True) 
     elif snap.kl_per_dim:
         left.plotly_chart(training_plots.kl_dims_figure(snap), key="train_chart_kl_dims",
                           config={"displaylogo": False})
+        left.caption(f"Alive (coloured): {ALIVE_RULE}. Not the model card's active dimensions ({ACTIVE_RULE}): "
+                     "a dimension can spend KL on a narrower σ while its mean ignores x.")
     with right:
         live_map(job, snap.active)
 

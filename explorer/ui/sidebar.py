@@ -9,6 +9,7 @@ import streamlit as st
 from explorer.units import model_unit
 from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.devices import available_devices, resolve_device
+from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
 from explorer.ui import caches, guards, models, present, selection
 from explorer.ui.text import plain
 
@@ -167,6 +168,8 @@ def _card(cur: models.Current) -> None:
         if head:
             st.markdown("\n".join(f"- {k}: **{v}**" for k, v in head))
             st.caption(scored_on(m))
+            if isinstance(metrics.get("active_units"), int):  # which of the two rules (evaluation.latent_use)
+                st.caption(f"Active: {ACTIVE_RULE}. The Train page counts dimensions alive by {ALIVE_RULE}.")
         rows = [("likelihood", c.likelihood.replace("_", " ")), ("activation", c.activation),
                 ("parameters", f"{m.num_parameters():,}")]
         epochs = (meta.get("history") or {}).get("epochs") or []
