@@ -36,21 +36,9 @@ class Checkpoint:
     """A loaded file: the model (eval mode, its metadata in model.metadata), the record of its data, and
     the optimizer state a resume needs (None when the file has none)."""
 
-    model: LatentModel
+    model: LatentModel  # its history, train_config and metrics in model.metadata
     dataset: DatasetRef
     optimizer_state: dict | None
-
-    @property
-    def history(self) -> dict:
-        return self.model.metadata.get("history") or {}
-
-    @property
-    def train_config(self) -> dict:
-        return self.model.metadata.get("train_config") or {}
-
-    @property
-    def metrics(self) -> dict:
-        return self.model.metadata.get("metrics") or {}
 
 
 def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.optim.Optimizer | None = None,

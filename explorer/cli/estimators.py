@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..evaluation import (GivenPosterior, amortization_gap, best_estimate, compare_estimators, gradient_variance,
                           log_likelihood)
+from ..units import model_unit
 from .common import add_device_seed, apply_threads, strict_json
 from .evaluate import load_vae_and_test_images
 
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     _check(args)
     model, x, device = load_vae_and_test_images(args, "these estimators need its q(z|x)")
-    print(f"{len(x)} test images of {model.metadata['dataset']['name']} on {device}", flush=True)
+    print(f"{len(x)} test images of {model.metadata['dataset']['name']} on {device}; log p(x) and bounds in "
+          f"{model_unit(model).label}", flush=True)
     t0 = time.perf_counter()
     res = {"n": len(x), "k": args.k, "repeats": args.repeats, "grad_repeats": args.grad_repeats,
            "samples": args.samples, "steps": args.steps, "seed": args.seed}

@@ -25,6 +25,7 @@ from ..history import curves
 from ..model import LatentModel
 from ..run_record import run_metadata
 from ..trainer import Trainer, TrainingDiverged
+from ..units import unit_of
 from .admission import TrainingSlots, server_slots, threads_per_training, wait_reason
 from .snapshots import ACTIVE, MAP_POINTS, JobSnapshot, LatentMap, LiveMap
 from .spec import JobSpec, build_trainer
@@ -192,7 +193,9 @@ class TrainingJob:
         with self._lock:
             self.data, self.trainer, self.ref = data, trainer, ref
             self._notes = list(data.notes)
-            self._description = f"{trainer.model.describe()} · {data.name}, {len(data.train_x):,} training images"
+            unit = unit_of(ref.pixels, trainer.model.config.likelihood)
+            self._description = (f"{trainer.model.describe()} · {data.name}, {len(data.train_x):,} training images, "
+                                 f"{ref.pixels} pixels · curves in {unit.label}")
             self._epochs = [dict(e) for e in trainer.history["epochs"]]
             self._progress = float(trainer.state["epoch"])
         latent_map = self._live.at_epoch(trainer.model, int(trainer.state["epoch"]))  # before any (further) training
