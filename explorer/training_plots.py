@@ -36,6 +36,7 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoenc
     if autoencoder:
         return _autoencoder_figure(snap, height)
     layout = copy.deepcopy(_curves_layout(height, iwae_k))
+    layout["yaxis"]["title"]["text"] = _y_title(snap)
     layout["yaxis3"]["range"] = [0, max([1.0] + snap.steps["beta"]) * 1.1]
     test_x = [e["epoch"] for e in snap.epochs]
     data = []
@@ -59,7 +60,14 @@ def _autoencoder_figure(snap: JobSnapshot, height: int) -> go.Figure:
                  line=dict(color=light, width=1.2)),
             dict(type="scatter", x=[e["epoch"] for e in snap.epochs], y=[e.get("test_recon") for e in snap.epochs],
                  mode="lines+markers", name=f"{name} · test", line=dict(color=dark, width=2), marker=dict(size=7))]
-    return go.Figure(data=data, layout=copy.deepcopy(_autoencoder_layout(height)), _validate=False)
+    layout = copy.deepcopy(_autoencoder_layout(height))
+    layout["yaxis"]["title"]["text"] = _y_title(snap)
+    return go.Figure(data=data, layout=layout, _validate=False)
+
+
+def _y_title(snap: JobSnapshot) -> str:
+    """The left axis's unit: nats per image, and which (explorer.units: binarized, 8-bit, grey density...)."""
+    return f"nats per image, {snap.unit}" if snap.unit else "nats per image"
 
 
 @functools.lru_cache(maxsize=4)

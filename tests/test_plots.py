@@ -178,3 +178,22 @@ def test_kl_per_dimension_bars_grey_out_the_dimensions_that_are_not_alive():
     fig = training_plots.kl_dims_figure(snap).to_dict()
     assert [c != "#BBBBBB" for c in fig["data"][0]["marker"]["color"]] == [True, False, False, True]
     assert snap.alive_dims == 2 and "(test set): 2 of 4 alive" in fig["layout"]["title"]["text"]
+
+
+def test_training_curves_name_the_unit_of_their_numbers():
+    """A dequantized Gaussian's curves and a binarized Bernoulli's are both nats per image but not comparable:
+    the left axis says which (explorer.units), for a VAE and an autoencoder alike."""
+    import dataclasses
+
+    from explorer import training_plots
+    from explorer.jobs import JobSnapshot
+
+    snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=1.0,
+                       total_epochs=1, samples_per_sec=None, notes=[], description="", unit="8-bit",
+                       steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-300.0] * 2, "kl": [1.0] * 2,
+                              "elbo": [-301.0] * 2, "beta": [1.0] * 2},
+                       epochs=[{"epoch": 1, "test_elbo": -302, "test_recon": -300, "test_kl": 2.0}])
+    for ae in (False, True):
+        assert training_plots.curves_figure(snap, autoencoder=ae).layout.yaxis.title.text == "nats per image, 8-bit"
+    before = dataclasses.replace(snap, unit="")  # a job still loading its data: no unit yet
+    assert training_plots.curves_figure(before).layout.yaxis.title.text == "nats per image"

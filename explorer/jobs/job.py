@@ -57,6 +57,7 @@ class TrainingJob:
         self._progress = 0.0
         self._notes: list[str] = []
         self._description = ""
+        self._unit = ""
         self._live: LiveMap | None = None
         self.kept: tuple[int, float] | None = None  # (run, epoch) its owner last saved to a file
 
@@ -112,7 +113,8 @@ class TrainingJob:
                 steps=curves(self.trainer.history if self.trainer else {}),  # the trainer's own binned history
                 epochs=[dict(e) for e in self._epochs], kl_per_dim=list(self._kl_per_dim),
                 latent_map=self._map, epoch=self._progress, total_epochs=cfg.epochs,
-                samples_per_sec=rate, notes=list(self._notes), description=self._description)
+                samples_per_sec=rate, notes=list(self._notes), description=self._description,
+                unit=self._unit)
 
     # -- results (only while the worker is idle: the weights are not changing) -----------------------
     def metadata(self) -> dict[str, Any]:
@@ -193,9 +195,8 @@ class TrainingJob:
         with self._lock:
             self.data, self.trainer, self.ref = data, trainer, ref
             self._notes = list(data.notes)
-            unit = unit_of(ref.pixels, trainer.model.config.likelihood)
-            self._description = (f"{trainer.model.describe()} · {data.name}, {len(data.train_x):,} training images, "
-                                 f"{ref.pixels} pixels · curves in {unit.label}")
+            self._description = f"{trainer.model.describe()} · {data.name}, {len(data.train_x):,} training images"
+            self._unit = unit_of(ref.pixels, trainer.model.config.likelihood).key
             self._epochs = [dict(e) for e in trainer.history["epochs"]]
             self._progress = float(trainer.state["epoch"])
         latent_map = self._live.at_epoch(trainer.model, int(trainer.state["epoch"]))  # before any (further) training

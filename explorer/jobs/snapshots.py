@@ -48,6 +48,7 @@ class JobSnapshot:
     samples_per_sec: float | None  # mean of the finished epochs of this run, else the live rate
     notes: list[str]
     description: str  # model and data in one line
+    unit: str = ""  # explorer.units key of the curves' numbers ("binarized", "8-bit", ...); "" before loading
 
     @property
     def active(self) -> bool:
