@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = load_model(args.checkpoint)
     data = DatasetRef.of(model).load_test()
-    enc = encode(model, data.test_x)
+    enc = encode(model, DatasetRef.of(model).scored(data.test_x))
     pixels = data.test_x.reshape(len(data.test_x), -1).numpy()
     print(f"{len(pixels):,} points; latent {enc.mean.shape[1]}-D, pixels {pixels.shape[1]}-D; k = {args.k}")
     for metric, X in (("latent", enc.mean), ("pixel", pixels)):

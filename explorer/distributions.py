@@ -53,3 +53,9 @@ class Dequantized(Independent):
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         return super().log_prob(value) + self.offset
+
+    def expand(self, batch_shape: torch.Size, _instance=None) -> "Dequantized":
+        """The same distribution over more images, each with the same offset (Independent's expand would
+        drop it)."""
+        base = Independent(self.base_dist, self.reinterpreted_batch_ndims, validate_args=False)
+        return Dequantized(base.expand(batch_shape), self.offset)

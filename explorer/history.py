@@ -45,7 +45,7 @@ def add_step(history: dict, rec: dict, max_points: int = HISTORY_POINTS) -> None
     steps = history["steps"]
     while len(steps) >= max_points:
         steps, partial["every"] = _merge_pairs(steps), partial["every"] * 2
-    # a new list, not an edit in place: a reader on another thread copies either the old or the new one
+    # merging builds a new list: a reader on another thread copies either the old or the new one whole
     history["steps"] = steps
 
 

@@ -14,6 +14,7 @@ TRAIN_STEP = 1  # z draws, pixel noise and DAE masks of one optimiser step: (ste
 TRAIN_ORDER = 2  # the order of an epoch's examples: (epoch,)
 TRAIN_EVAL = 3  # the test evaluation after an epoch: (epoch,)
 GRADIENT_REPEAT = 4  # one repeat of the gradient-variance diagnostic: (repeat,)
+ESTIMATE_REPEAT = 5  # one of the repeated log p(x) estimates that compare_estimators spreads: (repeat,)
 
 
 def _finalise(z: int) -> int:

@@ -3,8 +3,8 @@
 Events: "step" after every optimiser step, "epoch" after each epoch's test evaluation, "end" once.
 Each callback gets a plain dict record; the CLI prints from them and the app draws from them.
 
-  step:  step (steps done), epoch (fractional, when the step began), recon, kl, elbo (batch means, nats),
-         beta, kl_per_dim (list, D), samples_per_sec
+  step:  step (steps done), epoch (fractional, when the step began), recon, kl, elbo (batch means, nats;
+         "elbo" holds Terms.bound, the IWAE bound when iwae_k > 1), beta, kl_per_dim (list, D), samples_per_sec
   epoch: epoch, step, beta, train_recon, train_kl, train_elbo, test_elbo, test_recon, test_kl
          (None without a test set), kl_per_dim (test set), wall_time, samples_per_sec
   end:   status, message, epoch, step, batch, wall_time

@@ -32,9 +32,10 @@ class Unit:
         """-log2 P(x) / D, the literature's bits per dimension; None when the number is no probability."""
         return -nats / (dims * math.log(2)) if self.probability else None
 
-    def show(self, nats: float, dims: int) -> str:
-        """"-86.21 nats (1.37 bits/dim)" or "-25.02 nats" for a number with no probability behind it."""
-        bpd = self.bits_per_dim(nats, dims)
+    def show(self, nats: float, dims: int, of_x: bool = True) -> str:
+        """"-86.21 nats (1.37 bits/dim)" or "-25.02 nats" for a number with no probability behind it.
+        of_x False: a number that bounds no log p(x) (an autoencoder's reconstruction term): no bits/dim."""
+        bpd = self.bits_per_dim(nats, dims) if of_x else None
         return f"{nats:.2f} nats" + ("" if bpd is None else f" ({bpd:.3f} bits/dim)")
 
 
@@ -45,7 +46,7 @@ UNITS = {
                                       "lower bound on the 8-bit image's log-probability (log p(y) - D log 256)",
                                       True),
     ("grey", "bernoulli"): Unit("grey cross-entropy", "grey levels",
-                                "Bernoulli cross-entropy on grey levels, not a log-likelihood", False),
+                                "minus a Bernoulli cross-entropy on grey levels, not a log-likelihood", False),
     ("grey", "gaussian"): Unit("grey density", "grey levels", "density of grey pixels in [0, 1], not a probability",
                                False),
     ("binarized", "gaussian"): Unit("binary density", "binarized images",

@@ -95,3 +95,9 @@ class LinearGaussian:
 
     def _shape(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(*x.shape[:-1], 1, 1, x.shape[-1]) if self.image else x
+
+
+def binarize(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """The tests' own oracle for the binarization rule: one Bernoulli draw per pixel from a generator seeded
+    with seed, on the CPU (Salakhutdinov & Murray 2008), written out apart from explorer.data.pixels."""
+    return torch.bernoulli(x.cpu(), generator=torch.Generator().manual_seed(seed))

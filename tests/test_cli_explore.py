@@ -25,7 +25,8 @@ def test_neighbours_writes_one_row_per_metric_and_prints_brute_force_answers(ckp
     assert Image.open(out).size == (6 * 9 + 1, 3 * 9 + 1)  # 8x8 digits with 1 px gaps: image + 5, three rows
     text = capsys.readouterr().out
     model = load_model(ckpt)
-    mean = encode(model, DatasetRef.of(model).load_test().test_x).mean.astype(np.float64)
+    ref = DatasetRef.of(model)  # the posterior of the image as the likelihood sees it, as on the map
+    mean = encode(model, ref.scored(ref.load_test().test_x)).mean.astype(np.float64)
     d = np.sqrt(((mean - mean[4]) ** 2).sum(1))
     d[4] = np.inf
     want = np.argsort(d, kind="stable")[:5]

@@ -15,7 +15,7 @@ from explorer.evaluation import (ALIVE_KL, ElboGap, GivenPosterior, LogLikelihoo
                                  gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
                                  naive_log_likelihood)
 from explorer.evaluation import fast
-from tests.reference_models import LinearGaussian
+from tests.reference_models import LinearGaussian, binarize
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -357,7 +357,7 @@ def test_evaluate_report_and_cli(tmp_path, capsys):
     assert meta["metrics"]["test_log_likelihood"] == pytest.approx(res["test_log_likelihood"])
     # the same binarized test images as the trainer's (whole split, seed 1234), then the first n
     from explorer.cli.evaluate import test_images
-    full = explorer.data.binarize(explorer.load_dataset("mnist", test_only=True).test_x, seed=1234)
+    full = binarize(explorer.load_dataset("mnist", test_only=True).test_x, seed=1234)
     x = test_images(loaded, n=5)
     assert torch.equal(x, full[:5])
     direct = evaluate(loaded, x, k=16)

@@ -11,7 +11,7 @@ from explorer import load_checkpoint, load_model
 from explorer.checkpoint import load_checkpoint_bytes
 from explorer.cli import evaluate as evaluate_cli  # its test_images would be collected as a test
 from explorer.config import ModelConfig
-from explorer.data.base import binarize
+from tests.reference_models import binarize
 from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, load_training_data, max_trainings_from_env,
                            threads_per_training, wait_reason)
 from explorer.model import build_model

@@ -153,3 +153,21 @@ def test_cli_trains_a_gaussian_on_dequantized_pixels_and_reports_its_unit(tmp_pa
     assert main(["train", *common, "--pixels", "grey", "--resume", str(tmp_path / "auto.safetensors"),
                  "--epochs", "3", "--out", str(tmp_path / "auto.safetensors")]) == 2
     assert "trained on dequantized pixels, but --pixels says grey" in capsys.readouterr().err
+
+
+def test_dequantized_expands_with_its_offset_and_a_fresh_model_knows_its_unit() -> None:
+    cfg = ModelConfig(image_shape=(1, 2, 2), latent_dim=1, hidden=(2,), likelihood="gaussian")
+    model = build_model(cfg, pixels="dequantized")
+    d = model.decode(torch.zeros(1, 1))
+    y = torch.rand(3, 1, 2, 2)
+    torch.testing.assert_close(d.expand(torch.Size([3])).log_prob(y), d.log_prob(y))
+    assert model_unit(model).key == "8-bit"  # no metadata yet: the pixel rule it was built with
+
+
+def test_a_pixel_rule_the_decoder_cannot_score_is_refused_at_load(tmp_path) -> None:
+    from explorer import CheckpointError
+
+    path = save_model(build_model(ModelConfig(image_shape=(1, 2, 2), latent_dim=1, hidden=(2,))),
+                      tmp_path / "b.safetensors", dataset={"name": "digits", "pixels": "dequantized"})
+    with pytest.raises(CheckpointError, match="cannot score dequantized|no unit"):
+        load_checkpoint(path)

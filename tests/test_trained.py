@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import explorer
-from explorer.data import binarize
+from tests.reference_models import binarize
 
 TRAINED = Path(__file__).resolve().parents[1] / "trained"
 FILES = sorted(TRAINED.glob("*.safetensors"))

@@ -13,7 +13,7 @@ import torch
 import explorer.train_terms as terms_mod  # the objective a step and an evaluation call
 from explorer import (DeviceError, ImageDataset, ModelConfig, TrainConfig, Trainer, TrainingDiverged, build_model,
                       load_checkpoint, load_dataset, save_model)
-from explorer.data import binarize
+from tests.reference_models import binarize
 from explorer.distributed import epoch_order
 from explorer.run_record import summary
 from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED, BatchTransform, resolve_pixels

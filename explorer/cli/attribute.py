@@ -10,6 +10,7 @@ import torch
 from ..attributes import STRENGTHS, apply_vector, attribute_vector, label_ids
 from ..checkpoint import load_model
 from ..devices import resolve_device
+from ..data.ref import DatasetRef
 from ..encoding import decode_images, encode
 from ..images import grid, png_bytes, save_bytes
 from ..neighbours import check_index
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             groups.append(np.asarray(ids))
     for i in args.apply:
         check_index(i, n, "--apply index")
-    codes = encode(model, data.test_x).mean
+    codes = encode(model, DatasetRef.of(model).scored(data.test_x)).mean  # the posterior the map shows
     vec = attribute_vector(codes, groups[0], groups[1])
     rows = [torch.from_numpy(apply_vector(codes[i], vec.vector, args.strengths)).float() for i in args.apply]
     decoded = decode_images(model, torch.cat(rows)).view(len(args.apply), len(args.strengths), *data.test_x.shape[1:])

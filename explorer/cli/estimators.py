@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..evaluation import (GivenPosterior, amortization_gap, best_estimate, compare_estimators, gradient_variance,
                           log_likelihood)
-from ..units import model_unit
+from ..data.ref import DatasetRef
+from ..units import model_unit, unit_fields
 from .common import add_device_seed, apply_threads, strict_json
 from .evaluate import load_vae_and_test_images
 
@@ -37,11 +38,12 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     _check(args)
     model, x, device = load_vae_and_test_images(args, "these estimators need its q(z|x)")
-    print(f"{len(x)} test images of {model.metadata['dataset']['name']} on {device}; log p(x) and bounds in "
-          f"{model_unit(model).label}", flush=True)
+    unit = model_unit(model)
+    print(f"{len(x)} test images of {DatasetRef.of(model).split} on {device}; log p(x) and bounds in "
+          f"{unit.label}", flush=True)
     t0 = time.perf_counter()
     res = {"n": len(x), "k": args.k, "repeats": args.repeats, "grad_repeats": args.grad_repeats,
-           "samples": args.samples, "steps": args.steps, "seed": args.seed}
+           "samples": args.samples, "steps": args.steps, "seed": args.seed, **unit_fields(unit)}
     res["log_likelihood"] = _likelihoods(model, x, args)
     res["gradient_variance"] = _gradient_variance(model, x, args)
     res["amortization"] = _amortization(model, x, args)

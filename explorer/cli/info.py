@@ -26,9 +26,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(model.describe())
     ds, unit = meta.get("dataset") or {}, model_unit(model)
-    if ds:
-        print(f"dataset: {ds.get('name')} ({ds.get('train_size', '?')} train / {ds.get('test_size', '?')} test), "
-              f"{ckpt.dataset.pixels} pixels")
+    if ckpt.dataset.name is not None:
+        print(f"dataset: {ckpt.dataset.split} ({ds.get('train_size', '?')} train / {ds.get('test_size', '?')} "
+              f"test), {ckpt.dataset.pixels} pixels")
+    else:
+        print(f"dataset: not named by the checkpoint; {ckpt.dataset.pixels} pixels")
     print(f"units: {unit.label} (on {unit.scores})")
     epochs = (meta.get("history") or {}).get("epochs", [])
     if epochs:

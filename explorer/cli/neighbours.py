@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint, device=resolve_device(args.device))
     data = test_split(model, args.data_dir)
     check_index(args.index, len(data.test_x), "--index")
-    enc = encode(model, data.test_x)
+    enc = encode(model, DatasetRef.of(model).scored(data.test_x))  # the posterior the map shows
     found = find_all(model, enc, data.test_x, args.index, args.k)
     rows = [data.test_x[[args.index, *nb.ids.tolist()]] for nb in found]
     strip = grid(torch.cat(rows), nrow=len(found[0].ids) + 1)

@@ -140,7 +140,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
             raise ValueError(f"{args.resume} has images of shape {tuple(model.config.image_shape)}, but "
                              f"{data.name} has {tuple(data.image_shape)}")
         history = model.metadata.get("history")
-        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood)
+        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed)
         tc = dict(model.metadata.get("train_config") or {})
         tc.update(epochs=args.epochs, device=args.device, lr=args.lr)
         config = TrainConfig.from_dict(tc)
@@ -159,7 +159,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
                              iwae_k=args.iwae_k, seed=args.seed, device=args.device)
     if rank == 0:  # weights and Adam's two moments, as float32
         check_writable(args.out, need_bytes=12 * model.num_parameters() + 2**20)
-    trainer = Trainer(model, data, config, BatchTransform.for_model(model), optimizer_state=opt_state,
+    trainer = Trainer(model, data, config, BatchTransform.for_model(model, ref.test_seed), optimizer_state=opt_state,
                       history=history)
     unit = unit_of(ref.pixels, model.config.likelihood)
     _say(rank, f"{model.describe()}\ntraining on {data.name} {tuple(data.image_shape)} "
@@ -189,7 +189,8 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
         (bar.write(line) if bar else print(line, flush=True))
         for key in ("train_elbo", "test_elbo"):  # finite weights can still score -inf: that is no good state
             if r[key] is not None and not math.isfinite(r[key]):
-                raise TrainingDiverged(f"the {key.replace('_', ' ').replace('elbo', 'ELBO')} became {r[key]} "
+                what = f"train {bound_name(config.iwae_k)}" if key == "train_elbo" else "test ELBO"
+                raise TrainingDiverged(f"the {what} became {r[key]} "
                                        f"after epoch {r['epoch']}. Try a lower learning rate.")
         if r["epoch"] % args.checkpoint_every == 0:
             save("training")

@@ -35,17 +35,6 @@ class ImageDataset:
         return out
 
 
-def binarize(x: torch.Tensor, seed: int | None = None) -> torch.Tensor:
-    """One Bernoulli draw per pixel with p = grey level (Salakhutdinov & Murray 2008's binarization).
-
-    With a seed the draw is fixed (used once for the test set); without, it is fresh each call.
-    """
-    gen = None
-    if seed is not None:
-        gen = torch.Generator(device=x.device).manual_seed(seed)
-    return torch.bernoulli(x, generator=gen)
-
-
 def split_indices(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, test) indices, each sorted: a seeded shuffle puts round(n * test_fraction) items in test.
 

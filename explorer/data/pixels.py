@@ -23,15 +23,16 @@ TEST_SEED = 1234  # the test set's binarization or dequantization noise, whateve
 LEVELS = 256  # 8-bit pixels
 
 
-def resolve_pixels(choice: str, likelihood: str) -> str:
+def resolve_pixels(choice: str, likelihood: str, legacy: bool = False) -> str:
     """The rule a model trains on: "auto" is binarized for a Bernoulli decoder, dequantized for a Gaussian.
-
-    A Bernoulli decoder on dequantized (continuous) pixels would be neither a probability nor a density."""
+    legacy: the old rule of files that stored only train_config.binarize, where auto meant grey levels for a
+    Gaussian. A Bernoulli decoder on dequantized (continuous) pixels would be neither a probability nor a
+    density."""
     choice = LEGACY.get(choice, choice)
     if choice not in CHOICES:
         raise ValueError(f"pixels must be one of {', '.join(CHOICES)}; got {choice!r}")
     if choice == "auto":
-        return "binarized" if likelihood == "bernoulli" else "dequantized"
+        return "binarized" if likelihood == "bernoulli" else "grey" if legacy else "dequantized"
     if choice == "dequantized" and likelihood == "bernoulli":
         raise ValueError("a Bernoulli decoder cannot score dequantized pixels: use binarized (or grey, a "
                          "cross-entropy), or a Gaussian decoder")
@@ -73,6 +74,7 @@ class BatchTransform:
 
     pixels: str
     noise: float = 0.0  # DAE masking probability; 0 for a VAE or AE
+    test_seed: int = TEST_SEED  # the fixed noise of the scored test images (DatasetRef.test_seed)
 
     def train(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """(encoder input, decoder target) for one training batch of grey images."""
@@ -80,12 +82,12 @@ class BatchTransform:
         return mask(target, self.noise, generator), target
 
     @classmethod
-    def for_model(cls, model) -> "BatchTransform":
+    def for_model(cls, model, test_seed: int = TEST_SEED) -> "BatchTransform":
         """The transform a LatentModel trains with: its pixel rule (model.pixels) and its corruption."""
         if model.pixels not in PIXELS:
             raise ValueError(f"the model has no pixel rule (pixels={model.pixels!r}); build it with one")
-        return cls(model.pixels, model.corruption)
+        return cls(model.pixels, model.corruption, test_seed)
 
     def test(self, x: Tensor) -> Tensor:
         """The fixed test images the epoch's test terms score (clean: a DAE is scored on clean inputs)."""
-        return scored_pixels(x, self.pixels)
+        return scored_pixels(x, self.pixels, self.test_seed)

@@ -12,6 +12,7 @@ from torch import Tensor
 from .base import ImageDataset
 from .pixels import PIXELS, TEST_SEED, resolve_pixels, scored_pixels
 from .registry import load_dataset
+from ..units import unit_of
 
 
 @dataclass(frozen=True)
@@ -31,25 +32,43 @@ class DatasetRef:
 
     @classmethod
     def from_metadata(cls, meta: dict, likelihood: str) -> "DatasetRef":
-        """The record in a checkpoint's metadata; files written before the record named its pixels
-        (format 2) are read with the trainer's old rule on train_config.binarize."""
+        """The record in a checkpoint's metadata; files whose record does not name its pixels (written before
+        it did) are read with the trainer's old rule on train_config.binarize. A ValueError for a pixel rule
+        the decoder cannot score (a Bernoulli on dequantized pixels)."""
         ds = dict(meta.get("dataset") or {})
         pixels = ds.pop("pixels", None)
         if pixels is None:
-            pixels = _legacy_pixels((meta.get("train_config") or {}).get("binarize", "auto"), likelihood)
+            pixels = resolve_pixels((meta.get("train_config") or {}).get("binarize", "auto"), likelihood,
+                                    legacy=True)
+        unit_of(pixels, likelihood)  # a pair with no meaning is refused here, at load, not on a page later
         return cls(ds.pop("name", None), pixels, int(ds.pop("test_from", 0) or 0),
                    int(ds.pop("test_seed", TEST_SEED)), ds)
 
     @classmethod
     def of(cls, model) -> "DatasetRef":
-        """The record of a loaded LatentModel (its metadata, read with its likelihood)."""
-        return cls.from_metadata(model.metadata, model.config.likelihood)
+        """The record of a LatentModel: its metadata, with the pixel rule its decoder was built with (a model
+        fresh from build_model has no metadata yet, but its log_prob already follows model.pixels)."""
+        ref = cls.from_metadata(model.metadata, model.config.likelihood)
+        return ref if model.pixels in (None, ref.pixels) else replace(ref, pixels=model.pixels)
 
     @classmethod
-    def for_training(cls, data: ImageDataset, pixels: str, likelihood: str) -> "DatasetRef":
-        """The record a new training writes: pixels is a choice (auto, binarized, ...) resolved for the decoder."""
+    def for_training(cls, data: ImageDataset, pixels: str, likelihood: str, test_seed: int = TEST_SEED
+                     ) -> "DatasetRef":
+        """The record a training writes: pixels is a choice (auto, binarized, ...) resolved for the decoder; a
+        resume passes its checkpoint's rule and seed."""
         d = data.describe()
-        return cls(d.pop("name"), resolve_pixels(pixels, likelihood), int(d.pop("test_from", 0)), TEST_SEED, d)
+        return cls(d.pop("name"), resolve_pixels(pixels, likelihood), int(d.pop("test_from", 0)), test_seed, d)
+
+    def load_training(self, data_dir: str | None = None, download: bool = False) -> ImageDataset:
+        """The data a resume continues on: the bundled MNIST split again when the model trained on it (its
+        held-out images must stay held out), else the named data set (MNIST's fallback included)."""
+        from .training import bundled_mnist_split, load_training_data
+
+        if self.test_from:
+            return bundled_mnist_split(data_dir)
+        if self.name is None:
+            raise ValueError("this checkpoint does not name its dataset (metadata['dataset']['name'])")
+        return load_training_data(self.name, data_dir, download)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, **self.info, "pixels": self.pixels, "test_seed": self.test_seed}
@@ -79,9 +98,6 @@ class DatasetRef:
         index i is the same image whatever subset is asked for later), grey levels left as they are."""
         return scored_pixels(x, self.pixels, self.test_seed)
 
-    def with_pixels(self, pixels: str) -> "DatasetRef":
-        return replace(self, pixels=pixels)
-
 
 def load_test_set(name: str, data_dir: str | None = None, download: bool = False, **kwargs: Any) -> ImageDataset:
     """The test split the explorer maps; "mnist[8000:]" is MNIST's from image 8,000 on. From disk only by
@@ -96,12 +112,3 @@ def load_test_set(name: str, data_dir: str | None = None, download: bool = False
         raise ValueError(f"{name!r}: the {base} test split has only {len(data.test_x)} images")
     return ImageDataset(name, data.train_x, data.train_y, data.test_x[k:],
                         None if data.test_y is None else data.test_y[k:], data.classes, data.notes, k)
-
-
-def _legacy_pixels(binarize: str, likelihood: str) -> str:
-    """The rule of format-2 files: binarize auto meant dynamic binarization for a Bernoulli decoder only."""
-    b = "binarized" if binarize == "dynamic" else "grey" if binarize == "none" else binarize
-    if b == "auto":
-        return "binarized" if likelihood == "bernoulli" else "grey"
-    return b if b in PIXELS else "grey"
-

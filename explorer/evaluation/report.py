@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..seeds import ESTIMATE_REPEAT, mix_seed
 from .latent_use import active_units
 from .likelihood import Progress, log_likelihood
 
@@ -41,7 +42,8 @@ def compare_estimators(model, x: Tensor, k: int = 1000, *, repeats: int = 10, se
     """Why naive Monte Carlo fails: its spread and bias against importance sampling, same k, same x."""
     if repeats < 2:
         raise ValueError("repeats must be at least 2")
-    runs = {p: [log_likelihood(model, x, k, proposal=p, seed=seed + r, max_rows=max_rows) for r in range(repeats)]
+    seeds = [mix_seed(seed, ESTIMATE_REPEAT, r) for r in range(repeats)]  # seed + r would share runs with seed + 1
+    runs = {p: [log_likelihood(model, x, k, proposal=p, seed=s, max_rows=max_rows) for s in seeds]
             for p in ("posterior", "prior")}
     est = {p: torch.stack([r.estimate for r in rs]) for p, rs in runs.items()}
     se = {p: torch.stack([r.stderr for r in rs]).mean(0) for p, rs in runs.items()}

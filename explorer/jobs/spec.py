@@ -1,7 +1,7 @@
 """What a job is asked to do (JobSpec), and the Trainer, data and DatasetRef that make it real."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -46,8 +46,9 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
         tc = dict(model.metadata.get("train_config", {}))
         tc.update(epochs=spec.train.epochs, device=spec.train.device)
         config = TrainConfig.from_dict(tc)
-        data = load_training_data(ckpt.dataset.name or spec.dataset, spec.data_dir, spec.download)
-        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood)
+        named = ckpt.dataset if ckpt.dataset.name else replace(ckpt.dataset, name=spec.dataset)
+        data = named.load_training(spec.data_dir, spec.download)
+        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed)
     else:
         data = load_training_data(spec.dataset, spec.data_dir, spec.download)
         # as the CLI does: a seed gives the same initial weights (the generator is process-wide,
@@ -57,6 +58,6 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
         ref = DatasetRef.for_training(data, spec.pixels, mc.likelihood)
         model = build_model(mc, pixels=ref.pixels)
         config = spec.train
-    trainer = Trainer(model, data, config, BatchTransform.for_model(model), optimizer_state=opt_state,
+    trainer = Trainer(model, data, config, BatchTransform.for_model(model, ref.test_seed), optimizer_state=opt_state,
                       history=history)
     return trainer, data, ref

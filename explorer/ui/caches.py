@@ -14,6 +14,7 @@ import torch
 from explorer import saves
 from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
+from explorer.data.pixels import scored_pixels
 from explorer.data.ref import DatasetRef, load_test_set
 from explorer.encoding import Encoding, encode
 from explorer.latent_map import fit_map
@@ -116,8 +117,8 @@ def test_data(model: LatentModel) -> tuple[ImageDataset | None, str]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _scored(name: str, pixels: str, seed: int) -> torch.Tensor:
-    return DatasetRef(name, pixels, test_seed=seed).scored(test_set(name).test_x)
+def _scored(split: str, pixels: str, seed: int) -> torch.Tensor:
+    return scored_pixels(test_set(split).test_x, pixels, seed)  # as DatasetRef.scored, cached per split
 
 
 def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:

@@ -96,6 +96,9 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
     if len(units) > 1 or not next(iter(units)).probability:
         a, *rest = units
         st.caption(comparison(a, rest[0] if rest else a))
+    if len({c.model.is_variational for _, c in entries}) > 1:
+        st.caption("An autoencoder's reconstruction log p(x|z) bounds no log p(x), so it is not ranked against "
+                   "a VAE's ELBO: the maps compare how the codes are laid out, not the numbers.")
 
 
 def _headline(model) -> str:
@@ -104,7 +107,7 @@ def _headline(model) -> str:
     name = "test ELBO" if model.is_variational else "test reconstruction"
     if not isinstance(bound, (int, float)):
         return f"{name}: not recorded ({unit.key})"
-    return f"{name} {unit.show(bound, math.prod(model.config.image_shape))}, {unit.key}"
+    return f"{name} {unit.show(bound, math.prod(model.config.image_shape), model.is_variational)}, {unit.key}"
 
 
 def exports(cur: Current, data: ImageDataset, md: mapview.MapData, manifold_png: bytes) -> None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer.data.ref import DatasetRef
 from explorer.encoding import weights_fingerprint
 from explorer.model import LatentModel
 from explorer.ui import caches
@@ -24,9 +23,6 @@ class Current:
     name: str
     source: str  # bundled | session | upload
 
-    @property
-    def dataset_name(self) -> str | None:
-        return DatasetRef.of(self.model).split
 
 
 def bundled_current(b: caches.Bundled, device: str) -> Current:

@@ -76,7 +76,7 @@ def log_px_q_star(_model: LatentModel, key: str, image: str, _x: torch.Tensor, s
 def chosen_image(cur: Current, data: ImageDataset, column) -> tuple[torch.Tensor, str, int, str, tuple]:
     """The page's image as the likelihood sees it, its cache name, its seed, its caption and its q(z|x) as
     (mean, std): a test image (its posterior the Latent map's), or the drawing made on the Latent map
-    (binarized by the trainer's rule for test images, so its numbers are comparable with theirs)."""
+    (scored by the model's pixel rule, as the test images are, so its numbers are comparable with theirs)."""
     model = cur.model
     src = column.radio("Image", ["test", "drawing"], horizontal=True, key=kept.key("maths_src"),
                        format_func={"test": "test image", "drawing": "your drawing"}.get)

@@ -199,4 +199,6 @@ if job is not None and snap is not None:  # the run first, so the live curves ar
     if not snap.active:
         results(job, snap)
     st.subheader("New training")
+if snap is not None and snap.active:
+    trainings.show_settings(job.spec)
 new_training(disabled=bool(snap and snap.active))

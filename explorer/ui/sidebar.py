@@ -144,7 +144,7 @@ def _headline(model, metrics: dict) -> list[tuple[str, str]]:
         rows.append(("test log p(x)", unit.show(metrics["test_log_likelihood"], dims) + (f" (k = {k:,})" if k else "")))
     if isinstance(metrics.get("test_elbo"), (int, float)):
         name = "test ELBO" if model.is_variational else "test reconstruction log p(x|z)"
-        rows.append((name, unit.show(metrics["test_elbo"], dims)))
+        rows.append((name, unit.show(metrics["test_elbo"], dims, of_x=model.is_variational)))
     if isinstance(metrics.get("active_units"), int):
         rows.append(("active latent dimensions", f"{metrics['active_units']} of {model.latent_dim}"))
     return rows

@@ -161,6 +161,13 @@ def attach() -> None:
     remember_browser()
 
 
+def show_settings(spec: JobSpec) -> None:
+    """Before the form draws: while a training runs its (disabled) form shows what that training was given,
+    whatever a page switch did to the kept values meanwhile."""
+    for key, value in form_values(spec).items():
+        st.session_state[key] = value
+
+
 def form_values(spec: JobSpec) -> dict:
     """The Train form's widget values that would start `spec` again."""
     t, m = spec.train, spec.model
@@ -168,7 +175,7 @@ def form_values(spec: JobSpec) -> dict:
               "train_download_data": spec.download, "train_seed": t.seed, "train_device": t.device,
               "train_beta": t.beta, "train_warmup": t.warmup_epochs,
               "train_iwae_k": t.iwae_k, "train_estimator": t.estimator, "train_epochs": t.epochs,
-              "train_batch_size": t.batch_size, "train_lr": t.lr}
+              "train_batch_size": t.batch_size, "train_lr": t.lr, "train_pixels": spec.pixels}
     for key, field in (("train_kind", "kind"), ("train_arch", "arch"), ("train_latent", "latent_dim"),
                        ("train_likelihood", "likelihood")):
         if field in m:
