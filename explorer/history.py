@@ -21,6 +21,9 @@ def open_history(history: dict | None) -> dict:
     state = h.setdefault("state", {})
     for k, v in START.items():
         state.setdefault(k, v)
+    steps, partial = h["steps"], state.setdefault("partial", {})
+    if len(steps) >= 2 and "every" not in partial:  # a history saved before bins recorded their width
+        partial["every"] = max(1, int(steps[-1]["step"]) - int(steps[-2]["step"]))
     return h
 
 

@@ -60,3 +60,15 @@ def test_seeds_of_different_streams_and_neighbours_differ() -> None:
     assert 0 <= mix_seed(2**40, 2**40) < 2**64  # any torch generator accepts it
     with pytest.raises(ValueError):
         mix_seed(0)
+
+
+def test_an_old_history_keeps_its_bin_width_when_resumed():
+    """A history saved before bins recorded their width goes on in bins of the width its points show, so
+    the points before and after the resume weigh the same number of steps."""
+    old = {"steps": [{"step": s, "epoch": s / 100, "recon": -1.0, "kl": 1.0, "elbo": -2.0, "beta": 1.0}
+                     for s in (8, 16, 24)], "epochs": [], "state": {"epoch": 0, "step": 24, "batch": 24}}
+    h = open_history(old)
+    assert h["state"]["partial"]["every"] == 8
+    for s in range(25, 33):
+        add_step(h, {"step": s, "epoch": s / 100, "recon": -3.0, "kl": 1.0, "elbo": -4.0, "beta": 1.0})
+    assert [p["step"] for p in h["steps"]] == [8, 16, 24, 32] and h["steps"][-1]["recon"] == -3.0
