@@ -51,15 +51,21 @@ class TrainingSlots:
 
 
 def max_trainings_from_env() -> int:
-    raw = os.environ.get("EXPLORER_MAX_TRAININGS", "").strip()
+    n = _positive_int_env("EXPLORER_MAX_TRAININGS")
+    return DEFAULT_MAX_TRAININGS if n is None else n
+
+
+def _positive_int_env(name: str) -> int | None:
+    """The whole number >= 1 in environment variable `name`, None when unset; a ValueError naming it otherwise."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_MAX_TRAININGS
+        return None
     try:
         n = int(raw)
     except ValueError:
-        raise ValueError(f"EXPLORER_MAX_TRAININGS must be a whole number, got {raw!r}") from None
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
     if n < 1:
-        raise ValueError(f"EXPLORER_MAX_TRAININGS must be at least 1, got {n}")
+        raise ValueError(f"{name} must be at least 1, got {n}")
     return n
 
 
@@ -69,14 +75,8 @@ def threads_per_training(limit: int) -> int:
     More OpenMP threads than free cores makes CPU training many times slower (threads spin waiting
     for each other), so concurrent trainings split the cores instead of each taking all of them.
     """
-    raw = os.environ.get("EXPLORER_TRAIN_THREADS", "").strip()
-    if raw:
-        try:
-            n = int(raw)
-        except ValueError:
-            raise ValueError(f"EXPLORER_TRAIN_THREADS must be a whole number, got {raw!r}") from None
-        if n < 1:
-            raise ValueError(f"EXPLORER_TRAIN_THREADS must be at least 1, got {n}")
+    n = _positive_int_env("EXPLORER_TRAIN_THREADS")
+    if n is not None:
         return n
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // limit)
