@@ -3,6 +3,7 @@ changes what is shown. Tiny untrained models on the bundled MNIST test split kee
 import base64
 import io
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -130,6 +131,20 @@ def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     assert app.title[0].value == "Latent map"
 
 
+def test_the_card_names_a_dequantized_gaussians_unit_and_bits_per_dim(tmp_path, monkeypatch):
+    """A Gaussian on dequantized 8-bit pixels reports a bound on the 8-bit image's log-probability: the card
+    says so and gives bits/dim (784 ln 2 * 8 nats = 8 bits/dim is a uniform model's score)."""
+    d = tmp_path / "trained"
+    torch.manual_seed(0)
+    gauss = build_model(ModelConfig(latent_dim=2, hidden=(16,), likelihood="gaussian_learned"), pixels="dequantized")
+    save_model(gauss.eval(), d / "gauss2.safetensors", dataset=MNIST, status="finished",
+               metrics={"test_elbo": -8 * 784 * math.log(2)})
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(d))
+    at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert f"test ELBO: **{-8 * 784 * math.log(2):.2f} nats (8.000 bits/dim)**" in card(at)
+    assert any("lower bound on the 8-bit image's log-probability" in c.value for c in at.sidebar.caption)
+
+
 def image_captions(at: AppTest) -> list[str]:
     return [c for el in at.get("image") for c in el.captions]
 
@@ -157,7 +172,7 @@ def test_the_default_is_the_shipped_or_pinned_model_not_a_later_save(trained, tm
 def test_choosing_a_checkpoint_changes_the_card(app):
     assert any("N(0, 1) quantiles" in c for c in image_captions(app))  # the VAE's manifold grid
     choose(app, "ae2")
-    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21 nats (1.000 bits/dim)**" in card(app)
+    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21 nats**" in card(app)  # bounds no log p(x): no bits/dim
     assert any("encoded test set's 5%…95% quantiles" in c for c in image_captions(app))  # the AE has no prior
     choose(app, "vae20")
     assert "latent **20**" in card(app)

@@ -124,7 +124,7 @@ c3.image(show.png(grid(draws, nrow=4), 230), caption="8 draws z ~ q(z|x), decode
 n = live_numbers(model, cur.key, image, x_eval, seed, k)
 f = "{:.2f}".format
 unit, dims = model_unit(model), x_eval.numel()
-st.caption(f"Every bound and log-likelihood below is in {unit.label}; the image is scored as {unit.scores}."
+st.caption(f"Every bound and log-likelihood below is in {unit.label}."
            + (f" For this image log p(x) is {unit.show(n['log_px'], dims)}." if unit.probability else ""))
 
 st.header("1. The model")
