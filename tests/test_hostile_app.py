@@ -129,3 +129,15 @@ def test_a_bad_max_trainings_is_refused_at_start(trained: Path, monkeypatch: pyt
     assert any("EXPLORER\\_MAX\\_TRAININGS must be a whole number" in e.value for e in at.error), \
         [e.value for e in at.error]
     assert not at.sidebar.selectbox  # the app stopped before drawing anything else
+
+
+def test_a_pixel_rule_the_decoder_cannot_score_is_a_message(trained: Path) -> None:
+    """A Bernoulli decoder on dequantized (continuous) pixels is neither a probability nor a density: Start
+    says so next to the form instead of training numbers with no meaning."""
+    at = clean(start().switch_page("explorer/ui/page_train.py").run())
+    at.selectbox(key="train_likelihood").set_value("bernoulli")
+    at.selectbox(key="train_pixels").set_value("dequantized")
+    clean(at.button(key="train_start").click().run())
+    assert any("Cannot start" in e.value and "Bernoulli decoder cannot score dequantized" in e.value
+               for e in at.main.error), [e.value for e in at.main.error]
+    assert "session_job" not in at.session_state or at.session_state["session_job"] is None
