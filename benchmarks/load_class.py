@@ -109,7 +109,9 @@ def own_models(page) -> list[str]:
 
 
 def run(sessions: int = 8, trainers: int = 4, limit: int = 2, epochs: int = 20, batch: int = 4, reps: int = 6,
-        log_path: Path | None = None) -> dict:
+        log_path: Path | None = None, first_epochs: int | None = None) -> dict:
+    """first_epochs: the first `limit` trainings' length (default epochs). Longer ones are still running when
+    the later trainings start, however fast a training is, so those must wait in the queue."""
     if not 1 <= trainers <= sessions or limit < 1:
         raise ValueError("need 1 <= trainers <= sessions and a limit of at least 1")
     from playwright.sync_api import sync_playwright
@@ -137,7 +139,7 @@ def run(sessions: int = 8, trainers: int = 4, limit: int = 2, epochs: int = 20, 
         hidden = [16 + 8 * i for i in range(trainers)]  # each trainer's own setting, to check nobody sees another's
         queued_seen, most_running, server_running = set(), 0, 0
         for i, (page, h) in enumerate(zip(pages, hidden)):
-            start_training(page, server.url, h, epochs, batch)
+            start_training(page, server.url, h, first_epochs or epochs if i < limit else epochs, batch)
             if i >= limit:  # the first `limit` are still training: this one must say it waits
                 page.get_by_text(re.compile("Waiting for a free training slot|Training · epoch")).first.wait_for()
                 if page.get_by_text("yours starts when one finishes").count():
