@@ -12,7 +12,8 @@ from explorer.checkpoint import load_checkpoint_bytes
 from explorer.cli import evaluate as evaluate_cli  # its test_images would be collected as a test
 from explorer.config import ModelConfig
 from tests.reference_models import binarize
-from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, load_training_data, max_trainings_from_env,
+from explorer.data import load_training_data
+from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, max_trainings_from_env,
                            threads_per_training, wait_reason)
 from explorer.model import build_model
 from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED

@@ -96,14 +96,14 @@ def run(args: argparse.Namespace) -> int:
             dist.destroy_process_group()
 
 
-def _load_data(args: argparse.Namespace, resumed_meta: dict) -> ImageDataset:
+def _load_data(args: argparse.Namespace, resumed: DatasetRef | None) -> ImageDataset:
     """The training data; the bundled MNIST split when asked for or when the resumed checkpoint used it."""
-    resumed_split = bool((resumed_meta.get("dataset") or {}).get("test_from"))
+    resumed_split = resumed is not None and resumed.test_from > 0
     if args.bundled_split or resumed_split:
         if args.dataset != "mnist":
             why = f"{args.resume} trained on" if resumed_split else "--bundled-split is"
             raise ValueError(f"{why} the bundled MNIST split: use --dataset mnist, not {args.dataset}")
-        data = bundled_mnist_split(args.data_dir)
+        data = resumed.load_training(args.data_dir) if resumed_split else bundled_mnist_split(args.data_dir)
         data.notes.append("training on the bundled MNIST test split: its first 8,000 images; the other 2,000 "
                           "are the test set (and what evaluate uses)")
         return data
@@ -130,7 +130,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
     for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
         if path:  # before any work: an unwritable --out found after the last epoch loses the run
             check_writable(path, what=what)
-    data = _load_data(args, resumed.metadata if resumed is not None else {})
+    data = _load_data(args, ckpt.dataset if resumed is not None else None)
     for note in data.notes:
         _say(rank, f"note: {note}")
     history = None
