@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from explorer import load_model, saves
-from explorer.job_registry import JobRegistry
+from explorer.job_registry import BEAT_TIMEOUT_S, JobRegistry
 from explorer.jobs import JobSpec, TrainingJob, TrainingSlots
 from explorer.saves import SaveRefused
 from explorer.trainer import TrainConfig
@@ -175,13 +175,55 @@ def test_the_slot_of_a_reaped_job_goes_to_the_next_in_the_queue(tmp_path):
         while first.status != "running" and time.monotonic() < deadline:
             time.sleep(0.02)
         assert second.status == "queued"
+        clock.t = BEAT_TIMEOUT_S  # the page that started it sent its last beat then
         reg.reap()
-        clock.t = 5
+        clock.t += 5
         assert reg.reap() == [first]
         assert second.join(120) and second.status == "finished"
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_page_that_beats_keeps_its_training_though_no_session_is_connected(tmp_path):
+    """The server can count a student's session gone (a dropped websocket, a reconnect under another session id)
+    while the page is open: its heartbeat keeps the training, and only when the beats stop does the grace start."""
+    clock = Clock()
+    reg = JobRegistry(lambda s: False, lambda token, job: None, grace_s=30, clock=clock)
+    job = small_job(epochs=1000).start()
+    try:
+        reg.register("tok", job, "s1")
+        for _ in range(100):  # 2,000 s with no connected session, a beat every 20 s
+            clock.t += 20
+            assert reg.beat("tok") and reg.reap() == []
+        assert job.status in ("queued", "loading", "running")
+        clock.t += BEAT_TIMEOUT_S  # the page is closed: no beat since
+        assert reg.reap() == []  # the grace starts now
+        clock.t += 29
+        assert reg.reap() == []
+        clock.t += 1
+        assert reg.reap() == [job]
+    finally:
+        job.stop()
+        job.join(60)
+    assert not reg.beat("tok"), "a browser with no job here has nothing to keep"
+
+
+def test_a_beat_that_comes_back_within_the_grace_keeps_the_training():
+    clock = Clock()
+    reg = JobRegistry(lambda s: False, lambda token, job: None, grace_s=30, clock=clock)
+    job = small_job(epochs=1000).start()
+    try:
+        reg.register("tok", job, "s1")
+        clock.t = BEAT_TIMEOUT_S
+        assert reg.reap() == []  # not seen: the grace starts
+        clock.t += 29
+        assert reg.beat("tok")  # the page is back (a laptop opened again)
+        clock.t += 60
+        assert reg.reap() == [] and job.status in ("queued", "loading", "running")
+    finally:
+        job.stop()
+        job.join(60)
 
 
 def test_a_negative_grace_is_refused():
