@@ -17,7 +17,7 @@ except ValueError as e:
 
 page = st.navigation(nav.pages())
 kept.keep_widget_values()  # a Train form or an Interpolate pick survives a visit to another page
-trainings.attach()  # a reloaded page finds the training this browser started
+trainings.attach()  # a reloaded page finds the training this browser started; an open page keeps it
 present.apply()
 sidebar.render()
 page.run()

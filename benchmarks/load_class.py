@@ -60,6 +60,13 @@ def progress(page) -> str:
 
 
 def start_training(page, url: str, hidden: int, epochs: int, batch: int) -> None:
+    fill_training_form(page, url, hidden, epochs, batch)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_test_id("stProgress").first.wait_for(timeout=TIMEOUT_MS)
+
+
+def fill_training_form(page, url: str, hidden: int, epochs: int, batch: int) -> None:
+    """The Train page with digits and these settings, not started yet."""
     page.goto(f"{url}/train")
     page.locator("button:has-text('Start training')").first.wait_for(timeout=TIMEOUT_MS)
     wait_idle(page, 300)
@@ -71,8 +78,6 @@ def start_training(page, url: str, hidden: int, epochs: int, batch: int) -> None
         box.fill(value)
         box.press("Tab")
         wait_idle(page, 300)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_test_id("stProgress").first.wait_for(timeout=TIMEOUT_MS)
 
 
 def slider_latency(page, url: str, reps: int) -> tuple[list[float], list[float]]:

@@ -189,16 +189,24 @@ st.caption("Training runs in the background: the other pages stay usable, and th
 if st.session_state.pop("_train_go_to_map", False):
     st.switch_page("explorer/ui/page_map.py")
 
+# Fixed slots: the page's element tree has the same shape before a training, while it runs and after it, and
+# what changes is drawn inside them. A fragment's delta path (and so its id) never moves, and no path that held
+# a block in one run holds an element in the next, which Streamlit's frontend cannot apply ("'setIn' cannot be
+# called on an ElementNode": the white page a class saw right after Start).
+notice, run_area, form_heading, form_area = st.container(), st.container(), st.container(), st.container()
 if st.session_state.pop(trainings.REATTACHED, False):
-    st.info("Your training from before the page was reloaded is here again.", icon=":material/restore:")
+    notice.info("Your training from before the page was reloaded is here again.", icon=":material/restore:")
 job: TrainingJob | None = st.session_state.get(JOB)
 snap = job.snapshot() if job is not None else None
 if job is not None and snap is not None:  # the run first, so the live curves are on screen
-    controls(job, snap)
-    live_panel(job, snap)
-    if not snap.active:
-        results(job, snap)
-    st.subheader("New training")
+    with run_area:
+        controls(job, snap)
+        live_panel(job, snap)
+        with st.container():
+            if not snap.active:
+                results(job, snap)
+    form_heading.subheader("New training")
 if snap is not None and snap.active:
     trainings.show_settings(job.spec)
-new_training(disabled=bool(snap and snap.active))
+with form_area:
+    new_training(disabled=bool(snap and snap.active))

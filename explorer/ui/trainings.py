@@ -27,6 +27,7 @@ from explorer.ui.web import source
 COOKIE = "vaex_token"
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
 GRACE_ENV = "EXPLORER_TRAINING_GRACE_S"
+HEARTBEAT_S = 20.0  # the open page's heartbeat; the registry waits job_registry.BEAT_TIMEOUT_S for the next
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
 REATTACHED = "_train_reattached"  # shown once on the Train page after a reload found the job
 _TOKEN = "_browser_token"
@@ -70,10 +71,10 @@ def owner_id() -> str:
     return hashlib.sha256(token().encode()).hexdigest()[:16]
 
 
-def remember_browser() -> None:
+def remember_browser(slot) -> None:
     """Ask the page to keep the token (once per session; the cookie comes back on the next connect)."""
     if _cookie() != token():
-        with st.sidebar:
+        with slot:
             _COOKIE_SETTER(data={"name": COOKIE, "token": token(), "max_age": COOKIE_MAX_AGE_S},
                            key="browser_token")
 
@@ -145,8 +146,13 @@ def registry() -> JobRegistry:
 
 
 def attach() -> None:
-    """Before the pages draw: a new session of this browser gets its Train form back, and a session that has
-    no training takes over the one its browser started."""
+    """Before the pages draw: a new session of this browser gets its Train form back, a session that has no
+    training takes over the one its browser started, and the page keeps its training alive (heartbeat).
+
+    The cookie setter and the heartbeat sit in two containers made first in the sidebar, in every run, whether
+    they draw anything or not: every other element keeps its delta path, and the heartbeat fragment keeps its
+    id, whatever this browser has done (see page_train's note on fixed slots)."""
+    cookie_slot, beat_slot = st.sidebar.container(), st.sidebar.container()
     if _FORM_BACK not in st.session_state:
         st.session_state[_FORM_BACK] = True
         for key, value in form_memory().get(token()).items():
@@ -158,7 +164,17 @@ def attach() -> None:
             st.session_state[REATTACHED] = True
             for key, value in form_values(job.spec).items():  # the form shows what that training was given
                 st.session_state.setdefault(key, value)
-    remember_browser()
+    remember_browser(cookie_slot)
+    if registry().beat(token()):  # this browser has a training here: its open page beats
+        with beat_slot:
+            _beat()
+
+
+@st.fragment(run_every=HEARTBEAT_S)
+def _beat() -> None:
+    """Every HEARTBEAT_S a timer in the page reruns this fragment alone: the registry hears that the page is
+    open, on any page of the app, even when the server counts the session's connection gone."""
+    registry().beat(token())
 
 
 def show_settings(spec: JobSpec) -> None:
