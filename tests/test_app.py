@@ -570,6 +570,20 @@ def test_maths_page_equations_beside_live_numbers(app):
     assert "log p(x), k = 100" in {m.label for m in app.main.metric}
 
 
+def test_maths_page_k_slider_sits_directly_above_the_plot_it_drives(app):
+    """The k slider was at the top of the page, two screens above the plot of the estimates against k: it is
+    now the element just before that plot, in §5, and every number above it still follows it."""
+    goto(app, "page_maths")
+    flat = [(n.type, getattr(n, "value", None)) for n in app.main if n.type not in ("flex_container", "column")]
+    at = next(i for i, (kind, _) in enumerate(flat) if kind == "select_slider")
+    assert flat[at + 1][0] == "plotly_chart", flat[at - 2:at + 3]
+    headers = [v for kind, v in flat[:at] if kind == "header"]
+    assert headers[-1].startswith("5. Estimating log p(x)"), headers
+    ok(app.select_slider(key="maths_k").set_value(10).run())
+    assert "log p(x), k = 10" in {m.label for m in app.main.metric}  # a §5 number drawn above the slider
+    assert "k = 10 draws" in " ".join(m.value for m in app.main.markdown)  # and §4's text, further up
+
+
 def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):
     ok(app.number_input(key="map_index").set_value(3).run())
     on_map = {m.label: m.value for m in app.main.metric}
