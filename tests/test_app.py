@@ -346,6 +346,24 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert {"dl_csv", "dl_map", "dl_manifold"} <= keys
 
 
+def test_map_of_a_50_d_latent_writes_no_pandas_warning(tmp_path, monkeypatch):
+    """The CSV export of a 50-D latent's map (104 columns) was built one column at a time, and pandas wrote a
+    PerformanceWarning ("DataFrame is highly fragmented") to the server's log on every visit to the map."""
+    import warnings
+
+    from pandas.errors import PerformanceWarning
+
+    save_model(tiny("vae", 50, seed=4), tmp_path / "vae50.safetensors", dataset=MNIST,
+               train_config={"binarize": "auto"}, history={"epochs": [{"epoch": 1}]})
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", PerformanceWarning)
+        at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert at.session_state["_explorer_current"].model.latent_dim == 50
+    assert "dl_csv" in {b.key for b in at.main.get("download_button")}
+    assert not [w for w in seen if issubclass(w.category, PerformanceWarning)], [str(w.message) for w in seen]
+
+
 def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
