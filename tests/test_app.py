@@ -435,6 +435,19 @@ def test_side_by_side_offers_the_other_kinds(app):
     assert len(charts(app)) >= 2
 
 
+def test_side_by_side_maps_share_one_legend_of_label_colours(app):
+    """The maps side by side had no legend (each hides Plotly's to keep its width): one legend above them
+    names every label in the colour its points have on all of them."""
+    from explorer.plots import label_color
+
+    ok(app.multiselect(key="compare_models").set_value(["ae2", "vae20"]).run())
+    assert len(charts(app)) >= 3
+    legends = [m.value for m in app.main.markdown if "vx-label-legend" in m.value]
+    assert len(legends) == 1, legends  # one for all three maps
+    for lab in range(10):
+        assert f'background:{label_color(lab)};' in legends[0] and f">{lab}</span>" in legends[0]
+
+
 def test_side_by_side_offers_models_trained_in_this_session(app):
     """A class trains an AE next to the bundled VAE: it is compared first, then itself compared with the rest."""
     m = tiny("ae", 2, seed=6)

@@ -17,7 +17,7 @@ from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.mixture import sample_mixture, sample_prior
 from explorer.model import LatentModel
-from explorer.ui import caches, mapview, models, show
+from explorer.ui import caches, legend, mapview, models, show
 from explorer.ui.models import Current
 
 N_SAMPLES = 64
@@ -81,6 +81,8 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
                            format_func=lambda s: f"{s} ({others[s][0].upper()})")
     if not names:
         return
+    legend.label_legend(data.test_y[:n].numpy() if data.test_y is not None else None, data.classes,
+                        "label (every map below)")
     cols = st.columns(len(names) + 1)
     entries = [(cur.name, cur)] + [(name, others[name][2]()) for name in names]
     for col, (name, c) in zip(cols, entries):
