@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -20,7 +21,8 @@ SERIES = {"elbo": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", P
 
 
 def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoencoder: bool = False) -> go.Figure:
-    """Left: the ELBO and its reconstruction term (nats per example); right: the KL term, with the
+    """Left: the ELBO and its reconstruction term (nats per example) on an axis zoomed past the first
+    epoch's fall (bound_range), so the gap between them, the KL, shows; right: the KL term, with the
     weight β each step gave it on a second axis (a linear warm-up shows as a ramp). Train values are
     per optimiser step (binned on long runs), test values once per epoch (markers); x is in epochs.
 
@@ -38,6 +40,9 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoenc
     layout = copy.deepcopy(_curves_layout(height, iwae_k))
     layout["yaxis"]["title"]["text"] = _y_title(snap)
     layout["yaxis3"]["range"] = [0, max([1.0] + snap.steps["beta"]) * 1.1]
+    zoom = bound_range(snap)
+    if zoom is not None:
+        layout["yaxis"]["range"], layout["yaxis"]["autorange"] = zoom, False
     test_x = [e["epoch"] for e in snap.epochs]
     data = []
     for key, axes in (("elbo", ("x", "y")), ("recon", ("x", "y")), ("kl", ("x2", "y2"))):
@@ -52,6 +57,24 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoenc
                      name="β (right axis)", line=dict(color="#444444", width=1.5, dash="dot"), xaxis="x2",
                      yaxis="y3"))
     return go.Figure(data=data, layout=layout, _validate=False)
+
+
+def bound_range(snap: JobSnapshot, settle: float = 0.25) -> list[float] | None:
+    """The left panel's y range: the train values after the first epoch (or the first quarter of a shorter
+    run) and every test value, padded by 5%. The first steps fall from about -550 to -150 nats on MNIST, and
+    an axis that holds them squeezes the gap between the ELBO and its reconstruction term (the KL, a few
+    nats) to a line's width; Plotly's autoscale button still shows them. None (autorange) before any
+    value is past that point."""
+    x = snap.steps["epoch"]
+    cut = min(1.0, settle * max(x, default=0.0))
+    ys = [y for key in ("elbo", "recon") for e, y in zip(x, snap.steps[key]) if e >= cut and y is not None]
+    ys += [r[k] for r in snap.epochs for k in ("test_elbo", "test_recon") if r.get(k) is not None]
+    ys = [y for y in ys if math.isfinite(y)]
+    if len(ys) < 2:
+        return None
+    lo, hi = min(ys), max(ys)
+    pad = max(0.05 * (hi - lo), 0.5)
+    return [lo - pad, hi + pad]
 
 
 def _autoencoder_figure(snap: JobSnapshot, height: int) -> go.Figure:

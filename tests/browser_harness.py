@@ -122,6 +122,19 @@ def image_src(page: Any, caption: str) -> str | None:
         return null; }""", caption)
 
 
+def truncated_labels(page: Any) -> list[dict]:
+    """Text the page cuts short with an ellipsis (a button, tab or metric label too wide for its column):
+    every shown element whose text-overflow is ellipsis and whose content is wider than its box."""
+    return page.evaluate("""() => {
+        const out = [];
+        for (const el of document.querySelectorAll('*')) {
+            if (el.clientWidth === 0 || getComputedStyle(el).textOverflow !== 'ellipsis') continue;
+            if (el.scrollWidth > el.clientWidth + 1)
+                out.push({text: el.textContent.trim(), needs: el.scrollWidth, has: el.clientWidth});
+        }
+        return out; }""")
+
+
 def plot_last_x(page: Any, key_prefix: str) -> float | None:
     """The last x value of the first trace of the Plotly chart under an element keyed key_prefix*
     (on the training curves: the epoch they reach), or None while there is no chart."""

@@ -346,6 +346,24 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert {"dl_csv", "dl_map", "dl_manifold"} <= keys
 
 
+def test_map_of_a_50_d_latent_writes_no_pandas_warning(tmp_path, monkeypatch):
+    """The CSV export of a 50-D latent's map (104 columns) was built one column at a time, and pandas wrote a
+    PerformanceWarning ("DataFrame is highly fragmented") to the server's log on every visit to the map."""
+    import warnings
+
+    from pandas.errors import PerformanceWarning
+
+    save_model(tiny("vae", 50, seed=4), tmp_path / "vae50.safetensors", dataset=MNIST,
+               train_config={"binarize": "auto"}, history={"epochs": [{"epoch": 1}]})
+    monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", PerformanceWarning)
+        at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    assert at.session_state["_explorer_current"].model.latent_dim == 50
+    assert "dl_csv" in {b.key for b in at.main.get("download_button")}
+    assert not [w for w in seen if issubclass(w.category, PerformanceWarning)], [str(w.message) for w in seen]
+
+
 def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
@@ -415,6 +433,19 @@ def test_side_by_side_offers_the_other_kinds(app):
     ms = app.multiselect(key="compare_models")
     assert "ae2" in ms.value  # an AE of the same data and latent size is compared by default
     assert len(charts(app)) >= 2
+
+
+def test_side_by_side_maps_share_one_legend_of_label_colours(app):
+    """The maps side by side had no legend (each hides Plotly's to keep its width): one legend above them
+    names every label in the colour its points have on all of them."""
+    from explorer.plots import label_color
+
+    ok(app.multiselect(key="compare_models").set_value(["ae2", "vae20"]).run())
+    assert len(charts(app)) >= 3
+    legends = [m.value for m in app.main.markdown if "vx-label-legend" in m.value]
+    assert len(legends) == 1, legends  # one for all three maps
+    for lab in range(10):
+        assert f'background:{label_color(lab)};' in legends[0] and f">{lab}</span>" in legends[0]
 
 
 def test_side_by_side_offers_models_trained_in_this_session(app):
@@ -568,6 +599,20 @@ def test_maths_page_equations_beside_live_numbers(app):
     assert "±" in metrics["log p(x), k = 1,000"]
     ok(app.select_slider(key="maths_k").set_value(100).run())
     assert "log p(x), k = 100" in {m.label for m in app.main.metric}
+
+
+def test_maths_page_k_slider_sits_directly_above_the_plot_it_drives(app):
+    """The k slider was at the top of the page, two screens above the plot of the estimates against k: it is
+    now the element just before that plot, in §5, and every number above it still follows it."""
+    goto(app, "page_maths")
+    flat = [(n.type, getattr(n, "value", None)) for n in app.main if n.type not in ("flex_container", "column")]
+    at = next(i for i, (kind, _) in enumerate(flat) if kind == "select_slider")
+    assert flat[at + 1][0] == "plotly_chart", flat[at - 2:at + 3]
+    headers = [v for kind, v in flat[:at] if kind == "header"]
+    assert headers[-1].startswith("5. Estimating log p(x)"), headers
+    ok(app.select_slider(key="maths_k").set_value(10).run())
+    assert "log p(x), k = 10" in {m.label for m in app.main.metric}  # a §5 number drawn above the slider
+    assert "k = 10 draws" in " ".join(m.value for m in app.main.markdown)  # and §4's text, further up
 
 
 def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):

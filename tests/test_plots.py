@@ -1,4 +1,5 @@
 """Figure builders: the right traces with the right data; PNGs drawn where they should be."""
+import dataclasses
 import io
 
 import numpy as np
@@ -197,3 +198,34 @@ def test_training_curves_name_the_unit_of_their_numbers():
         assert training_plots.curves_figure(snap, autoencoder=ae).layout.yaxis.title.text == "nats per image, 8-bit"
     before = dataclasses.replace(snap, unit="")  # a job still loading its data: no unit yet
     assert training_plots.curves_figure(before).layout.yaxis.title.text == "nats per image"
+
+
+def test_training_curves_zoom_past_the_first_epoch_so_the_kl_gap_between_elbo_and_reconstruction_shows():
+    """The first steps fall from -550 to -150 nats; on an axis that holds them the ELBO and its reconstruction
+    term, 8 nats apart, drew as one line. The left axis starts after the first epoch; the train (per step) and
+    test (per epoch) lines, β and the KL keep their panels and names."""
+    from explorer import training_plots
+    from explorer.jobs import JobSnapshot
+
+    e = [i / 10 for i in range(1, 101)]  # 10 epochs, 10 binned steps each
+    recon = [-550 + 400 * t if t < 1 else -142 - 8 / t for t in e]
+    snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=10.0,
+                       total_epochs=10, samples_per_sec=None, notes=[], description="", unit="binarized",
+                       steps={"epoch": e, "step": list(range(100)), "recon": recon, "kl": [8.0] * 100,
+                              "elbo": [r - 8 for r in recon], "beta": [1.0] * 100},
+                       epochs=[{"epoch": n, "test_elbo": -150 - 8 / n, "test_recon": -142 - 8 / n, "test_kl": 8.0}
+                               for n in range(1, 11)])
+    fig = training_plots.curves_figure(snap).to_dict()
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    assert lo < -158 - 1e-9 and hi > -142.8  # every value after the first epoch, and every test value
+    assert lo > -200  # not the first steps' -550
+    assert 8 / (hi - lo) > 0.3  # the KL between the two lines is a third of the axis, not 2% of it
+    names = [d["name"] for d in fig["data"]]
+    assert names == ["ELBO · train", "ELBO · test", "reconstruction · train", "reconstruction · test",
+                     "KL · train", "KL · test", "β (right axis)"]
+    assert [d["yaxis"] for d in fig["data"]] == ["y", "y", "y", "y", "y2", "y2", "y3"]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "nats per image, binarized"
+    start = dataclasses.replace(snap, steps={k: v[:1] for k, v in snap.steps.items()}, epochs=[])
+    assert training_plots.bound_range(start) == [-518.5, -509.5]  # one step: its ELBO and reconstruction, padded
+    empty = dataclasses.replace(snap, steps={k: [] for k in snap.steps}, epochs=[])
+    assert "range" not in training_plots.curves_figure(empty).to_dict()["layout"]["yaxis"]  # nothing yet: autorange

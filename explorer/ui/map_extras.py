@@ -17,7 +17,7 @@ from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.mixture import sample_mixture, sample_prior
 from explorer.model import LatentModel
-from explorer.ui import caches, mapview, models, show
+from explorer.ui import caches, legend, mapview, models, show
 from explorer.ui.models import Current
 
 N_SAMPLES = 64
@@ -81,6 +81,8 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
                            format_func=lambda s: f"{s} ({others[s][0].upper()})")
     if not names:
         return
+    legend.label_legend(data.test_y[:n].numpy() if data.test_y is not None else None, data.classes,
+                        "label (every map below)")
     cols = st.columns(len(names) + 1)
     entries = [(cur.name, cur)] + [(name, others[name][2]()) for name in names]
     for col, (name, c) in zip(cols, entries):
@@ -127,15 +129,13 @@ def exports(cur: Current, data: ImageDataset, md: mapview.MapData, manifold_png:
 
 
 def _csv(md: mapview.MapData, labels: np.ndarray | None) -> bytes:
+    # every column at once: one insert per column fragments the frame, and from 49 latent dimensions on
+    # (mnist_vae50: 104 columns) pandas wrote a PerformanceWarning to the server's log on every map visit
     D = md.enc.mean.shape[1]
-    df = pd.DataFrame({"index": np.arange(md.n)})
-    if labels is not None:
-        df["label"] = labels
-    for d in range(D):
-        df[f"mu_{d + 1}"] = md.enc.mean[:md.n, d]
-    for d in range(D):
-        df[f"sigma_{d + 1}"] = md.enc.std[:md.n, d]
-    df["map_x"], df["map_y"] = md.coords[:, 0], md.coords[:, 1]
+    cols = {"index": np.arange(md.n), **({"label": labels} if labels is not None else {})}
+    cols.update({f"mu_{d + 1}": md.enc.mean[:md.n, d] for d in range(D)})
+    cols.update({f"sigma_{d + 1}": md.enc.std[:md.n, d] for d in range(D)})
+    df = pd.DataFrame({**cols, "map_x": md.coords[:, 0], "map_y": md.coords[:, 1]})
     buf = io.StringIO()
     df.to_csv(buf, index=False, float_format="%.6g")
     return buf.getvalue().encode()

@@ -22,6 +22,7 @@ from explorer.ui.text import plain
 from explorer.units import model_unit
 
 K_CHOICES = [1, 10, 100, 1000, 5000, 20000]
+K_DEFAULT = 1000
 
 
 IS, NAIVE = "importance sampling, z ~ q(z|x)", "naive Monte Carlo, z ~ p(z)"
@@ -95,6 +96,13 @@ def chosen_image(cur: Current, data: ImageDataset, column) -> tuple[torch.Tensor
             posteriors.test_posterior(model, cur.key, data.name, index))
 
 
+def k_slider() -> None:
+    """The k of every estimate on the page, drawn above the plot of the estimates against k. The page reads
+    its value from the session before drawing it (a widget's new value is there when the rerun starts)."""
+    st.select_slider("Samples k for the estimates (every number on this page uses it)", K_CHOICES,
+                     value=K_DEFAULT, key=kept.key("maths_k"))
+
+
 def row(tex: str, label: str, value: str, help: str | None = None) -> None:
     """An equation and, beside it, its value for the chosen image."""
     left, right = st.columns([3, 1], vertical_alignment="center")
@@ -116,7 +124,7 @@ if not model.is_variational:
 
 c1, c2, c3 = st.columns([2, 1, 1])
 x_eval, image, seed, caption, (mu, sigma) = chosen_image(cur, data, c1)  # q(z|x) of x exactly as shown
-k = int(c1.select_slider("Samples k for the estimates", K_CHOICES, value=1000, key=kept.key("maths_k")))
+k = int(st.session_state.get("maths_k", K_DEFAULT))  # its slider sits above the k plot in §5 (k_slider)
 c2.image(show.png(x_eval, 112), output_format="PNG",
          caption=f"{caption} (as the likelihood sees it: {model_unit(model).scores})")
 draws = decode_images(model, posterior_draws(model, x_eval[None], 8, seed=seed))
@@ -182,6 +190,7 @@ st.caption("Both averages of weights are unbiased for p(x) itself. Their log is 
            "proposes a z that explains this x, so the naive weights are very noisy: its estimate of log p(x) is "
            "far too low at small k, and one run can still land above the other estimates by luck, which its ± "
            "(from the same few big weights) does not show. The bands show how far repeated runs spread.")
+k_slider()  # beside the plot it drives; every number on the page uses its k
 fig, below = estimates_figure(n["curves"], n["bands"], n["elbo"], focus=IS)
 st.plotly_chart(fig, config={"displaylogo": False})
 st.caption(f"Shaded: 10% to 90% of {n['runs']} independent runs of k draws each; lines: the run whose numbers "

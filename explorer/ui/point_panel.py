@@ -43,11 +43,11 @@ def render_z(cur: Current, z: list[float]) -> None:
     if model.is_variational:
         st.metric("log p(z) (nats)", f"{model.prior.log_prob(zt).item():.2f}", help="log N(z; 0, I)")
     st.dataframe(pd.DataFrame({"z": z}, index=[f"z{d + 1}" for d in range(len(z))]).T, width="stretch")
-    b1, b2 = st.columns(2)
-    if b1.button("Start the decoder sliders here", key="z_to_decoder"):
+    # one button a row: the panel is a third of the page, too narrow for two of these labels side by side
+    if st.button("Start the decoder sliders here", key="z_to_decoder", width="stretch"):
         selection.start_decoder_at_z(z)
         st.toast("The Decoder sliders page now starts from this point")
-    b2.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image)
+    st.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image, width="stretch")
 
 
 def render_drawn(cur: Current, x: torch.Tensor, caption: str) -> None:
@@ -95,8 +95,8 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         m1, m2, m3 = st.columns(3)
         m1.metric("ELBO (nats)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
         m2.metric("log p(x) (nats)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
-        m3.metric("gap log p(x) − ELBO", f"{n['log_px'] - n['elbo']:.2f}",
-                  help="= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
+        m3.metric("gap (nats)", f"{n['log_px'] - n['elbo']:.2f}",
+                  help="log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
         note = (f"μ, σ and the numbers ({model_unit(model).label}) are of the test image as the likelihood "
                 "sees it (the picture shows its grey levels).")
         st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats; log p(x) standard error "
@@ -106,15 +106,16 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
                    "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
     posterior_table(model, mu, sigma)
-    b1, b2, b3 = st.columns(3)
-    # Hand-offs to the other pages: each takes its start from the selection once.
-    if b1.button("Interpolate from here (A)", key="use_as_a"):
+    # Hand-offs to the other pages: each takes its start from the selection once. Two a row at most: three
+    # labels in a third of a 1400-pixel window were cut to "Interpolate f…".
+    b1, b2 = st.columns(2)
+    if b1.button("Interpolate from here", key="use_as_a", width="stretch", help="This image becomes A"):
         selection.set_interpolation_end("A", index)
         st.toast(f"Image {index} is now A on the Interpolate page")
-    if b2.button("Interpolate to here (B)", key="use_as_b"):
+    if b2.button("Interpolate to here", key="use_as_b", width="stretch", help="This image becomes B"):
         selection.set_interpolation_end("B", index)
         st.toast(f"Image {index} is now B on the Interpolate page")
-    if b3.button("Start the decoder sliders here", key="to_decoder"):
+    if st.button("Start the decoder sliders here", key="to_decoder", width="stretch"):
         selection.start_decoder_at_image(index)
         st.toast(f"The Decoder sliders page now starts from image {index}")
 
