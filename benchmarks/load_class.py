@@ -129,11 +129,12 @@ def run(sessions: int = 8, trainers: int = 4, limit: int = 2, epochs: int = 20, 
     t_start = time.perf_counter()
     with AppServer(env=env, log_path=log_path) as server, PeakRSS(server.proc.pid) as rss, sync_playwright() as p:
         browser = launch(p)
-        pages = []
-        for _ in range(sessions):
+        pages, page_errors = [], []
+        for i in range(sessions):
             ctx = browser.new_context(viewport=VIEWPORT)
             ctx.set_default_timeout(TIMEOUT_MS)
             pages.append(ctx.new_page())
+            pages[-1].on("pageerror", lambda e, i=i: page_errors.append((i, str(e)[:300])))  # a white page
         opened = []
         for page in pages:  # everyone browses first: the map with the model in the page
             t0 = time.perf_counter()
@@ -196,6 +197,9 @@ def run(sessions: int = 8, trainers: int = 4, limit: int = 2, epochs: int = 20, 
             assert page.get_by_test_id("stSidebar").get_by_text("Trained here", exact=True).count() == 0, \
                 "a session that trained nothing lists a trained model"
         assert sum(errors_on(pg) for pg in pages) == 0, "a page shows an exception"
+        assert not page_errors, f"the frontend failed on a page: {page_errors}"
+        out["trainings_lost"] = len(list(saves.glob("*-unattended-*")))  # reaped as abandoned
+        assert out["trainings_lost"] == 0, "a training was reaped while its page was open"
         out["queued_seen"] = len(queued_seen)
         out["server_said_running_max"] = server_running
         out["pages_training_max"] = most_running
