@@ -282,6 +282,22 @@ def test_active_units_and_collapse_warning(lg):
     assert au.count == 1 and au.collapsed and "1 of 3" in au.warning
 
 
+@pytest.mark.parametrize("kind", ["ae", "dae"])
+def test_active_units_of_an_autoencoder_reads_its_code(kind):
+    """Burda's rule needs only E_q[z|x]; an AE's code is a point mass there, with no KL to a prior."""
+    from explorer.config import ModelConfig
+    from explorer.model import build_model
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(image_shape=(1, 8, 8), latent_dim=3, kind=kind, hidden=(16,)))
+    x = torch.rand(50, 1, 8, 8)
+    au = active_units(model, x)
+    with torch.no_grad():
+        code = model.eval().encode(x).mean
+    torch.testing.assert_close(au.variance, code.var(0))
+    assert au.active.tolist() == (code.var(0) > 0.01).tolist()
+    assert au.kl_per_dim is None and au.alive is None
+
+
 def test_alive_and_active_are_two_rules_with_known_answers():
     """Four dimensions built so each rule's answer is known exactly (evaluation.latent_use): mean KL against
     N(0, 1) is 1/2 mean(mu^2 + s^2 - 1 - log s^2) (Kingma & Welling 2014, app. B); active is Var_x mu > 0.01."""

@@ -26,7 +26,8 @@ diagnostics
 latent_use: which latent dimensions a model uses, two rules (the module docstring says how they differ)
     alive(kl_per_dim) -> list[bool], count_alive(kl_per_dim) -> int   mean KL > ALIVE_KL = 0.01 nats
     active_units(model, x, threshold=0.01) -> ActiveUnits   Var_x E_q[z_d|x] > 0.01 (Burda et al. 2016)
-        .variance (D,), .active (D,) bool, .kl_per_dim (D,), .alive, .count, .collapsed, .warning (str | None)
+        .variance (D,), .active (D,) bool, .kl_per_dim (D,) or None (an AE), .alive, .count, .collapsed,
+        .warning (str | None)
 spread
     estimate_bands(log_w (k, R), ks) -> Bands       quantiles and std over R runs of the k-draw estimate, each k
     running_estimates(log_w (k, R), ks) -> (R, len(ks))   log (1/k) sum_{i<=k} w_i per run

@@ -69,7 +69,7 @@ def evaluate(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | 
         "mean_ess": ll.ess.mean().item(),
         "active_units": au.count,
         "latent_dim": len(au.active),
-        "kl_per_dim": au.kl_per_dim.tolist(),
+        "kl_per_dim": None if au.kl_per_dim is None else au.kl_per_dim.tolist(),
         "collapse_warning": au.warning,
         "k": k,
         "n": n,
