@@ -298,6 +298,14 @@ def test_active_units_of_an_autoencoder_reads_its_code(kind):
     assert au.kl_per_dim is None and au.alive is None
 
 
+def test_the_estimators_commands_encoder_estimate_shares_the_first_comparison_runs_draws(lg):
+    """`estimators` says its encoder estimate uses the same draws as the first run of the comparison."""
+    from explorer.cli.estimators import encoder_estimate
+    x = lg.sample_x(5)
+    cmp = compare_estimators(lg, x, k=50, repeats=2, seed=3)
+    torch.testing.assert_close(encoder_estimate(lg, x, 50, 3).estimate, cmp.importance[0], rtol=0, atol=0)
+
+
 def test_alive_and_active_are_two_rules_with_known_answers():
     """Four dimensions built so each rule's answer is known exactly (evaluation.latent_use): mean KL against
     N(0, 1) is 1/2 mean(mu^2 + s^2 - 1 - log s^2) (Kingma & Welling 2014, app. B); active is Var_x mu > 0.01."""
