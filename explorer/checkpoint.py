@@ -21,6 +21,7 @@ from safetensors.torch import save as st_save
 
 from .data.ref import DatasetRef
 from .devices import resolve_device
+from .history import upgrade_history
 from .header import (FORMAT_VERSION, MAX_HEADER, META_KEY, CheckpointError, check_data_length, looks_like_pickle,
                      read_header)
 from .model import LatentModel, build_model
@@ -100,6 +101,10 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
     model.load_state_dict(state)
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "optimizer")}
     model.metadata["dataset"] = ref.to_dict()  # an older file's record gains its pixel rule
+    try:  # an older file's history held the bound under "elbo" (explorer.history)
+        upgrade_history(model.metadata.get("history") or {}, int((meta.get("train_config") or {}).get("iwae_k", 1)))
+    except ValueError as e:
+        raise CheckpointError(f"{name}: {e}") from None
     model.eval()
     if target is not None:
         model.to(target)

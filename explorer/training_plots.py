@@ -15,7 +15,7 @@ from .objectives import bound_name
 from .plots import PALETTE
 
 # train per step: a thin line; test per epoch: markers joined by a line, in a darker shade
-SERIES = {"elbo": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", PALETTE[2], "#00704F"),
+SERIES = {"bound": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", PALETTE[2], "#00704F"),
           "kl": ("KL", PALETTE[3], "#5B1F9E")}
 
 
@@ -40,12 +40,12 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoenc
     layout["yaxis3"]["range"] = [0, max([1.0] + snap.steps["beta"]) * 1.1]
     test_x = [e["epoch"] for e in snap.epochs]
     data = []
-    for key, axes in (("elbo", ("x", "y")), ("recon", ("x", "y")), ("kl", ("x2", "y2"))):
+    for key, test, axes in (("bound", "elbo", ("x", "y")), ("recon", "recon", ("x", "y")), ("kl", "kl", ("x2", "y2"))):
         name, light, dark = SERIES[key]
-        train_name = bound_name(iwae_k) if key == "elbo" else name  # steps' "elbo" holds Terms.bound
+        train_name = bound_name(iwae_k) if key == "bound" else name  # Terms.bound; the test line is the ELBO
         data.append(dict(type="scatter", x=snap.steps["epoch"], y=snap.steps[key], mode="lines",
                          name=f"{train_name} · train", line=dict(color=light, width=1.2), xaxis=axes[0], yaxis=axes[1]))
-        data.append(dict(type="scatter", x=test_x, y=[e.get(f"test_{key}") for e in snap.epochs],
+        data.append(dict(type="scatter", x=test_x, y=[e.get(f"test_{test}") for e in snap.epochs],
                          mode="lines+markers", name=f"{name} · test", line=dict(color=dark, width=2),
                          marker=dict(size=7), xaxis=axes[0], yaxis=axes[1]))
     data.append(dict(type="scatter", x=snap.steps["epoch"], y=snap.steps["beta"], mode="lines",

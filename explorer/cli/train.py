@@ -17,7 +17,6 @@ from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
 from ..data import DATASETS, DataNotFound, ImageDataset, bundled_mnist_split, load_dataset
 from ..devices import resolve_device
 from ..model import build_model
-from ..objectives import bound_name
 from ..data.folder import image_size
 from ..outputs import CheckpointTarget, check_writable
 from ..data.pixels import CHOICES, BatchTransform
@@ -182,14 +181,14 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
     bar = _progress_bar(args, rank, trainer, config)
 
     def on_epoch(r: dict) -> None:
-        line = (f"epoch {r['epoch']:>4}  train {bound_name(config.iwae_k)} {r['train_elbo']:9.3f}  "  # Terms.bound
+        line = (f"epoch {r['epoch']:>4}  train {r['bound_name']} {r['train_bound']:9.3f}  "
                 f"test ELBO {_fmt(r['test_elbo'])}  "
                 f"recon {_fmt(r['test_recon'])}  KL {_fmt(r['test_kl'])}  {r['samples_per_sec']:8.0f} samples/s  "
                 f"{r['wall_time']:.1f}s")
         (bar.write(line) if bar else print(line, flush=True))
-        for key in ("train_elbo", "test_elbo"):  # finite weights can still score -inf: that is no good state
+        for key in ("train_bound", "test_elbo"):  # finite weights can still score -inf: that is no good state
             if r[key] is not None and not math.isfinite(r[key]):
-                what = f"train {bound_name(config.iwae_k)}" if key == "train_elbo" else "test ELBO"
+                what = f"train {r['bound_name']}" if key == "train_bound" else "test ELBO"
                 raise TrainingDiverged(f"the {what} became {r[key]} "
                                        f"after epoch {r['epoch']}. Try a lower learning rate.")
         if r["epoch"] % args.checkpoint_every == 0:
@@ -228,7 +227,7 @@ def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, config:
     done = trainer.state["epoch"] * batches + trainer.state["batch"]
     bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
     trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(
-        elbo=f"{r['elbo']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
+        bound=f"{r['bound']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
         rate=f"{r['samples_per_sec']:.0f}/s", refresh=False)))
     return bar
 
