@@ -144,4 +144,5 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
 
 @st.cache_resource(show_spinner="Fitting a Gaussian mixture to the encodings…", max_entries=16)
 def mixture(_model: LatentModel, key: str, dataset: str, n_components: int):
-    return fit_mixture(encoding(_model, key, dataset).mean, n_components)
+    enc = encoding(_model, key, dataset)
+    return fit_mixture(enc.mean, n_components, std=enc.std)  # draws from each q(z|x): the aggregate posterior
