@@ -566,6 +566,9 @@ def test_maths_page_equations_beside_live_numbers(app):
     elbo, recon, kl = (float(metrics[k]) for k in ("ELBO (nats)", "reconstruction", "KL"))
     assert elbo == pytest.approx(recon - kl, abs=0.02)
     assert "±" in metrics["log p(x), k = 1,000"]
+    # the gap is log mean w - mean log w over the same draws: never below 0, so the page says what it is instead
+    assert float(metrics["gap (nats)"].split(" ± ")[0]) >= 0
+    assert any(c.value.startswith("An estimate of the KL, not the KL") for c in app.main.caption)
     ok(app.select_slider(key="maths_k").set_value(100).run())
     assert "log p(x), k = 100" in {m.label for m in app.main.metric}
 

@@ -188,13 +188,14 @@ st.caption(f"Shaded: 10% to 90% of {n['runs']} independent runs of k draws each;
            "are shown above." + (f" {below[:1].upper()}{below[1:]}" if below else ""))
 
 st.header("6. The gap")
-st.markdown("What the bound misses is exactly how far q is from the true posterior:")
-gap_shown, gap_note = gap_text(n["gap"], n["gap_se"])
+st.markdown("What the bound misses is exactly how far q is from the true posterior; beside it, an estimate:")
+gap_shown, _ = gap_text(n["gap"], n["gap_se"])  # from the same draws it is never below 0: no note to give
 row(r"\log p_\theta(x) - \mathrm{ELBO} = \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x)\big) \ge 0",
     "gap (nats)", gap_shown, f"IS estimate minus the ELBO over the same {k:,} draws; ± is the spread over "
                              f"{n['runs']} runs")
-if gap_note:
-    st.caption(gap_note)
+st.caption(f"An estimate of the KL, not the KL: log of the mean weight minus the mean log weight over the same "
+           f"{k:,} draws, which is never below 0 (Jensen) and is low on average at small k, as the log p(x) "
+           f"estimate is; ± is its standard deviation over {n['runs']} independent runs.")
 a = amortization(model, cur.key, image, x_eval, seed)
 elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
 star = log_px_q_star(model, cur.key, image, x_eval, seed, k)
