@@ -56,7 +56,8 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
     # format_version is ours: a stale one passed back in (save_model(m, p, **m.metadata)) is overwritten.
     meta: dict[str, Any] = {**metadata, "format_version": FORMAT_VERSION, "config": model.config.to_dict()}
     if model.pixels is not None:  # the data the weights explain is part of what they mean
-        meta["dataset"] = {**(meta.get("dataset") or {}), "pixels": model.pixels}
+        levels = {"levels": model.levels} if model.pixels == "dequantized" else {}
+        meta["dataset"] = {**(meta.get("dataset") or {}), "pixels": model.pixels, **levels}
     if optimizer is not None:
         opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
         tensors.update(opt_tensors)
@@ -96,7 +97,7 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
         raise CheckpointError(f"{name}: damaged safetensors data ({e})") from None
     _check_finite(tensors, name)
     ref = _dataset_ref(meta, config.likelihood, name)
-    model = build_model(config, pixels=ref.pixels)
+    model = build_model(config, pixels=ref.pixels, levels=ref.levels)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(state)
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "optimizer")}

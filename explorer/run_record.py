@@ -35,6 +35,6 @@ def run_metadata(trainer: Trainer, ref: DatasetRef, status: str) -> dict[str, An
     history["state"]), status and metrics with their unit, for save_model."""
     metrics = final_metrics(trainer)
     if metrics:
-        metrics.update(unit_fields(unit_of(ref.pixels, trainer.model.config.likelihood)))
+        metrics.update(unit_fields(unit_of(ref.pixels, trainer.model.config.likelihood, ref.levels)))
     return {"dataset": ref.to_dict(), "train_config": asdict(trainer.config), "history": trainer.history,
             "status": status, "metrics": metrics}

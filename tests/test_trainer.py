@@ -44,7 +44,7 @@ def new_model(seed: int = 0, **kw):
     cfg = dict(image_shape=(1, 8, 8), latent_dim=D, hidden=(32,))
     cfg.update(kw)
     mc = ModelConfig(**cfg)
-    return build_model(mc, pixels=resolve_pixels("auto", mc.likelihood))
+    return build_model(mc, pixels=resolve_pixels("auto", mc.likelihood), levels=17)  # digits' grey levels
 
 
 def new_trainer(data: ImageDataset, model_kw: dict | None = None, **train_kw) -> Trainer:
@@ -381,13 +381,13 @@ def test_gaussian_decoder_trains_on_dequantized_pixels(small: ImageDataset, monk
     t.fit()
     perm = epoch_order(160, 0, 0)
     x, y = small.train_x[perm], [x for x in targets if len(x) == 160][0]
-    k = torch.round(x * 255)  # each y lies in its 8-bit level's cell [k / 256, (k + 1) / 256)
-    assert bool(((y >= k / 256) & (y < (k + 1) / 256)).all()) and not torch.equal(y, x)
+    k = torch.round(x * 16)  # digits have 17 levels: each y lies in its level's cell [k / 17, (k + 1) / 17)
+    assert bool(((y >= k / 17) & (y < (k + 1) / 17)).all()) and not torch.equal(y, x)
     fixed = tests[0]  # the test set's noise is drawn once, with the fixed seed
-    kt = torch.round(small.test_x * 255)
-    assert bool(((fixed >= kt / 256) & (fixed < (kt + 1) / 256)).all())
+    kt = torch.round(small.test_x * 16)
+    assert bool(((fixed >= kt / 17) & (fixed < (kt + 1) / 17)).all())
     gen = torch.Generator().manual_seed(TEST_BINARIZE_SEED)
-    assert torch.equal(fixed, (kt + torch.rand(kt.shape, generator=gen)) / 256)
+    assert torch.equal(fixed, (kt + torch.rand(kt.shape, generator=gen)) / 17)
 
 
 def test_grey_pixels_train_on_grey_levels(small: ImageDataset, monkeypatch) -> None:

@@ -60,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=1, help="z samples per example (L)")
     p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with k samples")
     p.add_argument("--pixels", default="auto", choices=CHOICES,
-                   help="what the likelihood scores: binarized (Bernoulli), dequantized 8-bit (Gaussian: a bound "
-                        "on the 8-bit image's log-probability), or grey levels as they are; auto picks by decoder")
+                   help="what the likelihood scores: binarized (Bernoulli), dequantized (Gaussian: a bound on the "
+                        "log-probability of the image's own grey levels, 256 for 8-bit, 17 for digits), or grey "
+                        "levels as they are; auto picks by decoder")
     p.add_argument("--binarize", dest="pixels", choices=["auto", "dynamic", "none"], help=argparse.SUPPRESS)
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizer, history)")
@@ -139,7 +140,8 @@ def _train(args: argparse.Namespace, rank: int) -> int:
             raise ValueError(f"{args.resume} has images of shape {tuple(model.config.image_shape)}, but "
                              f"{data.name} has {tuple(data.image_shape)}")
         history = model.metadata.get("history")
-        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed)
+        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed,
+                                      model.levels)
         tc = dict(model.metadata.get("train_config") or {})
         tc.update(epochs=args.epochs, device=args.device, lr=args.lr)
         config = TrainConfig.from_dict(tc)
@@ -152,7 +154,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
                          sigma=args.sigma, noise=args.noise)
         ref = DatasetRef.for_training(data, args.pixels, args.likelihood)
         torch.manual_seed(args.seed)  # same initial weights for a seed: reproducible, and equal on every rank
-        model = build_model(mc, pixels=ref.pixels)
+        model = build_model(mc, pixels=ref.pixels, levels=ref.levels)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                              warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
                              iwae_k=args.iwae_k, seed=args.seed, device=args.device)
@@ -160,7 +162,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         check_writable(args.out, need_bytes=12 * model.num_parameters() + 2**20)
     trainer = Trainer(model, data, config, BatchTransform.for_model(model, ref.test_seed), optimizer_state=opt_state,
                       history=history)
-    unit = unit_of(ref.pixels, model.config.likelihood)
+    unit = unit_of(ref.pixels, model.config.likelihood, ref.levels)
     _say(rank, f"{model.describe()}\ntraining on {data.name} {tuple(data.image_shape)} "
                f"({len(data.train_x)} images, {ref.pixels} pixels) on {trainer.device}, {config.epochs} epochs\n"
                f"ELBO and terms in {unit.label}")

@@ -19,7 +19,7 @@ DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is
 KIND_NAMES = {"vae": "VAE", "ae": "AE", "dae": "DAE (denoising)"}
 ARCH_NAMES = {"mlp": "MLP", "conv": "conv"}
 ESTIMATOR_NAMES = {"analytic": "closed form", "mc": "Monte Carlo"}
-PIXEL_NAMES = {"auto": "auto (by decoder)", "binarized": "binarized", "dequantized": "dequantized 8-bit",
+PIXEL_NAMES = {"auto": "auto (by decoder)", "binarized": "binarized", "dequantized": "dequantized",
                "grey": "grey levels"}
 
 
@@ -81,8 +81,9 @@ def objective_settings() -> dict:
                                      "learned sigma."),
         pixels=st.selectbox("Pixels", CHOICES, format_func=PIXEL_NAMES.get, key=kept.key("train_pixels"),
                             help="What the likelihood scores. auto: binarized for Bernoulli (a log-probability "
-                                 "of binary images), dequantized 8-bit for Gaussian (a bound on the 8-bit "
-                                 "image's log-probability, in nats and bits/dim); grey levels give a "
+                                 "of binary images), dequantized for Gaussian (a bound on the log-probability of "
+                                 "the image's own grey levels, 256 for 8-bit images, 17 for digits, in nats and "
+                                 "bits/dim); grey levels give a "
                                  "cross-entropy or a density, not comparable with other models."),
         beta=st.number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.1, key=kept.key("train_beta")),
         warmup=st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key=kept.key("train_warmup"),
