@@ -20,7 +20,7 @@ SERIES = {"bound": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", 
 
 
 def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoencoder: bool = False) -> go.Figure:
-    """Left: the ELBO and its reconstruction term (nats per example); right: the KL term, with the
+    """Left: the ELBO and its reconstruction term (nats per image); right: the KL term, with the
     weight β each step gave it on a second axis (a linear warm-up shows as a ramp). Train values are
     per optimiser step (binned on long runs), test values once per epoch (markers); x is in epochs.
 
@@ -75,7 +75,7 @@ def _autoencoder_layout(height: int) -> dict:
     fig = go.Figure()
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), uirevision="curves",
                       title="Reconstruction term log p(x | z = encoder(x)); an AE has no KL and no ELBO",
-                      xaxis_title="epoch", yaxis_title="nats per example",
+                      xaxis_title="epoch", yaxis_title="nats per image",
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return fig.to_dict()["layout"]
 
@@ -87,10 +87,10 @@ def _curves_layout(height: int, iwae_k: int) -> dict:
     bound = bound_name(iwae_k)
     left = f"{bound} = E[log p(x|z)] − KL" if bound == "ELBO" else f"train: {bound}; test: ELBO"
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, specs=[[{}, {"secondary_y": True}]],
-                        subplot_titles=[f"{left} (nats per example)", "KL(q(z|x) ‖ p(z)) and its weight β"])
+                        subplot_titles=[f"{left} (nats per image)", "KL(q(z|x) ‖ p(z)) and its weight β"])
     fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="nats per example", row=1, col=1)
-    fig.update_yaxes(title_text="KL (nats per example)", row=1, col=2, secondary_y=False)
+    fig.update_yaxes(title_text="nats per image", row=1, col=1)
+    fig.update_yaxes(title_text="KL (nats per image)", row=1, col=2, secondary_y=False)
     # tickmode "auto": an overlaying axis defaults to "sync" in Plotly.js, which put β's ticks on the KL
     # grid lines, at values like 0.063, 0.434, 0.805 for a β that is 1 throughout
     fig.update_yaxes(title_text="β", showgrid=False, tickmode="auto", nticks=6, row=1, col=2, secondary_y=True)
@@ -112,5 +112,5 @@ def kl_dims_figure(snap: JobSnapshot, height: int = 260) -> go.Figure:
                            hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), uirevision="kl_dims",
                       title=f"KL per latent dimension ({source}): {snap.alive_dims} of {len(kl)} alive",
-                      yaxis_title="nats")
+                      yaxis_title="nats per image")
     return fig

@@ -35,10 +35,10 @@ class Unit:
         return -nats / (dims * math.log(2)) if self.probability else None
 
     def show(self, nats: float, dims: int, of_x: bool = True) -> str:
-        """"-86.21 nats (1.37 bits/dim)" or "-25.02 nats" for a number with no probability behind it.
+        """"-86.21 nats per image (1.37 bits/dim)" or "-25.02 nats per image" for a number with no probability.
         of_x False: a number that bounds no log p(x) (an autoencoder's reconstruction term): no bits/dim."""
         bpd = self.bits_per_dim(nats, dims) if of_x else None
-        return f"{nats:.2f} nats" + ("" if bpd is None else f" ({bpd:.3f} bits/dim)")
+        return f"{nats:.2f} nats per image" + ("" if bpd is None else f" ({bpd:.3f} bits/dim)")
 
 
 UNITS = {

@@ -369,7 +369,8 @@ def test_evaluate_report_and_cli(tmp_path, capsys):
         assert key in res
     assert res["n"] == 5 and res["k"] == 16
     printed = capsys.readouterr().out  # each count beside the rule it counts by (evaluation.latent_use)
-    assert f"active units         {res['active_units']} / 3   (Var_x E_q[z_d|x] > 0.01, Burda" in printed
+    assert "ELBO" in printed and printed.count("nats per image") >= 5  # one unit on every number
+    assert f"active dimensions    {res['active_units']} / 3   (Var_x E_q[z_d|x] > 0.01, Burda" in printed
     alive_count = sum(k > 0.01 for k in res["kl_per_dim"])
     assert f"alive dimensions     {alive_count} / 3   (mean KL(q(z_d|x) || p(z_d)) > 0.01 nats)" in printed
     assert res["test_elbo"] <= res["test_log_likelihood"] + 1e-3

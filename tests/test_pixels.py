@@ -62,7 +62,7 @@ def test_bits_per_dim() -> None:
     assert eight.bits_per_dim(dequantization_offset(D), D) == pytest.approx(8.0)  # uniform on [0, 1): 8 bits
     assert eight.bits_per_dim(-86.0, D) == pytest.approx(86.0 / (D * math.log(2)))
     assert unit_of("grey", "bernoulli").bits_per_dim(-50.0, D) is None  # a cross-entropy has no bits/dim
-    assert eight.show(-5000.0, D).startswith("-5000.00 nats (9.201 bits/dim")
+    assert eight.show(-5000.0, D).startswith("-5000.00 nats per image (9.201 bits/dim")
 
 
 def test_dequantization_keeps_each_pixel_in_its_cell_and_test_noise_fixed() -> None:

@@ -142,8 +142,8 @@ def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
                        epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
     plain = training_plots.curves_figure(snap).to_dict()
     iwae = training_plots.curves_figure(snap, iwae_k=5).to_dict()
-    assert plain["layout"]["annotations"][0]["text"] == "ELBO = E[log p(x|z)] − KL (nats per example)"
-    assert iwae["layout"]["annotations"][0]["text"] == "train: IWAE bound (k = 5); test: ELBO (nats per example)"
+    assert plain["layout"]["annotations"][0]["text"] == "ELBO = E[log p(x|z)] − KL (nats per image)"
+    assert iwae["layout"]["annotations"][0]["text"] == "train: IWAE bound (k = 5); test: ELBO (nats per image)"
     assert iwae["data"][0]["name"] == "IWAE bound (k = 5) · train" and iwae["data"][1]["name"] == "ELBO · test"
     assert training_plots.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")
 

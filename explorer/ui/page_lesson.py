@@ -63,9 +63,9 @@ right.markdown("To learn from a random code, the randomness is taken out of the 
 
 st.header(f"3. {STEPS[2]}")
 c1, c2, c3 = st.columns(3)
-c1.metric("reconstruction (nats)", f"{n['recon']:.2f}", help="E_q[log p(x|z)], averaged over 1,000 draws")
-c2.metric("KL (nats)", f"{n['kl']:.2f}", help="KL(q(z|x) || p(z)), in closed form")
-c3.metric("ELBO (nats)", f"{n['elbo']:.2f}")
+c1.metric("reconstruction (nats per image)", f"{n['recon']:.2f}", help="E_q[log p(x|z)], averaged over 1,000 draws")
+c2.metric("KL (nats per image)", f"{n['kl']:.2f}", help="KL(q(z|x) || p(z)), in closed form")
+c3.metric("ELBO (nats per image)", f"{n['elbo']:.2f}")
 st.caption(f"Units: {model_unit(model).label}; the image is scored as {model_unit(model).scores}.")
 st.markdown(f"Training maximises the evidence lower bound, ELBO = reconstruction − KL. The reconstruction term "
             f"({n['recon']:.2f}) rewards codes the decoder can turn back into this image; the KL term "
@@ -75,7 +75,7 @@ st.markdown(f"Training maximises the evidence lower bound, ELBO = reconstruction
 st.header(f"4. {STEPS[3]}")
 gap = n["log_px"] - n["elbo"]
 gap_se = (n["se"] ** 2 + n["elbo_se"] ** 2) ** 0.5  # two estimates from independent draws
-st.metric("log p(x) − ELBO (nats)", f"{gap:.2f} ± {gap_se:.2f}",
+st.metric("log p(x) − ELBO (nats per image)", f"{gap:.2f} ± {gap_se:.2f}",
           help=f"an estimate: log p(x) = {n['log_px']:.2f} ± {n['se']:.2f} importance-sampled with 1,000 draws "
                f"from q(z|x), minus the ELBO {n['elbo']:.2f} ± {n['elbo_se']:.2f} from 1,000 other draws; "
                "± is the Monte Carlo standard error")
