@@ -274,6 +274,18 @@ def test_bad_hidden_sizes_are_a_message_not_a_training(app):
     assert "train_job" not in app.session_state
 
 
+def test_the_kl_estimator_is_disabled_when_iwae_k_makes_it_moot(app):
+    """The IWAE bound has no KL term, so the KL estimator changes nothing a k > 1 training optimises."""
+    goto(app, "page_train")
+    assert not app.radio(key="train_estimator").disabled
+    ok(app.number_input(key="train_iwae_k").set_value(5).run())
+    radio = app.radio(key="train_estimator")
+    assert radio.disabled and "No effect on an IWAE training" in radio.help
+    assert any(c.value.startswith("KL estimator: no effect on training with IWAE k > 1") for c in app.main.caption)
+    ok(app.number_input(key="train_iwae_k").set_value(1).run())
+    assert not app.radio(key="train_estimator").disabled
+
+
 def test_an_autoencoder_with_iwae_k_is_a_message_not_a_training(app):
     goto(app, "page_train")
     app.radio(key="train_kind").set_value("ae")

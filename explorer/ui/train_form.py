@@ -75,7 +75,7 @@ def model_settings() -> dict:
 
 def objective_settings() -> dict:
     st.markdown("**Objective**")
-    return dict(
+    out = dict(
         likelihood=st.selectbox("Likelihood", LIKELIHOODS, key=kept.key("train_likelihood"),
                                 help="The decoder's p(x|z): Bernoulli pixels, or Gaussian with a fixed or a "
                                      "learned sigma."),
@@ -89,10 +89,17 @@ def objective_settings() -> dict:
         warmup=st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key=kept.key("train_warmup"),
                                help="β rises linearly from 0 over this many epochs."),
         iwae_k=st.number_input("IWAE k", 1, 1000, 1, key=kept.key("train_iwae_k"),
-                               help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only)."),
-        estimator=st.radio("KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get,
-                           horizontal=True, key=kept.key("train_estimator"),
-                           help="closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)"))
+                               help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only)."))
+    iwae = out["iwae_k"] > 1  # the IWAE bound weighs each draw's log p(z) - log q(z|x): it has no KL term
+    out["estimator"] = st.radio(
+        "KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get, horizontal=True,
+        key=kept.key("train_estimator"), disabled=iwae,
+        help=("No effect on an IWAE training (k > 1): its bound has no separate KL term to estimate; each "
+              "draw's log p(z) − log q(z|x) enters its weight (Burda et al. 2016)." if iwae else
+              "closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)"))
+    if iwae:
+        st.caption("KL estimator: no effect on training with IWAE k > 1 (its bound has no KL term).")
+    return out
 
 
 def optimisation_settings() -> dict:
