@@ -21,6 +21,7 @@ from safetensors.torch import save as st_save
 
 from .data.ref import DatasetRef
 from .devices import resolve_device
+from .history import upgrade_history
 from .header import (FORMAT_VERSION, MAX_HEADER, META_KEY, CheckpointError, check_data_length, looks_like_pickle,
                      read_header)
 from .model import LatentModel, build_model
@@ -55,7 +56,8 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
     # format_version is ours: a stale one passed back in (save_model(m, p, **m.metadata)) is overwritten.
     meta: dict[str, Any] = {**metadata, "format_version": FORMAT_VERSION, "config": model.config.to_dict()}
     if model.pixels is not None:  # the data the weights explain is part of what they mean
-        meta["dataset"] = {**(meta.get("dataset") or {}), "pixels": model.pixels}
+        levels = {"levels": model.levels} if model.pixels == "dequantized" else {}
+        meta["dataset"] = {**(meta.get("dataset") or {}), "pixels": model.pixels, **levels}
     if optimizer is not None:
         opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
         tensors.update(opt_tensors)
@@ -95,11 +97,15 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
         raise CheckpointError(f"{name}: damaged safetensors data ({e})") from None
     _check_finite(tensors, name)
     ref = _dataset_ref(meta, config.likelihood, name)
-    model = build_model(config, pixels=ref.pixels)
+    model = build_model(config, pixels=ref.pixels, levels=ref.levels)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(state)
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "optimizer")}
     model.metadata["dataset"] = ref.to_dict()  # an older file's record gains its pixel rule
+    try:  # an older file's history held the bound under "elbo" (explorer.history)
+        upgrade_history(model.metadata.get("history") or {}, int((meta.get("train_config") or {}).get("iwae_k", 1)))
+    except ValueError as e:
+        raise CheckpointError(f"{name}: {e}") from None
     model.eval()
     if target is not None:
         model.to(target)

@@ -43,8 +43,8 @@ def bernoulli_image(logits: torch.Tensor) -> Independent:
 
 
 class Dequantized(Independent):
-    """A density p(y) over dequantized pixels y = (255 x + u) / 256, whose log_prob is log p(y) - D log 256:
-    its expectation over u is a lower bound on log P(x) of the 8-bit image x (Theis et al. 2016, sec. 3.1),
+    """A density p(y) over dequantized pixels y = ((L - 1) x + u) / L, whose log_prob is log p(y) - D log L:
+    its expectation over u is a lower bound on log P(x) of the L-level image x (Theis et al. 2016, sec. 3.1),
     so every ELBO and log p(x) built from it is in the same unit as a discrete model's."""
 
     def __init__(self, base: Independent, offset: float):

@@ -38,7 +38,7 @@ def estimates_figure(curves: dict[str, np.ndarray], bands: dict[str, Bands], elb
     lo, hi = y_range(bands[focus], elbo)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), yaxis_range=[lo, hi],
                       title="The estimates as k grows: one run, and the spread over repeated runs",
-                      xaxis_title="k (log scale)", yaxis_title="estimate of log p(x) (nats)")
+                      xaxis_title="k (log scale)", yaxis_title="estimate of log p(x) (nats per image)")
     fig.update_xaxes(type="log")
     below = []
     for name, b in bands.items():

@@ -4,18 +4,46 @@ history = {"steps": [binned points], "epochs": [epoch records], "state": {...}}:
 stores and the app's live curves read. state = {"epoch", "step", "batch" (next batch of the epoch),
 "wall_time", "partial"}; "partial" holds what is half done (the epoch's running sums, the open bin and
 its width), so a run resumed from a checkpoint ends with the history of an uninterrupted one.
+
+"bound" (steps, partial sums) and "train_bound" (epochs) hold the bound the run trains on, Terms.bound: the
+ELBO, or the IWAE bound when iwae_k > 1; each epoch names it in "bound_name". "test_elbo" is always the
+ELBO. Histories written before this held the bound under "elbo" / "train_elbo"; upgrade_history renames.
 """
 from __future__ import annotations
 
+from .objectives import bound_name
+
 HISTORY_POINTS = 1000  # binned step points kept: checkpoints stay small, the page redraws them each second
-BINNED = ("recon", "kl", "elbo", "beta")  # averaged over a bin; a point's step and epoch are its last step's
+BINNED = ("recon", "kl", "bound", "beta")  # averaged over a bin; a point's step and epoch are its last step's
 CURVE_KEYS = ("epoch", "step") + BINNED
 START = {"epoch": 0, "step": 0, "batch": 0, "wall_time": 0.0}
 
 
-def open_history(history: dict | None) -> dict:
-    """`history` (a new one if None) with its three parts present; its state gains the start values it lacks."""
-    h = history if history is not None else {}
+def upgrade_history(history: dict, iwae_k: int = 1) -> dict:
+    """An older history with the bound under its own keys (in place): steps' and partial sums' "elbo" become
+    "bound", epochs' "train_elbo" "train_bound", named by bound_name(iwae_k) (the run's train config)."""
+    for point in history.get("steps", ()):
+        if "elbo" in point and "bound" not in point:
+            point["bound"] = point.pop("elbo")
+    for e in history.get("epochs", ()):
+        if "train_elbo" in e and "train_bound" not in e:
+            e["train_bound"] = e.pop("train_elbo")
+        if "train_bound" in e:
+            e.setdefault("bound_name", bound_name(iwae_k))
+    partial = (history.get("state") or {}).get("partial") or {}
+    for part in ("bin", "sums"):
+        d = partial.get(part)
+        if d is not None and "elbo" in d and "bound" not in d:
+            d["bound"] = d.pop("elbo")
+        if d is not None and "bound" not in d:
+            raise ValueError(f"history state partial {part} has no 'bound' (or older 'elbo')")
+    return history
+
+
+def open_history(history: dict | None, iwae_k: int = 1) -> dict:
+    """`history` (a new one if None) with its three parts present, upgraded (upgrade_history); its state
+    gains the start values it lacks."""
+    h = upgrade_history(history, iwae_k) if history is not None else {}
     h.setdefault("steps", [])
     h.setdefault("epochs", [])
     state = h.setdefault("state", {})
@@ -53,7 +81,7 @@ def add_step(history: dict, rec: dict, max_points: int = HISTORY_POINTS) -> None
 
 
 def curves(history: dict) -> dict[str, list[float]]:
-    """The binned points as columns (epoch, step, recon, kl, elbo, beta), a copy: what the live plots draw."""
+    """The binned points as columns (epoch, step, recon, kl, bound, beta), a copy: what the live plots draw."""
     points = list(history.get("steps", ()))  # one atomic copy; the trainer may append meanwhile
     return {k: [float(p[k]) for p in points] for k in CURVE_KEYS}
 

@@ -14,6 +14,7 @@ from torch.distributions import Distribution, Independent
 
 from .config import ModelConfig
 from .distributions import Dequantized, PointMass, bernoulli_image, diagonal_normal
+from .data.pixels import LEVELS
 from .units import dequantization_offset
 from .nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
@@ -21,12 +22,12 @@ MIN_DECODER_SCALE = 1e-2  # a learned pixel variance may not collapse to zero (i
 
 
 class LatentModel(nn.Module):
-    def __init__(self, config: ModelConfig, pixels: str | None = None):
+    def __init__(self, config: ModelConfig, pixels: str | None = None, levels: int = LEVELS):
         super().__init__()
         self.config = config
         # The data the decoder explains (explorer.data.pixels): on "dequantized" pixels its log_prob is a
-        # bound on the 8-bit image's log-probability. Set from the checkpoint's DatasetRef.
-        self.pixels = pixels
+        # bound on the log-probability of the image's `levels` grey levels. Set from the checkpoint's DatasetRef.
+        self.pixels, self.levels = pixels, levels if pixels == "dequantized" else LEVELS  # only they use it
         c = config
         enc_out = 2 * c.latent_dim if c.kind == "vae" else c.latent_dim
         dec_channels = c.image_shape[0] * (2 if c.likelihood == "gaussian_learned" else 1)
@@ -77,7 +78,7 @@ class LatentModel(nn.Module):
             mean_raw, scale_raw = out.chunk(2, dim=-3)
             p = diagonal_normal(torch.sigmoid(mean_raw), MIN_DECODER_SCALE + F.softplus(scale_raw), event_dims=3)
         if self.pixels == "dequantized":
-            return Dequantized(p, dequantization_offset(math.prod(self.config.image_shape)))
+            return Dequantized(p, dequantization_offset(math.prod(self.config.image_shape), self.levels))
         return p
 
     @property
@@ -105,7 +106,7 @@ class LatentModel(nn.Module):
                 f"decoder · input {shape} · {self.num_parameters():,} parameters")
 
 
-def build_model(config: ModelConfig | dict, pixels: str | None = None) -> LatentModel:
+def build_model(config: ModelConfig | dict, pixels: str | None = None, levels: int = LEVELS) -> LatentModel:
     if isinstance(config, dict):
         config = ModelConfig.from_dict(config)
-    return LatentModel(config, pixels)
+    return LatentModel(config, pixels, levels)

@@ -30,6 +30,7 @@ class Terms:
     recon: torch.Tensor  # (N,) estimate of E_q[log p(x|z)]
     kl: torch.Tensor  # (N,) KL(q(z|x) || p(z)), closed form or Monte Carlo
     kl_per_dim: torch.Tensor  # (N, D)
+    recon_se: torch.Tensor | None = None  # (N,) Monte Carlo standard error of recon over its L draws (L > 1)
 
 
 def gaussian_kl_per_dim(q: Normal, p: Normal) -> torch.Tensor:
@@ -109,7 +110,9 @@ def objective(model, x: torch.Tensor, target: torch.Tensor | None = None, *, est
         tempered = torch.logsumexp(log_px_z - beta * log_ratio, 0) - math.log(iwae_k)
         bound = tempered if beta == 1.0 else torch.logsumexp(log_px_z - log_ratio, 0) - math.log(iwae_k)
         return Terms(loss=-tempered.mean(), bound=bound.detach(), recon=recon, kl=kl, kl_per_dim=kl_dim)
-    return Terms(loss=-(recon - beta * kl).mean(), bound=recon - kl, recon=recon, kl=kl, kl_per_dim=kl_dim)
+    se = log_px_z.detach().std(0) / math.sqrt(n_draws) if n_draws > 1 else None  # sd of the mean over draws
+    return Terms(loss=-(recon - beta * kl).mean(), bound=recon - kl, recon=recon, kl=kl, kl_per_dim=kl_dim,
+                 recon_se=se)
 
 
 def bound_name(iwae_k: int = 1) -> str:

@@ -25,7 +25,7 @@ def summary(trainer: Trainer) -> dict[str, Any]:
     epochs = trainer.history["epochs"]
     return {"status": trainer.status, "message": trainer.message, "train_config": asdict(trainer.config),
             "device": str(trainer.device), "epochs": [
-                {k: e[k] for k in ("epoch", "wall_time", "samples_per_sec", "train_elbo", "test_elbo")}
+                {k: e[k] for k in ("epoch", "wall_time", "samples_per_sec", "train_bound", "bound_name", "test_elbo")}
                 for e in epochs],
             "final": epochs[-1] if epochs else None, "total_wall_time": trainer.state["wall_time"]}
 
@@ -35,6 +35,6 @@ def run_metadata(trainer: Trainer, ref: DatasetRef, status: str) -> dict[str, An
     history["state"]), status and metrics with their unit, for save_model."""
     metrics = final_metrics(trainer)
     if metrics:
-        metrics.update(unit_fields(unit_of(ref.pixels, trainer.model.config.likelihood)))
+        metrics.update(unit_fields(unit_of(ref.pixels, trainer.model.config.likelihood, ref.levels)))
     return {"dataset": ref.to_dict(), "train_config": asdict(trainer.config), "history": trainer.history,
             "status": status, "metrics": metrics}

@@ -113,14 +113,15 @@ CONFIG = Obj({"image_shape": ListOf(INT, length=3), "latent_dim": INT, "kind": S
               "hidden": ListOf(INT, most=MAX_LAYERS), "activation": STR, "likelihood": STR, "sigma": FINITE,
               "noise": FINITE, "extra": Obj()})
 DATASET = Obj({"name": STR, "image_shape": ListOf(INT, length=3), "train_size": COUNT, "test_size": COUNT,
-               "classes": ListOf(STR), "test_from": COUNT, "pixels": STR, "test_seed": INT})
+               "classes": ListOf(STR), "test_from": COUNT, "pixels": STR, "test_seed": INT,
+               "levels": INT})
 TRAIN_CONFIG = Obj({f.name: _TYPES[f.type] for f in fields(TrainConfig)})
 STATE = Obj({"epoch": COUNT, "step": COUNT, "batch": COUNT, "wall_time": NUM,
-             "partial": Obj({"bin": Obj(values=NUM, required=("recon", "kl", "elbo", "beta", "n")),
-                             "sums": Obj(values=NUM, required=("recon", "kl", "elbo", "n")),
+             "partial": Obj({"bin": Obj(values=NUM, required=("recon", "kl", "beta", "n")),  # and "bound" (or older
+                             "sums": Obj(values=NUM, required=("recon", "kl", "n")),  # "elbo"): upgrade_history
                              "every": COUNT})})
-EPOCH = Obj({"epoch": COUNT, "step": COUNT}, values=Either(NUM, NONE, NUMS, what="a number, null or numbers"),
-            required=("epoch",))
+EPOCH = Obj({"epoch": COUNT, "step": COUNT, "bound_name": STR},
+            values=Either(NUM, NONE, NUMS, what="a number, null or numbers"), required=("epoch",))
 HISTORY = Obj({"steps": ListOf(Obj({"step": COUNT, "epoch": NUM}, values=NUM, required=("step", "epoch"))),
                "epochs": ListOf(EPOCH), "state": STATE})
 METRICS = Obj(values=Either(NUM, NONE, STR, BOOL, NUMS, what="a number, a string, null or numbers"))

@@ -23,7 +23,7 @@ class LossModule(nn.Module):
                 generator: torch.Generator | None = None) -> dict:
         t = objective(self.model, x, target, estimator=cfg.estimator, samples=cfg.samples, beta=beta,
                       iwae_k=cfg.iwae_k, generator=generator)
-        return {"loss": t.loss, "recon": t.recon.mean(), "kl": t.kl.mean(), "elbo": t.bound.mean(),
+        return {"loss": t.loss, "recon": t.recon.mean(), "kl": t.kl.mean(), "bound": t.bound.mean(),
                 "kl_per_dim": t.kl_per_dim.mean(0)}
 
 

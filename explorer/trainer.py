@@ -3,9 +3,9 @@
 Events: "step" after every optimiser step, "epoch" after each epoch's test evaluation, "end" once.
 Each callback gets a plain dict record; the CLI prints from them and the app draws from them.
 
-  step:  step (steps done), epoch (fractional, when the step began), recon, kl, elbo (batch means, nats;
-         "elbo" holds Terms.bound, the IWAE bound when iwae_k > 1), beta, kl_per_dim (list, D), samples_per_sec
-  epoch: epoch, step, beta, train_recon, train_kl, train_elbo, test_elbo, test_recon, test_kl
+  step:  step (steps done), epoch (fractional, when the step began), recon, kl, bound (batch means, nats;
+         Terms.bound: the ELBO, or the IWAE bound when iwae_k > 1), beta, kl_per_dim (list, D), samples_per_sec
+  epoch: epoch, step, beta, train_recon, train_kl, train_bound, bound_name, test_elbo (the ELBO), test_recon, test_kl
          (None without a test set), kl_per_dim (test set), wall_time, samples_per_sec
   end:   status, message, epoch, step, batch, wall_time
 
@@ -30,7 +30,7 @@ from .devices import resolve_device
 from .finite import FiniteSteps, TrainingDiverged, check_loss
 from .history import add_step, open_history
 from .model import LatentModel
-from .objectives import warmup_beta
+from .objectives import bound_name, warmup_beta
 from .seeds import TRAIN_EVAL, TRAIN_STEP, mix_seed
 from .train_config import TrainConfig, check_kind_options
 from .train_terms import LossModule, evaluate_terms
@@ -74,7 +74,7 @@ class Trainer:
             self.optimizer.load_state_dict(optimizer_state)
             for g in self.optimizer.param_groups:  # a saved state carries its kernel choice; use ours
                 g["fused"] = self.optimizer.defaults["fused"]
-        self.history = open_history(history)
+        self.history = open_history(history, config.iwae_k)
         self.state = self.history["state"]  # one dict, never copied by hand
         self.callbacks: dict[str, list[Callback]] = defaultdict(list)
         self.stop_event = threading.Event()  # set() from any thread to stop before the next step
@@ -148,7 +148,7 @@ class Trainer:
         epoch = self.state["epoch"]
         order = distributed.epoch_order(len(run.train_x), self.config.seed, epoch).to(self.device)
         run.t0, run.seen = time.perf_counter(), 0
-        self.state.setdefault("partial", {}).setdefault("sums", dict.fromkeys(("recon", "kl", "elbo", "n"), 0.0))
+        self.state.setdefault("partial", {}).setdefault("sums", dict.fromkeys(("recon", "kl", "bound", "n"), 0.0))
         for b in range(self.state["batch"], run.batches):
             self._step(run, order, b)
             if self.status != "running":
@@ -201,7 +201,7 @@ class Trainer:
 
     def _record_step(self, run: _Run, out: dict, shard: int, beta: float, b: int) -> None:
         """The step into the epoch's sums and the binned history, then the "step" callbacks (rank 0)."""
-        rec = {k: out[k].item() for k in ("recon", "kl", "elbo")}
+        rec = {k: out[k].item() for k in ("recon", "kl", "bound")}
         sums = self.state["partial"]["sums"]
         for k, v in rec.items():
             sums[k] += v * shard
@@ -220,7 +220,8 @@ class Trainer:
         test = self.evaluate(test_x, seed=seed) if len(test_x) else {}
         n = max(1.0, sums["n"])
         return {"epoch": epoch, "step": self.state["step"], "beta": beta,
-                "train_recon": sums["recon"] / n, "train_kl": sums["kl"] / n, "train_elbo": sums["elbo"] / n,
+                "train_recon": sums["recon"] / n, "train_kl": sums["kl"] / n, "train_bound": sums["bound"] / n,
+                "bound_name": bound_name(self.config.iwae_k),
                 "test_elbo": test.get("elbo"), "test_recon": test.get("recon"), "test_kl": test.get("kl"),
                 "kl_per_dim": test.get("kl_per_dim", []), "wall_time": wall,
                 "samples_per_sec": seen / wall if wall > 0 else 0.0}

@@ -16,12 +16,12 @@ from .objectives import bound_name
 from .plots import PALETTE
 
 # train per step: a thin line; test per epoch: markers joined by a line, in a darker shade
-SERIES = {"elbo": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", PALETTE[2], "#00704F"),
+SERIES = {"bound": ("ELBO", PALETTE[0], "#1F2A8C"), "recon": ("reconstruction", PALETTE[2], "#00704F"),
           "kl": ("KL", PALETTE[3], "#5B1F9E")}
 
 
 def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoencoder: bool = False) -> go.Figure:
-    """Left: the ELBO and its reconstruction term (nats per example) on an axis zoomed past the first
+    """Left: the ELBO and its reconstruction term (nats per image) on an axis zoomed past the first
     epoch's fall (bound_range), so the gap between them, the KL, shows; right: the KL term, with the
     weight β each step gave it on a second axis (a linear warm-up shows as a ramp). Train values are
     per optimiser step (binned on long runs), test values once per epoch (markers); x is in epochs.
@@ -45,12 +45,12 @@ def curves_figure(snap: JobSnapshot, height: int = 340, iwae_k: int = 1, autoenc
         layout["yaxis"]["range"], layout["yaxis"]["autorange"] = zoom, False
     test_x = [e["epoch"] for e in snap.epochs]
     data = []
-    for key, axes in (("elbo", ("x", "y")), ("recon", ("x", "y")), ("kl", ("x2", "y2"))):
+    for key, test, axes in (("bound", "elbo", ("x", "y")), ("recon", "recon", ("x", "y")), ("kl", "kl", ("x2", "y2"))):
         name, light, dark = SERIES[key]
-        train_name = bound_name(iwae_k) if key == "elbo" else name  # steps' "elbo" holds Terms.bound
+        train_name = bound_name(iwae_k) if key == "bound" else name  # Terms.bound; the test line is the ELBO
         data.append(dict(type="scatter", x=snap.steps["epoch"], y=snap.steps[key], mode="lines",
                          name=f"{train_name} · train", line=dict(color=light, width=1.2), xaxis=axes[0], yaxis=axes[1]))
-        data.append(dict(type="scatter", x=test_x, y=[e.get(f"test_{key}") for e in snap.epochs],
+        data.append(dict(type="scatter", x=test_x, y=[e.get(f"test_{test}") for e in snap.epochs],
                          mode="lines+markers", name=f"{name} · test", line=dict(color=dark, width=2),
                          marker=dict(size=7), xaxis=axes[0], yaxis=axes[1]))
     data.append(dict(type="scatter", x=snap.steps["epoch"], y=snap.steps["beta"], mode="lines",
@@ -67,7 +67,7 @@ def bound_range(snap: JobSnapshot, settle: float = 0.25) -> list[float] | None:
     value is past that point."""
     x = snap.steps["epoch"]
     cut = min(1.0, settle * max(x, default=0.0))
-    ys = [y for key in ("elbo", "recon") for e, y in zip(x, snap.steps[key]) if e >= cut and y is not None]
+    ys = [y for key in ("bound", "recon") for e, y in zip(x, snap.steps[key]) if e >= cut and y is not None]
     ys += [r[k] for r in snap.epochs for k in ("test_elbo", "test_recon") if r.get(k) is not None]
     ys = [y for y in ys if math.isfinite(y)]
     if len(ys) < 2:
@@ -98,7 +98,7 @@ def _autoencoder_layout(height: int) -> dict:
     fig = go.Figure()
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), uirevision="curves",
                       title="Reconstruction term log p(x | z = encoder(x)); an AE has no KL and no ELBO",
-                      xaxis_title="epoch", yaxis_title="nats per example",
+                      xaxis_title="epoch", yaxis_title="nats per image",
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return fig.to_dict()["layout"]
 
@@ -110,10 +110,10 @@ def _curves_layout(height: int, iwae_k: int) -> dict:
     bound = bound_name(iwae_k)
     left = f"{bound} = E[log p(x|z)] − KL" if bound == "ELBO" else f"train: {bound}; test: ELBO"
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, specs=[[{}, {"secondary_y": True}]],
-                        subplot_titles=[f"{left} (nats per example)", "KL(q(z|x) ‖ p(z)) and its weight β"])
+                        subplot_titles=[f"{left} (nats per image)", "KL(q(z|x) ‖ p(z)) and its weight β"])
     fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="nats per example", row=1, col=1)
-    fig.update_yaxes(title_text="KL (nats per example)", row=1, col=2, secondary_y=False)
+    fig.update_yaxes(title_text="nats per image", row=1, col=1)
+    fig.update_yaxes(title_text="KL (nats per image)", row=1, col=2, secondary_y=False)
     # tickmode "auto": an overlaying axis defaults to "sync" in Plotly.js, which put β's ticks on the KL
     # grid lines, at values like 0.063, 0.434, 0.805 for a β that is 1 throughout
     fig.update_yaxes(title_text="β", showgrid=False, tickmode="auto", nticks=6, row=1, col=2, secondary_y=True)
@@ -135,5 +135,5 @@ def kl_dims_figure(snap: JobSnapshot, height: int = 260) -> go.Figure:
                            hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), uirevision="kl_dims",
                       title=f"KL per latent dimension ({source}): {snap.alive_dims} of {len(kl)} alive",
-                      yaxis_title="nats")
+                      yaxis_title="nats per image")
     return fig

@@ -4,7 +4,9 @@ Every number is nats per image. Only some are log-probabilities of discrete imag
 ranked against each other (on the same data) or given in bits per dimension:
 
     binarized  + Bernoulli  log P(x) of the binarized image: a probability
-    dequantized + Gaussian  log p(y) - D log 256 <= log P(x) of the 8-bit image (Theis et al. 2016, sec. 3.1)
+    dequantized + Gaussian  log p(y) - D log L <= log P(x) of the L-level image (Theis et al. 2016, sec. 3.1):
+                            L = 256 for 8-bit images ("8-bit"), 17 for digits ("17-level"); a uniform
+                            model scores log2 L bits/dim
     grey       + Bernoulli  a cross-entropy on grey levels (not a log-likelihood)
     otherwise               a density of pixels in [0, 1] (not a probability: it grows as sigma shrinks)
 """
@@ -18,7 +20,7 @@ from .data.pixels import LEVELS
 
 @dataclass(frozen=True)
 class Unit:
-    key: str  # "binarized", "8-bit", "grey cross-entropy", "grey density", "binary density"
+    key: str  # "binarized", "8-bit" (or "17-level"...), "grey cross-entropy", "grey density", "binary density"
     scores: str  # the data the number scores, for a caption
     meaning: str  # what the number is
     probability: bool  # a log-probability (or a lower bound on one) of discrete images
@@ -33,10 +35,10 @@ class Unit:
         return -nats / (dims * math.log(2)) if self.probability else None
 
     def show(self, nats: float, dims: int, of_x: bool = True) -> str:
-        """"-86.21 nats (1.37 bits/dim)" or "-25.02 nats" for a number with no probability behind it.
+        """"-86.21 nats per image (1.37 bits/dim)" or "-25.02 nats per image" for a number with no probability.
         of_x False: a number that bounds no log p(x) (an autoencoder's reconstruction term): no bits/dim."""
         bpd = self.bits_per_dim(nats, dims) if of_x else None
-        return f"{nats:.2f} nats" + ("" if bpd is None else f" ({bpd:.3f} bits/dim)")
+        return f"{nats:.2f} nats per image" + ("" if bpd is None else f" ({bpd:.3f} bits/dim)")
 
 
 UNITS = {
@@ -54,18 +56,22 @@ UNITS = {
 }
 
 
-def unit_of(pixels: str, likelihood: str) -> Unit:
-    """The unit of a model trained and scored on `pixels` with decoder `likelihood`."""
+def unit_of(pixels: str, likelihood: str, levels: int = LEVELS) -> Unit:
+    """The unit of a model trained and scored on `pixels` (of `levels` grey levels) with decoder `likelihood`."""
     family = "bernoulli" if likelihood == "bernoulli" else "gaussian"
     try:
-        return UNITS[(pixels, family)]
+        unit = UNITS[(pixels, family)]
     except KeyError:
         raise ValueError(f"no unit for {likelihood} on {pixels} pixels") from None
+    if unit.key == "8-bit" and levels != LEVELS:  # the same bound on images of other depth
+        return Unit(f"{levels}-level", f"dequantized {levels}-level images",
+                    f"lower bound on the {levels}-level image's log-probability (log p(y) - D log {levels})", True)
+    return unit
 
 
-def dequantization_offset(dims: int) -> float:
-    """-D log 256: the log-volume of one 8-bit image's cell of [0, 1)^D."""
-    return -dims * math.log(LEVELS)
+def dequantization_offset(dims: int, levels: int = LEVELS) -> float:
+    """-D log L: the log-volume of one L-level image's cell of [0, 1)^D (L = 256: 8-bit)."""
+    return -dims * math.log(levels)
 
 
 def comparison(a: Unit, b: Unit) -> str | None:
@@ -82,7 +88,8 @@ def model_unit(model) -> Unit:
     """The unit of a loaded model's numbers, from its checkpoint's DatasetRef and its decoder."""
     from .data.ref import DatasetRef
 
-    return unit_of(DatasetRef.of(model).pixels, model.config.likelihood)
+    ref = DatasetRef.of(model)
+    return unit_of(ref.pixels, model.config.likelihood, ref.levels)
 
 
 def unit_fields(unit: Unit) -> dict[str, str]:

@@ -64,6 +64,7 @@ def _ops(net: nn.Module, shape: tuple[int, ...], data: _Data) -> tuple[list[list
             if len(shape) == 1:  # a decoder's fc output viewed as its feature map
                 shape = tuple(net.feat_shape)
             c, h, w = shape
+            _check_conv(m)
             (k, _), (s, _), (p, _) = m.kernel_size, m.stride, m.padding
             if isinstance(m, nn.Conv2d):
                 oh, ow, code, cout = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, OP_CONV, m.out_channels
@@ -76,6 +77,22 @@ def _ops(net: nn.Module, shape: tuple[int, ...], data: _Data) -> tuple[list[list
         else:
             raise ValueError(f"the page cannot run a {type(m).__name__} layer")
     return ops, shape
+
+
+def _check_conv(m: nn.Conv2d | nn.ConvTranspose2d) -> None:
+    """A ValueError for a convolution vaenet.js would run wrongly: it reads one kernel size, stride and
+    padding (square, zeros), and has no dilation, groups or transposed output_padding."""
+    name = type(m).__name__
+    for what in ("kernel_size", "stride", "padding"):
+        v = getattr(m, what)
+        if isinstance(v, str) or v[0] != v[1]:
+            raise ValueError(f"the page cannot run a {name} with {what} {v!r} (it needs one size for both axes)")
+    wrong = [f"dilation {m.dilation}" if tuple(m.dilation) != (1, 1) else "",
+             f"groups {m.groups}" if m.groups != 1 else "",
+             f"padding_mode {m.padding_mode!r}" if m.padding_mode != "zeros" else "",
+             f"output_padding {m.output_padding}" if any(getattr(m, "output_padding", (0, 0))) else ""]
+    if any(wrong):
+        raise ValueError(f"the page cannot run a {name} with {', '.join(w for w in wrong if w)}")
 
 
 def _leaves(net: nn.Module) -> list[nn.Module]:

@@ -125,7 +125,7 @@ def test_opens_on_the_2d_mnist_vae_with_its_card(app):
     assert app.sidebar.selectbox(key="bundled_name").value == "vae2"
     text = card(app)
     assert "VAE · MLP 16 · latent **2**" in text and "\nmnist" in text
-    assert "test ELBO: **-543.21 nats (1.000 bits/dim)**" in text  # the headline number from the checkpoint, its unit below
+    assert "test ELBO: **-543.21 nats per image (1.000 bits/dim)**" in text  # the headline number from the checkpoint, its unit below
     assert any(c.value == "nats per image: log-probability of the binarized image" for c in app.sidebar.caption)
     assert "trained: 1 epoch, finished" in text  # behind "details"
     assert app.title[0].value == "Latent map"
@@ -141,7 +141,7 @@ def test_the_card_names_a_dequantized_gaussians_unit_and_bits_per_dim(tmp_path, 
                metrics={"test_elbo": -8 * 784 * math.log(2)})
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(d))
     at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
-    assert f"test ELBO: **{-8 * 784 * math.log(2):.2f} nats (8.000 bits/dim)**" in card(at)
+    assert f"test ELBO: **{-8 * 784 * math.log(2):.2f} nats per image (8.000 bits/dim)**" in card(at)
     assert any("lower bound on the 8-bit image's log-probability" in c.value for c in at.sidebar.caption)
 
 
@@ -172,7 +172,7 @@ def test_the_default_is_the_shipped_or_pinned_model_not_a_later_save(trained, tm
 def test_choosing_a_checkpoint_changes_the_card(app):
     assert any("N(0, 1) quantiles" in c for c in image_captions(app))  # the VAE's manifold grid
     choose(app, "ae2")
-    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21 nats**" in card(app)  # bounds no log p(x): no bits/dim
+    assert "AE · MLP 16 · latent **2**" in card(app) and "test reconstruction log p(x|z): **-543.21 nats per image**" in card(app)  # bounds no log p(x): no bits/dim
     assert any("encoded test set's 5%…95% quantiles" in c for c in image_captions(app))  # the AE has no prior
     choose(app, "vae20")
     assert "latent **20**" in card(app)
@@ -192,9 +192,11 @@ def test_card_shows_a_long_metric_list_as_its_range(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
     text = card(ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()))
     assert "kl per dim: 20 values, 0.01 to 2.71" in text and "0.0123456789" not in text
-    assert "collapse warning: none" in text and "test elbo: -99.12" in text
-    assert "active units: 1" in text and "active latent dimensions: **1 of 20**" in text
-    assert "test log likelihood stderr: 0.0028" in text  # not rounded away to 0.00
+    assert "kl per dim: 20 values, 0.01 to 2.71 nats per image" in text
+    assert "collapse warning: none" in text and "test elbo: -99.12 nats per image" in text
+    assert "active dimensions: 1" in text and "active latent dimensions: **1 of 20**" in text
+    assert "units" not in text.replace("nats per image", "")  # "units" names no count of dimensions
+    assert "test log likelihood stderr: 0.0028 nats per image" in text  # not rounded away to 0.00
 
 
 def test_devices_offer_only_what_exists(app):
@@ -272,6 +274,18 @@ def test_bad_hidden_sizes_are_a_message_not_a_training(app):
     assert "train_job" not in app.session_state
 
 
+def test_the_kl_estimator_is_disabled_when_iwae_k_makes_it_moot(app):
+    """The IWAE bound has no KL term, so the KL estimator changes nothing a k > 1 training optimises."""
+    goto(app, "page_train")
+    assert not app.radio(key="train_estimator").disabled
+    ok(app.number_input(key="train_iwae_k").set_value(5).run())
+    radio = app.radio(key="train_estimator")
+    assert radio.disabled and "No effect on an IWAE training" in radio.help
+    assert any(c.value.startswith("KL estimator: no effect on training with IWAE k > 1") for c in app.main.caption)
+    ok(app.number_input(key="train_iwae_k").set_value(1).run())
+    assert not app.radio(key="train_estimator").disabled
+
+
 def test_an_autoencoder_with_iwae_k_is_a_message_not_a_training(app):
     goto(app, "page_train")
     app.radio(key="train_kind").set_value("ae")
@@ -340,7 +354,8 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert header["selected_cov"] == pytest.approx([q.std[0, 0] ** 2, 0, 0, q.std[0, 1] ** 2], abs=1e-6)
     labels = [m.label for m in app.main.metric]
-    assert "ELBO (nats)" in labels and "log p(x) (nats)" in labels
+    assert "ELBO (nats per image)" in labels and "log p(x) (nats per image)" in labels
+    assert "gap (nats per image)" in labels
     assert image_by_caption(app, "test image 0")
     keys = {b.key for b in app.main.get("download_button")} if app.main.get("download_button") else set()
     assert {"dl_csv", "dl_map", "dl_manifold"} <= keys
@@ -591,14 +606,18 @@ def test_maths_page_equations_beside_live_numbers(app):
     goto(app, "page_maths")
     assert len(app.main.latex) >= 10
     metrics = {m.label: m.value for m in app.main.metric}
-    for label in ("reconstruction", "KL", "ELBO (nats)", "closed form", "Monte Carlo", "gap (nats)",
+    for label in ("reconstruction", "KL", "ELBO", "closed form", "Monte Carlo", "gap",
                   "amortization gap", "approximation gap", "log p(x), k = 1,000", "naive, k = 1,000"):
-        assert label in metrics, label
-    elbo, recon, kl = (float(metrics[k]) for k in ("ELBO (nats)", "reconstruction", "KL"))
+        assert f"{label} (nats per image)" in metrics, label  # one unit on every number of the page
+    metrics = {k.removesuffix(" (nats per image)"): v for k, v in metrics.items()}
+    elbo, recon, kl = (float(metrics[k]) for k in ("ELBO", "reconstruction", "KL"))
     assert elbo == pytest.approx(recon - kl, abs=0.02)
     assert "±" in metrics["log p(x), k = 1,000"]
+    # the gap is log mean w - mean log w over the same draws: never below 0, so the page says what it is instead
+    assert float(metrics["gap"].split(" ± ")[0]) >= 0
+    assert any(c.value.startswith("An estimate of the KL, not the KL") for c in app.main.caption)
     ok(app.select_slider(key="maths_k").set_value(100).run())
-    assert "log p(x), k = 100" in {m.label for m in app.main.metric}
+    assert "log p(x), k = 100 (nats per image)" in {m.label for m in app.main.metric}
 
 
 def test_maths_page_k_slider_sits_directly_above_the_plot_it_drives(app):
@@ -611,7 +630,7 @@ def test_maths_page_k_slider_sits_directly_above_the_plot_it_drives(app):
     headers = [v for kind, v in flat[:at] if kind == "header"]
     assert headers[-1].startswith("5. Estimating log p(x)"), headers
     ok(app.select_slider(key="maths_k").set_value(10).run())
-    assert "log p(x), k = 10" in {m.label for m in app.main.metric}  # a §5 number drawn above the slider
+    assert "log p(x), k = 10 (nats per image)" in {m.label for m in app.main.metric}  # a §5 number drawn above the slider
     assert "k = 10 draws" in " ".join(m.value for m in app.main.markdown)  # and §4's text, further up
 
 
@@ -621,8 +640,8 @@ def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):
     goto(app, "page_maths")
     ok(app.number_input(key="maths_index").set_value(3).run())
     on_maths = {m.label: m.value for m in app.main.metric}
-    assert on_map["ELBO (nats)"] == on_maths["ELBO (nats)"]  # was 64 draws on one page, 1,000 on the other
-    assert on_map["log p(x) (nats)"] == on_maths["log p(x) (estimated in §5)"]
+    assert on_map["ELBO (nats per image)"] == on_maths["ELBO (nats per image)"]  # was 64 draws on one page, 1,000 on the other
+    assert on_map["log p(x) (nats per image)"] == on_maths["log p(x), estimated in §5 (nats per image)"]
 
 
 def test_maths_page_explains_that_an_ae_has_no_bound(app):
@@ -666,7 +685,8 @@ def test_maths_page_draws_each_estimator_once_on_one_thread(app, monkeypatch):
     assert sorted(passes) == [("GivenPosterior", "posterior", 1000, 1), ("LatentModel", "posterior", 1000, 1),
                               ("LatentModel", "prior", 1000, 1)]
     assert amortization_threads == [1]
-    assert {m.label for m in app.main.metric} >= {"log p(x), k = 1,000", "amortization gap"}
+    assert {m.label for m in app.main.metric} >= {"log p(x), k = 1,000 (nats per image)",
+                                                  "amortization gap (nats per image)"}
 
 
 def test_maths_page_gaps_hold_on_an_image_where_the_encoder_is_a_poor_proposal(monkeypatch):
@@ -678,7 +698,7 @@ def test_maths_page_gaps_hold_on_an_image_where_the_encoder_is_a_poor_proposal(m
     assert at.sidebar.selectbox(key="bundled_name").value == "mnist_vae2"
     at.session_state["maths_index"] = 1
     goto(at, "page_maths")
-    metrics = {m.label: m.value for m in at.main.metric}
+    metrics = {m.label.removesuffix(" (nats per image)"): m.value for m in at.main.metric}
     approx, se = (float(v) for v in metrics["approximation gap"].split(" ± "))
     amort = float(metrics["amortization gap"])
     assert approx > -3 * se and amort > 0
@@ -693,7 +713,7 @@ def test_maths_page_gaps_hold_on_an_image_where_the_encoder_is_a_poor_proposal(m
     ok(at.select_slider(key="maths_k").set_value(20000).run())
     captions = " ".join(c.value for c in at.main.caption)
     assert "(proposal q(z|x))" in captions, captions
-    metrics = {m.label: m.value for m in at.main.metric}
+    metrics = {m.label.removesuffix(" (nats per image)"): m.value for m in at.main.metric}
     approx, amort = float(metrics["approximation gap"].split(" ± ")[0]), float(metrics["amortization gap"])
     assert float(re.search(r"Together (-?[\d.]+) nats", captions).group(1)) == pytest.approx(approx + amort,
                                                                                              abs=0.011)

@@ -46,8 +46,10 @@ def test_bound_terms_of_a_model_with_known_terms():
     assert t["recon"] == pytest.approx(recon, rel=1e-5)
     assert t["kl"] == pytest.approx(KL, rel=1e-5)
     assert t["elbo"] == pytest.approx(recon - KL, rel=1e-5)
+    assert t["elbo_se"] == pytest.approx(0.0, abs=1e-5)  # every draw scores the same: no Monte Carlo error
     a = bound_terms(constant_model("ae"), x)  # an AE: log p(x|z) at its code, no KL
-    assert a == pytest.approx({"recon": -12 * math.log(2), "kl": 0.0, "elbo": -12 * math.log(2)}, rel=1e-6)
+    assert a == pytest.approx({"recon": -12 * math.log(2), "kl": 0.0, "elbo": -12 * math.log(2), "elbo_se": 0.0},
+                              rel=1e-6)
 
 
 def test_bound_terms_are_seeded_and_add_up():
@@ -56,6 +58,7 @@ def test_bound_terms_are_seeded_and_add_up():
     x = torch.bernoulli(torch.rand(1, 1, 6, 6))
     t = bound_terms(m, x, samples=8)
     assert t["elbo"] == pytest.approx(t["recon"] - t["kl"], abs=1e-4) and t["kl"] > 0
+    assert t["elbo_se"] > 0 and math.isnan(bound_terms(m, x, samples=1)["elbo_se"])  # one draw: no spread
     state = torch.random.get_rng_state()
     assert bound_terms(m, x, samples=8) == t  # seeded: the same on every rerun
     assert torch.equal(torch.random.get_rng_state(), state)  # without touching the global stream

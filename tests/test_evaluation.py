@@ -282,6 +282,30 @@ def test_active_units_and_collapse_warning(lg):
     assert au.count == 1 and au.collapsed and "1 of 3" in au.warning
 
 
+@pytest.mark.parametrize("kind", ["ae", "dae"])
+def test_active_units_of_an_autoencoder_reads_its_code(kind):
+    """Burda's rule needs only E_q[z|x]; an AE's code is a point mass there, with no KL to a prior."""
+    from explorer.config import ModelConfig
+    from explorer.model import build_model
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(image_shape=(1, 8, 8), latent_dim=3, kind=kind, hidden=(16,)))
+    x = torch.rand(50, 1, 8, 8)
+    au = active_units(model, x)
+    with torch.no_grad():
+        code = model.eval().encode(x).mean
+    torch.testing.assert_close(au.variance, code.var(0))
+    assert au.active.tolist() == (code.var(0) > 0.01).tolist()
+    assert au.kl_per_dim is None and au.alive is None
+
+
+def test_the_estimators_commands_encoder_estimate_shares_the_first_comparison_runs_draws(lg):
+    """`estimators` says its encoder estimate uses the same draws as the first run of the comparison."""
+    from explorer.cli.estimators import encoder_estimate
+    x = lg.sample_x(5)
+    cmp = compare_estimators(lg, x, k=50, repeats=2, seed=3)
+    torch.testing.assert_close(encoder_estimate(lg, x, 50, 3).estimate, cmp.importance[0], rtol=0, atol=0)
+
+
 def test_alive_and_active_are_two_rules_with_known_answers():
     """Four dimensions built so each rule's answer is known exactly (evaluation.latent_use): mean KL against
     N(0, 1) is 1/2 mean(mu^2 + s^2 - 1 - log s^2) (Kingma & Welling 2014, app. B); active is Var_x mu > 0.01."""
@@ -345,7 +369,8 @@ def test_evaluate_report_and_cli(tmp_path, capsys):
         assert key in res
     assert res["n"] == 5 and res["k"] == 16
     printed = capsys.readouterr().out  # each count beside the rule it counts by (evaluation.latent_use)
-    assert f"active units         {res['active_units']} / 3   (Var_x E_q[z_d|x] > 0.01, Burda" in printed
+    assert "ELBO" in printed and printed.count("nats per image") >= 5  # one unit on every number
+    assert f"active dimensions    {res['active_units']} / 3   (Var_x E_q[z_d|x] > 0.01, Burda" in printed
     alive_count = sum(k > 0.01 for k in res["kl_per_dim"])
     assert f"alive dimensions     {alive_count} / 3   (mean KL(q(z_d|x) || p(z_d)) > 0.01 nats)" in printed
     assert res["test_elbo"] <= res["test_log_likelihood"] + 1e-3

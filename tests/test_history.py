@@ -11,7 +11,7 @@ from explorer.seeds import TRAIN_EVAL, TRAIN_ORDER, mix_seed
 
 
 def rec(i: int) -> dict:
-    return {"step": i + 1, "epoch": i / 10, "recon": float(i), "kl": 1.0, "elbo": 1.0 - i, "beta": 1.0}
+    return {"step": i + 1, "epoch": i / 10, "recon": float(i), "kl": 1.0, "bound": 1.0 - i, "beta": 1.0}
 
 
 def test_bins_stay_under_the_limit_and_keep_exact_means() -> None:
@@ -70,5 +70,30 @@ def test_an_old_history_keeps_its_bin_width_when_resumed():
     h = open_history(old)
     assert h["state"]["partial"]["every"] == 8
     for s in range(25, 33):
-        add_step(h, {"step": s, "epoch": s / 100, "recon": -3.0, "kl": 1.0, "elbo": -4.0, "beta": 1.0})
+        add_step(h, {"step": s, "epoch": s / 100, "recon": -3.0, "kl": 1.0, "bound": -4.0, "beta": 1.0})
     assert [p["step"] for p in h["steps"]] == [8, 16, 24, 32] and h["steps"][-1]["recon"] == -3.0
+
+
+def test_an_old_history_names_its_bound_under_its_own_keys():
+    """Histories written before the bound had its own keys held it under "elbo" / "train_elbo", the IWAE bound
+    when the run trained with iwae_k > 1: opened, they read as today's, named by the run's k."""
+    old = {"steps": [{"step": 8, "epoch": 0.1, "recon": -1.0, "kl": 1.0, "elbo": -1.5, "beta": 1.0}],
+           "epochs": [{"epoch": 1, "step": 8, "train_elbo": -1.5, "test_elbo": -2.0}],
+           "state": {"partial": {"bin": {"recon": -1.0, "kl": 1.0, "elbo": -1.5, "beta": 1.0, "n": 1},
+                                 "sums": {"recon": -1.0, "kl": 1.0, "elbo": -1.5, "n": 1}}}}
+    h = open_history(old, iwae_k=5)
+    assert h["steps"][0]["bound"] == -1.5 and "elbo" not in h["steps"][0]
+    assert h["epochs"][0] == {"epoch": 1, "step": 8, "train_bound": -1.5, "bound_name": "IWAE bound (k = 5)",
+                              "test_elbo": -2.0}
+    assert h["state"]["partial"]["bin"]["bound"] == h["state"]["partial"]["sums"]["bound"] == -1.5
+    assert curves(h)["bound"] == [-1.5]
+
+
+def test_a_bundled_checkpoint_with_old_keys_loads_with_todays():
+    import explorer
+    from pathlib import Path
+    model = explorer.load_model(Path(__file__).resolve().parents[1] / "trained" / "mnist_vae50.safetensors")
+    h = model.metadata["history"]
+    assert all("bound" in p and "elbo" not in p for p in h["steps"])
+    assert all(e["bound_name"] == "ELBO" and "train_elbo" not in e for e in h["epochs"])
+    assert "bound" in h["state"]["partial"]["sums"]

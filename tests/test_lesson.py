@@ -24,11 +24,16 @@ def test_the_lesson_walks_six_steps_with_the_cores_numbers(app):  # noqa: F811
     model = app.session_state["_explorer_current"].model
     x = DatasetRef("mnist", "binarized").scored(load_test_set("mnist").test_x)[3]  # as the likelihood sees it (trained binarized)
     terms = bound_terms(model, x[None], samples=1000, seed=3)
-    assert metric(app, "reconstruction (nats)") == pytest.approx(terms["recon"], abs=0.006)
-    assert metric(app, "KL (nats)") == pytest.approx(terms["kl"], abs=0.006)
-    assert metric(app, "ELBO (nats)") == pytest.approx(terms["elbo"], abs=0.006)
-    ll = log_likelihood(model, x[None], 1000, seed=3).estimate.item()
-    assert metric(app, "log p(x) − ELBO (nats)") == pytest.approx(ll - terms["elbo"], abs=0.006)
+    assert metric(app, "reconstruction (nats per image)") == pytest.approx(terms["recon"], abs=0.006)
+    assert metric(app, "KL (nats per image)") == pytest.approx(terms["kl"], abs=0.006)
+    assert metric(app, "ELBO (nats per image)") == pytest.approx(terms["elbo"], abs=0.006)
+    ll = log_likelihood(model, x[None], 1000, seed=3)
+    gap, gap_se = (float(v) for v in next(m.value for m in app.main.metric if m.label == "log p(x) − ELBO (nats per image)")
+                   .split(" ± "))  # an estimate, shown with its standard error
+    assert gap == pytest.approx(ll.estimate.item() - terms["elbo"], abs=0.006)
+    assert gap_se == pytest.approx((ll.stderr.item() ** 2 + terms["elbo_se"] ** 2) ** 0.5, abs=0.006)
+    text = " ".join(m.value for m in app.main.markdown)
+    assert "is an estimate of that KL with its standard error" in text and "nats: exactly" not in text
     mu = encode(model, x[None]).mean[0]
     assert any(f"μ = ({mu[0]:.2f}, {mu[1]:.2f})" in m.value for m in app.main.markdown)
 

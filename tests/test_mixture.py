@@ -64,3 +64,19 @@ def test_mixture_fits_with_one_blas_thread(monkeypatch):
         fit_mixture(data, n_components=2)
         after = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
     assert seen == [{1}] and after == {2}
+
+
+def test_the_mixture_fits_the_aggregate_posterior_not_the_means():
+    """q(z) = E_x q(z|x) has covariance Cov_x(mu) + E_x[diag sigma^2(x)] (law of total variance); for the
+    linear-Gaussian model with its exact posterior that is the prior's I. The means alone miss E[sigma^2]."""
+    from tests.reference_models import LinearGaussian
+    lg = LinearGaussian.orthogonal(dtype=torch.float64)  # posterior variances 1/17, 1/10, 1/5
+    q = lg.encode(lg.sample_x(5000))
+    mean, std = q.mean.numpy(), q.stddev.numpy()
+    gmm = fit_mixture(mean, n_components=1, std=std, max_points=20_000)
+    total = np.cov(mean.T, bias=True) + np.diag((std ** 2).mean(0))
+    np.testing.assert_allclose(gmm.covariances_[0], total, atol=0.01)
+    np.testing.assert_allclose(gmm.covariances_[0], np.eye(3), atol=0.06)
+    assert gmm.covariances_[0][2, 2] - np.cov(mean.T)[2, 2] > 0.15  # E[sigma_3^2] = 0.2, not missed
+    again = fit_mixture(mean, n_components=1, std=std, max_points=20_000)
+    np.testing.assert_array_equal(again.covariances_, gmm.covariances_)  # seeded draws

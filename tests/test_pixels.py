@@ -62,7 +62,7 @@ def test_bits_per_dim() -> None:
     assert eight.bits_per_dim(dequantization_offset(D), D) == pytest.approx(8.0)  # uniform on [0, 1): 8 bits
     assert eight.bits_per_dim(-86.0, D) == pytest.approx(86.0 / (D * math.log(2)))
     assert unit_of("grey", "bernoulli").bits_per_dim(-50.0, D) is None  # a cross-entropy has no bits/dim
-    assert eight.show(-5000.0, D).startswith("-5000.00 nats (9.201 bits/dim")
+    assert eight.show(-5000.0, D).startswith("-5000.00 nats per image (9.201 bits/dim")
 
 
 def test_dequantization_keeps_each_pixel_in_its_cell_and_test_noise_fixed() -> None:
@@ -118,6 +118,38 @@ def test_checkpoint_carries_its_data_record(tmp_path) -> None:
     assert model_unit(ck.model).key == "grey density" and not model_unit(ck.model).probability
 
 
+def test_digits_are_dequantized_and_scored_at_their_own_17_levels(tmp_path) -> None:
+    """scikit-learn's digits have grey levels 0..16: dequantized, each pixel fills its level's cell of width 1/17,
+    the decoder's offset is -D log 17, and a uniform model scores log2(17) bits/dim, not 8."""
+    from explorer.data import load_dataset
+    from explorer.data.pixels import levels_of
+    assert levels_of("digits") == 17 and levels_of("mnist") == levels_of(None) == 256
+    digits = load_dataset("digits")
+    ref = DatasetRef.for_training(digits, "auto", "gaussian")
+    assert (ref.pixels, ref.levels) == ("dequantized", 17)
+    k = torch.round(digits.test_x * 16)
+    assert torch.equal(k, digits.test_x * 16)  # the data really has 17 levels
+    y = ref.scored(digits.test_x)
+    gen = torch.Generator().manual_seed(TEST_SEED)
+    assert torch.equal(y, (k + torch.rand(k.shape, generator=gen)) / 17)
+    unit = unit_of("dequantized", "gaussian", 17)
+    assert unit.key == "17-level" and unit.probability and "17-level image" in unit.meaning
+    assert unit.bits_per_dim(dequantization_offset(64, 17), 64) == pytest.approx(math.log2(17))
+    cfg = ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(8,), likelihood="gaussian_learned")
+    torch.manual_seed(0)
+    grey, deq = build_model(cfg, pixels="grey"), build_model(cfg, pixels=ref.pixels, levels=ref.levels)
+    deq.load_state_dict(grey.state_dict())
+    z = torch.randn(3, 2)
+    torch.testing.assert_close(deq.decode(z).log_prob(y[:3]), grey.decode(z).log_prob(y[:3]) - 64 * math.log(17))
+    assert BatchTransform.for_model(deq).test(digits.test_x).equal(y)  # the trainer scores the same images
+    path = save_model(deq, tmp_path / "d.safetensors", dataset=ref.to_dict())
+    ck = load_checkpoint(path)
+    assert ck.dataset.levels == ck.model.levels == 17 and model_unit(ck.model).key == "17-level"
+    old = dict(ref.to_dict())
+    del old["levels"]  # a file from before levels were recorded was dequantized at 256
+    assert DatasetRef.from_metadata({"dataset": old}, "gaussian").levels == 256
+
+
 def test_units_that_differ_are_not_ranked() -> None:
     binar, eight = unit_of("binarized", "bernoulli"), unit_of("dequantized", "gaussian")
     xent = unit_of("grey", "bernoulli")
@@ -140,11 +172,11 @@ def test_cli_trains_a_gaussian_on_dequantized_pixels_and_reports_its_unit(tmp_pa
                      "--json-out", str(tmp_path / f"{pixels}.json")]) == 0
         res = json.loads((tmp_path / f"{pixels}.json").read_text())
         printed = capsys.readouterr().out
-        if pixels == "auto":  # a Gaussian decoder: dequantized 8-bit pixels, a bound on a log-probability
+        if pixels == "auto":  # a Gaussian decoder: dequantized at digits' 17 levels, a bound on a log-probability
             assert load_checkpoint(out).dataset.pixels == "dequantized"
-            assert res["unit"] == "8-bit" and res["test_log_likelihood"] < 0
+            assert res["unit"] == "17-level" and res["test_log_likelihood"] < 0
             assert res["test_bits_per_dim"] == pytest.approx(-res["test_log_likelihood"] / (64 * math.log(2)))
-            assert "bits/dim" in printed and "lower bound on the 8-bit image's log-probability" in printed
+            assert "bits/dim" in printed and "lower bound on the 17-level image's log-probability" in printed
         else:  # grey levels: a density, not a probability, so no bits/dim
             assert res["unit"] == "grey density" and res["test_bits_per_dim"] is None
             assert "not a probability" in printed and "bits/dim" not in printed

@@ -113,7 +113,7 @@ def test_training_curves_beta_axis_has_round_ticks_in_the_browser(tmp_path):
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=2.0,
                        total_epochs=2, samples_per_sec=None, notes=[], description="",
                        steps={"epoch": e, "step": list(range(20)), "recon": [-30.0] * 20,
-                              "kl": [0.1 + 0.12 * i for i in range(20)], "elbo": [-31.0] * 20, "beta": [1.0] * 20},
+                              "kl": [0.1 + 0.12 * i for i in range(20)], "bound": [-31.0] * 20, "beta": [1.0] * 20},
                        epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
     page_file = tmp_path / "curves.html"
     page_file.write_text(training_plots.curves_figure(snap).to_html(include_plotlyjs=True, div_id="fig"))
@@ -139,12 +139,12 @@ def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=1.0,
                        total_epochs=1, samples_per_sec=None, notes=[], description="",
                        steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-30.0] * 2, "kl": [1.0] * 2,
-                              "elbo": [-29.0] * 2, "beta": [1.0] * 2},
+                              "bound": [-29.0] * 2, "beta": [1.0] * 2},
                        epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
     plain = training_plots.curves_figure(snap).to_dict()
     iwae = training_plots.curves_figure(snap, iwae_k=5).to_dict()
-    assert plain["layout"]["annotations"][0]["text"] == "ELBO = E[log p(x|z)] − KL (nats per example)"
-    assert iwae["layout"]["annotations"][0]["text"] == "train: IWAE bound (k = 5); test: ELBO (nats per example)"
+    assert plain["layout"]["annotations"][0]["text"] == "ELBO = E[log p(x|z)] − KL (nats per image)"
+    assert iwae["layout"]["annotations"][0]["text"] == "train: IWAE bound (k = 5); test: ELBO (nats per image)"
     assert iwae["data"][0]["name"] == "IWAE bound (k = 5) · train" and iwae["data"][1]["name"] == "ELBO · test"
     assert training_plots.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")
 
@@ -157,7 +157,7 @@ def test_autoencoder_run_shows_its_reconstruction_term_alone():
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[0.0, 0.0], latent_map=None, epoch=1.0,
                        total_epochs=1, samples_per_sec=None, notes=[], description="",
                        steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-30.0, -28.0], "kl": [0.0] * 2,
-                              "elbo": [-30.0, -28.0], "beta": [1.0] * 2},
+                              "bound": [-30.0, -28.0], "beta": [1.0] * 2},
                        epochs=[{"epoch": 1, "test_elbo": -27, "test_recon": -27, "test_kl": 0.0}])
     fig = training_plots.curves_figure(snap, autoencoder=True).to_dict()
     assert [d["name"] for d in fig["data"]] == ["reconstruction · train", "reconstruction · test"]
@@ -174,7 +174,7 @@ def test_kl_per_dimension_bars_grey_out_the_dimensions_that_are_not_alive():
 
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[0.5, 0.01, 0.0, 0.02], latent_map=None,
                        epoch=1.0, total_epochs=1, samples_per_sec=None, notes=[], description="",
-                       steps={"epoch": [], "step": [], "recon": [], "kl": [], "elbo": [], "beta": []},
+                       steps={"epoch": [], "step": [], "recon": [], "kl": [], "bound": [], "beta": []},
                        epochs=[{"epoch": 1}])
     fig = training_plots.kl_dims_figure(snap).to_dict()
     assert [c != "#BBBBBB" for c in fig["data"][0]["marker"]["color"]] == [True, False, False, True]
@@ -192,7 +192,7 @@ def test_training_curves_name_the_unit_of_their_numbers():
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=1.0,
                        total_epochs=1, samples_per_sec=None, notes=[], description="", unit="8-bit",
                        steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-300.0] * 2, "kl": [1.0] * 2,
-                              "elbo": [-301.0] * 2, "beta": [1.0] * 2},
+                              "bound": [-301.0] * 2, "beta": [1.0] * 2},
                        epochs=[{"epoch": 1, "test_elbo": -302, "test_recon": -300, "test_kl": 2.0}])
     for ae in (False, True):
         assert training_plots.curves_figure(snap, autoencoder=ae).layout.yaxis.title.text == "nats per image, 8-bit"
@@ -212,7 +212,7 @@ def test_training_curves_zoom_past_the_first_epoch_so_the_kl_gap_between_elbo_an
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=10.0,
                        total_epochs=10, samples_per_sec=None, notes=[], description="", unit="binarized",
                        steps={"epoch": e, "step": list(range(100)), "recon": recon, "kl": [8.0] * 100,
-                              "elbo": [r - 8 for r in recon], "beta": [1.0] * 100},
+                              "bound": [r - 8 for r in recon], "beta": [1.0] * 100},
                        epochs=[{"epoch": n, "test_elbo": -150 - 8 / n, "test_recon": -142 - 8 / n, "test_kl": 8.0}
                                for n in range(1, 11)])
     fig = training_plots.curves_figure(snap).to_dict()

@@ -18,8 +18,8 @@ from explorer.distributed import epoch_order
 from explorer.run_record import summary
 from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED, BatchTransform, resolve_pixels
 
-STEP_KEYS = {"step", "epoch", "recon", "kl", "elbo", "beta", "kl_per_dim", "samples_per_sec"}
-EPOCH_KEYS = {"epoch", "step", "beta", "train_recon", "train_kl", "train_elbo", "test_elbo", "test_recon", "test_kl",
+STEP_KEYS = {"step", "epoch", "recon", "kl", "bound", "beta", "kl_per_dim", "samples_per_sec"}
+EPOCH_KEYS = {"epoch", "step", "beta", "train_recon", "train_kl", "train_bound", "bound_name", "test_elbo", "test_recon", "test_kl",
               "kl_per_dim", "wall_time", "samples_per_sec"}
 TIMING = ("wall_time", "samples_per_sec")
 D = 2
@@ -44,7 +44,7 @@ def new_model(seed: int = 0, **kw):
     cfg = dict(image_shape=(1, 8, 8), latent_dim=D, hidden=(32,))
     cfg.update(kw)
     mc = ModelConfig(**cfg)
-    return build_model(mc, pixels=resolve_pixels("auto", mc.likelihood))
+    return build_model(mc, pixels=resolve_pixels("auto", mc.likelihood), levels=17)  # digits' grey levels
 
 
 def new_trainer(data: ImageDataset, model_kw: dict | None = None, **train_kw) -> Trainer:
@@ -86,7 +86,7 @@ def test_callbacks_fire_per_step_and_epoch_with_the_documented_keys(small: Image
         assert r["step"] == i + 1
         assert r["epoch"] == pytest.approx(i / 4)  # where the step began (the app adds one step's worth)
         assert len(r["kl_per_dim"]) == D and sum(r["kl_per_dim"]) == pytest.approx(r["kl"], rel=1e-5)
-        assert r["elbo"] == pytest.approx(r["recon"] - r["kl"], rel=1e-5)
+        assert r["bound"] == pytest.approx(r["recon"] - r["kl"], rel=1e-5)
         assert r["samples_per_sec"] > 0
     # linear warm-up over one epoch (4 steps): beta = step / 4 before each step, then 1
     assert [r["beta"] for r in steps] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
@@ -95,8 +95,8 @@ def test_callbacks_fire_per_step_and_epoch_with_the_documented_keys(small: Image
         assert r["epoch"] == i + 1 and r["step"] == 4 * (i + 1)
         assert math.isfinite(r["test_elbo"]) and r["test_elbo"] == pytest.approx(r["test_recon"] - r["test_kl"])
         assert len(r["kl_per_dim"]) == D and r["samples_per_sec"] > 0
-        mean_train = sum(s["elbo"] * 40 for s in steps[4 * i:4 * i + 4]) / 160
-        assert r["train_elbo"] == pytest.approx(mean_train, rel=1e-6)
+        mean_train = sum(s["bound"] * 40 for s in steps[4 * i:4 * i + 4]) / 160
+        assert r["train_bound"] == pytest.approx(mean_train, rel=1e-6) and r["bound_name"] == "ELBO"
     assert ends[0] == {"status": "finished", "message": "finished 2 epochs", "epoch": 2, "step": 8, "batch": 0,
                        "wall_time": t.state["wall_time"]}
     assert t.history["epochs"] == epochs
@@ -110,6 +110,14 @@ def test_callbacks_fire_per_step_and_epoch_with_the_documented_keys(small: Image
 def test_an_autoencoder_refuses_sampling_options(small: ImageDataset, kind: str, train_kw: dict) -> None:
     with pytest.raises(ValueError, match=f"apply to a VAE only: the {kind.upper()} has no latent distribution"):
         new_trainer(small, dict(kind=kind), **train_kw)
+
+
+def test_an_iwae_run_keeps_its_bound_apart_from_the_elbo(small: ImageDataset) -> None:
+    """With k > 1 the train number is the IWAE bound: its own key and name, never "elbo" (test_elbo is the ELBO)."""
+    epochs = []
+    t = new_trainer(small, iwae_k=3, epochs=1).add_callback("epoch", epochs.append).fit()
+    assert epochs[0]["bound_name"] == "IWAE bound (k = 3)" and math.isfinite(epochs[0]["train_bound"])
+    assert "train_elbo" not in epochs[0] and all("bound" in p and "elbo" not in p for p in t.history["steps"])
 
 
 def test_unknown_event_is_refused(small: ImageDataset) -> None:
@@ -373,13 +381,13 @@ def test_gaussian_decoder_trains_on_dequantized_pixels(small: ImageDataset, monk
     t.fit()
     perm = epoch_order(160, 0, 0)
     x, y = small.train_x[perm], [x for x in targets if len(x) == 160][0]
-    k = torch.round(x * 255)  # each y lies in its 8-bit level's cell [k / 256, (k + 1) / 256)
-    assert bool(((y >= k / 256) & (y < (k + 1) / 256)).all()) and not torch.equal(y, x)
+    k = torch.round(x * 16)  # digits have 17 levels: each y lies in its level's cell [k / 17, (k + 1) / 17)
+    assert bool(((y >= k / 17) & (y < (k + 1) / 17)).all()) and not torch.equal(y, x)
     fixed = tests[0]  # the test set's noise is drawn once, with the fixed seed
-    kt = torch.round(small.test_x * 255)
-    assert bool(((fixed >= kt / 256) & (fixed < (kt + 1) / 256)).all())
+    kt = torch.round(small.test_x * 16)
+    assert bool(((fixed >= kt / 17) & (fixed < (kt + 1) / 17)).all())
     gen = torch.Generator().manual_seed(TEST_BINARIZE_SEED)
-    assert torch.equal(fixed, (kt + torch.rand(kt.shape, generator=gen)) / 256)
+    assert torch.equal(fixed, (kt + torch.rand(kt.shape, generator=gen)) / 17)
 
 
 def test_grey_pixels_train_on_grey_levels(small: ImageDataset, monkeypatch) -> None:
@@ -404,4 +412,4 @@ def test_loss_decreases_on_digits(digits: ImageDataset) -> None:
     test = [e["test_elbo"] for e in epochs]
     assert test[0] > start + 2
     assert test[-1] > test[0] + 1, test
-    assert epochs[-1]["train_elbo"] > epochs[0]["train_elbo"]
+    assert epochs[-1]["train_bound"] > epochs[0]["train_bound"]

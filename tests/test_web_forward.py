@@ -43,6 +43,29 @@ def test_payload_header_holds_numbers_only() -> None:
         pack(numbers={"name": "<img src=x>"})
 
 
+@pytest.mark.parametrize("part, index, layer, reason", [
+    ("encoder", 0, lambda: torch.nn.Conv2d(1, 8, (4, 3), stride=2, padding=1), "kernel_size (4, 3)"),
+    ("encoder", 0, lambda: torch.nn.Conv2d(1, 8, 4, stride=(2, 1), padding=1), "stride (2, 1)"),
+    ("encoder", 0, lambda: torch.nn.Conv2d(1, 8, 4, stride=2, padding=(1, 2)), "padding (1, 2)"),
+    ("encoder", 0, lambda: torch.nn.Conv2d(1, 8, 3, padding="same"), "padding 'same'"),
+    ("encoder", 0, lambda: torch.nn.Conv2d(1, 8, 4, stride=2, padding=1, dilation=2), "dilation (2, 2)"),
+    ("encoder", 2, lambda: torch.nn.Conv2d(8, 16, 4, stride=2, padding=1, groups=2), "groups 2"),
+    ("encoder", 0, lambda: torch.nn.Conv2d(1, 8, 4, stride=2, padding=1, padding_mode="reflect"),
+     "padding_mode 'reflect'"),
+    ("decoder", 0, lambda: torch.nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1, output_padding=1),
+     "output_padding (1, 1)"),
+], ids=["kernel", "stride", "padding", "same", "dilation", "groups", "reflect", "output-padding"])
+def test_a_convolution_the_page_would_run_wrongly_is_refused(part: str, index: int, layer, reason: str) -> None:
+    """vaenet.js reads one kernel size, stride and padding (zeros) and has no dilation, groups or output_padding:
+    such a model is refused, so the app draws its map on the server instead of decoding it wrongly."""
+    model = build_model(ModelConfig(arch="conv", hidden=(8, 16)))
+    assert unsupported(model) is None
+    layers = model.encoder.convs if part == "encoder" else model.decoder.deconvs
+    layers[index] = layer()
+    why = unsupported(model)
+    assert why is not None and "the page cannot run a" in why and reason in why, why
+
+
 def test_a_model_too_large_for_the_page_says_why() -> None:
     big = build_model(ModelConfig(hidden=(4096, 4096)))
     assert unsupported(big) is not None and "MB" in unsupported(big)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..evaluation import (GivenPosterior, amortization_gap, best_estimate, compare_estimators, gradient_variance,
-                          log_likelihood)
+                          log_likelihood, repeat_seed)
 from ..data.ref import DatasetRef
 from ..units import model_unit, unit_fields
 from .common import add_device_seed, apply_threads, strict_json
@@ -106,7 +106,7 @@ def _amortization(model, x, args: argparse.Namespace) -> dict:
     # The optimised q* is also a proposal for log p(x), often a better one than the encoder's q. The
     # encoder's estimate uses the same draws as the first run of the comparison above (same seed).
     star = log_likelihood(GivenPosterior(model, am.loc, am.scale), x, args.k, seed=args.seed)
-    encoder = log_likelihood(model, x, args.k, seed=args.seed)
+    encoder = encoder_estimate(model, x, args.k, args.seed)
     best = best_estimate(q_star=star, encoder=encoder)
     a.update(log_likelihood_q_star=star.mean(), log_likelihood_encoder=encoder.mean(),
              log_likelihood_best=best.mean(), best_from_q_star=best.count("q_star"))
@@ -119,6 +119,11 @@ def _amortization(model, x, args: argparse.Namespace) -> dict:
               f"log p(x): at k = {args.k} the encoder's q is a poor proposal for these images, and its estimate is "
               "biased low; the choice above takes the larger.")
     return a
+
+
+def encoder_estimate(model, x, k: int, seed: int):
+    """log p(x) with the encoder's q as proposal, on the draws of compare_estimators' first run (its seed)."""
+    return log_likelihood(model, x, k, seed=repeat_seed(seed, 0))
 
 
 def _ratio(a: float | None, b: float | None) -> float:

@@ -1,5 +1,5 @@
 """`evaluate CKPT`: test-set log-likelihood (importance sampling, k samples) with its standard error, ELBO
-and its terms, active units and time taken; optionally as JSON and into the checkpoint's metrics."""
+and its terms, active dimensions and time taken; optionally as JSON and into the checkpoint's metrics."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +19,7 @@ from .common import add_device_seed, apply_threads, check_images_fit, strict_jso
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="test log-likelihood (importance sampling), ELBO, active units",
+    p = sub.add_parser("evaluate", help="test log-likelihood (importance sampling), ELBO, active dimensions",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("checkpoint")
     p.add_argument("--k", type=int, default=5000, help="importance samples per test image")
@@ -95,12 +95,14 @@ def run(args: argparse.Namespace) -> int:
 def _print(r: dict, unit: Unit) -> None:
     print(f"on {unit.scores}; {unit.label}")
     bpd = "" if r["test_bits_per_dim"] is None else f", {r['test_bits_per_dim']:.4f} bits/dim"
-    print(f"test log-likelihood  {r['test_log_likelihood']:10.3f} ± {r['test_log_likelihood_stderr']:.3f} nats "
+    print(f"test log-likelihood  {r['test_log_likelihood']:10.3f} ± {r['test_log_likelihood_stderr']:.3f} "
+          "nats per image "
           f"(k = {r['k']}, Monte Carlo standard error; spread over images {r['test_log_likelihood_std']:.2f}{bpd})")
-    print(f"ELBO                 {r['test_elbo']:10.3f}   gap log p(x) - ELBO {r['test_gap']:.3f}")
-    print(f"  reconstruction     {r['test_recon']:10.3f}")
-    print(f"  KL(q(z|x) || p(z)) {r['test_kl']:10.3f}")
-    print(f"active units         {r['active_units']} / {r['latent_dim']}   ({ACTIVE_RULE})")
+    print(f"ELBO                 {r['test_elbo']:10.3f} nats per image   gap log p(x) - ELBO {r['test_gap']:.3f} "
+          "nats per image")
+    print(f"  reconstruction     {r['test_recon']:10.3f} nats per image")
+    print(f"  KL(q(z|x) || p(z)) {r['test_kl']:10.3f} nats per image")
+    print(f"active dimensions    {r['active_units']} / {r['latent_dim']}   ({ACTIVE_RULE})")
     print(f"alive dimensions     {count_alive(r['kl_per_dim'])} / {r['latent_dim']}   ({ALIVE_RULE})")
     if r.get("collapse_warning"):
         print(f"warning: {r['collapse_warning']}")

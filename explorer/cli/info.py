@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     epochs = (meta.get("history") or {}).get("epochs", [])
     if epochs:
         last = epochs[-1]
-        print(f"trained: {len(epochs)} epochs, last test ELBO {last.get('test_elbo')}")
+        print(f"trained: {len(epochs)} epochs, last test ELBO {last.get('test_elbo')} nats per image")
     for k, v in (meta.get("metrics") or {}).items():
-        print(f"{k}: {v}" + (f"   ({ACTIVE_RULE})" if k == "active_units" else ""))
+        name = "active dimensions (active_units)" if k == "active_units" else k  # "units" is for nats
+        print(f"{name}: {v}" + (f"   ({ACTIVE_RULE})" if k == "active_units" else ""))
     return 0

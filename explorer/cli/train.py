@@ -17,7 +17,6 @@ from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
 from ..data import DATASETS, DataNotFound, ImageDataset, bundled_mnist_split, load_dataset
 from ..devices import resolve_device
 from ..model import build_model
-from ..objectives import bound_name
 from ..data.folder import image_size
 from ..outputs import CheckpointTarget, check_writable
 from ..data.pixels import CHOICES, BatchTransform
@@ -61,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=1, help="z samples per example (L)")
     p.add_argument("--iwae-k", type=int, default=1, help="train on the IWAE bound with k samples")
     p.add_argument("--pixels", default="auto", choices=CHOICES,
-                   help="what the likelihood scores: binarized (Bernoulli), dequantized 8-bit (Gaussian: a bound "
-                        "on the 8-bit image's log-probability), or grey levels as they are; auto picks by decoder")
+                   help="what the likelihood scores: binarized (Bernoulli), dequantized (Gaussian: a bound on the "
+                        "log-probability of the image's own grey levels, 256 for 8-bit, 17 for digits), or grey "
+                        "levels as they are; auto picks by decoder")
     p.add_argument("--binarize", dest="pixels", choices=["auto", "dynamic", "none"], help=argparse.SUPPRESS)
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizer, history)")
@@ -140,7 +140,8 @@ def _train(args: argparse.Namespace, rank: int) -> int:
             raise ValueError(f"{args.resume} has images of shape {tuple(model.config.image_shape)}, but "
                              f"{data.name} has {tuple(data.image_shape)}")
         history = model.metadata.get("history")
-        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed)
+        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed,
+                                      model.levels)
         tc = dict(model.metadata.get("train_config") or {})
         tc.update(epochs=args.epochs, device=args.device, lr=args.lr)
         config = TrainConfig.from_dict(tc)
@@ -153,7 +154,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
                          sigma=args.sigma, noise=args.noise)
         ref = DatasetRef.for_training(data, args.pixels, args.likelihood)
         torch.manual_seed(args.seed)  # same initial weights for a seed: reproducible, and equal on every rank
-        model = build_model(mc, pixels=ref.pixels)
+        model = build_model(mc, pixels=ref.pixels, levels=ref.levels)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                              warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
                              iwae_k=args.iwae_k, seed=args.seed, device=args.device)
@@ -161,7 +162,7 @@ def _train(args: argparse.Namespace, rank: int) -> int:
         check_writable(args.out, need_bytes=12 * model.num_parameters() + 2**20)
     trainer = Trainer(model, data, config, BatchTransform.for_model(model, ref.test_seed), optimizer_state=opt_state,
                       history=history)
-    unit = unit_of(ref.pixels, model.config.likelihood)
+    unit = unit_of(ref.pixels, model.config.likelihood, ref.levels)
     _say(rank, f"{model.describe()}\ntraining on {data.name} {tuple(data.image_shape)} "
                f"({len(data.train_x)} images, {ref.pixels} pixels) on {trainer.device}, {config.epochs} epochs\n"
                f"ELBO and terms in {unit.label}")
@@ -182,14 +183,14 @@ def _fit(args: argparse.Namespace, rank: int, trainer: Trainer, ref: DatasetRef,
     bar = _progress_bar(args, rank, trainer, config)
 
     def on_epoch(r: dict) -> None:
-        line = (f"epoch {r['epoch']:>4}  train {bound_name(config.iwae_k)} {r['train_elbo']:9.3f}  "  # Terms.bound
+        line = (f"epoch {r['epoch']:>4}  train {r['bound_name']} {r['train_bound']:9.3f}  "
                 f"test ELBO {_fmt(r['test_elbo'])}  "
                 f"recon {_fmt(r['test_recon'])}  KL {_fmt(r['test_kl'])}  {r['samples_per_sec']:8.0f} samples/s  "
                 f"{r['wall_time']:.1f}s")
         (bar.write(line) if bar else print(line, flush=True))
-        for key in ("train_elbo", "test_elbo"):  # finite weights can still score -inf: that is no good state
+        for key in ("train_bound", "test_elbo"):  # finite weights can still score -inf: that is no good state
             if r[key] is not None and not math.isfinite(r[key]):
-                what = f"train {bound_name(config.iwae_k)}" if key == "train_elbo" else "test ELBO"
+                what = f"train {r['bound_name']}" if key == "train_bound" else "test ELBO"
                 raise TrainingDiverged(f"the {what} became {r[key]} "
                                        f"after epoch {r['epoch']}. Try a lower learning rate.")
         if r["epoch"] % args.checkpoint_every == 0:
@@ -228,7 +229,7 @@ def _progress_bar(args: argparse.Namespace, rank: int, trainer: Trainer, config:
     done = trainer.state["epoch"] * batches + trainer.state["batch"]
     bar = tqdm(total=config.epochs * batches, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True)
     trainer.add_callback("step", lambda r: (bar.update(1), bar.set_postfix(
-        elbo=f"{r['elbo']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
+        bound=f"{r['bound']:.1f}", kl=f"{r['kl']:.1f}", beta=f"{r['beta']:.2f}",
         rate=f"{r['samples_per_sec']:.0f}/s", refresh=False)))
     return bar
 

@@ -10,7 +10,7 @@ from typing import Any
 from torch import Tensor
 
 from .base import ImageDataset
-from .pixels import PIXELS, TEST_SEED, resolve_pixels, scored_pixels
+from .pixels import LEVELS, PIXELS, TEST_SEED, levels_of, resolve_pixels, scored_pixels
 from .registry import load_dataset
 from ..units import unit_of
 
@@ -25,10 +25,15 @@ class DatasetRef:
     test_from: int = 0
     test_seed: int = TEST_SEED  # the fixed noise of the scored test images
     info: dict[str, Any] = field(default_factory=dict, compare=False)  # image_shape, sizes, classes
+    levels: int = LEVELS  # the images' grey levels, which dequantization fills (pixels.levels_of)
 
     def __post_init__(self) -> None:
         if self.pixels not in PIXELS:
             raise ValueError(f"pixels must be one of {', '.join(PIXELS)}; got {self.pixels!r}")
+        if not 2 <= self.levels <= 2**16:
+            raise ValueError(f"levels must be a whole number from 2 to 65536; got {self.levels!r}")
+        if self.pixels != "dequantized":  # only dequantization reads it: one record per rule
+            object.__setattr__(self, "levels", LEVELS)
 
     @classmethod
     def from_metadata(cls, meta: dict, likelihood: str) -> "DatasetRef":
@@ -41,23 +46,27 @@ class DatasetRef:
             pixels = resolve_pixels((meta.get("train_config") or {}).get("binarize", "auto"), likelihood,
                                     legacy=True)
         unit_of(pixels, likelihood)  # a pair with no meaning is refused here, at load, not on a page later
+        levels = int(ds.pop("levels", LEVELS))  # a file from before levels was recorded trained on 256
         return cls(ds.pop("name", None), pixels, int(ds.pop("test_from", 0) or 0),
-                   int(ds.pop("test_seed", TEST_SEED)), ds)
+                   int(ds.pop("test_seed", TEST_SEED)), ds, levels)
 
     @classmethod
     def of(cls, model) -> "DatasetRef":
         """The record of a LatentModel: its metadata, with the pixel rule its decoder was built with (a model
         fresh from build_model has no metadata yet, but its log_prob already follows model.pixels)."""
         ref = cls.from_metadata(model.metadata, model.config.likelihood)
+        ref = replace(ref, levels=getattr(model, "levels", ref.levels))  # what its decoder's offset uses
         return ref if model.pixels in (None, ref.pixels) else replace(ref, pixels=model.pixels)
 
     @classmethod
-    def for_training(cls, data: ImageDataset, pixels: str, likelihood: str, test_seed: int = TEST_SEED
-                     ) -> "DatasetRef":
-        """The record a training writes: pixels is a choice (auto, binarized, ...) resolved for the decoder; a
-        resume passes its checkpoint's rule and seed."""
+    def for_training(cls, data: ImageDataset, pixels: str, likelihood: str, test_seed: int = TEST_SEED,
+                     levels: int | None = None) -> "DatasetRef":
+        """The record a training writes: pixels is a choice (auto, binarized, ...) resolved for the decoder, levels
+        the data set's own (levels_of); a resume passes its checkpoint's rule, seed and levels."""
         d = data.describe()
-        return cls(d.pop("name"), resolve_pixels(pixels, likelihood), int(d.pop("test_from", 0)), test_seed, d)
+        name = d.pop("name")
+        return cls(name, resolve_pixels(pixels, likelihood), int(d.pop("test_from", 0)), test_seed, d,
+                   levels_of(name) if levels is None else levels)
 
     def load_training(self, data_dir: str | None = None, download: bool = False) -> ImageDataset:
         """The data a resume continues on: the bundled MNIST split again when the model trained on it (its
@@ -72,6 +81,8 @@ class DatasetRef:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, **self.info, "pixels": self.pixels, "test_seed": self.test_seed}
+        if self.pixels == "dequantized":
+            out["levels"] = self.levels
         if self.test_from:
             out["test_from"] = self.test_from
         return out if self.name is not None else {k: v for k, v in out.items() if k != "name"}
@@ -96,7 +107,7 @@ class DatasetRef:
     def scored(self, x: Tensor) -> Tensor:
         """Test images as the likelihood sees them: the whole split's noise drawn once with test_seed (so
         index i is the same image whatever subset is asked for later), grey levels left as they are."""
-        return scored_pixels(x, self.pixels, self.test_seed)
+        return scored_pixels(x, self.pixels, self.test_seed, self.levels)
 
 
 def load_test_set(name: str, data_dir: str | None = None, download: bool = False, **kwargs: Any) -> ImageDataset:

@@ -26,13 +26,15 @@ diagnostics
 latent_use: which latent dimensions a model uses, two rules (the module docstring says how they differ)
     alive(kl_per_dim) -> list[bool], count_alive(kl_per_dim) -> int   mean KL > ALIVE_KL = 0.01 nats
     active_units(model, x, threshold=0.01) -> ActiveUnits   Var_x E_q[z_d|x] > 0.01 (Burda et al. 2016)
-        .variance (D,), .active (D,) bool, .kl_per_dim (D,), .alive, .count, .collapsed, .warning (str | None)
+        .variance (D,), .active (D,) bool, .kl_per_dim (D,) or None (an AE), .alive, .count, .collapsed,
+        .warning (str | None)
 spread
     estimate_bands(log_w (k, R), ks) -> Bands       quantiles and std over R runs of the k-draw estimate, each k
     running_estimates(log_w (k, R), ks) -> (R, len(ks))   log (1/k) sum_{i<=k} w_i per run
 report
     compare_estimators(model, x, k, repeats) -> EstimatorComparison  IS vs naive MC at equal k
         .importance, .naive (repeats, N); .importance_spread, .naive_spread, .naive_bias (N,)
+    repeat_seed(seed, r) -> int                                        the seed of its run r (to share its draws)
     evaluate(model, x, k=5000, progress=None) -> dict                 the numbers `python -m explorer evaluate` prints
 elbo (for the pages: plain floats and CPU arrays)
     bound_terms(model, x (1, C, H, W), samples, seed) -> dict        "recon", "kl", "elbo" of one image, seeded
@@ -46,7 +48,7 @@ from .elbo import bound_terms, mean_kl_per_dim, posterior_draws
 from .latent_use import ACTIVE_RULE, ALIVE_KL, ALIVE_RULE, ActiveUnits, active_units, alive, count_alive
 from .likelihood import (LogLikelihood, estimate_log_likelihood, log_likelihood, log_likelihood_with_weights,
                          log_weights, naive_log_likelihood)
-from .report import EstimatorComparison, compare_estimators, evaluate
+from .report import EstimatorComparison, compare_estimators, evaluate, repeat_seed
 from .spread import Bands, estimate_bands, repeats_for, running_estimates
 
 __all__ = [

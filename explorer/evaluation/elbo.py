@@ -15,12 +15,14 @@ from ..objectives import gaussian_kl_per_dim, objective
 def bound_terms(model: LatentModel, x: torch.Tensor, samples: int = 64, seed: int = 0) -> dict[str, float]:
     """ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)) for one image (1, C, H, W), in nats: the KL in closed
     form (Kingma & Welling 2014, app. B), the reconstruction term averaged over `samples` draws of z.
-    For an AE the "reconstruction" is log p(x|z) at the code and there is no KL."""
+    For an AE the "reconstruction" is log p(x|z) at the code and there is no KL. "elbo_se": the Monte Carlo
+    standard error of the ELBO (the reconstruction term's; the closed-form KL has none), NaN for one draw."""
     dev = next(model.parameters()).device
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)  # the same numbers on every rerun, without touching the global stream
         t = objective(model, x.to(dev), samples=samples if model.is_variational else 1)
-    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.bound.item()}  # iwae_k = 1: the ELBO
+    se = t.recon_se.item() if t.recon_se is not None else (0.0 if not model.is_variational else float("nan"))
+    return {"recon": t.recon.item(), "kl": t.kl.item(), "elbo": t.bound.item(), "elbo_se": se}  # iwae_k = 1
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
+from ..distributions import PointMass
 from ..objectives import gaussian_kl_per_dim
 from .likelihood import _eval_mode
 from .sampling import normal_params
@@ -52,7 +53,7 @@ class ActiveUnits:
 
     variance: Tensor  # (D,) Var_x of the posterior mean
     active: Tensor  # (D,) bool
-    kl_per_dim: Tensor  # (D,) mean over x of KL(q(z_d|x) || p(z_d)), nats
+    kl_per_dim: Tensor | None  # (D,) mean over x of KL(q(z_d|x) || p(z_d)), nats; None for an AE's point mass
     threshold: float
 
     @property
@@ -60,9 +61,10 @@ class ActiveUnits:
         return int(self.active.sum())
 
     @property
-    def alive(self) -> list[bool]:
-        """The other rule, on the same examples: mean KL above ALIVE_KL (see the module docstring)."""
-        return alive(self.kl_per_dim)
+    def alive(self) -> list[bool] | None:
+        """The other rule, on the same examples: mean KL above ALIVE_KL (see the module docstring); None for
+        an AE, whose point-mass code has no KL to a prior."""
+        return None if self.kl_per_dim is None else alive(self.kl_per_dim)
 
     @property
     def collapsed(self) -> bool:
@@ -77,17 +79,19 @@ class ActiveUnits:
 
 
 def active_units(model, x: Tensor, *, threshold: float = ACTIVE_VARIANCE, batch_size: int = 1000) -> ActiveUnits:
-    """Active units and per-dimension KL over the examples x."""
+    """Active units and per-dimension KL over the examples x. The rule needs only E_q[z|x], so an AE's or a
+    DAE's code (a point mass) has active units too; its kl_per_dim is None (a point mass has no KL to p(z))."""
     means, kls = [], []
     with _eval_mode(model), torch.no_grad():
-        prior = model.prior
         for i in range(0, len(x), batch_size):
             q = model.encode(x[i:i + batch_size])
             means.append(q.mean.reshape(q.mean.shape[0], -1))
-            kls.append(_kl_per_dim(q, prior))
+            if not isinstance(q, PointMass):
+                kls.append(_kl_per_dim(q, model.prior))
     mu = torch.cat(means)
     var = mu.var(0) if len(mu) > 1 else torch.zeros_like(mu[0])
-    return ActiveUnits(var, var > threshold, torch.cat(kls).mean(0), threshold)
+    kl = torch.cat(kls).mean(0) if kls else None
+    return ActiveUnits(var, var > threshold, kl, threshold)
 
 
 def _kl_per_dim(q, prior, samples: int = 100) -> Tensor:

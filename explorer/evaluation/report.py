@@ -37,12 +37,17 @@ class EstimatorComparison:
         return self.naive.mean(0) - self.importance.mean(0)
 
 
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of compare_estimators' run number `repeat`; another estimate can share its draws."""
+    return mix_seed(seed, ESTIMATE_REPEAT, repeat)
+
+
 def compare_estimators(model, x: Tensor, k: int = 1000, *, repeats: int = 10, seed: int = 0,
                        max_rows: int | None = None) -> EstimatorComparison:
     """Why naive Monte Carlo fails: its spread and bias against importance sampling, same k, same x."""
     if repeats < 2:
         raise ValueError("repeats must be at least 2")
-    seeds = [mix_seed(seed, ESTIMATE_REPEAT, r) for r in range(repeats)]  # seed + r would share runs with seed + 1
+    seeds = [repeat_seed(seed, r) for r in range(repeats)]  # seed + r would share runs with seed + 1
     runs = {p: [log_likelihood(model, x, k, proposal=p, seed=s, max_rows=max_rows) for s in seeds]
             for p in ("posterior", "prior")}
     est = {p: torch.stack([r.estimate for r in rs]) for p, rs in runs.items()}
@@ -69,7 +74,7 @@ def evaluate(model, x: Tensor, k: int = 5000, *, seed: int = 0, max_rows: int | 
         "mean_ess": ll.ess.mean().item(),
         "active_units": au.count,
         "latent_dim": len(au.active),
-        "kl_per_dim": au.kl_per_dim.tolist(),
+        "kl_per_dim": None if au.kl_per_dim is None else au.kl_per_dim.tolist(),
         "collapse_warning": au.warning,
         "k": k,
         "n": n,

@@ -196,7 +196,7 @@ class TrainingJob:
             self.data, self.trainer, self.ref = data, trainer, ref
             self._notes = list(data.notes)
             self._description = f"{trainer.model.describe()} · {data.name}, {len(data.train_x):,} training images"
-            self._unit = unit_of(ref.pixels, trainer.model.config.likelihood).key
+            self._unit = unit_of(ref.pixels, trainer.model.config.likelihood, ref.levels).key
             self._epochs = [dict(e) for e in trainer.history["epochs"]]
             self._progress = float(trainer.state["epoch"])
         latent_map = self._live.at_epoch(trainer.model, int(trainer.state["epoch"]))  # before any (further) training

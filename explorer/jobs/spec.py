@@ -48,7 +48,8 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
         config = TrainConfig.from_dict(tc)
         named = ckpt.dataset if ckpt.dataset.name else replace(ckpt.dataset, name=spec.dataset)
         data = named.load_training(spec.data_dir, spec.download)
-        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed)
+        ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed,
+                                      model.levels)
     else:
         data = load_training_data(spec.dataset, spec.data_dir, spec.download)
         # as the CLI does: a seed gives the same initial weights (the generator is process-wide,
@@ -56,7 +57,7 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
         torch.manual_seed(spec.train.seed)
         mc = ModelConfig(image_shape=data.image_shape, **spec.model)
         ref = DatasetRef.for_training(data, spec.pixels, mc.likelihood)
-        model = build_model(mc, pixels=ref.pixels)
+        model = build_model(mc, pixels=ref.pixels, levels=ref.levels)
         config = spec.train
     trainer = Trainer(model, data, config, BatchTransform.for_model(model, ref.test_seed), optimizer_state=opt_state,
                       history=history)

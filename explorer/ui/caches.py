@@ -117,15 +117,15 @@ def test_data(model: LatentModel) -> tuple[ImageDataset | None, str]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _scored(split: str, pixels: str, seed: int) -> torch.Tensor:
-    return scored_pixels(test_set(split).test_x, pixels, seed)  # as DatasetRef.scored, cached per split
+def _scored(split: str, pixels: str, seed: int, levels: int) -> torch.Tensor:
+    return scored_pixels(test_set(split).test_x, pixels, seed, levels)  # as DatasetRef.scored, cached per split
 
 
 def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
     """Test images as the model's likelihood sees them (its DatasetRef's pixel rule and fixed noise). Every
     posterior and every number of a test image is of these; pictures for people may stay grey."""
     ref = DatasetRef.of(model)
-    return _scored(dataset, ref.pixels, ref.test_seed)
+    return _scored(dataset, ref.pixels, ref.test_seed, ref.levels)
 
 
 @st.cache_data(show_spinner="Encoding the test set…", max_entries=16)
@@ -144,4 +144,5 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
 
 @st.cache_resource(show_spinner="Fitting a Gaussian mixture to the encodings…", max_entries=16)
 def mixture(_model: LatentModel, key: str, dataset: str, n_components: int):
-    return fit_mixture(encoding(_model, key, dataset).mean, n_components)
+    enc = encoding(_model, key, dataset)
+    return fit_mixture(enc.mean, n_components, std=enc.std)  # draws from each q(z|x): the aggregate posterior

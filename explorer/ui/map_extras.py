@@ -43,7 +43,8 @@ def samples(cur: Current, data: ImageDataset) -> None:
     left.image(_samples_png(cur.model, cur.key, data.name, "prior", k, seed), width="stretch",
                caption="z ~ p(z) = N(0, I), decoded", output_format="PNG")
     right.image(_samples_png(cur.model, cur.key, data.name, "gmm", k, seed), width="stretch", output_format="PNG",
-                caption=f"z ~ a {k}-component Gaussian mixture fitted to the encoded test set, decoded")
+                caption=f"z ~ a {k}-component Gaussian mixture fitted to the aggregate posterior q(z) "
+                        "(draws z ~ q(z|x) of the test images; an AE's codes), decoded")
     if not cur.model.is_variational:
         st.info("An autoencoder was never asked to make its codes look like N(0, I), so prior samples land "
                 "where it has no data and decode to noise or blends. A mixture fitted to its codes is the "

@@ -103,11 +103,11 @@ def k_slider() -> None:
                      value=K_DEFAULT, key=kept.key("maths_k"))
 
 
-def row(tex: str, label: str, value: str, help: str | None = None) -> None:
-    """An equation and, beside it, its value for the chosen image."""
+def row(tex: str, label: str, value: str, help: str | None = None, nats: bool = True) -> None:
+    """An equation and, beside it, its value for the chosen image (nats: labelled in nats per image)."""
     left, right = st.columns([3, 1], vertical_alignment="center")
     left.latex(tex)
-    right.metric(label, value, help=help)
+    right.metric(f"{label} (nats per image)" if nats else label, value, help=help)
 
 
 cur = guards.require_model()
@@ -139,10 +139,10 @@ st.header("1. The model")
 st.markdown("A latent code z is drawn from a fixed prior; a neural decoder with weights θ turns it into a "
             f"distribution over images ({model.config.likelihood.replace('_', ' ')} pixels here).")
 row(r"p_\theta(x, z) = p(z)\,p_\theta(x \mid z), \qquad p(z) = \mathcal{N}(0, I_{%d})" % model.latent_dim,
-    "latent size D", str(model.latent_dim))
+    "latent size D", str(model.latent_dim), nats=False)
 st.markdown("What we want is the evidence log p(x), an integral over every z. For a neural decoder it has no "
             "closed form, so we bound it.")
-row(r"\log p_\theta(x) = \log \int p_\theta(x \mid z)\, p(z)\, dz", "log p(x) (estimated in §5)", f(n["log_px"]))
+row(r"\log p_\theta(x) = \log \int p_\theta(x \mid z)\, p(z)\, dz", "log p(x), estimated in §5", f(n["log_px"]))
 
 st.header("2. The evidence lower bound")
 st.markdown("Bring in an encoder q_φ(z|x) ≈ p(z|x), write the integral as an expectation under it and move "
@@ -154,7 +154,7 @@ row(r"\text{reconstruction: } \mathbb{E}_{q_\phi(z \mid x)}[\log p_\theta(x \mid
     f(n["recon"]), "averaged over 1,000 draws of z")
 row(r"\text{regulariser: } \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p(z)\big)", "KL", f(n["kl"]), "closed form, §4")
 row(r"\mathrm{ELBO} = \mathbb{E}_{q_\phi}[\log p_\theta(x \mid z)] - \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p(z)\big)",
-    "ELBO (nats)", f(n["elbo"]))
+    "ELBO", f(n["elbo"]))
 
 st.header("3. Reparameterisation")
 st.markdown("To train φ by gradient descent, the randomness is moved out of the parameters (Kingma & Welling "
@@ -162,7 +162,7 @@ st.markdown("To train φ by gradient descent, the randomness is moved out of the
             "depend on φ, so the gradient goes inside the expectation.")
 row(r"z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon, \quad \varepsilon \sim \mathcal{N}(0, I) "
     r"\;\Rightarrow\; \nabla_\phi \mathbb{E}_{q_\phi}[f(z)] = \mathbb{E}_{\varepsilon}[\nabla_\phi f(\mu_\phi + "
-    r"\sigma_\phi \odot \varepsilon)]", "mean σ of q(z|x)", f"{sigma.mean():.3f}")
+    r"\sigma_\phi \odot \varepsilon)]", "mean σ of q(z|x)", f"{sigma.mean():.3f}", nats=False)
 st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[:8].tolist()) + (" …" if model.latent_dim > 8 else "")
            + "   σ = " + ", ".join(f"{v:.3f}" for v in sigma[:8].tolist()) + (" …" if model.latent_dim > 8 else "")
            + ". The decoded draws above are z = μ + σ ⊙ ε for 8 values of ε.")
@@ -197,13 +197,14 @@ st.caption(f"Shaded: 10% to 90% of {n['runs']} independent runs of k draws each;
            "are shown above." + (f" {below[:1].upper()}{below[1:]}" if below else ""))
 
 st.header("6. The gap")
-st.markdown("What the bound misses is exactly how far q is from the true posterior:")
-gap_shown, gap_note = gap_text(n["gap"], n["gap_se"])
+st.markdown("What the bound misses is exactly how far q is from the true posterior; beside it, an estimate:")
+gap_shown, _ = gap_text(n["gap"], n["gap_se"])  # from the same draws it is never below 0: no note to give
 row(r"\log p_\theta(x) - \mathrm{ELBO} = \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x)\big) \ge 0",
-    "gap (nats)", gap_shown, f"IS estimate minus the ELBO over the same {k:,} draws; ± is the spread over "
+    "gap", gap_shown, f"IS estimate minus the ELBO over the same {k:,} draws; ± is the spread over "
                              f"{n['runs']} runs")
-if gap_note:
-    st.caption(gap_note)
+st.caption(f"An estimate of the KL, not the KL: log of the mean weight minus the mean log weight over the same "
+           f"{k:,} draws, which is never below 0 (Jensen) and is low on average at small k, as the log p(x) "
+           f"estimate is; ± is its standard deviation over {n['runs']} independent runs.")
 a = amortization(model, cur.key, image, x_eval, seed)
 elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
 star = log_px_q_star(model, cur.key, image, x_eval, seed, k)

@@ -177,10 +177,22 @@ def _card(cur: models.Current) -> None:
             rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
                          + (f", {meta['status']}" if isinstance(meta.get("status"), str) else "")))
         for k, v in metrics.items():
-            rows.append((str(k).replace("_", " "), _metric(v)))
+            rows.append((_DETAIL_NAMES.get(k, str(k).replace("_", " ")), _metric(v) + _detail_unit(k, v)))
         with st.expander("details"):
             st.text("\n".join(f"{k}: {v}" for k, v in rows))
             st.caption(plain(m.describe()))
+
+
+_DETAIL_NAMES = {"active_units": "active dimensions"}  # "units" names units of measurement, not dimensions
+_NATS = ("test_elbo", "test_recon", "test_kl", "test_gap", "test_log_likelihood", "test_log_likelihood_stderr",
+         "test_log_likelihood_std", "kl_per_dim")
+
+
+def _detail_unit(key: str, v) -> str:
+    """The unit a stored metric is in, for the card's details: nats per image, or bits/dim."""
+    if not isinstance(v, (int, float, list)) or isinstance(v, bool) or v == []:
+        return ""
+    return " nats per image" if key in _NATS else " bits/dim" if key == "test_bits_per_dim" else ""
 
 
 def _metric(v) -> str:

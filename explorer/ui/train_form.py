@@ -19,7 +19,7 @@ DEFAULT_DATASET = "mnist"  # what the app opens on (the shipped default model is
 KIND_NAMES = {"vae": "VAE", "ae": "AE", "dae": "DAE (denoising)"}
 ARCH_NAMES = {"mlp": "MLP", "conv": "conv"}
 ESTIMATOR_NAMES = {"analytic": "closed form", "mc": "Monte Carlo"}
-PIXEL_NAMES = {"auto": "auto (by decoder)", "binarized": "binarized", "dequantized": "dequantized 8-bit",
+PIXEL_NAMES = {"auto": "auto (by decoder)", "binarized": "binarized", "dequantized": "dequantized",
                "grey": "grey levels"}
 
 
@@ -75,23 +75,31 @@ def model_settings() -> dict:
 
 def objective_settings() -> dict:
     st.markdown("**Objective**")
-    return dict(
+    out = dict(
         likelihood=st.selectbox("Likelihood", LIKELIHOODS, key=kept.key("train_likelihood"),
                                 help="The decoder's p(x|z): Bernoulli pixels, or Gaussian with a fixed or a "
                                      "learned sigma."),
         pixels=st.selectbox("Pixels", CHOICES, format_func=PIXEL_NAMES.get, key=kept.key("train_pixels"),
                             help="What the likelihood scores. auto: binarized for Bernoulli (a log-probability "
-                                 "of binary images), dequantized 8-bit for Gaussian (a bound on the 8-bit "
-                                 "image's log-probability, in nats and bits/dim); grey levels give a "
+                                 "of binary images), dequantized for Gaussian (a bound on the log-probability of "
+                                 "the image's own grey levels, 256 for 8-bit images, 17 for digits, in nats and "
+                                 "bits/dim); grey levels give a "
                                  "cross-entropy or a density, not comparable with other models."),
         beta=st.number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.1, key=kept.key("train_beta")),
         warmup=st.number_input("KL warm-up (epochs)", 0.0, 1000.0, 0.0, 1.0, key=kept.key("train_warmup"),
                                help="β rises linearly from 0 over this many epochs."),
         iwae_k=st.number_input("IWAE k", 1, 1000, 1, key=kept.key("train_iwae_k"),
-                               help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only)."),
-        estimator=st.radio("KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get,
-                           horizontal=True, key=kept.key("train_estimator"),
-                           help="closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)"))
+                               help="k > 1 trains on the importance-weighted bound of Burda et al. (VAE only)."))
+    iwae = out["iwae_k"] > 1  # the IWAE bound weighs each draw's log p(z) - log q(z|x): it has no KL term
+    out["estimator"] = st.radio(
+        "KL estimator", list(ESTIMATOR_NAMES), format_func=ESTIMATOR_NAMES.get, horizontal=True,
+        key=kept.key("train_estimator"), disabled=iwae,
+        help=("No effect on an IWAE training (k > 1): its bound has no separate KL term to estimate; each "
+              "draw's log p(z) − log q(z|x) enters its weight (Burda et al. 2016)." if iwae else
+              "closed form = SGVB B; Monte Carlo = SGVB A (Kingma & Welling 2014)"))
+    if iwae:
+        st.caption("KL estimator: no effect on training with IWAE k > 1 (its bound has no KL term).")
+    return out
 
 
 def optimisation_settings() -> dict:
