@@ -2,8 +2,10 @@
 import streamlit as st
 
 from explorer import jobs
-from explorer.ui import kept, nav, present, sidebar, trainings
+from explorer.ui import kept, nav, present, runner_handoff, sidebar, trainings
 from explorer.ui.text import plain
+
+runner_handoff.install()  # a fragment's rerun waits for the last run's messages (the white page after Start)
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
                    initial_sidebar_state="collapsed" if present.presenting() else "auto")
