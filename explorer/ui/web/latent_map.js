@@ -93,7 +93,8 @@ function fitHeight(S, w) {
 
 function resize(S) {
   const sc = vxScale(S), w = Math.max(300, S.plot.clientWidth || 600), r = window.devicePixelRatio || 1;
-  if (!S.fitH || S.fitW !== window.innerWidth) { S.fitH = fitHeight(S, w); S.fitW = window.innerWidth; }
+  // fitted again when the width changes, not the window's height alone (a tall full-page screenshot)
+  if (!S.fitH || S.fitW !== w) { S.fitH = fitHeight(S, w); S.fitW = w; }
   const h = Math.min(S.fitH, S.header.height ? Infinity : w);
   for (const c of [S.base, S.over]) { c.width = w * r; c.height = h * r; c.style.width = w + "px"; c.style.height = h + "px"; }
   // a user's view keeps its centre and its px per unit; else the data is fitted afresh
