@@ -43,11 +43,10 @@ def render_z(cur: Current, z: list[float]) -> None:
     if model.is_variational:
         st.metric("log p(z) (nats)", f"{model.prior.log_prob(zt).item():.2f}", help="log N(z; 0, I)")
     st.dataframe(pd.DataFrame({"z": z}, index=[f"z{d + 1}" for d in range(len(z))]).T, width="stretch")
-    b1, b2 = st.columns(2)
-    if b1.button("Start the decoder sliders here", key="z_to_decoder"):
+    if st.button("Start the decoder sliders here", key="z_to_decoder", width="stretch"):  # one to a row: narrow
         selection.start_decoder_at_z(z)
         st.toast("The Decoder sliders page now starts from this point")
-    b2.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image)
+    st.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image, width="stretch")
 
 
 def render_drawn(cur: Current, x: torch.Tensor, caption: str) -> None:
@@ -105,15 +104,15 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
                    "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
     posterior_table(model, mu, sigma)
-    b1, b2, b3 = st.columns(3)
-    # Hand-offs to the other pages: each takes its start from the selection once.
-    if b1.button("Interpolate from here (A)", key="use_as_a"):
+    # Hand-offs to the other pages: each takes its start from the selection once. One to a row, so their
+    # words fit the narrow panel beside the map.
+    if st.button("Interpolate from here (A)", key="use_as_a", width="stretch"):
         selection.set_interpolation_end("A", index)
         st.toast(f"Image {index} is now A on the Interpolate page")
-    if b2.button("Interpolate to here (B)", key="use_as_b"):
+    if st.button("Interpolate to here (B)", key="use_as_b", width="stretch"):
         selection.set_interpolation_end("B", index)
         st.toast(f"Image {index} is now B on the Interpolate page")
-    if b3.button("Start the decoder sliders here", key="to_decoder"):
+    if st.button("Start the decoder sliders here", key="to_decoder", width="stretch"):
         selection.start_decoder_at_image(index)
         st.toast(f"The Decoder sliders page now starts from image {index}")
 

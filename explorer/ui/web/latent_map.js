@@ -124,7 +124,7 @@ function redraw(S) {
   ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
   ctx.clearRect(0, 0, S.w, S.h);
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, S.w, S.h);
-  const m = S.M, sc = S.sc, ticks = (len) => Math.max(3, Math.round(len / (90 * sc)));  // a tick per ~90 px
+  const m = S.M, sc = S.sc, ticks = (len) => Math.max(3, Math.round(len / (70 * sc)));  // a tick per ~70 px
   ctx.strokeStyle = "#e5e5e5"; ctx.fillStyle = "#555"; ctx.font = `${11 * sc}px sans-serif`; ctx.lineWidth = 1;
   for (const t of niceTicks(S.view.x0, S.view.x1, ticks(S.w - m.l - m.r))) {
     const x = sx(S, t); ctx.beginPath(); ctx.moveTo(x, m.t); ctx.lineTo(x, S.h - m.b); ctx.stroke();

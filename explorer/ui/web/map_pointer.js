@@ -60,9 +60,9 @@ function showHover(S, ev) {
 // the preview card shows while the pointer is on the map, in the top corner away from the pointer
 function placeCard(S, px, py) {
   const c = S.card, right = c.classList.contains("vx-right");
+  c.classList.add("vx-on");  // shown before it is measured: a hidden card has no size
   const under = py < c.offsetTop + c.offsetHeight + 20 && (right ? px > c.offsetLeft - 20 : px < c.offsetLeft + c.offsetWidth + 20);
   if (under) c.classList.toggle("vx-right", !right);
-  c.classList.add("vx-on");
 }
 
 function zoom(S, f, cx, cy) {
