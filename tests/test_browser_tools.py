@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,17 @@ def open_tool(page, name: str) -> None:
     page.locator(".st-key-map_tool button", has_text=name).first.click()
 
 
-def marks(page) -> dict:
-    """What the map draws now: the header's marks and the entries of its key."""
-    return page.locator(".vx-root").first.evaluate(
-        "r => ({path: (r.__map.header.path || []).length, lines: (r.__map.header.lines_latent || []).length, "
-        "key: r.__map.keyShown || []})")
+def marks(page, until: str = "true") -> dict:
+    """What the map draws now: the header's marks and the entries of its key, once the JS condition `until`
+    on its header h holds (a new payload of thousands of images takes a moment to arrive)."""
+    js = ("r => { const S = r.__map, h = S.header; return {ok: !!(" + until + "), path: (h.path || []).length, "
+          "lines: (h.lines_latent || []).length, key: S.keyShown || []}; }")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        got = page.locator(".vx-root").first.evaluate(js)
+        if got.pop("ok") or time.monotonic() > deadline:
+            return got
+        page.wait_for_timeout(200)
 
 
 def lasso(page, cx: float, cy: float, r: float, steps: int = 24) -> None:
@@ -99,13 +106,13 @@ def test_lasso_fills_the_selection_tab_and_a_vector_shows_its_strength_row(app, 
     open_tool(page, "Attribute vector")
     expect(page.get_by_test_id("stImageCaption").filter(has_text="+2.0")).to_be_visible(timeout=TIMEOUT_MS)
     wait_idle(page)
-    got = marks(page)
+    got = marks(page, "(h.path || []).length > 0")
     assert got["path"] == 18 and got["lines"] == 0  # nine strengths, x and y each; no neighbour lines
     assert got["key"] == ["attribute vector, strength −2 … +2 (ring: +2)"]
     open_tool(page, "Neighbours")
     expect(page.get_by_text("Euclidean distance between posterior means")).to_be_visible()
     wait_idle(page)
-    got = marks(page)
+    got = marks(page, "(h.lines_latent || []).length > 0")
     assert got["lines"] == 8 * 4 and got["path"] == 0
     assert got["key"] == ["latent neighbours (nearest codes)", "pixel neighbours (nearest images)"]
     base.shot(page, "map-neighbours")
