@@ -12,7 +12,6 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.browser_harness import (REPO, VIEWPORT, AppServer, image_src, launch, missing_browser, plot_last_x,
@@ -198,53 +197,6 @@ def test_clicking_the_map_picks_the_nearest_dot(app: AppServer, page) -> None:
     expect(page.get_by_text("mean of p(x | z) at the clicked point")).to_be_visible(timeout=TIMEOUT_MS)
     wait_idle(page)
     shot(page, "map-z", docs=False)
-
-
-def px_per_unit(page) -> tuple[float, float]:
-    """The map's CSS px per unit of z across and up, fitted to where the page draws its dots (a 2-D latent:
-    a dot's map coordinates are its z)."""
-    got = page.locator(".vx-root").first.evaluate("r => ({xy: r.__map.screenCoords(), z: Array.from(r.__map.coords)})")
-    xy, z = np.asarray(got["xy"]), np.asarray(got["z"]).reshape(-1, 2)
-    kx, ky = np.polyfit(z[:, 0], xy[:, 0], 1)[0], -np.polyfit(z[:, 1], xy[:, 1], 1)[0]  # screen y grows down
-    return float(kx), float(ky)
-
-
-def unit_circle_aspect(page) -> float:
-    """Width over height of the unit circle of z as the page draws it (1: a circle)."""
-    kx, ky = px_per_unit(page)
-    t = np.linspace(0, 2 * np.pi, 73)
-    x, y = kx * np.cos(t), -ky * np.sin(t)
-    return float(np.ptp(x) / np.ptp(y))
-
-
-def test_the_map_takes_the_page_with_equal_axes_above_the_fold(app: AppServer, browser) -> None:
-    """At 1400x900 the map is at least 700 px wide, its canvas (axes included) ends above the fold, and a
-    circle in z is a circle on screen, after a zoom and a resize too; presenter mode makes it larger."""
-    sizes = {}
-    for query in ("", "?present=1"):
-        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-        ctx.set_default_timeout(TIMEOUT_MS)
-        page = ctx.new_page()
-        try:
-            open_page(page, app, query, ".vx-root[data-ready='1']")
-            page.wait_for_timeout(800)  # a late rerun can still move the map
-            box = sizes[query] = page.locator(".vx-base").first.bounding_box()
-            assert unit_circle_aspect(page) == pytest.approx(1, rel=0.02)
-            if query:
-                continue
-            assert box["width"] >= 700, box
-            assert box["y"] + box["height"] <= 900, box
-            assert page.locator(".vx-info").first.bounding_box()["x"] < box["x"] + box["width"]  # not beside it
-            page.locator(".vx-btn").filter(has_text=re.compile(r"^\+$")).first.click()
-            assert unit_circle_aspect(page) == pytest.approx(1, rel=0.02)
-            page.set_viewport_size({"width": 1920, "height": 1080})
-            page.wait_for_timeout(800)
-            assert page.locator(".vx-base").first.bounding_box()["width"] > box["width"]
-            assert unit_circle_aspect(page) == pytest.approx(1, rel=0.02)
-        finally:
-            ctx.close()
-    normal, big = sizes[""], sizes["?present=1"]
-    assert big["width"] > normal["width"] and big["height"] >= normal["height"], (normal, big)
 
 
 def test_drawing_moves_its_point_on_the_map_and_use_it_hands_it_over(app: AppServer, page) -> None:
