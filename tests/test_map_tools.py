@@ -126,7 +126,7 @@ def test_the_maps_marks_follow_the_open_tool_and_a_new_choice_clears_them(app) -
     ok(app.run())
     header = map_payload(app)[0]
     assert header["selected_xy"] == pytest.approx([0.5, -0.5]) and "lines_latent" not in header
-    assert any("The choice is a point, not a test image" in m.value for m in app.main.info)
+    assert any("The choice is a clicked z or your drawing, not a test image" in m.value for m in app.main.info)
     open_tool(app, "Attribute vector")
     assert "path" not in map_payload(app)[0]
 

@@ -28,7 +28,8 @@ def tools(cur: Current, data: ImageDataset, md: mapview.MapData, index: int | No
     elif tool == "Analogy":
         map_vectors.analogy_panel(cur, data, md, index if index is not None else 0)
     elif index is None:
-        st.info(f"The choice is a point, not a test image: click a dot (or type its index) for the {tool.lower()}.")
+        st.info(f"The choice is a clicked z or your drawing, not a test image: click a dot (or type its "
+                f"index) for the {tool.lower()}.")
     elif tool == "Neighbours":
         marks.update(map_tools.neighbours_panel(cur, data, md, index, (star[0], star[1]) if star else None))
     else:
