@@ -284,6 +284,7 @@ def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, p
     while len(decoded) < 3 and time.monotonic() < deadline and progress_text(page).startswith("Training"):
         decoded.add(tuple(round(v, 6) for v in live.evaluate("r => r.__map.decodeAt([0.5, -0.5])")))
         page.wait_for_timeout(500)
+    page.locator(".vx-over").first.scroll_into_view_if_needed()  # the map's middle may be below the fold
     box = page.locator(".vx-over").first.bounding_box()
     hover_before = int(live.get_attribute("data-decodes") or 0)
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

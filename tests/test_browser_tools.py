@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,24 @@ def app(trained_dir: Path):
         server.stop()
 
 
+def open_tool(page, name: str) -> None:
+    """A button of the tool picker under the map."""
+    page.locator(".st-key-map_tool button", has_text=name).first.click()
+
+
+def marks(page, until: str = "true") -> dict:
+    """What the map draws now: the header's marks and the entries of its key, once the JS condition `until`
+    on its header h holds (a new payload of thousands of images takes a moment to arrive)."""
+    js = ("r => { const S = r.__map, h = S.header; return {ok: !!(" + until + "), path: (h.path || []).length, "
+          "lines: (h.lines_latent || []).length, key: S.keyShown || []}; }")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        got = page.locator(".vx-root").first.evaluate(js)
+        if got.pop("ok") or time.monotonic() > deadline:
+            return got
+        page.wait_for_timeout(200)
+
+
 def lasso(page, cx: float, cy: float, r: float, steps: int = 24) -> None:
     """Draw a closed loop of radius r around (cx, cy) with the lasso tool."""
     page.locator(".vx-tool[data-tool='lasso']").first.click()
@@ -70,7 +89,7 @@ def test_lasso_fills_the_selection_tab_and_a_vector_shows_its_strength_row(app, 
     d2 = [(box["x"] + x - cx) ** 2 + (box["y"] + y - cy) ** 2 for x, y in pts]
     well_in, near = sum(d < (r * 0.95) ** 2 for d in d2), sum(d < (r * 1.01) ** 2 for d in d2)
     assert 0 < well_in <= inside <= near, (well_in, inside, near)  # the loop's dots, and none far outside it
-    page.get_by_role("tab", name="Selection").click()
+    open_tool(page, "Selection")
     expect(page.get_by_text(f"{inside:,} images selected")).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text("their mean code, decoded")).to_be_visible()
     wait_idle(page)
@@ -81,16 +100,21 @@ def test_lasso_fills_the_selection_tab_and_a_vector_shows_its_strength_row(app, 
     page.mouse.move(box["x"] + x, box["y"] + y)
     expect(page.locator(".vx-tip").first).to_be_visible()
     expect(page.locator(".vx-tip").first).to_contain_text("image 0 · label")
-    page.locator(".stTabs").first.scroll_into_view_if_needed()
+    page.locator(".st-key-map_tool").first.scroll_into_view_if_needed()
     base.shot(page, "map-selection")
-    page.get_by_role("tab", name="Attribute vector").click()
+    assert marks(page) == {"path": 0, "lines": 0, "key": []}  # no tool of lines or paths is open
+    open_tool(page, "Attribute vector")
     expect(page.get_by_test_id("stImageCaption").filter(has_text="+2.0")).to_be_visible(timeout=TIMEOUT_MS)
-    path = page.locator(".vx-root").first.evaluate("r => (r.__map.header.path || []).length")
-    assert path == 18  # nine strengths, x and y each
-    page.get_by_role("tab", name="Neighbours").click()
+    wait_idle(page)
+    got = marks(page, "(h.path || []).length > 0")
+    assert got["path"] == 18 and got["lines"] == 0  # nine strengths, x and y each; no neighbour lines
+    assert got["key"] == ["attribute vector, strength −2 … +2 (ring: +2)"]
+    open_tool(page, "Neighbours")
     expect(page.get_by_text("Euclidean distance between posterior means")).to_be_visible()
-    lines = page.locator(".vx-root").first.evaluate("r => (r.__map.header.lines_latent || []).length")
-    assert lines == 8 * 4
+    wait_idle(page)
+    got = marks(page, "(h.lines_latent || []).length > 0")
+    assert got["lines"] == 8 * 4 and got["path"] == 0
+    assert got["key"] == ["latent neighbours (nearest codes)", "pixel neighbours (nearest images)"]
     base.shot(page, "map-neighbours")
 
 

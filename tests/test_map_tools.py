@@ -25,7 +25,13 @@ def ends(lines) -> np.ndarray:
     return np.asarray(lines).reshape(-1, 4)
 
 
+def open_tool(at, tool: str | None):
+    """The tool picker under the map (None: no tool open)."""
+    return ok(at.segmented_control(key="map_tool").set_value(tool).run())
+
+
 def test_neighbour_lines_join_the_chosen_image_to_its_k_nearest(app) -> None:
+    open_tool(app, "Neighbours")
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
     enc, coords = codes(app), array(map_payload(app), "coords")
@@ -46,7 +52,7 @@ def test_neighbour_lines_join_the_chosen_image_to_its_k_nearest(app) -> None:
 
 def test_a_selection_is_outlined_counted_decoded_and_saved(app) -> None:
     app.session_state["map_selection"] = list(range(50))
-    ok(app.run())
+    open_tool(app, "Selection")
     header, _ = map_payload(app)
     assert header["sel"] == list(range(50))
     assert any("50 images selected" in m.value for m in app.main.markdown)
@@ -54,12 +60,16 @@ def test_a_selection_is_outlined_counted_decoded_and_saved(app) -> None:
     ok(app.text_input(key="sel_name").input("first fifty").run())
     ok(app.button(key="sel_save").click().run())
     assert app.session_state["saved_selections"]["mnist"]["first fifty"] == list(range(50))
+    open_tool(app, "Attribute vector")
     assert "selection “first fifty”" in app.selectbox(key="attr_from").options
+    assert map_payload(app)[0]["sel"] == list(range(50))  # the map's selection stays outlined with any tool
+    open_tool(app, "Selection")
     ok(app.button(key="sel_clear").click().run())
     assert "sel" not in map_payload(app)[0]
 
 
 def test_the_attribute_path_passes_through_the_image_and_ends_at_plus_two(app) -> None:
+    open_tool(app, "Attribute vector")
     ok(app.number_input(key="map_index").set_value(5).run())
     header, _ = map_payload(app)
     enc, labels = codes(app), load_test_set("mnist").test_y.numpy()
@@ -85,9 +95,40 @@ def test_highlight_and_thumbnails_reach_the_page(app) -> None:
 
 
 def test_analogy_panel_decodes_both_answers(app) -> None:
+    open_tool(app, "Analogy")
     ok(app.number_input(key="an_a").set_value(3).run())
     caps = [c for img in app.main.image for c in img.captions]
     assert "a = 3" in caps and "? linear" in caps and "? spherical" in caps
+
+
+def test_the_maps_marks_follow_the_open_tool_and_a_new_choice_clears_them(app) -> None:
+    """Neighbour lines only with Neighbours open, the attribute path only with Attribute vector; a click on
+    another dot moves them to it, a click on empty space (a chosen z) clears them."""
+    from explorer.ui import selection
+
+    open_tool(app, None)
+    ok(app.number_input(key="map_index").set_value(42).run())
+    header = map_payload(app)[0]
+    assert not {"lines_latent", "lines_pixel", "path"} & set(header)  # first open: no tool, no marks
+    header = open_tool(app, "Neighbours") and map_payload(app)[0]
+    assert header["lines_latent"] and header["lines_pixel"] and "path" not in header
+    header = open_tool(app, "Attribute vector") and map_payload(app)[0]
+    assert len(header["path"]) == 18 and not {"lines_latent", "lines_pixel"} & set(header)
+    header = open_tool(app, "Selection") and map_payload(app)[0]
+    assert not {"lines_latent", "lines_pixel", "path"} & set(header)
+    open_tool(app, "Neighbours")
+    app.session_state[selection.INDEX] = 7  # what a click on another dot does (selection.choose_index)
+    ok(app.run())
+    coords = array(map_payload(app), "coords")
+    np.testing.assert_allclose(ends(map_payload(app)[0]["lines_latent"])[:, :2], np.repeat(coords[7:8], 8, 0),
+                               atol=1e-5)
+    app.session_state[selection.Z] = [0.5, -0.5]  # what a click on empty space does (selection.choose_z)
+    ok(app.run())
+    header = map_payload(app)[0]
+    assert header["selected_xy"] == pytest.approx([0.5, -0.5]) and "lines_latent" not in header
+    assert any("The choice is a clicked z or your drawing, not a test image" in m.value for m in app.main.info)
+    open_tool(app, "Attribute vector")
+    assert "path" not in map_payload(app)[0]
 
 
 @pytest.mark.parametrize("sent, want", [({"ids": [3, 1, 3]}, [1, 3]), ({"ids": []}, []), ({"ids": [1, 10]}, None),

@@ -43,12 +43,13 @@ def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: 
 
 def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, *,
-           index_offset: int = 0, height: int = 560, widget_key: str = "latent_canvas",
+           index_offset: int = 0, height: int = 0, widget_key: str = "latent_canvas",
            on_pick=lambda: None, marks: dict | None = None, thumbs: tuple[str, np.ndarray] | None = None,
            on_select=lambda: None) -> None:
     """Mount the map. A click calls on_pick before the rerun it causes; read it there with clean_pick on
     st.session_state[widget_key].pick ({"index": i} or {"z": [...]}). A box or lasso calls on_select
-    (st.session_state[widget_key].select: {"ids": [...]}). thumbs: (a key naming them, the images)."""
+    (st.session_state[widget_key].select: {"ids": [...]}). thumbs: (a key naming them, the images). height: the
+    canvas's in CSS px, or 0 to fit the window below the map's top (the page fits it, equal scales on both axes)."""
     blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels, np.asarray(mu, np.float32),
                    selected, index_offset, height, marks, *(thumbs or ("", None)))
     mount(blob, widget_key, on_pick, on_select)

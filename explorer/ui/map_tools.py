@@ -38,6 +38,12 @@ def take_plotly_selection(chart_key: str, n: int) -> None:
         st.session_state[SELECTION] = list(ids)
 
 
+def selection_marks(n: int) -> dict:
+    """The selection outlined on the map, whichever tool is open: it was drawn on the map, not in a tool."""
+    ids = selection(n)
+    return {"sel": [int(i) for i in ids]} if ids else {}
+
+
 def selection(n: int) -> list[int]:
     ids = st.session_state.get(SELECTION) or []
     return [i for i in ids if 0 <= i < n]
@@ -47,13 +53,21 @@ def saved(dataset: str) -> dict[str, list[int]]:
     return st.session_state.setdefault(SAVED, {}).setdefault(dataset, {})
 
 
+HIGHLIGHT = "map_highlight"
+
+
+def highlighted() -> list[int]:
+    """The labels highlight() keeps bright (the map's fragment reads them; the picker sits above it)."""
+    return [int(v) for v in st.session_state.get(HIGHLIGHT) or []]
+
+
 def highlight(data: ImageDataset) -> list[int]:
     """Labels to keep bright on the map; the rest fade."""
     if data.test_y is None:
         return []
     labels = sorted(int(v) for v in torch.unique(data.test_y))
     names = data.classes or [str(v) for v in labels]
-    picked = st.multiselect("Highlight labels (the rest fade)", labels, key="map_highlight",
+    picked = st.multiselect("Highlight labels (the rest fade)", labels, key=HIGHLIGHT,
                             format_func=lambda v: names[v] if v < len(names) else str(v))
     return [int(v) for v in picked]
 
@@ -125,7 +139,7 @@ def selection_panel(cur: Current, data: ImageDataset, md: mapview.MapData) -> di
     c3.button("Clear the selection", key="sel_clear", on_click=lambda: st.session_state.update({SELECTION: []}))
     if saved(data.name):
         st.caption("Saved: " + ", ".join(f"{k} ({len(v)})" for k, v in saved(data.name).items()))
-    return {"sel": [int(i) for i in ids]}
+    return {}
 
 
 def _save(dataset: str, name: str, ids: list[int]) -> None:

@@ -14,6 +14,9 @@ from explorer.ui.models import Current
 from explorer.ui.text import plain
 
 MAP_KEY = "latent_map"
+# this page only: less empty margin around the main block, so the map gets the width and the fold's height
+_TIGHT = ("<style>.stMainBlockContainer { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }"
+          "</style>")
 CANVAS_KEY = "latent_canvas"
 
 
@@ -77,10 +80,12 @@ def map_and_choice(cur: Current, data, method: str, n: int) -> None:
     chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
     if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
         sel, chosen_z = clicked, None
-    left, right = st.columns([3, 2])
-    marks = map_projector.tabs(cur, data, md, sel, selected_mark(md, sel))  # drawn below the map, read first
+    left, right = st.columns([5, 2], gap="small")  # the map takes the page; the chosen point beside it
+    image = chosen_z is None and not selection.shows_drawing()  # the tools work from a chosen test image
+    marks = map_projector.tools(cur, data, md, sel if image else None,  # drawn below the map, read first
+                                selected_mark(md, sel) if image else None)
     with left:
-        marks["highlight"] = map_tools.highlight(data)
+        marks["highlight"] = map_tools.highlighted()
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
             mapview.set_points_drawn(md.n)
@@ -91,18 +96,23 @@ def map_and_choice(cur: Current, data, method: str, n: int) -> None:
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
                        "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
-                       "hides labels. “box” and “lasso” select points for the Selection tab below.")
+                       "hides labels. “box” and “lasso” select points for the Selection tool below.")
             x_title, y_title = md.proj.axis_titles()
-            st.caption(f"Axes: {x_title} across, {y_title} up." + _class_note(data))
+            st.caption(f"Axes: {x_title} across, {y_title} up, one unit as long on both." + _class_note(data))
         else:
             st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it, or "
-                       "use the box or lasso in the chart's toolbar to select points for the Selection tab.")
+                       "use the box or lasso in the chart's toolbar to select points for the Selection tool.")
             mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key,
                                      modes=("points", "box", "lasso"))
         if not md.proj.inductive:
             st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
     with right:
-        chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
+        _beside(cur, data, md, sel, chosen_z)
+
+
+def _beside(cur: Current, data, md: mapview.MapData, sel: int, chosen_z: list[float] | None) -> None:
+    """Beside the map: the chosen point, the drawing pad and the 3-D view."""
+    chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
     with view3d:
         map_3d.render(cur, data, md, sel)
     with draw:
@@ -111,6 +121,7 @@ def map_and_choice(cur: Current, data, method: str, n: int) -> None:
                    "and to the Interpolate and maths pages.")
         if draw_panel.render(cur, data) is not None:
             selection.show_drawing()
+            st.rerun(scope="fragment")  # the map above was drawn with the old choice's marks: draw it again
     with chosen:
         if st.session_state.get("map_index") != sel:
             st.session_state["map_index"] = sel  # a click on the map moves the index box too
@@ -143,7 +154,12 @@ if data.test_from:  # trained on the first test images (MNIST without its traini
 st.caption(f"**{plain(cur.name)}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
            "coloured by its label. The model runs in this page: point anywhere and see what it decodes there.")
 
-method, n = mapview.controls(cur, len(data.test_x), "map")
+st.html(_TIGHT)
+controls, highlight = st.columns([5, 2], gap="small")
+with controls:
+    method, n = mapview.controls(cur, len(data.test_x), "map")
+with highlight:
+    map_tools.highlight(data)
 map_and_choice(cur, data, method, n)
 
 g_left, _ = st.columns([2, 3])

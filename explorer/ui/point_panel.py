@@ -43,8 +43,7 @@ def render_z(cur: Current, z: list[float]) -> None:
     if model.is_variational:
         st.metric("log p(z) (nats)", f"{model.prior.log_prob(zt).item():.2f}", help="log N(z; 0, I)")
     st.dataframe(pd.DataFrame({"z": z}, index=[f"z{d + 1}" for d in range(len(z))]).T, width="stretch")
-    # one button a row: the panel is a third of the page, too narrow for two of these labels side by side
-    if st.button("Start the decoder sliders here", key="z_to_decoder", width="stretch"):
+    if st.button("Start the decoder sliders here", key="z_to_decoder", width="stretch"):  # one to a row: narrow
         selection.start_decoder_at_z(z)
         st.toast("The Decoder sliders page now starts from this point")
     st.button("Back to the chosen image", key="z_back", on_click=selection.back_to_image, width="stretch")
@@ -92,27 +91,25 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
     n = numbers(model, cur.key, data.name, index)
     if model.is_variational:
-        m1, m2, m3 = st.columns(3)
+        m1, m2 = st.columns(2)  # two, not three: the panel beside the map is narrow
         m1.metric("ELBO (nats per image)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
         m2.metric("log p(x) (nats per image)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
-        m3.metric("gap (nats per image)", f"{n['log_px'] - n['elbo']:.2f}",
-                  help="log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) ≥ 0, up to Monte Carlo error")
         note = (f"μ, σ and the numbers ({model_unit(model).label}) are of the test image as the likelihood "
                 "sees it (the picture shows its grey levels).")
-        st.caption(f"reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats per image; log p(x) standard error "
-                   f"±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
+        st.caption(f"gap log p(x) − ELBO {n['log_px'] - n['elbo']:.2f} nats per image (= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to "
+                   f"Monte Carlo error); reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats per image; log p(x) "
+                   f"standard error ±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
     else:
         st.metric("log p(x | z = code) (nats per image)", f"{n['recon']:.2f}")
         st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
                    "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
     posterior_table(model, mu, sigma)
-    # Hand-offs to the other pages: each takes its start from the selection once. Two a row at most: three
-    # labels in a third of a 1400-pixel window were cut to "Interpolate f…".
-    b1, b2 = st.columns(2)
-    if b1.button("Interpolate from here", key="use_as_a", width="stretch", help="This image becomes A"):
+    # Hand-offs to the other pages: each takes its start from the selection once. One to a row, so their
+    # words fit the narrow panel beside the map.
+    if st.button("Interpolate from here (A)", key="use_as_a", width="stretch"):
         selection.set_interpolation_end("A", index)
         st.toast(f"Image {index} is now A on the Interpolate page")
-    if b2.button("Interpolate to here", key="use_as_b", width="stretch", help="This image becomes B"):
+    if st.button("Interpolate to here (B)", key="use_as_b", width="stretch"):
         selection.set_interpolation_end("B", index)
         st.toast(f"Image {index} is now B on the Interpolate page")
     if st.button("Start the decoder sliders here", key="to_decoder", width="stretch"):

@@ -12,21 +12,23 @@ function build(root) {
   const el = (tag, cls, parent = root) => { const e = document.createElement(tag); e.className = cls; parent.appendChild(e); return e; };
   const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [], shown: [] }, decodes: 0, drawn: null };
   const wrap = el("div", "vx-wrap");
-  const plot = el("div", "vx-plot", wrap);
-  S.base = el("canvas", "vx-base", plot); S.over = el("canvas", "vx-over", plot);
-  const tools = el("div", "vx-tools", plot);
+  const bar = el("div", "vx-bar", wrap);  // the legend and the tools sit above the map, off its data
+  S.legend = el("div", "vx-legend", bar);
+  const tools = el("div", "vx-tools", bar);
   for (const [label, f] of [["+", () => zoom(S, 1 / 1.5)], ["−", () => zoom(S, 1.5)], ["reset", () => reset(S)], ["PNG", () => savePng(S)]]) {
     const b = el("button", "vx-btn", tools); b.textContent = label; b.onclick = f;
   }
-  const side = el("div", "vx-side", wrap);
-  S.preview = el("canvas", "vx-preview", side);
-  S.info = el("div", "vx-info", side);
-  S.legend = el("div", "vx-legend", side);
+  S.plot = el("div", "vx-plot", wrap);
+  S.base = el("canvas", "vx-base", S.plot); S.over = el("canvas", "vx-over", S.plot);
+  S.card = el("div", "vx-card", S.plot);  // the decoded preview floats over the map while the pointer is on it
+  S.preview = el("canvas", "vx-preview", S.card);
+  S.info = el("div", "vx-info", wrap);
   S.info.textContent = "Point at the map: the decoder draws the image there.";
   addSelectTools(S, tools);
   // for tests and benchmarks: where each dot is on screen (CSS px, relative to the map canvas)
   S.decodeAt = (z) => Array.from(VAENet.decode(S.model, z));  // the page's current decoder at a fixed z
   S.screenCoords = () => Array.from({ length: S.n }, (_, i) => [sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1])]);
+  S.toScreen = (x, y) => [sx(S, x), sy(S, y)];  // the page's own map -> CSS px transform
   attach(S);
   return S;
 }
@@ -76,36 +78,63 @@ function bounds(S) {
   return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
 }
 
-const M = { l: 44, r: 10, t: 10, b: 28 };  // plot margins, CSS px
+const M0 = { l: 44, r: 10, t: 10, b: 28 };  // plot margins at scale 1, CSS px
+const vxScale = (S) => parseFloat(getComputedStyle(S.root).getPropertyValue("--vx-scale")) || 1;  // presenter: 2
+
+// the map's height: the header's, or (0) the window below the map's top, so the map and its axes sit above
+// the fold; never taller than wide, and in presenter mode never below 0.7 of its width
+function fitHeight(S, w) {
+  if (S.header.height) return S.header.height;
+  let top = S.plot.getBoundingClientRect().top;
+  for (let e = S.plot; e; e = e.parentElement || (e.getRootNode && e.getRootNode().host)) top += e.scrollTop || 0;
+  const h = window.innerHeight - top - S.info.offsetHeight - 16, sc = vxScale(S);
+  return Math.round(Math.min(w, Math.max(320, h, sc > 1 ? 0.7 * w : 0)));
+}
+
 function resize(S) {
-  const w = Math.max(300, S.base.parentElement.clientWidth || 600), h = S.header.height || 560, r = window.devicePixelRatio || 1;
+  const sc = vxScale(S), w = Math.max(300, S.plot.clientWidth || 600), r = window.devicePixelRatio || 1;
+  // fitted again when the width changes, not the window's height alone (a tall full-page screenshot)
+  if (!S.fitH || S.fitW !== w) { S.fitH = fitHeight(S, w); S.fitW = w; }
+  const h = Math.min(S.fitH, S.header.height ? Infinity : w);
   for (const c of [S.base, S.over]) { c.width = w * r; c.height = h * r; c.style.width = w + "px"; c.style.height = h + "px"; }
-  S.w = w; S.h = h; S.r = r;
+  // a user's view keeps its centre and its px per unit; else the data is fitted afresh
+  const k = S.view && S.userView ? (S.w - S.M.l - S.M.r) / (S.view.x1 - S.view.x0) : 0;
+  S.w = w; S.h = h; S.r = r; S.sc = sc;
+  S.M = { l: M0.l * sc, r: M0.r * sc, t: M0.t * sc, b: M0.b * sc };
+  S.view = k ? equalize(S, S.view, k) : null;
   redraw(S);
 }
 
+// pad the shorter range so one unit of the map is as many px across as up (k: keep this px per unit)
+function equalize(S, v, k = 0) {
+  const W = S.w - S.M.l - S.M.r, H = S.h - S.M.t - S.M.b, cx = (v.x0 + v.x1) / 2, cy = (v.y0 + v.y1) / 2;
+  k = k || Math.min(W / (v.x1 - v.x0), H / (v.y1 - v.y0));
+  return { x0: cx - W / k / 2, x1: cx + W / k / 2, y0: cy - H / k / 2, y1: cy + H / k / 2 };
+}
+
 // map <-> screen (CSS px)
-const sx = (S, x) => M.l + ((x - S.view.x0) / (S.view.x1 - S.view.x0)) * (S.w - M.l - M.r);
-const sy = (S, y) => S.h - M.b - ((y - S.view.y0) / (S.view.y1 - S.view.y0)) * (S.h - M.t - M.b);
-const mx = (S, px) => S.view.x0 + ((px - M.l) / (S.w - M.l - M.r)) * (S.view.x1 - S.view.x0);
-const my = (S, py) => S.view.y0 + ((S.h - M.b - py) / (S.h - M.t - M.b)) * (S.view.y1 - S.view.y0);
+const sx = (S, x) => S.M.l + ((x - S.view.x0) / (S.view.x1 - S.view.x0)) * (S.w - S.M.l - S.M.r);
+const sy = (S, y) => S.h - S.M.b - ((y - S.view.y0) / (S.view.y1 - S.view.y0)) * (S.h - S.M.t - S.M.b);
+const mx = (S, px) => S.view.x0 + ((px - S.M.l) / (S.w - S.M.l - S.M.r)) * (S.view.x1 - S.view.x0);
+const my = (S, py) => S.view.y0 + ((S.h - S.M.b - py) / (S.h - S.M.t - S.M.b)) * (S.view.y1 - S.view.y0);
 
 function redraw(S) {
-  if (!S.view) S.view = bounds(S);
+  if (!S.view) S.view = equalize(S, bounds(S));
   const ctx = S.base.getContext("2d");
   ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
   ctx.clearRect(0, 0, S.w, S.h);
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, S.w, S.h);
-  ctx.strokeStyle = "#e5e5e5"; ctx.fillStyle = "#555"; ctx.font = "11px sans-serif"; ctx.lineWidth = 1;
-  for (const t of niceTicks(S.view.x0, S.view.x1, 6)) {
-    const x = sx(S, t); ctx.beginPath(); ctx.moveTo(x, M.t); ctx.lineTo(x, S.h - M.b); ctx.stroke();
-    ctx.textAlign = "center"; ctx.fillText(+t.toPrecision(4), x, S.h - M.b + 14);
+  const m = S.M, sc = S.sc, ticks = (len) => Math.max(3, Math.round(len / (70 * sc)));  // a tick per ~70 px
+  ctx.strokeStyle = "#e5e5e5"; ctx.fillStyle = "#555"; ctx.font = `${11 * sc}px sans-serif`; ctx.lineWidth = 1;
+  for (const t of niceTicks(S.view.x0, S.view.x1, ticks(S.w - m.l - m.r))) {
+    const x = sx(S, t); ctx.beginPath(); ctx.moveTo(x, m.t); ctx.lineTo(x, S.h - m.b); ctx.stroke();
+    ctx.textAlign = "center"; ctx.fillText(+t.toPrecision(4), x, S.h - m.b + 14 * sc);
   }
-  for (const t of niceTicks(S.view.y0, S.view.y1, 6)) {
-    const y = sy(S, t); ctx.beginPath(); ctx.moveTo(M.l, y); ctx.lineTo(S.w - M.r, y); ctx.stroke();
-    ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), M.l - 4, y + 4);
+  for (const t of niceTicks(S.view.y0, S.view.y1, ticks(S.h - m.t - m.b))) {
+    const y = sy(S, t); ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(S.w - m.r, y); ctx.stroke();
+    ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), m.l - 4 * sc, y + 4 * sc);
   }
-  ctx.save(); ctx.beginPath(); ctx.rect(M.l, M.t, S.w - M.l - M.r, S.h - M.t - M.b); ctx.clip();
+  ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, S.w - m.l - m.r, S.h - m.t - m.b); ctx.clip();
   for (let i = 0; i < S.n; i++) {
     const lab = S.labels[i];
     if (S.hidden.has(lab)) continue;
@@ -122,7 +151,7 @@ function overlay(S) {
   ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
   ctx.clearRect(0, 0, S.w, S.h);
   drawMarks(S, ctx);
-  const kx = (S.w - M.l - M.r) / (S.view.x1 - S.view.x0), ky = (S.h - M.t - M.b) / (S.view.y1 - S.view.y0);
+  const kx = (S.w - S.M.l - S.M.r) / (S.view.x1 - S.view.x0), ky = (S.h - S.M.t - S.M.b) / (S.view.y1 - S.view.y0);
   const mark = (xy, cov, color, shape) => {
     const x = sx(S, xy[0]), y = sy(S, xy[1]);
     ctx.strokeStyle = color; ctx.lineWidth = 1.5;
@@ -165,6 +194,6 @@ export default function (component) {
   // (re)attached on every render and detached by its cleanup: safe if Streamlit calls a cleanup early
   document.removeEventListener("vaex:drawn", S.onDrawn);
   document.addEventListener("vaex:drawn", S.onDrawn);
-  S.observer.observe(S.base.parentElement);
+  S.observer.observe(S.plot);
   return () => { document.removeEventListener("vaex:drawn", S.onDrawn); S.observer.disconnect(); };
 }

@@ -47,6 +47,7 @@ function showHover(S, ev) {
   S.info.textContent = `${what}${zs}${lp}${xy}`;
   showTip(S, near >= 0 && dist <= PICK_PX ? near : at.index, ev.px, ev.py);
   S.hover = { screen: [ev.px, ev.py], z: at.z };
+  placeCard(S, ev.px, ev.py);
   overlay(S);
   const t2 = performance.now();
   S.decodes += 1; S.root.dataset.decodes = String(S.decodes);
@@ -54,6 +55,14 @@ function showHover(S, ev) {
   keep(S.stats.decode, t1 - t0); keep(S.stats.frame, t2 - ev.t);  // frame: the event to its pixels drawn
   // shown: to the start of the next animation frame, an upper bound on when they reach the screen
   requestAnimationFrame(() => keep(S.stats.shown, performance.now() - ev.t));
+}
+
+// the preview card shows while the pointer is on the map, in the top corner away from the pointer
+function placeCard(S, px, py) {
+  const c = S.card, right = c.classList.contains("vx-right");
+  c.classList.add("vx-on");  // shown before it is measured: a hidden card has no size
+  const under = py < c.offsetTop + c.offsetHeight + 20 && (right ? px > c.offsetLeft - 20 : px < c.offsetLeft + c.offsetWidth + 20);
+  if (under) c.classList.toggle("vx-right", !right);
 }
 
 function zoom(S, f, cx, cy) {
@@ -118,7 +127,7 @@ function attach(S) {
   const endDrag = () => { drag = null; if (S.drag) { S.drag = null; overlay(S); } };  // a lost capture ends a lasso
   c.addEventListener("pointercancel", endDrag);
   c.addEventListener("lostpointercapture", endDrag);
-  c.addEventListener("pointerleave", () => { S.hover = null; S.tip.style.display = "none"; overlay(S); });
+  c.addEventListener("pointerleave", () => { S.hover = null; S.tip.style.display = "none"; S.card.classList.remove("vx-on"); overlay(S); });
   c.addEventListener("dblclick", () => { clearTimeout(clickTimer); reset(S); });
   c.addEventListener("wheel", (e) => {  // Ctrl/⌘ + wheel zooms; a plain wheel scrolls the page past the map
     if (!(e.ctrlKey || e.metaKey)) return;

@@ -67,11 +67,34 @@ function drawMarks(S, ctx) {
     const e = h.path.length - 2;
     ctx.beginPath(); ctx.arc(sx(S, h.path[e]), sy(S, h.path[e + 1]), 6, 0, 2 * Math.PI); ctx.stroke();  // +2 end
   }
+  drawKey(S, ctx);
   if (S.drag && S.drag.poly.length > 1) {
     ctx.strokeStyle = "#000"; ctx.lineWidth = 1; ctx.setLineDash([5, 4]); ctx.fillStyle = "rgba(0,0,0,0.06)";
     ctx.beginPath(); S.drag.poly.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y))); ctx.closePath();
     ctx.fill(); ctx.stroke(); ctx.setLineDash([]);
   }
+}
+
+// what the lines on the map are: one key entry per kind drawn (its own line style and words), bottom left
+const KEYS = [["lines_latent", "rgba(0,0,0,0.9)", [], "latent neighbours (nearest codes)"],
+  ["lines_pixel", "rgba(200,0,0,0.9)", [4, 3], "pixel neighbours (nearest images)"],
+  ["path", "#7a00cc", [], "attribute vector, strength −2 … +2 (ring: +2)"]];
+function drawKey(S, ctx) {
+  const sc = S.sc || 1, rows = KEYS.filter(([k]) => S.header[k] && S.header[k].length >= 4), lh = 16 * sc;
+  S.keyShown = rows.map((r) => r[3]);  // for tests: the entries the key shows now
+  if (!rows.length) return;
+  ctx.font = `${11 * sc}px sans-serif`;
+  const w = 30 * sc + Math.max(...rows.map((r) => ctx.measureText(r[3]).width)), x = S.M.l + 6 * sc;
+  const y = S.h - S.M.b - 6 * sc - rows.length * lh;
+  ctx.fillStyle = "rgba(255,255,255,0.9)"; ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
+  ctx.fillRect(x, y - 4 * sc, w + 10 * sc, rows.length * lh + 6 * sc); ctx.strokeRect(x, y - 4 * sc, w + 10 * sc, rows.length * lh + 6 * sc);
+  rows.forEach(([, color, dash, text], i) => {
+    const yy = y + i * lh + lh / 2;
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dash);
+    ctx.beginPath(); ctx.moveTo(x + 5 * sc, yy); ctx.lineTo(x + 27 * sc, yy); ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#222"; ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.fillText(text, x + 32 * sc, yy);
+  });
+  ctx.textBaseline = "alphabetic";
 }
 
 // a box or lasso gesture in screen px: start, extend, finish (the selection goes to Python)
