@@ -190,9 +190,10 @@ if st.session_state.pop("_train_go_to_map", False):
     st.switch_page("explorer/ui/page_map.py")
 
 # Fixed slots: the page's element tree has the same shape before a training, while it runs and after it, and
-# what changes is drawn inside them. A fragment's delta path (and so its id) never moves, and no path that held
-# a block in one run holds an element in the next, which Streamlit's frontend cannot apply ("'setIn' cannot be
-# called on an ElementNode": the white page a class saw right after Start).
+# what changes is drawn inside them, so a fragment's delta path (and its id) never moves. The white page after
+# Start was Streamlit dropping the end of a run (ui/runner_handoff.py fixes that); with one shape, a path that
+# held a block in the last run holds a block in this one too, so even a page that missed messages can apply
+# the next fragment's.
 notice, run_area, form_heading, form_area = st.container(), st.container(), st.container(), st.container()
 if st.session_state.pop(trainings.REATTACHED, False):
     notice.info("Your training from before the page was reloaded is here again.", icon=":material/restore:")
