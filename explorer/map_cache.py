@@ -54,6 +54,7 @@ def cached_projection(mean: np.ndarray, method: str, name: str | None,
         report(progress, 1.0, f"Read the {PROJECTIONS[method].label} map of {len(mean):,} points from the cache")
         coords = arrays.pop("coords").astype(np.float64)
         return PROJECTIONS[method].from_arrays(arrays, mean), coords
+    report(progress, 0.0, f"Fitting {PROJECTIONS[method].label} on {len(mean):,} points…")
     fitted = fit_map(mean, method, progress)
     if file:
         file_cache.save(file, {"coords": fitted.coords, **fitted.proj.to_arrays()})
