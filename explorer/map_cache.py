@@ -48,7 +48,7 @@ def cached_encoding(model: LatentModel, x: torch.Tensor, name: str | None,
 def cached_projection(mean: np.ndarray, method: str, name: str | None,
                       progress: Progress | None = None) -> tuple[Projection, np.ndarray]:
     """fit_map(mean, method): its projection and coordinates, from the file cache for a slow method."""
-    mean = np.array(mean)  # a writable copy: the shared encoding is read-only, and numba may want to write
+    mean = np.array(mean)  # a copy: the encoding is shared by every session, and a fit must not write into it
     file = f"{name}-{method}-n{len(mean)}" if name and method in ON_DISK else None
     arrays = file_cache.load(file, {"coords": (len(mean), 2)}) if file else None
     if arrays is not None:

@@ -149,13 +149,13 @@ def file_cache_name(_model: LatentModel, key: str) -> str | None:
 def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     """Posterior means and stds of the whole test set, once per model: q(z|x) of the images its ELBO and
     log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior.
-    Shared read-only by every session."""
+    One object for every session: never write into its arrays."""
     ready, enc = _ENCODINGS.peek((key, dataset))
     if ready:
         return enc
     x, name = likelihood_images(_model, dataset), file_cache_name(_model, key)
     with progress_bar() as wait:
-        return _ENCODINGS.get((key, dataset), lambda p: _read_only(cached_encoding(_model, x, name, p)), wait)
+        return _ENCODINGS.get((key, dataset), lambda p: cached_encoding(_model, x, name, p), wait)
 
 
 def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int) -> tuple[Projection, np.ndarray]:
@@ -166,12 +166,6 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
     mean, name = encoding(_model, key, dataset).mean[:n], file_cache_name(_model, key)
     with progress_bar() as wait:
         return _PROJECTIONS.get((key, dataset, method, n), lambda p: cached_projection(mean, method, name, p), wait)
-
-
-def _read_only(enc: Encoding) -> Encoding:
-    enc.mean.setflags(write=False)  # one copy for every session: nobody may write into it
-    enc.std.setflags(write=False)
-    return enc
 
 
 @st.cache_resource(show_spinner="Fitting a Gaussian mixture to the encodings…", max_entries=16)
