@@ -174,8 +174,7 @@ class UMAPProjection(Projection):
 
         n = len(X)
         first = "" if UMAPProjection.fitted_in_process else (
-            " and numba's kernels (compiled the first time on this server, up to 2 minutes; "
-            "`python -m explorer warm` does it ahead)")
+            " and numba's kernels (compiled or loaded by the first UMAP of a server, up to 2 minutes)")
         report(progress, 0.0, f"UMAP on {n:,} points: neighbour graph{first}…")
 
         def tick(epoch: int, epochs: int) -> None:
