@@ -149,3 +149,25 @@ def test_evaluate_shows_a_progress_bar_on_stderr(vae4: Path, capsys: pytest.Capt
     out, err = capsys.readouterr()
     assert "test log-likelihood" in out
     assert "359/359" in err and "img" in err  # tqdm's count of images, on stderr
+
+
+def test_the_app_reads_what_warm_wrote_and_eight_sessions_at_once_read_it_once(vae4: Path) -> None:
+    import os
+
+    from explorer.ui import caches  # Streamlit's caches in bare mode: no server, no page
+
+    assert main(["warm", "--models", str(vae4), "--projections", "tsne", "--threads", "1", "--quiet"]) == 0
+    model = load_model(vae4)
+    key = f"bundled:{vae4}:{os.path.getmtime(vae4)}:cpu"  # as the sidebar names a bundled checkpoint
+    name = caches.file_cache_name(model, key)
+    saved = file_cache.load(f"{name}-tsne-n359")
+    assert saved is not None
+    before, out = caches._PROJECTIONS.computed, []
+    threads = [threading.Thread(target=lambda: out.append(caches.projection(model, key, "digits", "tsne", 359)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(out) == 8 and caches._PROJECTIONS.computed == before + 1
+    np.testing.assert_array_equal(out[0][1], saved["coords"])  # the warmed map, not a new fit
