@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
 from .. import file_cache
 from ..checkpoint import load_checkpoint
 from ..data.ref import DatasetRef
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def warm_one(path: str, wanted: list[str], device, points: int | None, quiet: bool) -> None:
+def warm_one(path: str, wanted: list[str], device: torch.device, points: int | None, quiet: bool) -> None:
     """One checkpoint: its encoding, then each wanted projection its latent offers."""
     model = load_checkpoint(path, device=device).model.eval()
     ref = DatasetRef.of(model)
