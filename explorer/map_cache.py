@@ -28,18 +28,14 @@ def encoding_name(checkpoint: str | Path, model: LatentModel) -> str:
 
 def cached_encoding(model: LatentModel, x: torch.Tensor, name: str | None,
                     progress: Progress | None = None) -> Encoding:
-    """encode(model, x), read from the file cache under name when it is there (name None: no cache)."""
+    """encode(model, x) (the caller puts the model in eval mode), read from the file cache under name when it
+    is there (name None: no cache)."""
     d = model.latent_dim
     arrays = file_cache.load(f"{name}-enc", {"mean": (len(x), d), "std": (len(x), d)}) if name else None
     if arrays is not None:
         report(progress, 1.0, f"Read {len(x):,} encoded test images from the cache")
         return Encoding(arrays["mean"].astype(np.float32), arrays["std"].astype(np.float32))
-    was_training = model.training
-    model.eval()
-    try:
-        enc = encode(model, x, progress=progress)
-    finally:
-        model.train(was_training)
+    enc = encode(model, x, progress=progress)  # the model as it is: another thread may be using it
     if name:
         file_cache.save(f"{name}-enc", {"mean": enc.mean, "std": enc.std})
     return enc
