@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .model import LatentModel
+from .progress import Progress, report
 
 
 @dataclass
@@ -19,14 +20,16 @@ class Encoding:
 
 
 @torch.no_grad()
-def encode(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> Encoding:
-    """q(z|x) means and stds for every image, batched on the model's device."""
+def encode(model: LatentModel, x: torch.Tensor, batch_size: int = 1000, progress: Progress | None = None) -> Encoding:
+    """q(z|x) means and stds for every image, batched on the model's device; progress after each batch."""
     dev = next(model.parameters()).device
     means, stds = [], []
     for i in range(0, len(x), batch_size):
+        report(progress, i / max(len(x), 1), f"Encoding {len(x):,} test images… {i / max(len(x), 1):.0%}")
         q = model.encode(x[i:i + batch_size].to(dev))
         means.append(q.mean.float().cpu())
         stds.append(q.variance.float().sqrt().cpu())
+    report(progress, 1.0, f"Encoded {len(x):,} test images")
     d = model.latent_dim
     mean = torch.cat(means).numpy() if means else np.zeros((0, d), np.float32)
     std = torch.cat(stds).numpy() if stds else np.zeros((0, d), np.float32)

@@ -9,7 +9,10 @@ import torch
 
 from .encoding import Encoding, encode
 from .model import LatentModel
+from .progress import Progress
 from .projection import Projection, available_projections, make_projection
+
+DEFAULT_POINTS = {"tsne": 2000, "umap": 5000}  # test images a map starts on: slow methods start on fewer
 
 
 @dataclass(frozen=True)
@@ -24,10 +27,15 @@ def default_method(latent_dim: int) -> str:
     return available_projections(latent_dim)[0]
 
 
-def fit_map(mean: np.ndarray, method: str | None = None) -> FittedMap:
+def default_points(method: str, n_total: int) -> int:
+    """How many test images a map of `method` starts on (all of them for a fast method)."""
+    return min(DEFAULT_POINTS.get(method, n_total), n_total)
+
+
+def fit_map(mean: np.ndarray, method: str | None = None, progress: Progress | None = None) -> FittedMap:
     """Fit `method` (default: default_method) to the codes and place them on the map."""
     proj = make_projection(method or default_method(mean.shape[1]))
-    return FittedMap(mean, proj, proj.fit_transform(mean))
+    return FittedMap(mean, proj, proj.fit_transform(mean, progress))
 
 
 @torch.no_grad()

@@ -4,12 +4,16 @@ scikit-learn conventions: __init__ stores arguments, fit returns self, learned s
 `inductive` says whether transform() can place new points (an interpolation path, an uploaded image)
 on a fitted map without refitting: PCA and UMAP can; t-SNE is transductive and offers fit_transform
 only. `linear` projections can also carry a covariance over, so a posterior ellipse can be drawn.
+fit_transform takes an optional progress callback; to_arrays/from_arrays keep a fitted map in a file cache.
 """
 from __future__ import annotations
 
 import importlib.util
 
 import numpy as np
+
+from .fit_progress import tsne_iterations, umap_tqdm_kwds
+from .progress import Progress, report
 
 
 class Projection:
@@ -27,8 +31,20 @@ class Projection:
         self.fit_transform(X)
         return self
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+    def fit_transform(self, X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         raise NotImplementedError
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as plain arrays (no code), enough for from_arrays to rebuild it."""
+        return {}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], X: np.ndarray, seed: int = 0) -> "Projection":
+        """The projection to_arrays saved, fitted to X (the codes it was fitted to)."""
+        proj = cls(seed=seed)
+        for name, value in arrays.items():
+            setattr(proj, name, value)
+        return proj
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{self.label} cannot place new points without refitting "
@@ -50,7 +66,7 @@ class LatentAxes(Projection):
     inductive = True
     linear = True
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+    def fit_transform(self, X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         if X.shape[-1] > 2:
             raise ValueError(f"latent axes need a latent of at most 2 dimensions, got {X.shape[-1]}")
@@ -83,7 +99,7 @@ class PCAProjection(Projection):
     inductive = True
     linear = True
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+    def fit_transform(self, X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         from sklearn.decomposition import PCA
 
         X = np.asarray(X, dtype=np.float64)
@@ -92,6 +108,10 @@ class PCAProjection(Projection):
         self.mean_ = self.pca_.mean_
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         return self.transform(X)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"components_": self.components_, "mean_": self.mean_,
+                "explained_variance_ratio_": self.explained_variance_ratio_}
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T
@@ -118,13 +138,27 @@ class TSNEProjection(Projection):
     def perplexity(n: int) -> float:
         return float(min(30.0, max(2.0, (n - 1) / 3)))  # sklearn needs perplexity < n
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+    def fit_transform(self, X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         from sklearn.manifold import TSNE
 
         X = np.asarray(X, dtype=np.float32)
-        self.embedding_ = TSNE(n_components=2, perplexity=self.perplexity(len(X)), init="pca",
-                               random_state=self.seed, max_iter=self.max_iter).fit_transform(X).astype(np.float64)
+        n, total = len(X), self.max_iter
+        report(progress, 0.0, f"Fitting t-SNE on {n:,} points: neighbours and affinities…")
+
+        def tick(i: int) -> None:
+            if i % 10 == 0 or i == total:
+                report(progress, i / total, f"Fitting t-SNE on {n:,} points (iteration {i} of {total})")
+
+        with tsne_iterations(tick) as counted:
+            if progress is not None and not counted:  # this scikit-learn has no hook: say the stage only
+                report(progress, 0.0, f"Fitting t-SNE on {n:,} points ({total} iterations)…")
+            tsne = TSNE(n_components=2, perplexity=self.perplexity(n), init="pca", random_state=self.seed,
+                        max_iter=total)
+            self.embedding_ = tsne.fit_transform(X).astype(np.float64)
         return self.embedding_
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"embedding_": self.embedding_}
 
 
 class UMAPProjection(Projection):
@@ -133,15 +167,40 @@ class UMAPProjection(Projection):
     key = "umap"
     label = "UMAP"
     inductive = True
+    fitted_in_process = False  # numba compiles UMAP's kernels (or loads them from its cache) on the first fit
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+    def fit_transform(self, X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         import umap  # optional dependency
 
-        self.umap_ = umap.UMAP(n_components=2, random_state=self.seed)
-        return np.asarray(self.umap_.fit_transform(np.asarray(X, dtype=np.float32)), dtype=np.float64)
+        n = len(X)
+        first = "" if UMAPProjection.fitted_in_process else (
+            " and numba's kernels (compiled or loaded by the first UMAP of a server, up to 2 minutes)")
+        report(progress, 0.0, f"UMAP on {n:,} points: neighbour graph{first}…")
+
+        def tick(epoch: int, epochs: int) -> None:
+            report(progress, epoch / max(epochs, 1), f"UMAP on {n:,} points (epoch {epoch} of {epochs})")
+
+        kwds = umap_tqdm_kwds(tick) if progress is not None else None
+        self.umap_ = umap.UMAP(n_components=2, random_state=self.seed, tqdm_kwds=kwds)
+        out = np.asarray(self.umap_.fit_transform(np.asarray(X, dtype=np.float32)), dtype=np.float64)
+        self.umap_.tqdm_kwds = {"disable": True}  # transform() later must not report into this fit's callback
+        UMAPProjection.fitted_in_process = True
+        self.embedding_ = out
+        return out
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "umap_"):  # rebuilt from a file cache: refit (same seed, same map) on first use
+            self.fit_transform(self.fit_input_)
         return np.asarray(self.umap_.transform(np.asarray(X, dtype=np.float32)), dtype=np.float64)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"embedding_": self.embedding_}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], X: np.ndarray, seed: int = 0) -> "Projection":
+        proj = super().from_arrays(arrays, X, seed)
+        proj.fit_input_ = np.asarray(X)
+        return proj
 
 
 def pca_3d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

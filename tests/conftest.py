@@ -1,3 +1,5 @@
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+os.environ.setdefault("EXPLORER_CACHE_DIR", tempfile.mkdtemp(prefix="vaex-test-cache-"))  # never a user's cache
 
 
 @pytest.fixture

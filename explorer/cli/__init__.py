@@ -9,9 +9,9 @@ from typing import NoReturn
 
 from ..checkpoint import CheckpointError
 from ..devices import DeviceError
-from . import attribute, estimators, evaluate, info, interpolate, neighbours, sample, train
+from . import attribute, estimators, evaluate, info, interpolate, neighbours, sample, train, warm
 
-COMMANDS = [train, info, sample, interpolate, neighbours, attribute, evaluate, estimators]
+COMMANDS = [train, info, sample, interpolate, neighbours, attribute, evaluate, estimators, warm]
 
 
 def build_parser() -> argparse.ArgumentParser:

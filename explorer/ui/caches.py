@@ -1,6 +1,8 @@
 """The app's shared, read-only caches: the checkpoints it lists and loads, the test sets, the images the
 likelihood scores, and what is derived from them (encodings, projections, mixtures). Nothing here is per user;
-every number comes from the core."""
+every number comes from the core. Encodings and projections are computed once for all sessions (however many
+ask at once), with a progress bar for each who waits, and kept in the file cache for a bundled or saved
+checkpoint (explorer.map_cache), where `python -m explorer warm` can put them before class."""
 from __future__ import annotations
 
 import os
@@ -16,11 +18,13 @@ from explorer.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.data import ImageDataset
 from explorer.data.pixels import scored_pixels
 from explorer.data.ref import DatasetRef, load_test_set
-from explorer.encoding import Encoding, encode
-from explorer.latent_map import fit_map
+from explorer.encoding import Encoding
+from explorer.map_cache import cached_encoding, cached_projection, encoding_name
 from explorer.mixture import fit_mixture
 from explorer.model import LatentModel
 from explorer.projection import Projection
+from explorer.shared_work import SharedWork
+from explorer.ui.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
 DEFAULT_MODEL_ENV = "EXPLORER_DEFAULT_MODEL"  # a teacher pins the model every new session opens on
@@ -128,18 +132,40 @@ def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
     return _scored(dataset, ref.pixels, ref.test_seed, ref.levels)
 
 
-@st.cache_data(show_spinner="Encoding the test set…", max_entries=16)
+_ENCODINGS = SharedWork(16, "encoding")
+_PROJECTIONS = SharedWork(32, "projection")
+
+
+def file_cache_name(_model: LatentModel, key: str) -> str | None:
+    """The file-cache name of a bundled or saved checkpoint's encoding; None for a model without a file."""
+    if not key.startswith("bundled:"):
+        return None
+    try:
+        return encoding_name(key[len("bundled:"):].rsplit(":", 2)[0], _model)
+    except OSError:
+        return None
+
+
 def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     """Posterior means and stds of the whole test set, once per model: q(z|x) of the images its ELBO and
-    log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior."""
-    return encode(_model, likelihood_images(_model, dataset))
+    log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior.
+    One object for every session: never write into its arrays."""
+    ready, enc = _ENCODINGS.peek((key, dataset))
+    if ready:
+        return enc
+    x, name = likelihood_images(_model, dataset), file_cache_name(_model, key)
+    with progress_bar() as wait:
+        return _ENCODINGS.get((key, dataset), lambda p: cached_encoding(_model, x, name, p), wait)
 
 
-@st.cache_resource(show_spinner="Fitting the projection…", max_entries=32)
 def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int) -> tuple[Projection, np.ndarray]:
     """A fitted 2-D projection of the first n encoded means and their map coordinates (read-only)."""
-    fitted = fit_map(encoding(_model, key, dataset).mean[:n], method)  # the live training map's step too
-    return fitted.proj, fitted.coords
+    ready, fitted = _PROJECTIONS.peek((key, dataset, method, n))
+    if ready:
+        return fitted
+    mean, name = encoding(_model, key, dataset).mean[:n], file_cache_name(_model, key)
+    with progress_bar() as wait:
+        return _PROJECTIONS.get((key, dataset, method, n), lambda p: cached_projection(mean, method, name, p), wait)
 
 
 @st.cache_resource(show_spinner="Fitting a Gaussian mixture to the encodings…", max_entries=16)

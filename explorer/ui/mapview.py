@@ -9,11 +9,11 @@ import streamlit as st
 from explorer import plots
 from explorer.data import ImageDataset
 from explorer.encoding import Encoding
+from explorer.latent_map import DEFAULT_POINTS
 from explorer.projection import PROJECTIONS, Projection, available_projections, umap_available
 from explorer.ui import caches
 from explorer.ui.models import Current
 
-DEFAULT_POINTS = {"tsne": 2000, "umap": 5000}  # transductive / slow methods start on fewer points
 POINT_CHOICES = [500, 1000, 2000, 5000, 10000]
 _POINTS_DRAWN = "_map_points"  # session_state: how many points the in-page map was given
 
