@@ -67,3 +67,25 @@ def test_a_wide_q_covers_the_middle_and_leaves_the_prior_alone_there():
 def test_only_a_2d_latent():
     with pytest.raises(ValueError, match="2-D"):
         prior_holes(gaussian([0, 0, 0], np.eye(3)), (-1.0, 1.0, -1.0, 1.0))
+
+
+def test_the_map_payload_carries_the_grid_as_bytes_on_a_2d_latent_only():
+    from explorer.config import ModelConfig
+    from explorer.model import build_model
+    from explorer.projection import make_projection
+    from explorer.web_payload import map_payload, read
+
+    h = prior_holes(gaussian([3, 3], 0.01 * np.eye(2)), (-4.0, 4.0, -4.0, 4.0))
+    model = build_model(ModelConfig(latent_dim=2, hidden=(8,), image_shape=(1, 6, 6)))
+    mu = np.random.default_rng(0).normal(size=(50, 2))
+    proj = make_projection("axes")
+    header, data = read(map_payload(model, proj, proj.fit_transform(mu), None, mu, holes=h))
+    off, size = header["arrays"]["holes"]
+    got = np.frombuffer(data[off:off + size].tobytes(), np.uint8)[:GRID * GRID].reshape(header["holes_grid"])
+    np.testing.assert_array_equal(got, h.alpha)
+    assert header["holes_extent"] == [-4.0, 4.0, -4.0, 4.0] and header["holes_mass"] == h.mass
+    assert "holes" not in read(map_payload(model, proj, proj.fit_transform(mu), None, mu))[0]["arrays"]
+    pca = make_projection("pca")  # a projected map is not z: no holes however asked
+    model5 = build_model(ModelConfig(latent_dim=5, hidden=(8,), image_shape=(1, 6, 6)))
+    mu5 = np.random.default_rng(0).normal(size=(50, 5))
+    assert "holes_grid" not in read(map_payload(model5, pca, pca.fit_transform(mu5), None, mu5, holes=h))[0]
