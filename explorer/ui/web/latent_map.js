@@ -139,7 +139,7 @@ function redraw(S) {
   for (let i = 0; i < S.n; i++) {
     const lab = S.labels[i];
     if (S.hidden.has(lab)) continue;
-    ctx.globalAlpha = dotAlpha(S, i, lab);
+    ctx.globalAlpha = dotAlpha(S, i, lab) * (S.holes ? HOLE_DOTS : 1);
     ctx.fillStyle = rgb(PALETTE[lab % PALETTE.length]);
     ctx.fillRect(sx(S, S.coords[2 * i]) - 2, sy(S, S.coords[2 * i + 1]) - 2, 4, 4);
   }

@@ -2,7 +2,9 @@
 // the prior p(z) most exceeds the aggregate posterior q(z) (explorer/holes.py), drawn as a translucent image
 // in z coordinates, so it pans and zooms with the dots. Header numbers: holes_grid = [rows, cols] (row 0 at
 // the top), holes_extent = [x0, x1, y0, y1] in z, holes_mass = the share of p's mass q lacks.
-const HOLE_RGB = [88, 48, 150], HOLE_ALPHA = 0.55;  // at 255: a violet wash the dots stay legible on
+// opacity HOLE_ALPHA * sqrt(byte / 255): the square root lifts the shallower holes between the clusters into view
+const HOLE_RGB = [88, 48, 150], HOLE_ALPHA = 0.9;  // at 255 (p's peak uncovered): a violet wash
+const HOLE_DOTS = 0.6;  // the dots fade this much while the holes show, so the wash shows between them
 
 function loadHoles(S, p) {
   const h = p.header, a = p.arrays.holes;
@@ -13,7 +15,7 @@ function loadHoles(S, p) {
     img.width = cols; img.height = rows;
     const ctx = img.getContext("2d"), pix = ctx.createImageData(cols, rows);
     for (let i = 0; i < rows * cols; i++) {
-      pix.data.set(HOLE_RGB, 4 * i); pix.data[4 * i + 3] = Math.round(bytes[i] * HOLE_ALPHA);
+      pix.data.set(HOLE_RGB, 4 * i); pix.data[4 * i + 3] = Math.round(255 * HOLE_ALPHA * Math.sqrt(bytes[i] / 255));
     }
     ctx.putImageData(pix, 0, 0);
     S.holes = { img, extent: h.holes_extent, bytes, rows, cols };
