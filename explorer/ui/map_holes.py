@@ -38,14 +38,19 @@ def toggle(cur: Current) -> bool:
 
 def grid(cur: Current, data, md: MapData) -> tuple[str, Holes]:
     """The holes over the prior's 3.5 sigma and the drawn points, with a key naming them for the payload's cache."""
-    k = int(st.session_state.get("gmm_k", DEFAULT_COMPONENTS))
-    ext = extent(md.coords)
+    k, ext = components(), extent(md.coords)
     return f"{cur.key}:{data.name}:{k}:{ext}", caches.holes(cur.model, cur.key, data.name, k, ext)
 
 
-def caption(holes: Holes, k: int | None = None) -> str:
+def components() -> int:
+    """The mixture's components: the Samples section's slider, so the two share one fitted q(z)."""
+    return int(st.session_state.get("gmm_k", DEFAULT_COMPONENTS))
+
+
+def caption(holes: Holes) -> str:
     """What the shading is, under the map."""
-    k = int(st.session_state.get("gmm_k", DEFAULT_COMPONENTS)) if k is None else k
-    return (f"Shaded: the prior's holes, where p(z) = N(0, I) is denser than q(z) (a {k}-component mixture fitted "
-            f"to z ~ q(z|x), as in Samples below), darker as max(0, p − q) grows. In all the shading holds {100 * holes.mass:.0f}% of "
-            "the prior's mass: the share q does not cover (the total variation between p and q).")
+    k = components()
+    return (f"Shaded: the prior's holes, where p(z) = N(0, I) is denser than q(z) (a {k}-component mixture "
+            "fitted to z ~ q(z|x), as in Samples below), darker as max(0, p − q) grows. In all the shading holds "
+            f"{100 * holes.mass:.0f}% of the prior's mass: the share q does not cover (the total variation "
+            "between p and q).")

@@ -104,7 +104,8 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False)
             st.caption(f"Axes: {x_title} across, {y_title} up, one unit as long on both." + _class_note(data))
         else:
             st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it, or "
-                       "use the box or lasso in the chart's toolbar to select points for the Selection tool.")
+                       "use the box or lasso in the chart's toolbar to select points for the Selection tool."
+                       + (" The prior's holes are shaded on the in-page map only." if holes else ""))
             mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key,
                                      modes=("points", "box", "lasso"))
         if not md.proj.inductive:

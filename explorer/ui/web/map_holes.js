@@ -31,7 +31,8 @@ function holesKey(S, h) {
   }
   S.holesKeyEl.style.display = S.holes ? "block" : "none";
   if (S.holes) {
-    S.holesKeyEl.textContent = `shaded: p(z) > q(z), the prior's holes (${Math.round(100 * h.holes_mass)}% of p's mass)`;
+    const pct = Math.round(100 * h.holes_mass);
+    S.holesKeyEl.textContent = `shaded: p(z) > q(z), the prior's holes (${pct}% of p's mass)`;
     S.holesKeyEl.style.setProperty("--c", `rgba(${HOLE_RGB.join(",")},${HOLE_ALPHA})`);
   }
 }
