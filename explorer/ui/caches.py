@@ -17,7 +17,6 @@ from explorer.data import ImageDataset
 from explorer.data.pixels import scored_pixels
 from explorer.data.ref import DatasetRef, load_test_set
 from explorer.encoding import Encoding, encode
-from explorer.holes import Holes, prior_holes
 from explorer.latent_map import fit_map
 from explorer.mixture import fit_mixture
 from explorer.model import LatentModel
@@ -147,10 +146,3 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
 def mixture(_model: LatentModel, key: str, dataset: str, n_components: int):
     enc = encoding(_model, key, dataset)
     return fit_mixture(enc.mean, n_components, std=enc.std)  # draws from each q(z|x): the aggregate posterior
-
-
-@st.cache_data(show_spinner="Finding the prior's holes…", max_entries=16)
-def holes(_model: LatentModel, key: str, dataset: str, n_components: int,
-          ext: tuple[float, float, float, float]) -> Holes:
-    """The prior's holes on a 2-D map (explorer.holes), against the mixture the Samples section draws from."""
-    return prior_holes(mixture(_model, key, dataset, n_components), ext)

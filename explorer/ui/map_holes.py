@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.holes import Holes, extent
+from explorer.holes import Holes, extent, prior_holes
+from explorer.model import LatentModel
 from explorer.ui import caches
 from explorer.ui.mapview import MapData
 from explorer.ui.models import Current
 
 TOGGLE_KEY = "map_holes"
 DEFAULT_COMPONENTS = 10  # the Samples section's slider (gmm_k) starts here: the two share one fitted mixture
+
+
+@st.cache_data(show_spinner="Finding the prior's holes…", max_entries=16)
+def holes(_model: LatentModel, key: str, dataset: str, n_components: int,
+          ext: tuple[float, float, float, float]) -> Holes:
+    """The prior's holes on a 2-D map (explorer.holes), against the mixture the Samples section draws from."""
+    return prior_holes(caches.mixture(_model, key, dataset, n_components), ext)
 
 
 def why_not(cur: Current) -> str | None:
@@ -39,7 +47,7 @@ def toggle(cur: Current) -> bool:
 def grid(cur: Current, data, md: MapData) -> tuple[str, Holes]:
     """The holes over the prior's 3.5 sigma and the drawn points, with a key naming them for the payload's cache."""
     k, ext = components(), extent(md.coords)
-    return f"{cur.key}:{data.name}:{k}:{ext}", caches.holes(cur.model, cur.key, data.name, k, ext)
+    return f"{cur.key}:{data.name}:{k}:{ext}", holes(cur.model, cur.key, data.name, k, ext)
 
 
 def components() -> int:
