@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .config import ACTIVATIONS, KINDS, LIKELIHOODS
+from .holes import Holes
 from .model import LatentModel
 from .nets import ACTIVATION_MODULES
 
@@ -157,11 +158,14 @@ def map_mode(proj: Any) -> int:
 
 def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
                 selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560,
-                marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None) -> bytes:
+                marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None,
+                holes: Holes | None = None) -> bytes:
     """The latent map for explorer/ui/web/latent_map.js: the model, the points and how the pointer maps back
     to z (mode 0: the map is z; 1: PCA, z = mean + p U; 2: the nearest point's mu). selected: the starred
     point as (x, y, cov_xx, cov_xy, cov_yy). marks: more header numbers for map_select.js (highlight, sel,
-    lines_latent, lines_pixel, path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label."""
+    lines_latent, lines_pixel, path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label.
+    holes (mode 0 only): the prior's holes, array "holes" (rows x cols bytes, image order, as byte_words) with
+    holes_grid = [rows, cols], holes_extent = [x0, x1, y0, y1] in z and holes_mass = TV(p, q)."""
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
     mode = map_mode(proj)
@@ -172,6 +176,9 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
     if thumbs is not None:
         arrays["thumbs"] = thumb_words(thumbs)
     numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height, **(marks or {})}
+    if holes is not None and mode == 0:
+        arrays["holes"] = byte_words(holes.alpha)
+        numbers.update(holes_grid=list(holes.alpha.shape), holes_extent=list(holes.extent), holes_mass=holes.mass)
     if selected is not None:
         x, y, a, b, d = selected
         numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
@@ -194,9 +201,14 @@ def thumb_words(images: np.ndarray) -> np.ndarray:
     size matters: 10,000 MNIST digits are 3.7 MB this way, 7.5 MB at a byte per pixel."""
     q = thumb_levels(images)
     q = np.concatenate([q, np.zeros(len(q) % 2, np.uint8)])
-    b = q[0::2] | (q[1::2] << 4)
-    b = np.concatenate([b, np.zeros(-len(b) % 4, np.uint8)])
-    return b.view("<f4")
+    return byte_words(q[0::2] | (q[1::2] << 4))
+
+
+def byte_words(b: np.ndarray) -> np.ndarray:
+    """Bytes (flattened, zero-padded to a multiple of 4) as float32 words, for the page to read as a
+    Uint8Array: the words are never read as numbers."""
+    b = np.ascontiguousarray(b, np.uint8).ravel()
+    return np.concatenate([b, np.zeros(-len(b) % 4, np.uint8)]).view("<f4")
 
 
 def read(blob: bytes) -> tuple[dict[str, Any], np.ndarray]:

@@ -8,8 +8,8 @@ from explorer.encoding import decode_images
 from explorer.images import grid
 from explorer.latent import manifold_latents
 from explorer.model import LatentModel
-from explorer.ui import (browser_input, caches, draw_panel, guards, latent_canvas, map_3d, map_extras, map_projector,
-                         map_tools, mapview, point_panel, selection, show)
+from explorer.ui import (browser_input, caches, draw_panel, guards, latent_canvas, map_3d, map_extras, map_holes,
+                         map_projector, map_tools, mapview, point_panel, selection, show)
 from explorer.ui.models import Current
 from explorer.ui.text import plain
 
@@ -71,8 +71,8 @@ def _server_map_input(chart_key: str, n: int) -> int | None:
 
 
 @st.fragment
-def map_and_choice(cur: Current, data, method: str, n: int) -> None:
-    """The map and the chosen point beside it: a click reruns only this fragment."""
+def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False) -> None:
+    """The map and the chosen point beside it: a click reruns only this fragment. holes: shade the prior's."""
     md = mapview.load(cur, data, method, n)
     sel = selection.index_on_map(cur.key, len(data.test_x))
     chosen_z = selection.chosen_z(cur.model.latent_dim)
@@ -89,10 +89,13 @@ def map_and_choice(cur: Current, data, method: str, n: int) -> None:
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
             mapview.set_points_drawn(md.n)
+            shade = map_holes.grid(cur, data, md) if holes else None
             latent_canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
                                  on_pick=picked, marks=marks, thumbs=map_tools.thumbs(data, md.n),
-                                 on_select=lambda: map_tools.on_select(CANVAS_KEY))
+                                 on_select=lambda: map_tools.on_select(CANVAS_KEY), holes=shade)
+            if shade is not None:
+                st.caption(map_holes.caption(shade[1]))
             st.caption(f"Hover to decode: {latent_canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
                        "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
@@ -101,7 +104,8 @@ def map_and_choice(cur: Current, data, method: str, n: int) -> None:
             st.caption(f"Axes: {x_title} across, {y_title} up, one unit as long on both." + _class_note(data))
         else:
             st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it, or "
-                       "use the box or lasso in the chart's toolbar to select points for the Selection tool.")
+                       "use the box or lasso in the chart's toolbar to select points for the Selection tool."
+                       + (" The prior's holes are shaded on the in-page map only." if holes else ""))
             mapview.selectable_chart(mapview.figure(cur, data, md, selected=sel), chart_key,
                                      modes=("points", "box", "lasso"))
         if not md.proj.inductive:
@@ -158,9 +162,10 @@ st.html(_TIGHT)
 controls, highlight = st.columns([5, 2], gap="small")
 with controls:
     method, n = mapview.controls(cur, len(data.test_x), "map")
+    holes = map_holes.toggle(cur)
 with highlight:
     map_tools.highlight(data)
-map_and_choice(cur, data, method, n)
+map_and_choice(cur, data, method, n, holes)
 
 g_left, _ = st.columns([2, 3])
 with g_left:

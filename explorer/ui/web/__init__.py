@@ -15,7 +15,7 @@ def source(name: str) -> str:
 VAENET_JS = source("vaenet.js")  # the forward pass: parse, decode, encode, logPrior
 PIXELS_JS = source("pixels.js")  # drawImage: a decoded image onto a canvas
 MARKS_JS = source("marks.js")  # ticks, ellipses and stars on a plot canvas
-MAP_FILES = ("map_select.js", "map_pointer.js", "latent_map.js")  # the latent map's own files, exporter last
+MAP_FILES = ("map_select.js", "map_pointer.js", "map_holes.js", "latent_map.js")  # the latent map's own files, exporter last
 
 
 def component_js(*names: str) -> str:

@@ -42,7 +42,7 @@ function load(S, blob) {
   S.mu = p.arrays.mu ? p.arrays.mu.data : null; S.mean = p.arrays.pca_mean ? p.arrays.pca_mean.data : null;
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
-  loadMarks(S, p);
+  loadMarks(S, p); loadHoles(S, p);
   if (!same) S.hidden.clear();
   if (!same || !S.userView) { S.view = null; S.userView = false; }
   S.drawn = S.q ? project(S, S.q) : null;
@@ -135,10 +135,11 @@ function redraw(S) {
     ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), m.l - 4 * sc, y + 4 * sc);
   }
   ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, S.w - m.l - m.r, S.h - m.t - m.b); ctx.clip();
+  drawHoles(S, ctx);  // under the points
   for (let i = 0; i < S.n; i++) {
     const lab = S.labels[i];
     if (S.hidden.has(lab)) continue;
-    ctx.globalAlpha = dotAlpha(S, i, lab);
+    ctx.globalAlpha = dotAlpha(S, i, lab) * (S.holes ? HOLE_DOTS : 1);
     ctx.fillStyle = rgb(PALETTE[lab % PALETTE.length]);
     ctx.fillRect(sx(S, S.coords[2 * i]) - 2, sy(S, S.coords[2 * i + 1]) - 2, 4, 4);
   }
