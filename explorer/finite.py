@@ -1,6 +1,8 @@
 """Finiteness guards: no non-finite loss, gradient or weight reaches the model; it keeps its last good weights."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 _ADVICE = "weights kept from the last good step. Try a lower learning rate."
@@ -15,7 +17,7 @@ def all_finite(tensors: list[torch.Tensor]) -> bool:
     values near 3e38 anyway); one reduction per tensor and one sync, no copies."""
     if not tensors:
         return True
-    return bool(torch.isfinite(torch.stack([t.sum() for t in tensors]).sum()))
+    return math.isfinite(torch.stack([t.sum() for t in tensors]).sum().item())  # the float, not a tensor op
 
 
 def diverged(what: str, step: int, epoch: int) -> TrainingDiverged:

@@ -14,6 +14,7 @@ and stop vote (explorer.distributed) and seeds (explorer.seeds) apart. A BatchTr
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict
@@ -191,7 +192,8 @@ class Trainer:
                 self.status, self.message = "stopped", f"stopped at step {step}"
                 return
         else:
-            bad_loss = None if torch.isfinite(loss) else loss.item()
+            value = loss.item()  # one sync, no isfinite tensor
+            bad_loss = None if math.isfinite(value) else value
         check_loss(bad_loss, step, epoch)
         loss.backward()
         self._steps.step(run.params, step, epoch)
