@@ -14,7 +14,7 @@ import time
 import torch
 
 from explorer import ModelConfig, build_model
-from explorer.objectives import objective
+from explorer.model.objectives import objective
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,8 @@ import time
 
 from explorer import load_model
 from explorer.data.ref import DatasetRef
-from explorer.encoding import encode
-from explorer.neighbours import neighbours
+from explorer.latent.neighbours import neighbours
+from explorer.model.encoding import encode
 
 
 def timed(f, repeats: int) -> tuple[float, object]:

@@ -32,9 +32,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from explorer import ModelConfig, TrainConfig, Trainer, build_model, load_dataset
-from explorer.data.pixels import BatchTransform
-from explorer.objectives import objective
 from explorer.data.idx import read_idx
+from explorer.data.pixels import BatchTransform
+from explorer.model.objectives import objective
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 BATCH, LR, LATENT = 128, 1e-3, 20

@@ -16,8 +16,8 @@ import numpy as np
 
 from explorer import load_model
 from explorer.data.ref import DatasetRef
-from explorer.encoding import encode
-from explorer.projection import TSNEProjection, UMAPProjection, umap_available
+from explorer.latent.projection import TSNEProjection, UMAPProjection, umap_available
+from explorer.model.encoding import encode
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,14 @@
 """VAE Explorer core: models, objectives, training, checkpoints. Knows no UI."""
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model, read_metadata, save_model
-from .config import ModelConfig
 from .data import ImageDataset, load_dataset
 from .data.ref import DatasetRef
-from .devices import DeviceError, available_devices, resolve_device
 from .evaluation import estimate_log_likelihood, log_likelihood
-from .model import LatentModel, build_model
-from .objectives import Terms, objective
-from .trainer import TrainConfig, Trainer, TrainingDiverged
+from .model.config import ModelConfig
+from .model.devices import DeviceError, available_devices, resolve_device
+from .model.latent_model import LatentModel, build_model
+from .model.objectives import Terms, objective
+from .store.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model, read_metadata, save_model
+from .train.trainer import TrainConfig, Trainer, TrainingDiverged
+from . import units  # the public explorer.units (README): explorer.units.model_unit
 
 __all__ = [
     "Checkpoint", "CheckpointError", "DatasetRef", "load_checkpoint", "load_model", "read_metadata", "save_model", "ModelConfig",

@@ -16,13 +16,13 @@ import torch.distributed as dist
 
 import explorer.cli.train as cli_train
 from explorer.cli import exit_process, main
-from explorer.config import ModelConfig
 from explorer.data import load_dataset
 from explorer.data.base import ImageDataset
-from explorer.distributed import epoch_order
-from explorer.model import build_model
 from explorer.data.pixels import BatchTransform
-from explorer.trainer import TrainConfig, Trainer
+from explorer.model.config import ModelConfig
+from explorer.model.latent_model import build_model
+from explorer.train.distributed import epoch_order
+from explorer.train.trainer import TrainConfig, Trainer
 
 
 def poison_rank1(data: ImageDataset, step: int, batch_size: int, seed: int, world: int = 2) -> int:

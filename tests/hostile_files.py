@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from explorer.checkpoint import save_model
-from explorer.config import ModelConfig
-from explorer.model import build_model
+from explorer.model.config import ModelConfig
+from explorer.model.latent_model import build_model
+from explorer.store.checkpoint import save_model
 
 REPO = Path(__file__).resolve().parents[1]
 DIGITS = {"name": "digits", "image_shape": [1, 8, 8], "train_size": 1438, "test_size": 359,

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer.checkpoint import save_model
-from explorer.config import ModelConfig
-from explorer.devices import available_devices
-from explorer.model import build_model
-from explorer.web_payload import read
+from explorer.model.config import ModelConfig
+from explorer.model.devices import available_devices
+from explorer.model.latent_model import build_model
+from explorer.store.checkpoint import save_model
+from explorer.web.payload import read
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST = {"name": "mnist", "image_shape": [1, 28, 28], "train_size": 60000, "test_size": 10000,
@@ -62,7 +62,7 @@ def ok(at: AppTest) -> AppTest:
 
 
 def goto(at: AppTest, page: str) -> AppTest:
-    return ok(at.switch_page(f"explorer/ui/{page}.py").run())
+    return ok(at.switch_page(f"explorer/ui/pages/{page}.py").run())
 
 
 def choose(at: AppTest, name: str) -> AppTest:
@@ -211,7 +211,7 @@ def test_empty_trained_dir_points_to_the_train_page(tmp_path, monkeypatch):
     at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
     assert any("No bundled checkpoints" in w.value for w in at.sidebar.warning)
     assert any("No model is loaded" in i.value for i in at.main.info)
-    for page in ("page_decoder", "page_interpolate", "page_maths"):
+    for page in ("decoder", "interpolate", "maths"):
         assert any("No model is loaded" in i.value for i in goto(at, page).main.info)
 
 
@@ -236,22 +236,22 @@ def test_uploaded_checkpoints_bad_and_good(app, trained):
 def test_settings_survive_a_visit_to_another_page(app):
     """A teacher starts a training, looks at the map, comes back: the form still holds what was started
     (Streamlit would reset it to the defaults); likewise the Interpolate picks."""
-    goto(app, "page_train")
+    goto(app, "train")
     app.text_input(key="train_hidden").set_value("16")
     app.number_input(key="train_epochs").set_value(300)
     app.radio(key="train_kind").set_value("ae")
     ok(app.button(key="train_start").click().run())  # a form sends its values on submit
     try:
-        goto(app, "page_interpolate")
+        goto(app, "interpolate")
         ok(app.number_input(key="idx_A").set_value(42).run())
-        goto(app, "page_map")
-        goto(app, "page_train")
+        goto(app, "map")
+        goto(app, "train")
         assert app.number_input(key="train_epochs").value == 300 and app.radio(key="train_kind").value == "ae"
         assert app.text_input(key="train_hidden").value == "16"
         assert not app.warning, [w.value for w in app.warning]  # no "set via the Session State API" complaint
     finally:
         ok(app.button(key="train_stop").click().run())
-    goto(app, "page_interpolate")
+    goto(app, "interpolate")
     assert app.number_input(key="idx_A").value == 42
     ok(app.number_input(key="idx_A").set_value(9999).run())
     choose(app, "nodata")  # a model whose data set is not here: the page explains, the index is kept
@@ -261,12 +261,12 @@ def test_settings_survive_a_visit_to_another_page(app):
 
 def test_a_kept_index_is_clamped_to_a_smaller_test_set(app):
     app.session_state["maths_index"] = 10**6  # kept from a model with a larger test set
-    goto(app, "page_maths")
+    goto(app, "maths")
     assert app.number_input(key="maths_index").value == 9999
 
 
 def test_bad_hidden_sizes_are_a_message_not_a_training(app):
-    goto(app, "page_train")
+    goto(app, "train")
     app.text_input(key="train_hidden").set_value("abc")
     ok(app.button(key="train_start").click().run())
     assert any("hidden sizes are whole numbers separated by commas" in e.value and "int()" not in e.value
@@ -276,7 +276,7 @@ def test_bad_hidden_sizes_are_a_message_not_a_training(app):
 
 def test_the_kl_estimator_is_disabled_when_iwae_k_makes_it_moot(app):
     """The IWAE bound has no KL term, so the KL estimator changes nothing a k > 1 training optimises."""
-    goto(app, "page_train")
+    goto(app, "train")
     assert not app.radio(key="train_estimator").disabled
     ok(app.number_input(key="train_iwae_k").set_value(5).run())
     radio = app.radio(key="train_estimator")
@@ -287,7 +287,7 @@ def test_the_kl_estimator_is_disabled_when_iwae_k_makes_it_moot(app):
 
 
 def test_an_autoencoder_with_iwae_k_is_a_message_not_a_training(app):
-    goto(app, "page_train")
+    goto(app, "train")
     app.radio(key="train_kind").set_value("ae")
     app.number_input(key="train_iwae_k").set_value(5)
     ok(app.button(key="train_start").click().run())
@@ -297,7 +297,7 @@ def test_an_autoencoder_with_iwae_k_is_a_message_not_a_training(app):
 
 def test_an_autoencoder_run_is_drawn_without_kl_or_elbo(app):
     """An AE's curves are its reconstruction term alone: no ELBO title, no empty KL/β panel, no KL bars."""
-    goto(app, "page_train")
+    goto(app, "train")
     app.text_input(key="train_hidden").set_value("16")
     app.number_input(key="train_epochs").set_value(2)
     app.radio(key="train_kind").set_value("ae")
@@ -349,7 +349,7 @@ def test_map_shows_points_posterior_and_numbers(app):
     # the chosen image is starred with its posterior's covariance (a 2-D latent: diag sigma^2), the posterior
     # of the image its ELBO and log p(x) are of (binarized, as the model trained)
     from explorer.data.ref import DatasetRef, load_test_set
-    from explorer.encoding import encode
+    from explorer.model.encoding import encode
     q = encode(enc.model, DatasetRef.of(enc.model).scored(load_test_set("mnist").test_x)[:1])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
     assert header["selected_cov"] == pytest.approx([q.std[0, 0] ** 2, 0, 0, q.std[0, 1] ** 2], abs=1e-6)
@@ -383,7 +383,7 @@ def test_choosing_an_index_moves_the_star(app):
     ok(app.number_input(key="map_index").set_value(42).run())
     header, _ = map_payload(app)
     from explorer.data.ref import DatasetRef, load_test_set
-    from explorer.encoding import encode
+    from explorer.model.encoding import encode
     model = app.session_state["_explorer_current"].model
     q = encode(model, DatasetRef.of(model).scored(load_test_set("mnist").test_x)[42:43])
     assert header["selected_xy"] == pytest.approx(q.mean[0].tolist(), abs=1e-5)
@@ -392,7 +392,7 @@ def test_choosing_an_index_moves_the_star(app):
 
 
 def test_a_click_on_the_map_is_checked_before_it_is_used():
-    from explorer.ui.browser_input import clean_pick
+    from explorer.ui.widgets.browser_input import clean_pick
 
     assert clean_pick({"index": 5}, 10, 2) == {"index": 5}
     assert clean_pick({"z": [0.5, -1]}, 10, 2) == {"z": [0.5, -1.0]}
@@ -402,7 +402,7 @@ def test_a_click_on_the_map_is_checked_before_it_is_used():
 
 
 def test_slider_values_from_the_page_are_checked_before_they_are_used():
-    from explorer.ui.browser_input import clean_values
+    from explorer.ui.widgets.browser_input import clean_values
 
     assert clean_values([1, -2.5], 2) == [1.0, -2.5]
     for bad in ([1.0], [1.0, "2"], [1.0, float("inf")], [True, 0.0], None, "1,2", []):
@@ -417,7 +417,7 @@ def test_a_z_chosen_on_the_map_is_decoded_and_can_start_the_sliders(app):
     assert map_payload(app)[0]["selected_xy"] == pytest.approx([1.5, -0.5])  # the star moves to the z
     assert "log p(z) (nats)" in [m.label for m in app.main.metric]
     ok(app.button(key="z_to_decoder").click().run())
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     assert app.radio(key="dec_start").value == "map"
     header, _ = p = next(q for q in payloads(app) if "version" in q[0])
     assert array(p, "z0").tolist() == pytest.approx([1.5, -0.5])
@@ -453,7 +453,7 @@ def test_side_by_side_offers_the_other_kinds(app):
 def test_side_by_side_maps_share_one_legend_of_label_colours(app):
     """The maps side by side had no legend (each hides Plotly's to keep its width): one legend above them
     names every label in the colour its points have on all of them."""
-    from explorer.plots import label_color
+    from explorer.figures.plots import label_color
 
     ok(app.multiselect(key="compare_models").set_value(["ae2", "vae20"]).run())
     assert len(charts(app)) >= 3
@@ -487,7 +487,7 @@ def test_resampling_changes_the_samples(app):
 def test_a_model_without_its_data_set_explains_itself(app):
     choose(app, "nodata")
     assert any("not available" in w.value for w in app.main.warning)
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     assert slider_payload(app) and not app.main.warning
 
 
@@ -497,7 +497,7 @@ def slider_payload(at: AppTest) -> tuple[dict, np.ndarray]:
 
 
 def test_sliders_go_to_the_page_and_their_end_redraws_the_traversal(app):
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     p = slider_payload(app)
     z0, U, c = array(p, "z0"), array(p, "U"), array(p, "c")
     assert U.shape == (2, 2) and np.allclose(c, U.T @ z0, atol=1e-6)  # the sliders start at the start point
@@ -509,7 +509,7 @@ def test_sliders_go_to_the_page_and_their_end_redraws_the_traversal(app):
 
 
 def test_start_points_set_the_sliders(app):
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     ok(app.radio(key="dec_start").set_value("origin").run())
     assert array(slider_payload(app), "c").tolist() == [0, 0]
     ok(app.radio(key="dec_start").set_value("prior").run())
@@ -519,20 +519,20 @@ def test_start_points_set_the_sliders(app):
 
 
 def test_traversal_columns_are_labelled_with_the_values_decoded(app, monkeypatch):
-    from explorer import plots
+    from explorer.figures import plots
 
     seen = []
     real = plots.labelled_rows_png
     monkeypatch.setattr(plots, "labelled_rows_png",
                         lambda rows, rl, cl, **kw: seen.append(cl) or real(rows, rl, cl, **kw))
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     # SWEEP is -3, -2.25, ..., 3: one decimal labelled -2.25 as "-2.2" and -0.75 as "-0.8"
     assert seen and seen[-1] == ["-3", "-2.25", "-1.5", "-0.75", "+0", "+0.75", "+1.5", "+2.25", "+3"]
 
 
 def test_many_dimensions_get_16_labelled_sliders(app):
     choose(app, "vae20")
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     p = slider_payload(app)
     assert array(p, "U").shape == (20, 16) and p[0]["score_kind"] == 1  # ranked by KL
     dims = array(p, "label_dim").astype(int)
@@ -542,10 +542,10 @@ def test_many_dimensions_get_16_labelled_sliders(app):
 
 
 def test_a_model_the_page_cannot_run_keeps_the_server_sliders(app, monkeypatch):
-    from explorer import web_payload
+    from explorer.web import payload as web_payload
 
     monkeypatch.setattr(web_payload, "MAX_PAYLOAD_BYTES", 10)
-    goto(app, "page_decoder")
+    goto(app, "decoder")
     assert any("runs on the server" in c.value for c in app.main.caption)
     slider = app.slider(key="dec_s0")
     before = image_by_caption(app, "mean of p(x | z)")
@@ -554,7 +554,7 @@ def test_a_model_the_page_cannot_run_keeps_the_server_sliders(app, monkeypatch):
 
 
 def test_a_model_the_page_cannot_run_keeps_the_plotly_map(app, monkeypatch):
-    from explorer import web_payload
+    from explorer.web import payload as web_payload
 
     monkeypatch.setattr(web_payload, "MAX_PAYLOAD_BYTES", 10)
     ok(app.run())
@@ -565,7 +565,7 @@ def test_a_model_the_page_cannot_run_keeps_the_plotly_map(app, monkeypatch):
 
 # -- interpolate -------------------------------------------------------------------------------------
 def test_interpolation_strip_paths_and_exports(app):
-    goto(app, "page_interpolate")
+    goto(app, "interpolate")
     strip = image_by_caption(app, "A → B")
     names = [t.get("name") for t in charts(app)[0]["data"]]
     assert "linear (lerp)" in names and "spherical (slerp)" in names and "A, B" in names
@@ -578,19 +578,19 @@ def test_interpolation_strip_paths_and_exports(app):
 
 def test_interpolating_an_ae_says_it_has_no_prior(app):
     choose(app, "ae2")
-    goto(app, "page_interpolate")
+    goto(app, "interpolate")
     assert any(c.value.startswith("An AE has no prior") for c in app.main.caption)
 
 
 def test_map_page_hands_its_choice_to_interpolation(app):
     ok(app.number_input(key="map_index").set_value(7).run())
     ok(app.button(key="use_as_b").click().run())
-    goto(app, "page_interpolate")
+    goto(app, "interpolate")
     assert app.number_input(key="idx_B").value == 7
 
 
 def test_uploading_a_picture_or_not_a_picture(app):
-    goto(app, "page_interpolate")
+    goto(app, "interpolate")
     ok(app.radio(key="src_A").set_value("upload").run())
     assert any("Upload a picture for A" in i.value for i in app.main.info)
     ok(app.file_uploader(key="up_A").set_value(("notes.txt", b"hello", "text/plain")).run())
@@ -603,7 +603,7 @@ def test_uploading_a_picture_or_not_a_picture(app):
 
 # -- the maths ---------------------------------------------------------------------------------------
 def test_maths_page_equations_beside_live_numbers(app):
-    goto(app, "page_maths")
+    goto(app, "maths")
     assert len(app.main.latex) >= 10
     metrics = {m.label: m.value for m in app.main.metric}
     for label in ("reconstruction", "KL", "ELBO", "closed form", "Monte Carlo", "gap",
@@ -623,7 +623,7 @@ def test_maths_page_equations_beside_live_numbers(app):
 def test_maths_page_k_slider_sits_directly_above_the_plot_it_drives(app):
     """The k slider was at the top of the page, two screens above the plot of the estimates against k: it is
     now the element just before that plot, in §5, and every number above it still follows it."""
-    goto(app, "page_maths")
+    goto(app, "maths")
     flat = [(n.type, getattr(n, "value", None)) for n in app.main if n.type not in ("flex_container", "column")]
     at = next(i for i, (kind, _) in enumerate(flat) if kind == "select_slider")
     assert flat[at + 1][0] == "plotly_chart", flat[at - 2:at + 3]
@@ -637,7 +637,7 @@ def test_maths_page_k_slider_sits_directly_above_the_plot_it_drives(app):
 def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):
     ok(app.number_input(key="map_index").set_value(3).run())
     on_map = {m.label: m.value for m in app.main.metric}
-    goto(app, "page_maths")
+    goto(app, "maths")
     ok(app.number_input(key="maths_index").set_value(3).run())
     on_maths = {m.label: m.value for m in app.main.metric}
     assert on_map["ELBO (nats per image)"] == on_maths["ELBO (nats per image)"]  # was 64 draws on one page, 1,000 on the other
@@ -646,7 +646,7 @@ def test_map_and_maths_pages_agree_on_an_images_elbo_and_log_px(app):
 
 def test_maths_page_explains_that_an_ae_has_no_bound(app):
     choose(app, "ae2")
-    goto(app, "page_maths")
+    goto(app, "maths")
     assert any("not defined" in w.value for w in app.main.warning)
     assert not app.main.metric and not app.main.latex
 
@@ -678,7 +678,7 @@ def test_maths_page_draws_each_estimator_once_on_one_thread(app, monkeypatch):
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the process default a server on 2 cores has
     try:
-        goto(app, "page_maths")
+        goto(app, "maths")
     finally:
         torch.set_num_threads(threads)
     # q(z|x), p(z), and q* for the approximation gap
@@ -697,7 +697,7 @@ def test_maths_page_gaps_hold_on_an_image_where_the_encoder_is_a_poor_proposal(m
     at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
     assert at.sidebar.selectbox(key="bundled_name").value == "mnist_vae2"
     at.session_state["maths_index"] = 1
-    goto(at, "page_maths")
+    goto(at, "maths")
     metrics = {m.label.removesuffix(" (nats per image)"): m.value for m in at.main.metric}
     approx, se = (float(v) for v in metrics["approximation gap"].split(" ± "))
     amort = float(metrics["amortization gap"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.attributes import analogy, apply_vector, attribute_vector, label_ids, rotate_like
-from explorer.latent import slerp
+from explorer.latent.attributes import analogy, apply_vector, attribute_vector, label_ids, rotate_like
+from explorer.latent.geometry import slerp
 
 
 @pytest.fixture

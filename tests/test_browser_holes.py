@@ -8,11 +8,11 @@ import base64
 import numpy as np
 import pytest
 
-from explorer.config import ModelConfig
-from explorer.holes import prior_holes
-from explorer.model import build_model
-from explorer.projection import make_projection
-from explorer.web_payload import map_payload
+from explorer.latent.holes import prior_holes
+from explorer.latent.projection import make_projection
+from explorer.model.config import ModelConfig
+from explorer.model.latent_model import build_model
+from explorer.web.payload import map_payload
 from tests.test_holes import gaussian
 from tests.test_web_forward import browser, map_page  # noqa: F401 (fixtures)
 

@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-import explorer.checkpoint as ckpt
-from explorer import CheckpointError, DeviceError, ModelConfig, build_model, load_checkpoint, load_model, \
-    read_metadata, save_model
-from explorer.checkpoint import FORMAT_VERSION, load_checkpoint_bytes
+import explorer.store.checkpoint as ckpt
+from explorer import (CheckpointError, DeviceError, ModelConfig, build_model, load_checkpoint, load_model,
+                      read_metadata, save_model)
+from explorer.store.checkpoint import FORMAT_VERSION, load_checkpoint_bytes
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

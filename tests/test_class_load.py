@@ -15,7 +15,7 @@ if why:
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-PEAK_RSS_MB = 1500  # measured 660 MB for this run (4 sessions, 3 trainings); BENCHMARKS.md has the 8-session figure
+PEAK_RSS_MB = 1500  # a bound well above this run's peak (4 sessions, 3 trainings); BENCHMARKS.md has the figures
 
 
 def test_four_sessions_three_trainings_under_a_limit_of_two():

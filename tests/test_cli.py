@@ -16,7 +16,7 @@ from explorer import ModelConfig, build_model, load_model, save_model
 import explorer.cli.train as cli_train
 from explorer.cli import COMMANDS, main
 from explorer.data import DataNotFound
-from explorer.images import grid
+from explorer.figures.images import grid
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--hidden", "32", "--latent", "2", "--batch-size", "128", "--threads", "1",

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from explorer import load_model
-from explorer.data.ref import DatasetRef
 from explorer.cli import main
-from explorer.encoding import encode
+from explorer.data.ref import DatasetRef
+from explorer.model.encoding import encode
 from tests.test_cli import TINY
 
 

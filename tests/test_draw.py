@@ -1,4 +1,4 @@
-"""Draw your own in real Chromium: the page's preprocessing of a drawing (explorer/ui/web/preprocess.js)
+"""Draw your own in real Chromium: the page's preprocessing of a drawing (explorer/web/preprocess.js)
 against the server's upload path (image_from_bytes + match_background, i.e. Pillow), bit for bit; and the
 drawing component in a small Streamlit app, driven with the mouse. The pages that take a drawing:
 tests/test_draw_pages.py."""
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from explorer.data.decode import background_level, image_from_bytes, match_background
-from explorer.ui.web import VAENET_JS, source
+from explorer.web.sources import VAENET_JS, source
 from tests.browser_harness import REPO, free_port, launch, missing_browser, wait_idle
 
 SIDE = 280
@@ -127,7 +127,7 @@ import streamlit as st
 from explorer import load_model
 from explorer.data.ref import load_test_set
 from explorer.ui import draw_panel
-from explorer.ui.models import Current
+from explorer.ui.state.current_model import Current
 
 model = st.cache_resource(load_model)({model!r})
 data = st.cache_resource(load_test_set)("mnist")

@@ -1,4 +1,4 @@
-"""The pages that take a drawing from st.session_state (put there by explorer/ui/draw_panel.py's "Use it"),
+"""The pages that take a drawing from st.session_state (put there by explorer/ui/widgets/draw_panel.py's "Use it"),
 driven headlessly with AppTest on a tiny untrained MNIST VAE; and the checks on what the browser sends."""
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from tests.browser_harness import REPO
 
 @pytest.fixture(scope="module")
 def tiny_trained(tmp_path_factory) -> Path:
-    from explorer.checkpoint import save_model
-    from explorer.config import ModelConfig
-    from explorer.model import build_model
+    from explorer.store.checkpoint import save_model
+    from explorer.model.config import ModelConfig
+    from explorer.model.latent_model import build_model
 
     d = tmp_path_factory.mktemp("trained")
     mnist = {"name": "mnist", "image_shape": [1, 28, 28], "train_size": 60000, "test_size": 10000,
@@ -45,7 +45,7 @@ def _ok(at):
 
 
 def _page(at, page: str):
-    return _ok(at.switch_page(f"explorer/ui/{page}.py").run())
+    return _ok(at.switch_page(f"explorer/ui/pages/{page}.py").run())
 
 
 def _drawing() -> torch.Tensor:
@@ -60,7 +60,7 @@ def _captions(at) -> list[str]:
 
 
 def test_interpolate_takes_the_drawing_or_says_where_to_make_one(app) -> None:
-    _page(app, "page_interpolate")
+    _page(app, "interpolate")
     _ok(app.radio(key="src_B").set_value("drawing").run())
     assert any("Draw one on the Latent map" in i.value for i in app.main.info)
     assert not any("A → B" in c for c in _captions(app))  # nothing to interpolate to yet
@@ -75,7 +75,7 @@ def test_interpolate_takes_the_drawing_or_says_where_to_make_one(app) -> None:
 
 
 def test_maths_page_runs_its_numbers_on_the_drawing(app, tiny_trained) -> None:
-    _page(app, "page_maths")
+    _page(app, "maths")
     on_test = {m.label.removesuffix(" (nats per image)"): m.value for m in app.main.metric}
     _ok(app.radio(key="maths_src").set_value("drawing").run())
     assert any("Draw a digit on the Latent map" in i.value for i in app.main.info) and not app.main.metric
@@ -100,7 +100,7 @@ def test_maths_page_runs_its_numbers_on_the_drawing(app, tiny_trained) -> None:
 
 # -- what comes back from the browser ----------------------------------------------------------------
 def test_an_image_from_the_page_is_checked_before_use() -> None:
-    from explorer.ui.draw_panel import clean_image
+    from explorer.ui.widgets.draw_panel import clean_image
 
     ok = clean_image({"pixels": [0.5] * 783 + [1.5]}, (1, 28, 28))
     assert isinstance(ok, torch.Tensor) and ok.shape == (1, 28, 28) and ok.dtype == torch.float32
@@ -114,15 +114,15 @@ def test_an_image_from_the_page_is_checked_before_use() -> None:
 def test_a_model_the_page_cannot_run_gets_a_caption_not_a_blank_panel(monkeypatch) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from explorer.ui import draw_panel
+    from explorer.ui.widgets import draw_panel
 
     monkeypatch.setattr(draw_panel, "unsupported", lambda model: "the page cannot run a Dropout layer")
 
     def script():
-        from explorer.config import ModelConfig
-        from explorer.model import build_model
-        from explorer.ui import draw_panel
-        from explorer.ui.models import Current
+        from explorer.model.config import ModelConfig
+        from explorer.model.latent_model import build_model
+        from explorer.ui.widgets import draw_panel
+        from explorer.ui.state.current_model import Current
 
         cur = Current(build_model(ModelConfig(hidden=(8,))), "k", "odd", "session")
         assert draw_panel.render(cur, None) is None

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.config import ModelConfig
-from explorer.encoding import Encoding
 from explorer.evaluation import bound_terms, mean_kl_per_dim, posterior_draws
-from explorer.model import build_model
+from explorer.model.config import ModelConfig
+from explorer.model.encoding import Encoding
+from explorer.model.latent_model import build_model
 
 MU, SIGMA = [1.0, 0.0], [1.0, 0.5]
 # KL(N(m, s^2) || N(0, 1)) = -1/2 (1 + log s^2 - m^2 - s^2): 1/2 for (1, 1), 0.3181... for (0, 1/2)

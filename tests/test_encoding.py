@@ -3,10 +3,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.config import ModelConfig
-from explorer.distributions import PointMass, diagonal_normal
-from explorer.encoding import decode_images, encode, weights_fingerprint
-from explorer.model import build_model
+from explorer.model.config import ModelConfig
+from explorer.model.distributions import PointMass, diagonal_normal
+from explorer.model.encoding import decode_images, encode, weights_fingerprint
+from explorer.model.latent_model import build_model
 
 
 class PixelEncoder(nn.Module):

@@ -9,12 +9,12 @@ import torch
 from torch.distributions import Independent, Normal, StudentT
 
 import explorer
-from explorer.devices import single_threaded
 from explorer.evaluation import (ALIVE_KL, ElboGap, GivenPosterior, LogLikelihood, active_units, alive,
                                  amortization_gap, best_estimate, compare_estimators, count_alive, elbo_gap, evaluate,
                                  gradient_variance, log_likelihood, log_likelihood_with_weights, log_weights,
                                  naive_log_likelihood)
 from explorer.evaluation import fast
+from explorer.model.devices import single_threaded
 from tests.reference_models import LinearGaussian, binarize
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -285,8 +285,8 @@ def test_active_units_and_collapse_warning(lg):
 @pytest.mark.parametrize("kind", ["ae", "dae"])
 def test_active_units_of_an_autoencoder_reads_its_code(kind):
     """Burda's rule needs only E_q[z|x]; an AE's code is a point mass there, with no KL to a prior."""
-    from explorer.config import ModelConfig
-    from explorer.model import build_model
+    from explorer.model.config import ModelConfig
+    from explorer.model.latent_model import build_model
     torch.manual_seed(0)
     model = build_model(ModelConfig(image_shape=(1, 8, 8), latent_dim=3, kind=kind, hidden=(16,)))
     x = torch.rand(50, 1, 8, 8)

@@ -5,9 +5,9 @@ import copy
 
 import pytest
 
-from explorer.distributed import batches_per_epoch
-from explorer.history import add_step, curves, open_history
-from explorer.seeds import TRAIN_EVAL, TRAIN_ORDER, mix_seed
+from explorer.model.seeds import TRAIN_EVAL, TRAIN_ORDER, mix_seed
+from explorer.train.distributed import batches_per_epoch
+from explorer.train.history import add_step, curves, open_history
 
 
 def rec(i: int) -> dict:

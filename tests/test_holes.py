@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.mixture import GaussianMixture
 
-from explorer.holes import GRID, cell_centres, extent, log_prior, prior_holes
+from explorer.latent.holes import GRID, cell_centres, extent, log_prior, prior_holes
 
 
 def gaussian(mean, cov) -> GaussianMixture:
@@ -70,10 +70,10 @@ def test_only_a_2d_latent():
 
 
 def test_the_map_payload_carries_the_grid_as_bytes_on_a_2d_latent_only():
-    from explorer.config import ModelConfig
-    from explorer.model import build_model
-    from explorer.projection import make_projection
-    from explorer.web_payload import map_payload, read
+    from explorer.model.config import ModelConfig
+    from explorer.model.latent_model import build_model
+    from explorer.latent.projection import make_projection
+    from explorer.web.payload import map_payload, read
 
     h = prior_holes(gaussian([3, 3], 0.01 * np.eye(2)), (-4.0, 4.0, -4.0, 4.0))
     model = build_model(ModelConfig(latent_dim=2, hidden=(8,), image_shape=(1, 6, 6)))

@@ -4,9 +4,9 @@ it is not offered."""
 import numpy as np
 import pytest
 
-from explorer.holes import extent, prior_holes
-from explorer.ui import caches
-from explorer.ui.map_holes import TOGGLE_KEY
+from explorer.latent.holes import extent, prior_holes
+from explorer.ui.map.holes import TOGGLE_KEY
+from explorer.ui.state import caches
 from tests import test_app as base
 from tests.test_app import array, choose, map_payload, ok
 

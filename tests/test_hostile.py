@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.checkpoint import CheckpointError, load_checkpoint_bytes, read_metadata
 from explorer.cli import main
+from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes, read_metadata
 from hostile_files import (DIGITS, MEASURE, PEAKS, good_bytes, huge_claims, hostile, join, run_measured, split,
                            with_meta)
 
@@ -116,9 +116,9 @@ def test_metadata_errors_name_the_key(tmp_path: Path) -> None:
 
 def test_evaluate_checks_the_datasets_image_shape_against_the_model(tmp_path: Path, capsys) -> None:
     # A consistent 28x28 model whose metadata names the 8x8 digits: a matmul error before, a message now.
-    from explorer.checkpoint import save_model
-    from explorer.config import ModelConfig
-    from explorer.model import build_model
+    from explorer.store.checkpoint import save_model
+    from explorer.model.config import ModelConfig
+    from explorer.model.latent_model import build_model
 
     path = save_model(build_model(ModelConfig(hidden=(4,))), tmp_path / "m.safetensors", dataset=DIGITS)
     err = refused(capsys, COMMANDS["evaluate"](str(path), tmp_path))
@@ -133,7 +133,7 @@ def test_the_header_is_read_without_the_tensors(tmp_path: Path) -> None:
 def test_a_header_whose_length_starts_like_a_pickle_still_loads(tmp_path: Path) -> None:
     # A 1152-byte header is 0x480: its length field starts b"\x80\x04", a pickle's protocol-4 opening. Such
     # good files were refused as pickles.
-    from explorer.checkpoint import load_model
+    from explorer.store.checkpoint import load_model
 
     header, meta, body = split(good_bytes(tmp_path))
     for pad in range(2000):

@@ -86,8 +86,8 @@ def test_markdown_in_a_file_name_or_metadata_is_shown_as_text(trained: Path, tmp
     card = "\n".join([m.value for m in at.sidebar.markdown] + [t.value for t in at.sidebar.text])
     # the name and the dataset as text (st.text), the metric in the details' text
     assert not at.sidebar.error and card.count(TRACK) >= 3, card
-    for page in ("page_map", "page_decoder", "page_interpolate", "page_maths"):  # each names the model
-        clean(at.switch_page(f"explorer/ui/{page}.py").run())
+    for page in ("map", "decoder", "interpolate", "maths"):  # each names the model
+        clean(at.switch_page(f"explorer/ui/pages/{page}.py").run())
         # the card names the model as text (st.text: shown literally, never as Markdown)
         assert any(t.value == f"{TRACK}.safetensors" for t in at.sidebar.text), (page, texts(at))
 
@@ -103,12 +103,12 @@ def test_bad_files_in_trained_are_listed_as_unreadable_and_break_nothing(trained
         (error,) = [seen(e.value) for e in at.sidebar.error]
         assert error.startswith(f"Cannot load {name}: ") and "\n" not in error, error
     clean(at.sidebar.selectbox(key="bundled_name").set_value("good").run())
-    for page in ("page_decoder", "page_train"):
-        clean(at.switch_page(f"explorer/ui/{page}.py").run())
+    for page in ("decoder", "train"):
+        clean(at.switch_page(f"explorer/ui/pages/{page}.py").run())
 
 
 def test_a_picture_bomb_uploaded_on_the_interpolate_page_is_a_message(trained: Path) -> None:
-    at = clean(start().switch_page("explorer/ui/page_interpolate.py").run())
+    at = clean(start().switch_page("explorer/ui/pages/interpolate.py").run())
     clean(at.radio(key="src_A").set_value("upload").run())
     clean(at.file_uploader(key="up_A").set_value(("bomb.png", png_bomb(), "image/png")).run())
     assert any("12000x12000 pixels" in e.value for e in at.main.error), [e.value for e in at.main.error]
@@ -116,7 +116,7 @@ def test_a_picture_bomb_uploaded_on_the_interpolate_page_is_a_message(trained: P
 
 def test_a_data_directory_outside_the_roots_is_refused(trained: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("EXPLORER_DATA_ROOTS", str(tmp_path / "data"))
-    at = clean(start().switch_page("explorer/ui/page_train.py").run())
+    at = clean(start().switch_page("explorer/ui/pages/train.py").run())
     at.text_input(key="train_data_dir").set_value("/etc")
     clean(at.button(key="train_start").click().run())
     assert any("Cannot start" in e.value and "must be inside" in e.value for e in at.main.error)
@@ -134,7 +134,7 @@ def test_a_bad_max_trainings_is_refused_at_start(trained: Path, monkeypatch: pyt
 def test_a_pixel_rule_the_decoder_cannot_score_is_a_message(trained: Path) -> None:
     """A Bernoulli decoder on dequantized (continuous) pixels is neither a probability nor a density: Start
     says so next to the form instead of training numbers with no meaning."""
-    at = clean(start().switch_page("explorer/ui/page_train.py").run())
+    at = clean(start().switch_page("explorer/ui/pages/train.py").run())
     at.selectbox(key="train_likelihood").set_value("bernoulli")
     at.selectbox(key="train_pixels").set_value("dequantized")
     clean(at.button(key="train_start").click().run())

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from explorer.checkpoint import load_model, read_metadata, save_model
 from explorer.cli import main
+from explorer.store.checkpoint import load_model, read_metadata, save_model
 from hostile_files import REPO
 
 TINY = ["--dataset", "digits", "--hidden", "8", "--quiet", "--threads", "1"]
@@ -50,9 +50,9 @@ def test_a_diverging_resume_keeps_the_last_good_checkpoint(good: Path, tmp_path:
 @pytest.mark.parametrize("where", ["a directory", "under a file", "read-only", "a full disk"])
 def test_an_unwritable_out_is_refused_before_the_first_epoch(where: str, tmp_path: Path, capsys, monkeypatch) -> None:
     if where == "a full disk":
-        import explorer.outputs
+        import explorer.store.outputs
 
-        monkeypatch.setattr(explorer.outputs.shutil, "disk_usage", lambda p: SimpleNamespace(free=4096))
+        monkeypatch.setattr(explorer.store.outputs.shutil, "disk_usage", lambda p: SimpleNamespace(free=4096))
         out = tmp_path / "m.safetensors"
     elif where == "a directory":
         out = tmp_path
@@ -119,9 +119,9 @@ def test_ctrl_c_stops_with_a_checkpoint_and_a_non_zero_exit(tmp_path: Path) -> N
 
 KILLED_MID_SAVE = """
 import os, sys, time
-import explorer.checkpoint as ck
-from explorer.config import ModelConfig
-from explorer.model import build_model
+import explorer.store.checkpoint as ck
+from explorer.model.config import ModelConfig
+from explorer.model.latent_model import build_model
 ck.os.replace = lambda *a: (print("written", flush=True), time.sleep(600))  # dies before the rename
 ck.save_model(build_model(ModelConfig(image_shape=(1, 8, 8), hidden=(8,))), sys.argv[1])
 """

@@ -8,17 +8,16 @@ import pytest
 import torch
 
 from explorer import load_checkpoint, load_model
-from explorer.checkpoint import load_checkpoint_bytes
 from explorer.cli import evaluate as evaluate_cli  # its test_images would be collected as a test
-from explorer.config import ModelConfig
+from explorer.model.config import ModelConfig
+from explorer.store.checkpoint import load_checkpoint_bytes
 from tests.reference_models import binarize
 from explorer.data import load_training_data
-from explorer.jobs import (JobSpec, TrainingJob, TrainingSlots, max_trainings_from_env,
-                           threads_per_training, wait_reason)
-from explorer.model import build_model
 from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED
 from explorer.data.ref import DatasetRef
-from explorer.trainer import TrainConfig
+from explorer.jobs import JobSpec, TrainingJob, TrainingSlots, max_trainings_from_env, threads_per_training, wait_reason
+from explorer.model.latent_model import build_model
+from explorer.train.trainer import TrainConfig
 
 SMALL = dict(hidden=(32,), latent_dim=2)
 DIGITS_TRAIN = 1438  # 80% of scikit-learn's 1,797 digits

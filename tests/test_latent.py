@@ -4,7 +4,7 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
-from explorer.latent import manifold_grid, manifold_latents, pixel_crossfade, principal_directions
+from explorer.latent.geometry import manifold_grid, manifold_latents, pixel_crossfade, principal_directions
 
 Q95 = NormalDist().inv_cdf(0.95)  # 1.6448536...: N(0, 1)'s 95% quantile, from the standard library
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from explorer.data.ref import DatasetRef, load_test_set
-from explorer.encoding import encode
 from explorer.evaluation import bound_terms, log_likelihood
+from explorer.model.encoding import encode
 from tests.test_app import app, choose, goto, ok, trained  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -17,7 +17,7 @@ def metric(at, label: str) -> float:
 
 def test_the_lesson_walks_six_steps_with_the_cores_numbers(app):  # noqa: F811
     app.session_state["lesson_index"] = 3
-    goto(app, "page_lesson")
+    goto(app, "lesson")
     assert [h.value for h in app.main.header] == [
         "1. What the encoder outputs", "2. Reparameterisation", "3. The two terms of the ELBO", "4. The gap",
         "5. Why the prior matters", "6. VAE or autoencoder"]
@@ -40,6 +40,6 @@ def test_the_lesson_walks_six_steps_with_the_cores_numbers(app):  # noqa: F811
 
 def test_an_autoencoder_is_told_the_lesson_needs_a_vae(app):  # noqa: F811
     choose(app, "ae2")
-    goto(app, "page_lesson")
+    goto(app, "lesson")
     assert any("This lesson is about a VAE" in w.value for w in app.main.warning)
     assert not app.main.header

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from explorer.data.ref import DatasetRef, load_test_set
-from explorer.attributes import attribute_vector, label_ids
-from explorer.encoding import encode
-from explorer.neighbours import neighbours
-from explorer.ui.browser_input import clean_selection
+from explorer.latent.attributes import attribute_vector, label_ids
+from explorer.latent.neighbours import neighbours
+from explorer.model.encoding import encode
+from explorer.ui.widgets.browser_input import clean_selection
 from tests import test_app as base
 from tests.test_app import array, map_payload, ok
 
@@ -104,7 +104,7 @@ def test_analogy_panel_decodes_both_answers(app) -> None:
 def test_the_maps_marks_follow_the_open_tool_and_a_new_choice_clears_them(app) -> None:
     """Neighbour lines only with Neighbours open, the attribute path only with Attribute vector; a click on
     another dot moves them to it, a click on empty space (a chosen z) clears them."""
-    from explorer.ui import selection
+    from explorer.ui.state import selection
 
     open_tool(app, None)
     ok(app.number_input(key="map_index").set_value(42).run())
@@ -141,7 +141,7 @@ def test_a_selection_from_the_page_is_checked(sent, want) -> None:
 def test_the_3d_view_shows_a_model_with_three_or_more_dimensions(app) -> None:
     import json
 
-    from explorer.projection import pca_3d
+    from explorer.latent.projection import pca_3d
     from tests.test_app import choose
 
     assert any("needs a latent of 3 or more" in c.value for c in app.main.caption)  # the 2-D model
@@ -160,17 +160,17 @@ def test_the_3d_view_shows_a_model_with_three_or_more_dimensions(app) -> None:
 def test_a_box_or_lasso_on_the_server_drawn_map_becomes_the_selection_once(monkeypatch) -> None:
     import streamlit as st
 
-    from explorer.ui import map_tools, mapview
+    from explorer.ui.map import tools, view
 
     ss: dict = {}
     monkeypatch.setattr(st, "session_state", ss)
     ss["chart"] = {"selection": {"points": [{"customdata": [7]}, {"customdata": 3}, {"customdata": 99}]}}
-    map_tools.take_plotly_selection("chart", 50)
-    assert ss[map_tools.SELECTION] == [3, 7]  # in range, sorted
-    assert mapview.consume_click("chart") is None  # many points are a box or lasso, not a click
-    ss[map_tools.SELECTION] = []  # "Clear the selection"; the chart still holds its box
-    map_tools.take_plotly_selection("chart", 50)
-    assert ss[map_tools.SELECTION] == []
+    tools.take_plotly_selection("chart", 50)
+    assert ss[tools.SELECTION] == [3, 7]  # in range, sorted
+    assert view.consume_click("chart") is None  # many points are a box or lasso, not a click
+    ss[tools.SELECTION] = []  # "Clear the selection"; the chart still holds its box
+    tools.take_plotly_selection("chart", 50)
+    assert ss[tools.SELECTION] == []
     ss["chart"] = {"selection": {"points": [{"customdata": 4}]}}
-    map_tools.take_plotly_selection("chart", 50)
-    assert ss[map_tools.SELECTION] == [] and mapview.consume_click("chart") == 4
+    tools.take_plotly_selection("chart", 50)
+    assert ss[tools.SELECTION] == [] and view.consume_click("chart") == 4

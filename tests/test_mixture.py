@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from explorer.mixture import fit_mixture, sample_mixture, sample_prior
+from explorer.latent.mixture import fit_mixture, sample_mixture, sample_prior
 
 
 def test_prior_samples_are_reproducible_standard_normal_draws():

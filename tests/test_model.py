@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal
 
-from explorer.data.pixels import BatchTransform
 from explorer import ModelConfig, build_model
-from explorer.distributions import PointMass, bernoulli_image, diagonal_normal
-from explorer.model import MIN_DECODER_SCALE
+from explorer.data.pixels import BatchTransform
+from explorer.model.distributions import PointMass, bernoulli_image, diagonal_normal
+from explorer.model.latent_model import MIN_DECODER_SCALE
 
 KINDS = ["vae", "ae", "dae"]
 ARCHS = ["mlp", "conv"]

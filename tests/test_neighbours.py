@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from explorer.neighbours import k_nearest, metrics_for, neighbours, symmetric_kl_to
+from explorer.latent.neighbours import k_nearest, metrics_for, neighbours, symmetric_kl_to
 
 
 def brute_force(dist_fn, n: int, index: int, k: int) -> list[tuple[float, int]]:

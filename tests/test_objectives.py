@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
-from explorer.data.pixels import mask
 from explorer import ModelConfig, build_model, objective
-from explorer.distributions import diagonal_normal
-from explorer.objectives import bound_name, gaussian_kl_per_dim, reparameterized_sample, warmup_beta
+from explorer.data.pixels import mask
+from explorer.model.distributions import diagonal_normal
+from explorer.model.objectives import bound_name, gaussian_kl_per_dim, reparameterized_sample, warmup_beta
 from tests.reference_models import LinearGaussian
 
 P, D, SIGMA = 6, 3, 0.5

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import load_model
 from explorer.data.ref import DatasetRef, load_test_set
-from explorer.encoding import encode
+from explorer.model.encoding import encode
 from tests.test_app import REPO, TIMEOUT, array, charts, goto, map_payload, ok, payloads, values  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -56,24 +56,24 @@ def test_the_map_the_maths_page_the_decoder_interpolate_and_the_lesson_share_one
 
     ok(at.button(key="to_decoder").click().run())
     ok(at.button(key="use_as_a").click().run())
-    goto(at, "page_decoder")
+    goto(at, "decoder")
     assert at.radio(key="dec_start").value == "image" and at.number_input(key="dec_index").value == i
     z0 = array(next(p for p in payloads(at) if "version" in p[0]), "z0")
     assert z0.tolist() == mu.tolist()
 
-    goto(at, "page_interpolate")
+    goto(at, "interpolate")
     assert at.number_input(key="idx_A").value == i
     ends = next(t for fig in charts(at) for t in fig["data"] if t.get("name") == "A, B")
     assert [values(ends["x"])[0], values(ends["y"])[0]] == mu.tolist()
 
-    goto(at, "page_maths")
+    goto(at, "maths")
     assert at.number_input(key="maths_index").value == i  # it opens on the map's image
     shown = next(c.value for c in at.main.caption if c.value.startswith("μ = "))
     assert shown.startswith("μ = " + ", ".join(f"{v:.2f}" for v in mu) + "   σ = "
                             + ", ".join(f"{v:.3f}" for v in sigma))
     assert {m.label: m.value for m in at.main.metric}["mean σ of q(z|x)"] == f"{sigma.mean():.3f}"
 
-    goto(at, "page_lesson")
+    goto(at, "lesson")
     assert at.number_input(key="lesson_index").value == i
     said = " ".join(m.value for m in at.main.markdown)
     want = (f"μ = ({', '.join(f'{v:.2f}' for v in mu)}) and σ = ({', '.join(f'{v:.3f}' for v in sigma)})")
@@ -85,7 +85,7 @@ def test_a_drawing_has_one_posterior_on_the_map_panel_and_the_maths_page(monkeyp
     test images' rule, and both show q(z|x) of that one image."""
     import torch
 
-    from explorer.ui import selection
+    from explorer.ui.state import selection
 
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(REPO / "trained"))
     model = load_model(MODEL)
@@ -100,7 +100,7 @@ def test_a_drawing_has_one_posterior_on_the_map_panel_and_the_maths_page(monkeyp
     mu, sigma = panel_posterior(at)
     np.testing.assert_allclose(mu, q.mean[0], atol=1e-5)
     np.testing.assert_allclose(sigma, q.std[0], atol=1e-6)
-    goto(at, "page_maths")
+    goto(at, "maths")
     ok(at.radio(key="maths_src").set_value("drawing").run())
     shown = next(c.value for c in at.main.caption if c.value.startswith("μ = "))
     assert shown.startswith("μ = " + ", ".join(f"{v:.2f}" for v in mu) + "   σ = "

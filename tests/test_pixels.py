@@ -8,9 +8,10 @@ import torch
 from torch.distributions import Normal
 
 from explorer import ModelConfig, build_model, load_checkpoint, save_model
-from explorer.data.pixels import TEST_SEED, BatchTransform, resolve_pixels, scored_pixels, to_data
+from explorer.data.pixels import BatchTransform, TEST_SEED, resolve_pixels, scored_pixels, to_data
 from explorer.data.ref import DatasetRef
-from explorer.units import comparison, dequantization_offset, model_unit, unit_of
+from explorer.data.ref import model_unit
+from explorer.data.units import comparison, dequantization_offset, unit_of
 
 LOG256 = math.log(256)
 

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from explorer import plots
+from explorer.figures import plots
 
 
 def test_latent_scatter_one_webgl_trace_per_label_carrying_indices():
@@ -106,7 +106,7 @@ def test_training_curves_beta_axis_has_round_ticks_in_the_browser(tmp_path):
         pytest.skip(missing_browser())
     from playwright.sync_api import sync_playwright
 
-    from explorer import training_plots
+    from explorer.figures import training_curves
     from explorer.jobs import JobSnapshot
 
     e = [i / 10 for i in range(1, 21)]
@@ -116,7 +116,7 @@ def test_training_curves_beta_axis_has_round_ticks_in_the_browser(tmp_path):
                               "kl": [0.1 + 0.12 * i for i in range(20)], "bound": [-31.0] * 20, "beta": [1.0] * 20},
                        epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
     page_file = tmp_path / "curves.html"
-    page_file.write_text(training_plots.curves_figure(snap).to_html(include_plotlyjs=True, div_id="fig"))
+    page_file.write_text(training_curves.curves_figure(snap).to_html(include_plotlyjs=True, div_id="fig"))
     with sync_playwright() as p:
         browser = launch(p)
         try:
@@ -133,7 +133,7 @@ def test_training_curves_beta_axis_has_round_ticks_in_the_browser(tmp_path):
 def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
     """With iwae_k > 1 the train line is the IWAE bound (it can sit above the reconstruction term, which the
     ELBO never does); the title and legend must not call it the ELBO."""
-    from explorer import training_plots
+    from explorer.figures import training_curves
     from explorer.jobs import JobSnapshot
 
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=1.0,
@@ -141,17 +141,17 @@ def test_iwae_run_says_its_train_curve_is_the_iwae_bound():
                        steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-30.0] * 2, "kl": [1.0] * 2,
                               "bound": [-29.0] * 2, "beta": [1.0] * 2},
                        epochs=[{"epoch": 1, "test_elbo": -31, "test_recon": -30, "test_kl": 1.0}])
-    plain = training_plots.curves_figure(snap).to_dict()
-    iwae = training_plots.curves_figure(snap, iwae_k=5).to_dict()
+    plain = training_curves.curves_figure(snap).to_dict()
+    iwae = training_curves.curves_figure(snap, iwae_k=5).to_dict()
     assert plain["layout"]["annotations"][0]["text"] == "ELBO = E[log p(x|z)] − KL (nats per image)"
     assert iwae["layout"]["annotations"][0]["text"] == "train: IWAE bound (k = 5); test: ELBO (nats per image)"
     assert iwae["data"][0]["name"] == "IWAE bound (k = 5) · train" and iwae["data"][1]["name"] == "ELBO · test"
-    assert training_plots.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")
+    assert training_curves.curves_figure(snap).to_dict()["layout"]["annotations"][0]["text"].startswith("ELBO")
 
 
 def test_autoencoder_run_shows_its_reconstruction_term_alone():
     """An AE has no KL, no β and no ELBO: one panel, one term, and no empty KL/β panel."""
-    from explorer import training_plots
+    from explorer.figures import training_curves
     from explorer.jobs import JobSnapshot
 
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[0.0, 0.0], latent_map=None, epoch=1.0,
@@ -159,7 +159,7 @@ def test_autoencoder_run_shows_its_reconstruction_term_alone():
                        steps={"epoch": [0.5, 1.0], "step": [0, 1], "recon": [-30.0, -28.0], "kl": [0.0] * 2,
                               "bound": [-30.0, -28.0], "beta": [1.0] * 2},
                        epochs=[{"epoch": 1, "test_elbo": -27, "test_recon": -27, "test_kl": 0.0}])
-    fig = training_plots.curves_figure(snap, autoencoder=True).to_dict()
+    fig = training_curves.curves_figure(snap, autoencoder=True).to_dict()
     assert [d["name"] for d in fig["data"]] == ["reconstruction · train", "reconstruction · test"]
     assert fig["data"][0]["y"] == [-30.0, -28.0] and fig["data"][1]["y"] == [-27]
     assert "xaxis2" not in fig["layout"] and "yaxis3" not in fig["layout"]
@@ -169,24 +169,24 @@ def test_autoencoder_run_shows_its_reconstruction_term_alone():
 
 def test_kl_per_dimension_bars_grey_out_the_dimensions_that_are_not_alive():
     """A bar is coloured when its mean KL exceeds ALIVE_KL = 0.01 nats (evaluation.latent_use), grey otherwise."""
-    from explorer import training_plots
+    from explorer.figures import training_curves
     from explorer.jobs import JobSnapshot
 
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[0.5, 0.01, 0.0, 0.02], latent_map=None,
                        epoch=1.0, total_epochs=1, samples_per_sec=None, notes=[], description="",
                        steps={"epoch": [], "step": [], "recon": [], "kl": [], "bound": [], "beta": []},
                        epochs=[{"epoch": 1}])
-    fig = training_plots.kl_dims_figure(snap).to_dict()
+    fig = training_curves.kl_dims_figure(snap).to_dict()
     assert [c != "#BBBBBB" for c in fig["data"][0]["marker"]["color"]] == [True, False, False, True]
     assert snap.alive_dims == 2 and "(test set): 2 of 4 alive" in fig["layout"]["title"]["text"]
 
 
 def test_training_curves_name_the_unit_of_their_numbers():
     """A dequantized Gaussian's curves and a binarized Bernoulli's are both nats per image but not comparable:
-    the left axis says which (explorer.units), for a VAE and an autoencoder alike."""
+    the left axis says which (explorer.data.units), for a VAE and an autoencoder alike."""
     import dataclasses
 
-    from explorer import training_plots
+    from explorer.figures import training_curves
     from explorer.jobs import JobSnapshot
 
     snap = JobSnapshot(status="finished", message="", run=1, kl_per_dim=[], latent_map=None, epoch=1.0,
@@ -195,16 +195,16 @@ def test_training_curves_name_the_unit_of_their_numbers():
                               "bound": [-301.0] * 2, "beta": [1.0] * 2},
                        epochs=[{"epoch": 1, "test_elbo": -302, "test_recon": -300, "test_kl": 2.0}])
     for ae in (False, True):
-        assert training_plots.curves_figure(snap, autoencoder=ae).layout.yaxis.title.text == "nats per image, 8-bit"
+        assert training_curves.curves_figure(snap, autoencoder=ae).layout.yaxis.title.text == "nats per image, 8-bit"
     before = dataclasses.replace(snap, unit="")  # a job still loading its data: no unit yet
-    assert training_plots.curves_figure(before).layout.yaxis.title.text == "nats per image"
+    assert training_curves.curves_figure(before).layout.yaxis.title.text == "nats per image"
 
 
 def test_training_curves_zoom_past_the_first_epoch_so_the_kl_gap_between_elbo_and_reconstruction_shows():
     """The first steps fall from -550 to -150 nats; on an axis that holds them the ELBO and its reconstruction
     term, 8 nats apart, drew as one line. The left axis starts after the first epoch; the train (per step) and
     test (per epoch) lines, β and the KL keep their panels and names."""
-    from explorer import training_plots
+    from explorer.figures import training_curves
     from explorer.jobs import JobSnapshot
 
     e = [i / 10 for i in range(1, 101)]  # 10 epochs, 10 binned steps each
@@ -215,7 +215,7 @@ def test_training_curves_zoom_past_the_first_epoch_so_the_kl_gap_between_elbo_an
                               "bound": [r - 8 for r in recon], "beta": [1.0] * 100},
                        epochs=[{"epoch": n, "test_elbo": -150 - 8 / n, "test_recon": -142 - 8 / n, "test_kl": 8.0}
                                for n in range(1, 11)])
-    fig = training_plots.curves_figure(snap).to_dict()
+    fig = training_curves.curves_figure(snap).to_dict()
     lo, hi = fig["layout"]["yaxis"]["range"]
     assert lo < -158 - 1e-9 and hi > -142.8  # every value after the first epoch, and every test value
     assert lo > -200  # not the first steps' -550
@@ -226,6 +226,6 @@ def test_training_curves_zoom_past_the_first_epoch_so_the_kl_gap_between_elbo_an
     assert [d["yaxis"] for d in fig["data"]] == ["y", "y", "y", "y", "y2", "y2", "y3"]
     assert fig["layout"]["yaxis"]["title"]["text"] == "nats per image, binarized"
     start = dataclasses.replace(snap, steps={k: v[:1] for k, v in snap.steps.items()}, epochs=[])
-    assert training_plots.bound_range(start) == [-518.5, -509.5]  # one step: its ELBO and reconstruction, padded
+    assert training_curves.bound_range(start) == [-518.5, -509.5]  # one step: its ELBO and reconstruction, padded
     empty = dataclasses.replace(snap, steps={k: [] for k in snap.steps}, epochs=[])
-    assert "range" not in training_plots.curves_figure(empty).to_dict()["layout"]["yaxis"]  # nothing yet: autorange
+    assert "range" not in training_curves.curves_figure(empty).to_dict()["layout"]["yaxis"]  # nothing yet: autorange

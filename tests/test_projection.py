@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from explorer.projection import (LatentAxes, PCAProjection, TSNEProjection, available_projections,
-                                 make_projection, umap_available)
+from explorer.latent.projection import (LatentAxes, PCAProjection, TSNEProjection, available_projections,
+                                        make_projection, umap_available)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -98,7 +98,7 @@ def test_unknown_and_missing_projections_are_clear_errors():
 def test_pca_3d_matches_sklearn_up_to_sign_and_explains_the_top_variance() -> None:
     from sklearn.decomposition import PCA
 
-    from explorer.projection import pca_3d
+    from explorer.latent.projection import pca_3d
 
     X = np.random.default_rng(3).normal(size=(400, 6)) * np.array([5, 4, 3, 0.5, 0.2, 0.1])
     coords, ratio = pca_3d(X)

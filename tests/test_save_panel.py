@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def finished_training(at) -> None:
-    goto(at, "page_train")
+    goto(at, "train")
     at.selectbox(key="train_dataset").set_value("digits")
     at.text_input(key="train_hidden").set_value("16")
     at.number_input(key="train_epochs").set_value(1)

@@ -1,5 +1,5 @@
 """Saves on a shared server: never over somebody else's file or a bundled one; over one's own only when asked;
-unique default names; and abandoned trainings stopped and kept (explorer.saves, explorer.job_registry)."""
+unique default names; and abandoned trainings stopped and kept (explorer.store.saves, explorer.jobs.registry)."""
 from __future__ import annotations
 
 import os
@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from explorer import load_model, saves
-from explorer.job_registry import BEAT_TIMEOUT_S, JobRegistry
+from explorer import load_model
 from explorer.jobs import JobSpec, TrainingJob, TrainingSlots
-from explorer.saves import SaveRefused
-from explorer.trainer import TrainConfig
+from explorer.jobs.registry import BEAT_TIMEOUT_S, JobRegistry
+from explorer.store import saves
+from explorer.store.saves import SaveRefused
+from explorer.train.trainer import TrainConfig
 
 
 def writer(text: str):

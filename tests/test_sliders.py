@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.encoding import Encoding
-from explorer.sliders import apply_sliders, slider_basis, slider_coordinates, slider_ranges, traverse
+from explorer.latent.sliders import apply_sliders, slider_basis, slider_coordinates, slider_ranges, traverse
+from explorer.model.encoding import Encoding
 
 R2 = np.sqrt(2.0)
 TILTED = np.array([[1 / R2, 0.0], [1 / R2, 0.0], [0.0, 1.0]])  # orthonormal: u1 = (1, 1, 0)/√2, u2 = e3

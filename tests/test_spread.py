@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.config import ModelConfig
-from explorer.estimate_plots import estimates_figure, gap_text, y_range
 from explorer.evaluation import estimate_bands, log_weights, repeats_for, running_estimates
-from explorer.model import build_model
+from explorer.figures.estimates import estimates_figure, gap_text, y_range
+from explorer.model.config import ModelConfig
+from explorer.model.latent_model import build_model
 
 
 def test_running_estimates_equal_brute_force():

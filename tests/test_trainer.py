@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import explorer.train_terms as terms_mod  # the objective a step and an evaluation call
+import explorer.train.terms as terms_mod  # the objective a step and an evaluation call
 from explorer import (DeviceError, ImageDataset, ModelConfig, TrainConfig, Trainer, TrainingDiverged, build_model,
                       load_checkpoint, load_dataset, save_model)
 from tests.reference_models import binarize
-from explorer.distributed import epoch_order
-from explorer.run_record import summary
-from explorer.data.pixels import TEST_SEED as TEST_BINARIZE_SEED, BatchTransform, resolve_pixels
+from explorer.data.pixels import BatchTransform, TEST_SEED as TEST_BINARIZE_SEED, resolve_pixels
+from explorer.train.distributed import epoch_order
+from explorer.train.run_record import summary
 
 STEP_KEYS = {"step", "epoch", "recon", "kl", "bound", "beta", "kl_per_dim", "samples_per_sec"}
 EPOCH_KEYS = {"epoch", "step", "beta", "train_recon", "train_kl", "train_bound", "bound_name", "test_elbo", "test_recon", "test_kl",

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import file_cache, load_model
+from explorer import load_model
 from explorer.cli import main
 from explorer.data.ref import DatasetRef
-from explorer.map_cache import cached_encoding, cached_projection, encoding_name
-from explorer.projection import PCAProjection, TSNEProjection
-from explorer.shared_work import SharedWork
+from explorer.jobs.shared_work import SharedWork
+from explorer.latent.projection import PCAProjection, TSNEProjection
+from explorer.store import file_cache
+from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
 
 TINY = ["--dataset", "digits", "--hidden", "32", "--batch-size", "128", "--threads", "1", "--quiet"]
 
@@ -51,7 +52,7 @@ def test_tsne_reports_its_iterations() -> None:
 
 def test_umap_reports_its_epochs() -> None:
     pytest.importorskip("umap")
-    from explorer.projection import UMAPProjection
+    from explorer.latent.projection import UMAPProjection
 
     seen = []
     X = np.random.default_rng(0).normal(size=(150, 5)).astype(np.float32)
@@ -154,7 +155,7 @@ def test_evaluate_shows_a_progress_bar_on_stderr(vae4: Path, capsys: pytest.Capt
 def test_the_app_reads_what_warm_wrote_and_eight_sessions_at_once_read_it_once(vae4: Path) -> None:
     import os
 
-    from explorer.ui import caches  # Streamlit's caches in bare mode: no server, no page
+    from explorer.ui.state import caches  # Streamlit's caches in bare mode: no server, no page
 
     assert main(["warm", "--models", str(vae4), "--projections", "tsne", "--threads", "1", "--quiet"]) == 0
     model = load_model(vae4)

@@ -1,4 +1,4 @@
-"""The page's forward pass (explorer/ui/web/vaenet.js) in real Chromium against torch: every bundled model, a
+"""The page's forward pass (explorer/web/vaenet.js) in real Chromium against torch: every bundled model, a
 freshly trained conv model, and untrained models of every architecture, likelihood, kind and activation.
 Decodes of 100 random z and encodes of 20 images agree to 1e-4 (pixel means, mu, sigma)."""
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from explorer import load_model
-from explorer.config import ModelConfig
-from explorer.model import build_model
-from explorer.ui.web import VAENET_JS
-from explorer.web_payload import pack, read, unsupported
+from explorer.model.config import ModelConfig
+from explorer.model.latent_model import build_model
+from explorer.web.payload import pack, read, unsupported
+from explorer.web.sources import VAENET_JS
 from tests.browser_harness import REPO, launch, missing_browser
 
 TOL = 1e-4
@@ -175,7 +175,7 @@ def test_every_architecture_in_the_page_matches_torch(js_page, name: str, model)
 @pytest.fixture(scope="module")
 def map_page(browser):
     """The map component's own code in a bare page (its export made a plain function), beside VAENet."""
-    from explorer.ui.web import MAP_FILES, component_js
+    from explorer.web.sources import MAP_FILES, component_js
 
     code = component_js(*MAP_FILES).replace("export default function", "function mountMap")
     page = browser.new_page()
@@ -198,8 +198,8 @@ MAP_GEOMETRY = """([b64, pixels, q]) => {
 def test_the_maps_pointer_and_a_drawing_land_where_python_puts_them(map_page, method: str) -> None:
     """The pointer's z (PCA: z = mean + p U; 2-D: z = p) maps back onto the pointer through the Python
     projection, and a posterior's mean and covariance are placed as proj.transform / project_covariance do."""
-    from explorer.projection import make_projection
-    from explorer.web_payload import map_payload
+    from explorer.latent.projection import make_projection
+    from explorer.web.payload import map_payload
 
     D = 5 if method == "pca" else 2
     model = build_model(ModelConfig(latent_dim=D, hidden=(8,), image_shape=(1, 6, 6)))

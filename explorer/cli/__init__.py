@@ -7,8 +7,8 @@ import os
 import sys
 from typing import NoReturn
 
-from ..checkpoint import CheckpointError
-from ..devices import DeviceError
+from ..model.devices import DeviceError
+from ..store.checkpoint import CheckpointError
 from . import attribute, estimators, evaluate, info, interpolate, neighbours, sample, train, warm
 
 COMMANDS = [train, info, sample, interpolate, neighbours, attribute, evaluate, estimators, warm]
@@ -54,7 +54,7 @@ def exit_process(code: int) -> NoReturn:
     """sys.exit(code), except under torchrun: there the process ends without Python's teardown.
 
     Gloo's worker threads may still be freeing a finished collective (it holds Python objects) when the
-    interpreter finalizes; that aborts the process now and then (about 1 run in 20 here, a core dump shows
+    interpreter finalizes; that aborts the process now and then (BENCHMARKS.md says how often; a core dump shows
     ProcessGroupGloo::runLoop in ~AsyncBarrierWork taking the GIL), and torchrun then reports a failure
     after a good run. The process group is already destroyed and every file written and closed by now.
     """

@@ -7,13 +7,13 @@ import argparse
 import numpy as np
 import torch
 
-from ..attributes import STRENGTHS, apply_vector, attribute_vector, label_ids
-from ..checkpoint import load_model
-from ..devices import resolve_device
 from ..data.ref import DatasetRef
-from ..encoding import decode_images, encode
-from ..images import grid, png_bytes, save_bytes
-from ..neighbours import check_index
+from ..figures.images import grid, png_bytes, save_bytes
+from ..latent.attributes import STRENGTHS, apply_vector, attribute_vector, label_ids
+from ..latent.neighbours import check_index
+from ..model.devices import resolve_device
+from ..model.encoding import decode_images, encode
+from ..store.checkpoint import load_model
 from .common import add_device_seed, apply_threads, int_list, positive_int
 from .neighbours import test_split
 

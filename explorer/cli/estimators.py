@@ -8,10 +8,11 @@ import json
 import time
 from pathlib import Path
 
+from ..data.ref import DatasetRef
+from ..data.ref import model_unit
+from ..data.units import unit_fields
 from ..evaluation import (GivenPosterior, amortization_gap, best_estimate, compare_estimators, gradient_variance,
                           log_likelihood, repeat_seed)
-from ..data.ref import DatasetRef
-from ..units import model_unit, unit_fields
 from .common import add_device_seed, apply_threads, strict_json
 from .evaluate import load_vae_and_test_images
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_checkpoint, save_model
 from ..data.ref import DatasetRef
-from ..devices import resolve_device
+from ..data.ref import model_unit
+from ..data.units import Unit, unit_fields
 from ..evaluation import ACTIVE_RULE, ALIVE_RULE, count_alive, evaluate
-from ..units import Unit, model_unit, unit_fields
+from ..model.devices import resolve_device
+from ..store.checkpoint import load_checkpoint, save_model
 from .common import add_device_seed, apply_threads, check_images_fit, strict_json
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoint import load_checkpoint
+from ..data.ref import model_unit
 from ..evaluation import ACTIVE_RULE
-from ..units import model_unit
+from ..store.checkpoint import load_checkpoint
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

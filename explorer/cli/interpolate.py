@@ -6,12 +6,12 @@ import sys
 
 import torch
 
-from ..checkpoint import load_model
 from ..data.ref import DatasetRef
-from ..devices import resolve_device
-from ..images import gif_bytes, grid, png_bytes, save_bytes
-from ..latent import lerp, slerp
-from ..model import LatentModel
+from ..figures.images import gif_bytes, grid, png_bytes, save_bytes
+from ..latent.geometry import lerp, slerp
+from ..model.devices import resolve_device
+from ..model.latent_model import LatentModel
+from ..store.checkpoint import load_model
 from .common import add_device_seed, apply_threads, check_images_fit, positive_int
 
 METHODS = {"lerp": lerp, "slerp": slerp}

@@ -6,14 +6,14 @@ import sys
 
 import torch
 
-from ..data.ref import DatasetRef
-from ..checkpoint import load_model
 from ..data import ImageDataset
-from ..devices import resolve_device
-from ..encoding import Encoding, encode
-from ..images import grid, png_bytes, save_bytes
-from ..model import LatentModel
-from ..neighbours import METRICS, Neighbours, check_index, metrics_for, neighbours
+from ..data.ref import DatasetRef
+from ..figures.images import grid, png_bytes, save_bytes
+from ..latent.neighbours import METRICS, Neighbours, check_index, metrics_for, neighbours
+from ..model.devices import resolve_device
+from ..model.encoding import Encoding, encode
+from ..model.latent_model import LatentModel
+from ..store.checkpoint import load_model
 from .common import add_device_seed, apply_threads, positive_int
 
 

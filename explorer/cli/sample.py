@@ -7,11 +7,11 @@ import sys
 import torch
 
 from ..data.ref import DatasetRef
-from ..checkpoint import load_model
-from ..devices import resolve_device
-from ..encoding import encode
-from ..images import grid, png_bytes, save_bytes
-from ..latent import manifold_grid, manifold_latents
+from ..figures.images import grid, png_bytes, save_bytes
+from ..latent.geometry import manifold_grid, manifold_latents
+from ..model.devices import resolve_device
+from ..model.encoding import encode
+from ..store.checkpoint import load_model
 from .common import add_device_seed, apply_threads, check_images_fit, positive_int
 
 

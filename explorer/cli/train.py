@@ -12,18 +12,18 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ..checkpoint import load_checkpoint, save_model
-from ..config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
 from ..data import DATASETS, DataNotFound, ImageDataset, bundled_mnist_split, load_dataset
-from ..devices import resolve_device
-from ..model import build_model
 from ..data.folder import image_size
-from ..outputs import CheckpointTarget, check_writable
-from ..data.pixels import CHOICES, BatchTransform
+from ..data.pixels import BatchTransform, CHOICES
 from ..data.ref import DatasetRef
-from ..run_record import run_metadata, summary
-from ..trainer import TrainConfig, Trainer, TrainingDiverged
-from ..units import unit_of
+from ..data.units import unit_of
+from ..model.config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
+from ..model.devices import resolve_device
+from ..model.latent_model import build_model
+from ..store.checkpoint import load_checkpoint, save_model
+from ..store.outputs import CheckpointTarget, check_writable
+from ..train.run_record import run_metadata, summary
+from ..train.trainer import TrainConfig, Trainer, TrainingDiverged
 from .common import add_device_seed, apply_threads, int_list, positive_int
 from .resume import DEFAULT_LR, resume_settings, same_pixels
 

@@ -1,6 +1,6 @@
 """`warm --models A B --projections pca,tsne,umap`: do before class what the map's first visitor would wait
 for. Each checkpoint's test-set encoding and its slow maps (t-SNE, UMAP, on as many points as the map starts
-with) go to the file cache the app reads (explorer.file_cache: EXPLORER_CACHE_DIR); a UMAP also leaves numba's
+with) go to the file cache the app reads (explorer.store.file_cache: EXPLORER_CACHE_DIR); a UMAP also leaves numba's
 compiled kernels in numba's own cache (NUMBA_CACHE_DIR, for those UMAP marks cache=True)."""
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import time
 
 import torch
 
-from .. import file_cache
-from ..checkpoint import load_checkpoint
 from ..data.ref import DatasetRef
-from ..devices import resolve_device
-from ..latent_map import default_points
-from ..map_cache import cached_encoding, cached_projection, encoding_name
-from ..progress import tqdm_bar
-from ..projection import available_projections
+from ..latent.map import default_points
+from ..latent.projection import available_projections
+from ..model.devices import resolve_device
+from ..model.progress import tqdm_bar
+from ..store import file_cache
+from ..store.checkpoint import load_checkpoint
+from ..store.map_cache import cached_encoding, cached_projection, encoding_name
 from .common import apply_threads, positive_int
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+MAX_IMAGE_SIDE = 512  # pixels; every picture is decoded at this size, so it bounds a decode's memory
+
 
 @dataclass
 class ImageDataset:
@@ -53,3 +55,9 @@ def to_images(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W) in [0, 1]."""
     t = torch.from_numpy(np.asarray(pixels, dtype=np.float32)).div_(255.0)  # a writable float copy
     return t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
+
+
+def check_image_size(hw: tuple[int, ...]) -> None:
+    """A ValueError for an image side outside 1..MAX_IMAGE_SIDE (a model, a folder's --image-size)."""
+    if min(hw) < 1 or max(hw) > MAX_IMAGE_SIDE:
+        raise ValueError(f"image sides must be between 1 and {MAX_IMAGE_SIDE} pixels, got {'x'.join(map(str, hw))}")

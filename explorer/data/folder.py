@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..config import check_image_size
+from .base import check_image_size
 from .base import ImageDataset, split_indices, to_images
 from .decode import prepare
 

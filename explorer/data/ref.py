@@ -12,7 +12,7 @@ from torch import Tensor
 from .base import ImageDataset
 from .pixels import LEVELS, PIXELS, TEST_SEED, levels_of, resolve_pixels, scored_pixels
 from .registry import load_dataset
-from ..units import unit_of
+from .units import Unit, unit_of
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,9 @@ def load_test_set(name: str, data_dir: str | None = None, download: bool = False
         raise ValueError(f"{name!r}: the {base} test split has only {len(data.test_x)} images")
     return ImageDataset(name, data.train_x, data.train_y, data.test_x[k:],
                         None if data.test_y is None else data.test_y[k:], data.classes, data.notes, k)
+
+
+def model_unit(model) -> Unit:
+    """The unit of a loaded model's numbers, from its checkpoint's DatasetRef and its decoder."""
+    ref = DatasetRef.of(model)
+    return unit_of(ref.pixels, model.config.likelihood, ref.levels)

@@ -8,9 +8,9 @@ import torch
 from torch import Tensor
 from torch.distributions import Independent, Normal
 
-from ..objectives import ESTIMATORS, gaussian_kl_per_dim, objective
+from ..model.objectives import ESTIMATORS, gaussian_kl_per_dim, objective
+from ..model.seeds import GRADIENT_REPEAT, mix_seed
 from .likelihood import LogLikelihood, _eval_mode, log_likelihood
-from ..seeds import GRADIENT_REPEAT, mix_seed
 from .sampling import normal_params
 
 

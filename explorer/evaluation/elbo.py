@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch.distributions import Normal
 
-from ..encoding import Encoding
-from ..model import LatentModel
-from ..objectives import gaussian_kl_per_dim, objective
+from ..model.encoding import Encoding
+from ..model.latent_model import LatentModel
+from ..model.objectives import gaussian_kl_per_dim, objective
 
 
 @torch.no_grad()

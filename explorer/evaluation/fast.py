@@ -61,8 +61,8 @@ class BernoulliMLP:
 
 def for_model(model) -> BernoulliMLP | None:
     """The fast path when model is an unmodified LatentModel with MLP decoder and Bernoulli pixels."""
-    from ..model import LatentModel
-    from ..nets import MLPDecoder
+    from ..model.latent_model import LatentModel
+    from ..model.nets import MLPDecoder
 
     if not (isinstance(model, LatentModel) and type(model).decode is LatentModel.decode
             and model.config.likelihood == "bernoulli" and isinstance(model.decoder, MLPDecoder)

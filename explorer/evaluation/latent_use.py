@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from ..distributions import PointMass
-from ..objectives import gaussian_kl_per_dim
+from ..model.distributions import PointMass
+from ..model.objectives import gaussian_kl_per_dim
 from .likelihood import _eval_mode
 from .sampling import normal_params
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from ..devices import single_threaded
+from ..model.devices import single_threaded
 from . import fast
 from .sampling import Draws
 

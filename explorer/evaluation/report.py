@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..seeds import ESTIMATE_REPEAT, mix_seed
+from ..model.seeds import ESTIMATE_REPEAT, mix_seed
 from .latent_use import active_units
 from .likelihood import Progress, log_likelihood
 

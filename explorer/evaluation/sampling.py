@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
-from ..seeds import mix_seed
+from ..model.seeds import mix_seed
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -28,7 +28,7 @@ def normal_params(d: Distribution) -> tuple[Tensor, Tensor] | None:
 
 
 def stream_seed(seed: int, index: int) -> int:
-    """The generator seed of example `index`'s stream (explorer.seeds: one scheme for all the code)."""
+    """The generator seed of example `index`'s stream (explorer.model.seeds: one scheme for all the code)."""
     return mix_seed(seed, index)
 
 

@@ -3,7 +3,7 @@ is asked to do), job (its lifecycle on a background thread), snapshots (what the
 from .admission import (DEFAULT_MAX_TRAININGS, TrainingSlots, max_trainings_from_env, server_slots,
                         threads_per_training, wait_reason)
 from .job import TrainingJob
-from .snapshots import ACTIVE, LIVE_WEIGHTS_S, MAP_POINTS, STATUSES, JobSnapshot, LatentMap, LiveMap
+from .snapshots import ACTIVE, JobSnapshot, LIVE_WEIGHTS_S, LatentMap, LiveMap, MAP_POINTS, STATUSES
 from .spec import JobSpec, build_trainer
 
 __all__ = [

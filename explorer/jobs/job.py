@@ -18,16 +18,16 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import save_model
 from ..data import ImageDataset
 from ..data.ref import DatasetRef
-from ..history import curves
-from ..model import LatentModel
-from ..run_record import run_metadata
-from ..trainer import Trainer, TrainingDiverged
-from ..units import unit_of
+from ..data.units import unit_of
+from ..model.latent_model import LatentModel
+from ..store.checkpoint import save_model
+from ..train.history import curves
+from ..train.run_record import run_metadata
+from ..train.trainer import Trainer, TrainingDiverged
 from .admission import TrainingSlots, server_slots, threads_per_training, wait_reason
-from .snapshots import ACTIVE, MAP_POINTS, JobSnapshot, LatentMap, LiveMap
+from .snapshots import ACTIVE, JobSnapshot, LatentMap, LiveMap, MAP_POINTS
 from .spec import JobSpec, build_trainer
 
 log = logging.getLogger(__name__)

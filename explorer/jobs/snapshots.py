@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import torch
 
 from ..evaluation.latent_use import count_alive
-from ..latent_map import encode_map
-from ..model import LatentModel
-from ..web_payload import map_payload, unsupported
+from ..latent.map import encode_map
+from ..model.latent_model import LatentModel
+from ..web.payload import map_payload, unsupported
 
 MAP_POINTS = 1000  # test images encoded for the live latent map
 LIVE_WEIGHTS_S = 2.0  # the live map's in-page model gets the current weights at most this often (and each epoch)
@@ -39,7 +39,7 @@ class JobSnapshot:
     status: str  # one of STATUSES
     message: str  # a sentence for the user: why it waits, how it ended, the error
     run: int  # increments on every start / resume, so a UI can tell one run's end from the next
-    steps: dict[str, list[float]]  # the trainer's binned history as columns (explorer.history.curves)
+    steps: dict[str, list[float]]  # the trainer's binned history as columns (explorer.train.history.curves)
     epochs: list[dict]  # the Trainer's epoch records (test terms, kl_per_dim, samples_per_sec)
     kl_per_dim: list[float]  # latest per-dimension KL (test set once an epoch is done)
     latent_map: LatentMap | None
@@ -48,7 +48,7 @@ class JobSnapshot:
     samples_per_sec: float | None  # mean of the finished epochs of this run, else the live rate
     notes: list[str]
     description: str  # model and data in one line
-    unit: str = ""  # explorer.units key of the curves' numbers ("binarized", "8-bit", ...); "" before loading
+    unit: str = ""  # explorer.data.units key of the curves' numbers ("binarized", "8-bit", ...); "" before loading
 
     @property
     def active(self) -> bool:

@@ -6,13 +6,13 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import load_checkpoint
-from ..config import ModelConfig
 from ..data import ImageDataset, load_training_data
 from ..data.pixels import BatchTransform, resolve_pixels
 from ..data.ref import DatasetRef
-from ..model import build_model
-from ..trainer import TrainConfig, Trainer
+from ..model.config import ModelConfig
+from ..model.latent_model import build_model
+from ..store.checkpoint import load_checkpoint
+from ..train.trainer import TrainConfig, Trainer
 
 
 @dataclass

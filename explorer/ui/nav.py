@@ -6,12 +6,12 @@ import streamlit as st
 
 # (file, title, icon, url path); "/" opens the first
 PAGES = [
-    ("explorer/ui/page_map.py", "Latent map", ":material/scatter_plot:", "map"),
-    ("explorer/ui/page_decoder.py", "Decoder sliders", ":material/tune:", "decoder"),
-    ("explorer/ui/page_interpolate.py", "Interpolate", ":material/swap_horiz:", "interpolate"),
-    ("explorer/ui/page_maths.py", "The maths, live", ":material/functions:", "maths"),
-    ("explorer/ui/page_train.py", "Train", ":material/fitness_center:", "train"),
-    ("explorer/ui/page_lesson.py", "A guided lesson", ":material/school:", "lesson"),
+    ("explorer/ui/pages/map.py", "Latent map", ":material/scatter_plot:", "map"),
+    ("explorer/ui/pages/decoder.py", "Decoder sliders", ":material/tune:", "decoder"),
+    ("explorer/ui/pages/interpolate.py", "Interpolate", ":material/swap_horiz:", "interpolate"),
+    ("explorer/ui/pages/maths.py", "The maths, live", ":material/functions:", "maths"),
+    ("explorer/ui/pages/train.py", "Train", ":material/fitness_center:", "train"),
+    ("explorer/ui/pages/lesson.py", "A guided lesson", ":material/school:", "lesson"),
 ]
 
 

@@ -6,12 +6,13 @@ import math
 
 import streamlit as st
 
-from explorer.units import model_unit
-from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
-from explorer.devices import available_devices, resolve_device
+from explorer.data.ref import model_unit
 from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
-from explorer.ui import caches, guards, models, present, selection
-from explorer.ui.text import plain
+from explorer.model.devices import available_devices, resolve_device
+from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
+from explorer.ui.state import caches, current_model, selection
+from explorer.ui.widgets import guards, presenter_mode
+from explorer.ui.widgets.plain_text import plain
 
 SOURCES = {"bundled": "Bundled", "saved": "Saved on this server", "session": "Trained here", "upload": "Upload"}
 DEVICE_NAMES = {"auto": "auto", "cuda": "CUDA", "mps": "Apple MPS", "cpu": "CPU"}
@@ -23,7 +24,7 @@ def render() -> None:
     device = _device_picker()
     bundled = caches.bundled_checkpoints()
     saved = caches.saved_checkpoints()
-    session_models = models.session_models()
+    session_models = current_model.session_models()
     sources = [s for s, ok in (("bundled", bundled), ("saved", saved), ("session", session_models), ("upload", True))
                if ok]
     if not bundled:
@@ -39,13 +40,13 @@ def render() -> None:
     elif source == "session":
         name = sb.selectbox("Model trained in this session", list(session_models), key="session_model_name")
         if name is not None:
-            cur = models.session_current(name, session_models[name], device)
+            cur = current_model.session_current(name, session_models[name], device)
     else:
         cur = _uploaded(device)
     selection.set_current(cur)
     if cur is not None:
         _card(cur)
-    present.toggle()
+    presenter_mode.toggle()
 
 
 def open_session_model(name: str) -> None:
@@ -75,7 +76,7 @@ def _is_mac() -> bool:
 
 
 def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled checkpoint",
-             key: str = "bundled_name") -> models.Current | None:
+             key: str = "bundled_name") -> current_model.Current | None:
     by_name = {b.name: b for b in bundled}
 
     def label(name: str) -> str:
@@ -98,13 +99,13 @@ def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled c
         st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(b.meta['error'])}")
         return None
     try:
-        return models.bundled_current(b, device)
+        return current_model.bundled_current(b, device)
     except (CheckpointError, OSError, RuntimeError, ValueError) as e:
         st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(e)}")
         return None
 
 
-def _uploaded(device: str) -> models.Current | None:
+def _uploaded(device: str) -> current_model.Current | None:
     """A checkpoint from the user's disk, loaded without unpickling; a bad file is a message."""
     up = st.sidebar.file_uploader("Checkpoint file (.safetensors)", key="ckpt_upload",
                                   help="A file written by `python -m explorer train` or the Train page. "
@@ -127,7 +128,7 @@ def _uploaded(device: str) -> models.Current | None:
             return None
         cache.clear()  # one uploaded model per user is plenty; free the last one
         cache[k] = model
-    return models.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
+    return current_model.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
 
 
 def scored_on(model) -> str:
@@ -150,7 +151,7 @@ def _headline(model, metrics: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def _card(cur: models.Current) -> None:
+def _card(cur: current_model.Current) -> None:
     """The short card (kind, architecture, latent size, data, headline numbers with their units); the
     rest of what the checkpoint says behind "details". Text from the file is shown as text, never markdown."""
     m, meta = cur.model, cur.model.metadata

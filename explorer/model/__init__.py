@@ -1,0 +1,2 @@
+"""The model: its config, networks, distributions, objectives (ELBO terms), encodings, and where it runs (devices,
+seeds)."""

@@ -1,0 +1,61 @@
+"""The latent map as an in-page component: the decoder's weights and the map's points go to the browser in
+one blob, and the decoder runs under the pointer there (explorer/web/latent_map.js). A click comes back as a
+trigger: the index of the nearest dot, or the z clicked on empty space."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer.latent.holes import Holes
+from explorer.latent.projection import Projection
+from explorer.model.latent_model import LatentModel
+from explorer.web.payload import map_mode, map_payload, unsupported
+from explorer.web.sources import MAP_FILES, component_js, source
+
+_COMPONENT = st.components.v2.component("vae_explorer_latent_map",
+                                        js=component_js(*MAP_FILES),
+                                        css=source("latent_map.css"))
+
+
+def hover_note(proj: Projection, model: LatentModel) -> str:
+    """What the pointer decodes on this map, in words."""
+    mode = map_mode(proj)
+    if mode == 0:
+        return "the pointer is z itself"
+    if mode == 1:
+        return (f"the pointer maps back through the projection, z = mean + p·U (the {model.latent_dim - 2} "
+                "directions PCA drops are held at the data's mean)")
+    return f"{proj.label} cannot be inverted, so the pointer decodes the nearest encoded point"
+
+
+@st.cache_data(show_spinner=False, max_entries=4)  # a few MB each: this session's last few choices
+def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray,
+            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int,
+            height: int, marks: dict | None = None, thumbs_key: str = "", _thumbs: np.ndarray | None = None,
+            holes_key: str = "", _holes: Holes | None = None) -> bytes:
+    """map_payload, cached per model, map, chosen point and marks (key and method stand in for the model and
+    map, thumbs_key for the images, holes_key for the prior's holes)."""
+    return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height, marks, _thumbs, _holes)
+
+
+def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None):
+    """The component itself, for a payload built elsewhere (the Train page's live map)."""
+    return _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick, on_select_change=on_select)
+
+
+def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
+           labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, *,
+           index_offset: int = 0, height: int = 0, widget_key: str = "latent_canvas",
+           on_pick=lambda: None, marks: dict | None = None, thumbs: tuple[str, np.ndarray] | None = None,
+           on_select=lambda: None, holes: tuple[str, Holes] | None = None) -> None:
+    """Mount the map. A click calls on_pick before the rerun it causes; read it there with clean_pick on
+    st.session_state[widget_key].pick ({"index": i} or {"z": [...]}). A box or lasso calls on_select
+    (st.session_state[widget_key].select: {"ids": [...]}). thumbs: (a key naming them, the images). height: the
+    canvas's in CSS px, or 0 to fit the window below the map's top (the page fits it, equal scales on both axes).
+    holes: (a key naming them, the prior's holes) to shade under the points (a 2-D latent's own axes)."""
+    blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels, np.asarray(mu, np.float32),
+                   selected, index_offset, height, marks, *(thumbs or ("", None)), *(holes or ("", None)))
+    mount(blob, widget_key, on_pick, on_select)
+
+
+__all__ = ["render", "hover_note", "mount", "unsupported"]

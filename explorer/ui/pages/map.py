@@ -1,0 +1,178 @@
+"""Latent map: the encoded test set, the decoder under the pointer, one chosen image in detail, the manifold."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer.figures.images import grid
+from explorer.latent.geometry import manifold_latents
+from explorer.model.encoding import decode_images
+from explorer.model.latent_model import LatentModel
+from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, projector, tools, view, view_3d
+from explorer.ui.state import caches, selection
+from explorer.ui.state.current_model import Current
+from explorer.ui.widgets import browser_input, draw_panel, guards, pictures
+from explorer.ui.widgets.plain_text import plain
+
+MAP_KEY = "latent_map"
+# this page only: less empty margin around the main block, so the map gets the width and the fold's height
+_TIGHT = ("<style>.stMainBlockContainer { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }"
+          "</style>")
+CANVAS_KEY = "latent_canvas"
+
+
+@st.cache_data(show_spinner="Decoding the manifold…", max_entries=64)
+def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[bytes, str]:
+    """The n x n decoded grid as a PNG, and what its axes are."""
+    enc = caches.encoding(_model, key, dataset)
+    z, caption = manifold_latents(n, _model.latent_dim, enc.mean, variational=_model.is_variational)
+    return pictures.png(grid(decode_images(_model, z), nrow=n), 560), caption
+
+
+def picked() -> None:
+    """The map's click, before the fragment reruns: a dot's index, or a z clicked on empty space."""
+    cur = selection.current()
+    if cur is None:
+        return
+    result = st.session_state.get(CANVAS_KEY)  # the component's value, under its widget key
+    pick = browser_input.clean_pick(getattr(result, "pick", None), view.points_drawn(), cur.model.latent_dim)
+    if pick and "index" in pick:
+        selection.choose_index(pick["index"])
+    elif pick:
+        selection.choose_z(pick["z"])
+
+
+def selected_mark(md: view.MapData, sel: int, z: list[float] | None = None) -> tuple[float, ...] | None:
+    """(x, y, cov_xx, cov_xy, cov_yy) of the chosen image, or of a chosen z (no covariance), on the map;
+    None where it has no place there."""
+    if z is not None:
+        if not md.proj.inductive:
+            return None
+        xy = md.proj.transform(np.asarray([z], dtype=np.float64))[0]
+        return (float(xy[0]), float(xy[1]), 0.0, 0.0, 0.0)
+    mu, std = md.enc.mean[sel:sel + 1], md.enc.std[sel]
+    if sel < md.n:
+        xy = md.coords[sel]
+    elif md.proj.inductive:
+        xy = md.proj.transform(mu)[0]
+    else:
+        return None
+    cov = md.proj.project_covariance(np.diag(std.astype(np.float64) ** 2)) if md.proj.linear else np.zeros((2, 2))
+    return (float(xy[0]), float(xy[1]), float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1]))
+
+
+def _server_map_input(chart_key: str, n: int) -> int | None:
+    """The server-drawn map's box or lasso and click (the newly chosen index, or None), read before the
+    tools under the map use them."""
+    tools.take_plotly_selection(chart_key, n)
+    clicked = view.consume_click(chart_key)
+    if clicked is not None:
+        selection.choose_index(clicked)
+    return clicked
+
+
+@st.fragment
+def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False) -> None:
+    """The map and the chosen point beside it: a click reruns only this fragment. holes: shade the prior's."""
+    md = view.load(cur, data, method, n)
+    sel = selection.index_on_map(cur.key, len(data.test_x))
+    chosen_z = selection.chosen_z(cur.model.latent_dim)
+    why = canvas.unsupported(cur.model)
+    chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
+    if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
+        sel, chosen_z = clicked, None
+    left, right = st.columns([5, 2], gap="small")  # the map takes the page; the chosen point beside it
+    image = chosen_z is None and not selection.shows_drawing()  # the tools work from a chosen test image
+    marks = projector.tools(cur, data, md, sel if image else None,  # drawn below the map, read first
+                                selected_mark(md, sel) if image else None)
+    with left:
+        marks["highlight"] = tools.highlighted()
+        labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
+        if why is None:
+            view.set_points_drawn(md.n)
+            shade = map_holes.grid(cur, data, md) if holes else None
+            canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
+                                 selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
+                                 on_pick=picked, marks=marks, thumbs=tools.thumbs(data, md.n),
+                                 on_select=lambda: tools.on_select(CANVAS_KEY), holes=shade)
+            if shade is not None:
+                st.caption(map_holes.caption(shade[1]))
+            st.caption(f"Hover to decode: {canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
+                       "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
+                       "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
+                       "hides labels. “box” and “lasso” select points for the Selection tool below.")
+            x_title, y_title = md.proj.axis_titles()
+            st.caption(f"Axes: {x_title} across, {y_title} up, one unit as long on both." + _class_note(data))
+        else:
+            st.caption(f"The decoder runs on the server for this model ({why}); click a dot to inspect it, or "
+                       "use the box or lasso in the chart's toolbar to select points for the Selection tool."
+                       + (" The prior's holes are shaded on the in-page map only." if holes else ""))
+            view.selectable_chart(view.figure(cur, data, md, selected=sel), chart_key,
+                                     modes=("points", "box", "lasso"))
+        if not md.proj.inductive:
+            st.caption("t-SNE places only the points it was fitted on; pick by index beyond them.")
+    with right:
+        _beside(cur, data, md, sel, chosen_z)
+
+
+def _beside(cur: Current, data, md: view.MapData, sel: int, chosen_z: list[float] | None) -> None:
+    """Beside the map: the chosen point, the drawing pad and the 3-D view."""
+    chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
+    with view3d:
+        view_3d.render(cur, data, md, sel)
+    with draw:
+        st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
+                   "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
+                   "and to the Interpolate and maths pages.")
+        if draw_panel.render(cur, data) is not None:
+            selection.show_drawing()
+            st.rerun(scope="fragment")  # the map above was drawn with the old choice's marks: draw it again
+    with chosen:
+        if st.session_state.get("map_index") != sel:
+            st.session_state["map_index"] = sel  # a click on the map moves the index box too
+        st.number_input("Test image index (or click a dot on the map)", 0, len(data.test_x) - 1, key="map_index",
+                        on_change=lambda: selection.choose_index(int(st.session_state["map_index"])))
+        drawn = draw_panel.current(tuple(cur.model.config.image_shape))
+        if selection.shows_drawing() and drawn is not None:
+            point_panel.render_drawn(cur, *drawn)
+        elif chosen_z is not None:
+            point_panel.render_z(cur, chosen_z)
+        else:
+            point_panel.render(cur, data, sel)
+
+
+def _class_note(data) -> str:
+    """The legend shows label numbers (only numbers go to the page); name them when they are not digits."""
+    names = list(data.classes or [])
+    if not names or names == [str(i) for i in range(len(names))]:
+        return ""
+    return " Labels: " + ", ".join(f"{i} {name}" for i, name in enumerate(names)) + "."
+
+
+cur = guards.require_model()
+data = guards.require_data(cur)
+st.title("Latent map")
+which = f"{len(data.test_x):,} {data.name} test images"
+if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest
+    which = (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
+             f"{data.test_from:,} of the standard test split; the map's indices count from there)")
+st.caption(f"**{plain(cur.name)}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
+           "coloured by its label. The model runs in this page: point anywhere and see what it decodes there.")
+
+st.html(_TIGHT)
+controls, highlight = st.columns([5, 2], gap="small")
+with controls:
+    method, n = view.controls(cur, len(data.test_x), "map")
+    holes = map_holes.toggle(cur)
+with highlight:
+    tools.highlight(data)
+map_and_choice(cur, data, method, n, holes)
+
+g_left, _ = st.columns([2, 3])
+with g_left:
+    g = st.slider("Manifold grid size", 5, 25, 15, key="manifold_n")
+    png, caption = manifold_png(cur.model, cur.key, data.name, g)
+    st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
+extras.samples(cur, data)
+extras.compare(cur, data, method, n)
+extras.exports(cur, data, view.load(cur, data, method, n), png)
