@@ -427,7 +427,13 @@ def test_readable_urls_an_unknown_one_and_presenter_mode(app: AppServer, browser
     page = ctx.new_page()
     try:
         open_page(page, app, "decoder?present=1", ".vd-root[data-ready='1']")
-        big = page.locator(".vd-image").first.bounding_box()["width"]
+        # the presenter stylesheet (st.html at the page's top) can land after the sliders have drawn (seen after
+        # a training on the same server): wait for the image to grow, then check it doubled
+        image, deadline = page.locator(".vd-root[data-ready='1'] .vd-image").first, time.monotonic() + 20
+        big = image.bounding_box()["width"]
+        while big < 1.5 * normal and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+            big = image.bounding_box()["width"]
         assert big == pytest.approx(2 * normal, abs=2), (normal, big)
         expect(page.get_by_test_id("stToolbar")).to_be_hidden()
         expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")

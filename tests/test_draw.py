@@ -126,7 +126,7 @@ sys.path.insert(0, {repo!r})
 import streamlit as st
 from explorer import load_model
 from explorer.data.ref import load_test_set
-from explorer.ui import draw_panel
+from explorer.ui.widgets import draw_panel
 from explorer.ui.state.current_model import Current
 
 model = st.cache_resource(load_model)({model!r})
