@@ -9,8 +9,7 @@ Each callback gets a plain dict record; the CLI prints from them and the app dra
          (None without a test set), kl_per_dim (test set), wall_time, samples_per_sec
   end:   status, message, epoch, step, batch, wall_time
 
-The loop lives here; the history (explorer.train.history), finiteness guards (explorer.train.finite), DDP sharding
-and stop vote (explorer.train.distributed) and seeds (explorer.model.seeds) apart. A BatchTransform brings the pixels.
+The loop lives here; history, finiteness guards (finite), DDP (distributed) and seeds (model.seeds) apart.
 """
 from __future__ import annotations
 
@@ -192,8 +191,7 @@ class Trainer:
                 self.status, self.message = "stopped", f"stopped at step {step}"
                 return
         else:
-            value = loss.item()  # one sync, no isfinite tensor
-            bad_loss = None if math.isfinite(value) else value
+            bad_loss = None if math.isfinite(value := loss.item()) else value  # one sync, no isfinite tensor
         check_loss(bad_loss, step, epoch)
         loss.backward()
         self._steps.step(run.params, step, epoch)

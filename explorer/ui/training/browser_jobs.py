@@ -151,7 +151,7 @@ def attach() -> None:
 
     The cookie setter and the heartbeat sit in two containers made first in the sidebar, in every run, whether
     they draw anything or not: every other element keeps its delta path, and the heartbeat fragment keeps its
-    id, whatever this browser has done (see page_train's note on fixed slots)."""
+    id, whatever this browser has done (see the note on fixed slots in ui/pages/train.py)."""
     cookie_slot, beat_slot = st.sidebar.container(), st.sidebar.container()
     if _FORM_BACK not in st.session_state:
         st.session_state[_FORM_BACK] = True
