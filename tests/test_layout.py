@@ -151,3 +151,16 @@ def test_every_page_file_exists(url):
     pages = {e.elts[-1].value: e.elts[0].value for e in ast.walk(tree)
              if isinstance(e, ast.Tuple) and len(e.elts) == 4 and all(isinstance(x, ast.Constant) for x in e.elts)}
     assert (REPO / pages[url]).is_file()
+
+
+def test_files_and_functions_stay_small():
+    """Each module reads in one sitting: at most 250 lines, no function over 60."""
+    long_files, long_functions = [], []
+    for path in sorted(PKG.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 250:
+            long_files.append(f"{path.relative_to(REPO)} ({text.count(chr(10))} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long_functions.append(f"{path.relative_to(REPO)}:{node.name}")
+    assert not long_files and not long_functions, (long_files, long_functions)
