@@ -164,3 +164,13 @@ def test_files_and_functions_stay_small():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long_functions.append(f"{path.relative_to(REPO)}:{node.name}")
     assert not long_files and not long_functions, (long_files, long_functions)
+
+
+def test_the_app_finds_the_bundled_checkpoints_without_a_setting(monkeypatch):
+    """With no EXPLORER_TRAINED_DIR (a user's `streamlit run`), the app's folder of checkpoints is the repository's
+    trained/ (a module moved a folder deeper once pointed it at explorer/trained, and every test set the variable)."""
+    from explorer.ui.state import caches
+
+    monkeypatch.delenv(caches.TRAINED_ENV, raising=False)
+    assert caches.trained_dir() == REPO / "trained"
+    assert any(caches.trained_dir().glob("*.safetensors"))

@@ -29,7 +29,7 @@ from explorer.ui.widgets.waiting import progress_bar
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
 DEFAULT_MODEL_ENV = "EXPLORER_DEFAULT_MODEL"  # a teacher pins the model every new session opens on
 SHIPPED_DEFAULT = "mnist_vae2"  # chosen on purpose: a 2-D map needs no projection, and it is a good model
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]  # explorer/ui/state/caches.py -> the repository
 
 
 def trained_dir() -> Path:
