@@ -92,9 +92,9 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
     n = numbers(model, cur.key, data.name, index)
     if model.is_variational:
-        m1, m2 = st.columns(2)  # two, not three: the panel beside the map is narrow
-        m1.metric("ELBO (nats per image)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
-        m2.metric("log p(x) (nats per image)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
+        # one a row: in the narrow panel beside the map two side by side cut their labels to "ELBO (nats per i…"
+        st.metric("ELBO (nats per image)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
+        st.metric("log p(x) (nats per image)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
         note = (f"μ, σ and the numbers ({model_unit(model).label}) are of the test image as the likelihood "
                 "sees it (the picture shows its grey levels).")
         st.caption(f"gap log p(x) − ELBO {n['log_px'] - n['elbo']:.2f} nats per image (= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to "

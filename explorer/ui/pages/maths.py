@@ -106,7 +106,7 @@ def k_slider() -> None:
 
 def row(tex: str, label: str, value: str, help: str | None = None, nats: bool = True) -> None:
     """An equation and, beside it, its value for the chosen image (nats: labelled in nats per image)."""
-    left, right = st.columns([3, 1], vertical_alignment="center")
+    left, right = st.columns([2, 1], vertical_alignment="center")  # room for a label and its unit
     left.latex(tex)
     right.metric(f"{label} (nats per image)" if nats else label, value, help=help)
 
