@@ -3,6 +3,9 @@ from .data import ImageDataset, load_dataset
 from .data.ref import DatasetRef
 from .evaluation import estimate_log_likelihood, log_likelihood
 from .model.config import ModelConfig
+from .model.conventions import ConventionError
+from .model.foreign import from_onnx, from_torch
+from .model.imported import ImportedModel
 from .model.devices import DeviceError, available_devices, resolve_device
 from .model.latent_model import LatentModel, build_model
 from .model.objectives import Terms, objective
@@ -14,6 +17,6 @@ __all__ = [
     "Checkpoint", "CheckpointError", "DatasetRef", "load_checkpoint", "load_model", "read_metadata", "save_model", "ModelConfig",
     "ImageDataset", "load_dataset", "DeviceError", "available_devices", "resolve_device", "LatentModel",
     "build_model", "Terms", "objective", "TrainConfig", "Trainer", "TrainingDiverged",
-    "estimate_log_likelihood", "log_likelihood",
+    "estimate_log_likelihood", "log_likelihood", "from_torch", "from_onnx", "ImportedModel", "ConventionError",
 ]
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ from typing import Any
 from ..data.base import MAX_IMAGE_SIDE, check_image_size
 
 KINDS = ("vae", "ae", "dae")
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv")  # what the trainer builds
+IMPORTED = "imported"  # a model trained elsewhere (explorer.model.imported): its nets come from its file
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "softplus")
 MAX_WIDTH = 2**24  # a layer width or latent size past this is a mistake (and would overflow sizes)
@@ -38,12 +39,12 @@ class ModelConfig:
         if self.image_shape[0] not in (1, 3):
             raise ValueError(f"images have 1 channel (grey) or 3 (RGB), got {self.image_shape[0]}")
         _check("kind", self.kind, KINDS)
-        _check("arch", self.arch, ARCHS)
+        _check("arch", self.arch, ARCHS + (IMPORTED,))
         _check("likelihood", self.likelihood, LIKELIHOODS)
         _check("activation", self.activation, ACTIVATIONS)
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
-        if not self.hidden or min(self.hidden) < 1:
+        if (not self.hidden and self.arch != IMPORTED) or min(self.hidden, default=1) < 1:
             raise ValueError(f"hidden must list positive sizes, got {self.hidden}")
         if max(self.hidden + (self.latent_dim,)) > MAX_WIDTH:
             raise ValueError(f"layer widths and the latent size may be at most {MAX_WIDTH:,}")

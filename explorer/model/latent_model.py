@@ -14,7 +14,7 @@ from torch.distributions import Distribution, Independent
 
 from ..data.pixels import LEVELS
 from ..data.units import dequantization_offset
-from .config import ModelConfig
+from .config import IMPORTED, ModelConfig
 from .distributions import Dequantized, PointMass, bernoulli_image, diagonal_normal
 from .nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
@@ -24,6 +24,8 @@ MIN_DECODER_SCALE = 1e-2  # a learned pixel variance may not collapse to zero (i
 class LatentModel(nn.Module):
     def __init__(self, config: ModelConfig, pixels: str | None = None, levels: int = LEVELS):
         super().__init__()
+        if config.arch == IMPORTED:
+            raise ValueError("an imported model's networks come from its file: load it with explorer.load_model")
         self.config = config
         # The data the decoder explains (explorer.data.pixels): on "dequantized" pixels its log_prob is a
         # bound on the log-probability of the image's `levels` grey levels. Set from the checkpoint's DatasetRef.

@@ -4,13 +4,9 @@ Loading never unpickles, so an untrusted file cannot run code. Writes are atomic
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
-import re
-import secrets
 import struct
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +17,15 @@ from safetensors.torch import save as st_save
 
 from ..data.ref import DatasetRef
 from ..model.devices import resolve_device
+from ..model.config import IMPORTED
+from ..model.imported import ImportedModel
 from ..model.latent_model import LatentModel, build_model
 from ..train.history import upgrade_history
+from .atomic import atomic_write
+from .vaex_file import SUFFIX, load_imported, save_imported
 from .header import (CheckpointError, FORMAT_VERSION, MAX_HEADER, META_KEY, check_data_length, looks_like_pickle,
                      read_header)
 
-ORPHAN_AGE_S = 3600  # a temporary file of unknown origin older than this is left over from a crash
 
 __all__ = ["Checkpoint", "CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes",
            "load_model", "read_metadata", "read_metadata_bytes", "save_model"]
@@ -49,6 +48,12 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
     The file is replaced atomically: a crash mid-write leaves the previous checkpoint as it was.
     """
     path = Path(path)
+    if isinstance(model, ImportedModel):  # two ONNX graphs and their card (explorer.store.vaex_file)
+        if path.suffix != SUFFIX:
+            raise ValueError(f"a model trained elsewhere is saved as a {SUFFIX} file, not {path.suffix or 'no suffix'}")
+        return save_imported(model, path, **metadata)
+    if path.suffix == SUFFIX:
+        raise ValueError(f"{SUFFIX} files hold models trained elsewhere; a model trained here is saved as .safetensors")
     clash = [k for k in ("config", "optimizer") if k in metadata]
     if clash:
         raise TypeError(f"metadata keys {clash} are reserved by the checkpoint format")
@@ -67,7 +72,7 @@ def save_model(model: LatentModel, path: str | os.PathLike, *, optimizer: torch.
     except TypeError as e:
         raise TypeError(f"checkpoint metadata must be JSON-serialisable: {e}") from e
     blob = st_save(tensors, metadata={META_KEY: header})
-    _atomic_write(path, blob)
+    atomic_write(path, blob)
     return path
 
 
@@ -91,6 +96,9 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
     header, meta, config = read_header(data, name)
     check_data_length(header, data, name)
     target = resolve_device(device) if device is not None else None  # DeviceError before any work
+    if config.arch == IMPORTED:
+        model = load_imported(data, header, meta, name, target)
+        return Checkpoint(model, _dataset_ref(model.metadata, config.likelihood, name), None)
     try:
         tensors = st_load(data)  # safetensors: raw tensor bytes, never a pickle
     except Exception as e:  # SafetensorError and friends: bad offsets, bad dtype
@@ -186,61 +194,3 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     for idx, entry in meta["state"].items():
         state[int(idx)] = {k: (tensors[f"optim.{idx}.{k}"] if v == "tensor" else v) for k, v in entry.items()}
     return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def _atomic_write(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write a temporary file beside the target, then rename over it: readers see the old file or the
-    # new one, never half of one.
-    # O_EXCL with mode 0666 lets the umask apply, as for a plain open() (mkstemp would force 0600).
-    _remove_orphans(path)
-    tmp = path.parent / f".{path.name}.pid{os.getpid()}-{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():  # overwriting keeps the old file's permissions, as open("wb") would
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable; not possible on every platform
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-
-def _remove_orphans(path: Path) -> None:
-    """Temporary files of earlier saves to path whose writer is gone (killed mid-save). One of a running
-    process, this one included (another thread may be saving), is left alone."""
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        m = re.fullmatch(r"pid(\d+)-[0-9a-f]+", tmp.name[len(path.name) + 2:-len(".tmp")])
-        try:
-            if m is None:  # not ours to judge by its name: only once it is surely stale
-                if time.time() - tmp.stat().st_mtime < ORPHAN_AGE_S:
-                    continue
-            elif int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
-                continue
-            tmp.unlink()
-        except OSError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True

@@ -12,8 +12,11 @@ import struct
 
 import torch
 
-from ..model.config import ModelConfig
+from ..model.config import IMPORTED, ModelConfig
+from ..model.conventions import ConventionError
+from ..model.imported import ImportCard
 from ..model.latent_model import LatentModel
+from ..model.onnx_checks import MAX_GRAPH_BYTES
 from .schema import SchemaError, check_metadata
 
 FORMAT_VERSION = 1
@@ -47,12 +50,53 @@ def read_header(data: bytes, name: str) -> tuple[dict, dict, ModelConfig]:
         check_metadata(meta)
     except SchemaError as e:
         raise CheckpointError(f"{name}: invalid metadata: {e}") from e
+    if "imported" in meta:  # a model trained elsewhere (.vaex): two ONNX graphs and the card that reads them
+        config = import_card(meta, name).config()
+        check_graphs(header, name)
+        return header, meta, config
     try:
         config = ModelConfig.from_dict(meta["config"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{name}: invalid model config in metadata ({e})") from e
+    if config.arch == IMPORTED:
+        raise CheckpointError(f"{name}: an imported model's file without its card (metadata['imported'])")
     check_shapes(header, config, name)
     return header, meta, config
+
+
+GRAPH_KEYS = ("graph.encoder", "graph.decoder")  # a .vaex file's two tensors: each an ONNX graph's bytes
+
+
+def import_card(meta: dict, name: str) -> ImportCard:
+    """The card of an imported model's file, every entry checked; a CheckpointError otherwise."""
+    card = meta.get("imported")
+    try:
+        if not isinstance(card, dict):
+            raise TypeError("not an object")
+        known = set(ImportCard.__dataclass_fields__)
+        if set(card) - known:
+            raise TypeError(f"unknown entries {sorted(set(card) - known)[:5]}")
+        c = ImportCard(**card)
+        ModelConfig.from_dict(c.config().to_dict())  # shapes and sizes in range
+        return c
+    except (TypeError, ValueError, ConventionError) as e:
+        raise CheckpointError(f"{name}: invalid card of an imported model ({str(e)[:300]})") from None
+
+
+def check_graphs(header: dict, name: str) -> None:
+    """Exactly the two graphs, stored as bytes whose size the header states truly, each under the cap."""
+    keys = sorted(k for k in header if k != "__metadata__")
+    if keys != sorted(GRAPH_KEYS):
+        raise CheckpointError(f"{name}: an imported model's file holds exactly {' and '.join(GRAPH_KEYS)}; this "
+                              f"one holds {', '.join(k[:40] for k in keys[:5]) or 'nothing'}")
+    for k in GRAPH_KEYS:
+        v = header[k]
+        start, end = v["data_offsets"]
+        if v["dtype"] != "U8" or len(v["shape"]) != 1 or end - start != v["shape"][0]:
+            raise CheckpointError(f"{name}: damaged header ({k} must be bytes whose size matches its offsets)")
+        if end - start > MAX_GRAPH_BYTES:
+            raise CheckpointError(f"{name}: {k} is {(end - start) / 2 ** 20:.0f} MB, over the "
+                                  f"{MAX_GRAPH_BYTES // 2 ** 20} MB cap on a graph")
 
 
 def _parse(data: bytes, name: str) -> tuple[dict, dict]:

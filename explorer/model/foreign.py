@@ -1,0 +1,98 @@
+"""explorer.from_torch and explorer.from_onnx: a VAE trained by other code, as an explorer model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data.pixels import LEVELS, PIXELS
+from .conventions import ConventionError, check_names, encoder_parts
+from .imported import ImportCard, ImportedModel
+from .onnx_net import OnnxNet
+
+
+class _Method(nn.Module):
+    """One method of a module that has encode and decode (the pytorch/examples VAE) as a module of its own."""
+
+    def __init__(self, owner: nn.Module, method: str):
+        super().__init__()
+        self.owner, self.method = owner, method
+
+    def forward(self, x: torch.Tensor):
+        return getattr(self.owner, self.method)(x)
+
+
+def from_torch(encoder: nn.Module, decoder: nn.Module | None = None, *, image_shape: tuple[int, int, int],
+               encoder_output: str, likelihood: str, sigma: float | None = None, layout: str = "nchw",
+               dataset: str | dict | None = None, pixels: str = "grey", levels: int = LEVELS) -> ImportedModel:
+    """An explorer model from an encoder and a decoder module, or from one module with encode and decode
+    methods. encoder_output: mean_logvar | mean_logstd | mean_std (two outputs, or one split in half) | point;
+    likelihood: bernoulli_logits | bernoulli_probs | gaussian (with sigma) | gaussian_mean_logvar. dataset
+    names a data set this program knows ("mnist") or is a DatasetRef record; pixels: what the decoder scores
+    (grey levels in [0, 1] unless it trained on binarized or dequantized images)."""
+    if decoder is None:
+        if not (callable(getattr(encoder, "encode", None)) and callable(getattr(encoder, "decode", None))):
+            raise TypeError("pass an encoder and a decoder, or one module with encode and decode methods")
+        encoder, decoder = _Method(encoder, "encode"), _Method(encoder, "decode")
+    return _imported(encoder.eval(), decoder.eval(), image_shape, encoder_output, likelihood, sigma, layout,
+                     "torch", dataset, pixels, levels)
+
+
+def from_onnx(encoder: str | os.PathLike | bytes, decoder: str | os.PathLike | bytes, *,
+              image_shape: tuple[int, int, int], encoder_output: str, likelihood: str, sigma: float | None = None,
+              layout: str = "auto", dataset: str | dict | None = None, pixels: str = "grey",
+              levels: int = LEVELS) -> ImportedModel:
+    """An explorer model from two ONNX graphs (files or bytes), run by onnxruntime; options as from_torch.
+    layout "auto" reads the encoder's declared input shape: (N, C*H*W) flat, (N, C, H, W) or (N, H, W, C)."""
+    enc, dec = (_net(g, role) for g, role in ((encoder, "encoder"), (decoder, "decoder")))
+    if layout == "auto":
+        layout = guess_layout(enc.input_shape, tuple(image_shape))
+    return _imported(enc, dec, image_shape, encoder_output, likelihood, sigma, layout, "onnx", dataset, pixels,
+                     levels)
+
+
+def _net(graph: str | os.PathLike | bytes, role: str) -> OnnxNet:
+    if isinstance(graph, (bytes, bytearray)):
+        return OnnxNet(bytes(graph), f"the {role} graph")
+    path = Path(graph)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {role} file")
+    return OnnxNet(path.read_bytes(), str(path))
+
+
+def guess_layout(shape: list, image_shape: tuple[int, int, int]) -> str:
+    """nchw, nhwc or flat, from a graph input's declared shape (free sizes are names)."""
+    c, h, w = image_shape
+    rest = tuple(shape[1:])
+    if len(rest) == 1:
+        return "flat"
+    if rest == (h, w, c) and rest != (c, h, w):
+        return "nhwc"
+    return "nchw"
+
+
+def _imported(enc: nn.Module, dec: nn.Module, image_shape, encoder_output: str, likelihood: str,
+              sigma: float | None, layout: str, source: str, dataset, pixels: str, levels: int) -> ImportedModel:
+    check_names(encoder_output, likelihood, sigma)
+    if pixels not in PIXELS:
+        raise ConventionError(f"pixels must be one of {', '.join(PIXELS)}; got {pixels!r}")
+    probe = ImportedModel(enc, dec, ImportCard(image_shape, 1, encoder_output, likelihood, sigma, layout, source))
+    with torch.no_grad():
+        try:
+            x = torch.full((2, *probe.card.image_shape), 0.5)
+            outs = probe._outputs(enc(probe._images_in(x)))
+        except (RuntimeError, ValueError) as e:
+            raise ConventionError(f"the encoder does not take images of shape {tuple(image_shape)} "
+                                  f"(layout {layout!r}): {str(e).splitlines()[0][:200]}; check image_shape and "
+                                  "layout") from None
+    latent = encoder_parts(outs, encoder_output)[0].shape[-1]
+    card = ImportCard(image_shape, latent, encoder_output, likelihood, sigma, layout, source)
+    model = ImportedModel(enc, dec, card, pixels, levels)
+    if dataset is not None:
+        record = {"name": dataset} if isinstance(dataset, str) else dict(dataset)
+        model.metadata["dataset"] = {**record, "pixels": pixels, **({"levels": levels} if pixels == "dequantized" else {})}
+    else:
+        model.metadata["dataset"] = {"pixels": pixels}
+    return model.validate()
