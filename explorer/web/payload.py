@@ -15,102 +15,32 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..latent.holes import Holes
-from ..model.config import ACTIVATIONS, KINDS, LIKELIHOODS
+from ..model.config import KINDS, LIKELIHOODS
+from ..model.imported import ImportedModel
 from ..model.latent_model import LatentModel
-from ..model.nets import ACTIVATION_MODULES
+from .onnx_program import imported_programs
+from .ops import Data, place
+from .torch_ops import native_programs
 
 MAGIC = b"VAEX"
 VERSION = 1
 IN_PAGE_ENV = "EXPLORER_IN_PAGE"  # "0": every model decodes on the server (a slow browser; the benchmark's baseline)
 MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # above this the page keeps the server path: a slow first load for a class
-OP_LINEAR, OP_CONV, OP_CONVT, OP_ACT, OP_RESIZE = range(5)
-ACT_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}  # relu tanh elu leaky_relu softplus
-_ACT_NAMES = {cls: name for name, cls in ACTIVATION_MODULES.items()}  # module types nets.py builds -> names
 
 
-class _Data:
-    """float32 sections appended one after another; offsets are counted in floats."""
-
-    def __init__(self, dry: bool = False) -> None:
-        self.parts: list[np.ndarray] = []
-        self.size = 0
-        self.dry = dry  # count offsets only, copy nothing (to ask whether a model can be packed)
-
-    def add(self, a: np.ndarray | torch.Tensor) -> int:
-        if self.dry:
-            off, self.size = self.size, self.size + int(a.numel() if isinstance(a, torch.Tensor) else np.size(a))
-            return off
-        if isinstance(a, torch.Tensor):
-            a = a.detach().cpu().numpy()
-        a = np.ascontiguousarray(a, dtype="<f4").ravel()
-        off = self.size
-        self.parts.append(a)
-        self.size += a.size
-        return off
-
-
-def _ops(net: nn.Module, shape: tuple[int, ...], data: _Data) -> tuple[list[list[float]], tuple[int, ...]]:
-    """The layers of an encoder or decoder body as flat op records; shape is its input's (without N)."""
-    ops: list[list[float]] = []
-    for m in _leaves(net):
-        if isinstance(m, nn.Flatten):
-            shape = (math.prod(shape),)
-        elif isinstance(m, nn.Linear):
-            ops.append([OP_LINEAR, m.in_features, m.out_features, data.add(m.weight), data.add(m.bias)])
-            shape = (m.out_features,)
-        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            if len(shape) == 1:  # a decoder's fc output viewed as its feature map
-                shape = tuple(net.feat_shape)
-            c, h, w = shape
-            _check_conv(m)
-            (k, _), (s, _), (p, _) = m.kernel_size, m.stride, m.padding
-            if isinstance(m, nn.Conv2d):
-                oh, ow, code, cout = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, OP_CONV, m.out_channels
-            else:
-                oh, ow, code, cout = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k, OP_CONVT, m.out_channels
-            ops.append([code, c, h, w, cout, oh, ow, k, s, p, data.add(m.weight), data.add(m.bias)])
-            shape = (cout, oh, ow)
-        elif type(m) in _ACT_NAMES:
-            ops.append([OP_ACT, ACT_CODES[_ACT_NAMES[type(m)]]])
-        else:
-            raise ValueError(f"the page cannot run a {type(m).__name__} layer")
-    return ops, shape
-
-
-def _check_conv(m: nn.Conv2d | nn.ConvTranspose2d) -> None:
-    """A ValueError for a convolution vaenet.js would run wrongly: it reads one kernel size, stride and
-    padding (square, zeros), and has no dilation, groups or transposed output_padding."""
-    name = type(m).__name__
-    for what in ("kernel_size", "stride", "padding"):
-        v = getattr(m, what)
-        if isinstance(v, str) or v[0] != v[1]:
-            raise ValueError(f"the page cannot run a {name} with {what} {v!r} (it needs one size for both axes)")
-    wrong = [f"dilation {m.dilation}" if tuple(m.dilation) != (1, 1) else "",
-             f"groups {m.groups}" if m.groups != 1 else "",
-             f"padding_mode {m.padding_mode!r}" if m.padding_mode != "zeros" else "",
-             f"output_padding {m.output_padding}" if any(getattr(m, "output_padding", (0, 0))) else ""]
-    if any(wrong):
-        raise ValueError(f"the page cannot run a {name} with {', '.join(w for w in wrong if w)}")
-
-
-def _leaves(net: nn.Module) -> list[nn.Module]:
-    return [m for m in net.modules() if not list(m.children())]
-
-
-def model_header(model: LatentModel, data: _Data, encoder: bool = True) -> dict[str, Any]:
+def model_header(model: LatentModel, data: Data, encoder: bool = True) -> dict[str, Any]:
     """The model's part of the header: numbers only. encoder=False: the decoder alone (half the bytes),
-    for a page that only decodes."""
+    for a page that only decodes. A model trained elsewhere is read from its ONNX graphs (onnx_ops.py)."""
     c = model.config
-    enc = _ops(model.encoder, tuple(c.image_shape), data)[0] if encoder else []
-    dec, dec_shape = _ops(model.decoder, (c.latent_dim,), data)
-    if len(dec_shape) == 3 and tuple(dec_shape[1:]) != tuple(c.image_shape[1:]):  # ConvDecoder's final resize
-        ch = dec_shape[0]
-        dec.append([OP_RESIZE, ch, dec_shape[1], dec_shape[2], c.image_shape[1], c.image_shape[2]])
+    if isinstance(model, ImportedModel):
+        enc, dec, numbers = imported_programs(model, encoder)
+    else:
+        enc, dec, numbers = native_programs(model, encoder)
     return {"image": list(c.image_shape), "latent": c.latent_dim, "kind": KINDS.index(c.kind),
-            "likelihood": LIKELIHOODS.index(c.likelihood), "sigma": c.sigma, "encoder": enc, "decoder": dec}
+            "likelihood": LIKELIHOODS.index(c.likelihood), "sigma": c.sigma, **numbers,
+            "encoder": place(enc, data), "decoder": place(dec, data)}
 
 
 def unsupported(model: LatentModel) -> str | None:
@@ -121,7 +51,7 @@ def unsupported(model: LatentModel) -> str | None:
     if size > MAX_PAYLOAD_BYTES:
         return f"its {size / 2 ** 20:.0f} MB of weights are too many to send to the page"
     try:
-        _check_numbers(model_header(model, _Data(dry=True)))  # e.g. a checkpoint's sigma of inf
+        _check_numbers(model_header(model, Data(dry=True)))  # e.g. a checkpoint's sigma of inf
     except (ValueError, KeyError, AttributeError) as e:
         return str(e)
     return None
@@ -131,7 +61,7 @@ def pack(model: LatentModel | None = None, arrays: dict[str, np.ndarray] | None 
          numbers: dict[str, Any] | None = None, encoder: bool = True) -> bytes:
     """One blob: the model's weights (if any; the decoder alone when not encoder), named float32 arrays,
     and extra header numbers."""
-    data = _Data()
+    data = Data()
     header: dict[str, Any] = {"v": VERSION}
     if model is not None:
         with torch.no_grad():

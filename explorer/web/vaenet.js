@@ -1,16 +1,21 @@
 // The model's forward pass in the page: plain Float32Array loops over the blob that
-// explorer/web_payload.py packs (b"VAEX", uint32 header length, numbers-only JSON header, float32 data).
+// explorer/web/payload.py packs (b"VAEX", uint32 header length, numbers-only JSON header, float32 data).
 // Pure functions, no drawing: tests/test_web_forward.py holds them against torch in Chromium.
 const VAENet = (() => {
-  const OP_LINEAR = 0, OP_CONV = 1, OP_CONVT = 2, OP_ACT = 3, OP_RESIZE = 4;
-  const ACTS = [
+  // codes as explorer/web/ops.py defines them (tests/test_web_ops.py holds the two together)
+  const OP_LINEAR = 0, OP_CONV = 1, OP_CONVT = 2, OP_ACT = 3, OP_RESIZE = 4, OP_GATHER = 5;
+  const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+  const ACTS = [  // (x, a): a is the record's third number, else ALPHA's
     (x) => (x > 0 ? x : 0),                          // relu
     Math.tanh,                                        // tanh
-    (x) => (x > 0 ? x : Math.expm1(x)),               // elu, alpha 1
-    (x) => (x > 0 ? x : 0.01 * x),                    // leaky_relu, slope 0.01
+    (x, a) => (x > 0 ? x : a * Math.expm1(x)),        // elu, alpha 1 (torch's)
+    (x, a) => (x > 0 ? x : a * x),                    // leaky_relu, slope 0.01 (torch's)
     (x) => (x > 20 ? x : Math.log1p(Math.exp(x))),    // softplus, beta 1, threshold 20 (torch's)
+    sigmoid,                                          // sigmoid (imported graphs)
   ];
-  const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+  const ALPHA = [0, 0, 1, 0.01, 0, 0];
+  const OUT_CLAMP = 1;  // else OUT_SIGMOID
+  const SPREAD = [(h) => Math.exp(0.5 * h), Math.exp, (h) => h, null];  // mean_logvar, mean_logstd, mean_std, point
 
   // bytes: a Uint8Array whose offset need not be 4-aligned, so the data is copied before it is viewed.
   function parse(bytes) {
@@ -37,7 +42,8 @@ const VAENet = (() => {
         const [code, cin, h, w, cout, oh, ow, k, s, p, wo, bo] = op;
         return { op: code, cin, h, w, cout, oh, ow, k, s, p, w8: view(wo, cin * cout * k * k), b: view(bo, cout) };
       }
-      if (op[0] === OP_ACT) return { op: op[0], f: ACTS[op[1]] };
+      if (op[0] === OP_ACT) return { op: op[0], f: ACTS[op[1]], a: op.length > 2 ? op[2] : ALPHA[op[1]] };
+      if (op[0] === OP_GATHER) return { op: op[0], n: op[1], idx: view(op[2], op[1]) };
       return { op: op[0], c: op[1], h: op[2], w: op[3], oh: op[4], ow: op[5] };
     });
     const [C, H, W] = m.image;
@@ -123,31 +129,42 @@ const VAENet = (() => {
     return y;
   }
 
+  // y[i] = x[idx[i]]: a transpose or a slice of the flat data (an NHWC graph's images, a Transpose node)
+  function gather(L, x) {
+    const y = new Float32Array(L.n), idx = L.idx;
+    for (let i = 0; i < L.n; i++) y[i] = x[idx[i]];
+    return y;
+  }
+
   function run(ops, x) {
     for (const L of ops) {
       if (L.op === OP_LINEAR) x = linear(L, x);
       else if (L.op === OP_CONV) x = conv(L, x);
       else if (L.op === OP_CONVT) x = convT(L, x);
       else if (L.op === OP_RESIZE) x = resize(L, x);
-      else { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = L.f(x[i]); x = y; }
+      else if (L.op === OP_GATHER) x = gather(L, x);
+      else { const y = new Float32Array(x.length), f = L.f, a = L.a; for (let i = 0; i < x.length; i++) y[i] = f(x[i], a); x = y; }
     }
     return x;
   }
 
-  // The mean of p(x|z), (C*H*W) in [0, 1]: sigmoid of the logits (Bernoulli) or of the mean channels
-  // (Gaussian, fixed or learned variance: the first C channels are the mean).
+  // The mean of p(x|z), (C*H*W) in [0, 1] from the first C channels (Gaussians with a learned variance give
+  // the mean first): a sigmoid of them (a native model; imported logits), or, for an imported decoder whose
+  // output is the mean itself (out === OUT_CLAMP), the output clamped to [0, 1] for display.
   function decode(model, z) {
     const out = run(model.dec, Float32Array.from(z)), mean = new Float32Array(model.pixels);
-    for (let i = 0; i < model.pixels; i++) mean[i] = sigmoid(out[i]);
+    if (model.out === OUT_CLAMP) for (let i = 0; i < model.pixels; i++) mean[i] = Math.min(1, Math.max(0, out[i]));
+    else for (let i = 0; i < model.pixels; i++) mean[i] = sigmoid(out[i]);
     return mean;
   }
 
-  // q(z|x) for x (C*H*W): {mu, sigma}; an autoencoder's code has sigma 0.
+  // q(z|x) for x (C*H*W): {mu, sigma} from the encoder's output [mu, second]; sigma from the second half as
+  // model.spread says (a native VAE's is a log-variance); an autoencoder's code has sigma 0.
   function encode(model, x) {
     if (!model.enc.length) throw new Error("this payload carries the decoder only");
     const h = run(model.enc, Float32Array.from(x)), D = model.latent;
-    const mu = h.slice(0, D), sigma = new Float32Array(D);
-    if (model.kind === 0) for (let d = 0; d < D; d++) sigma[d] = Math.exp(0.5 * h[D + d]);
+    const mu = h.slice(0, D), sigma = new Float32Array(D), f = SPREAD[model.spread];
+    if (f) for (let d = 0; d < D; d++) sigma[d] = f(h[D + d]);
     return { mu, sigma };
   }
 
