@@ -11,13 +11,14 @@
    bound. decode = the forward pass alone; first-hover = page.goto() to the first decoded hover image. The
    baseline, measured in the same run: the same slider timing as 2. on a second server with the in-page
    model turned off (EXPLORER_IN_PAGE=0), i.e. a decode on the server and a PNG sent back.
-   --conv adds a conv model trained for the run (1 epoch on the bundled MNIST split).
+   --conv adds a conv model trained for the run (1 epoch on the bundled MNIST split); --model PATH (repeated)
+   adds a model trained elsewhere (a .vaex file), its map opened alone with its graphs run in the page.
 4. --throughput: training samples/s inside the app (the Train page's figure, the mean of the
    trainer's epoch records, with the page polling it live) against `python -m explorer train`
    with the same config, alternating app and CLI runs.
 
     python -m benchmarks.bench_browser --reps 7                      (from the repository root)
-    python -m benchmarks.bench_browser --reps 0 --hover [--conv]
+    python -m benchmarks.bench_browser --reps 0 --hover [--conv] [--model trained/pytorch_examples_vae.vaex]
     python -m benchmarks.bench_browser --reps 0 --throughput --data-dir ../shared/data/mnist --threads 1 [--pin]
 """
 from __future__ import annotations
@@ -179,7 +180,23 @@ def conv_checkpoint(folder: Path) -> Path:
     return out
 
 
-def hover(browser, reps: int, moves: int, trained_dir: str, conv: bool, env: dict[str, str]) -> None:
+def imported_report(browser, path: Path, reps: int, moves: int, env: dict[str, str]) -> None:
+    """The hover timings of one .vaex model, the only model in its own trained folder (and the default)."""
+    from explorer import load_model
+    from explorer.web.payload import unsupported
+
+    why = unsupported(load_model(path))
+    if why:
+        print(f"{path.name}: the page cannot run it, so its map decodes on the server ({why})")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / path.name).symlink_to(path.resolve())
+        with AppServer(env={**env, "EXPLORER_TRAINED_DIR": d, "EXPLORER_DEFAULT_MODEL": path.stem}) as server:
+            hover_report(browser, server.url, reps, moves, f"imported {path.name}")
+
+
+def hover(browser, reps: int, moves: int, trained_dir: str, conv: bool, env: dict[str, str],
+          models: list[str] = ()) -> None:
     with AppServer(env={**env, "EXPLORER_IN_PAGE": "0"}) as server_side:
         base = time_slider(browser, server_side.url, reps + 1)[1:]
     print(f"baseline, server-decoded slider -> new image on screen: median {statistics.median(base):.0f} ms "
@@ -189,6 +206,8 @@ def hover(browser, reps: int, moves: int, trained_dir: str, conv: bool, env: dic
             conv_checkpoint(Path(d))
             with AppServer(env={**env, "EXPLORER_TRAINED_DIR": d}) as server:
                 hover_report(browser, server.url, reps, moves, "conv MNIST VAE (conv 32-64, 2-D)")
+    for path in models:
+        imported_report(browser, Path(path), reps, moves, env)
     with AppServer(env={**env, "EXPLORER_TRAINED_DIR": trained_dir}) as server:
         st, first = hover_report(browser, server.url, reps, moves, "bundled mnist_vae2 (MLP 512-256, 2-D)")
     frame = st["frame"]
@@ -251,6 +270,8 @@ def main() -> None:
     p.add_argument("--hover", action="store_true", help="time the in-page decoder under the pointer")
     p.add_argument("--moves", type=int, default=400, help="--hover: pointer moves in the sweep")
     p.add_argument("--conv", action="store_true", help="--hover: also a conv model (trained for the run)")
+    p.add_argument("--model", action="append", default=[], metavar="PATH",
+                   help="--hover: also this model trained elsewhere (.vaex); repeat for more")
     p.add_argument("--throughput", action="store_true", help="also compare training samples/s with the CLI")
     p.add_argument("--throughput-reps", type=int, default=2)
     p.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"), help="full MNIST, for --throughput")
@@ -284,7 +305,7 @@ def main() -> None:
             print(f"in-page slider -> image drawn: median {statistics.median(lat):.1f} ms over {len(lat)} "
                   f"({', '.join(f'{t:.1f}' for t in lat)})")
         if args.hover:
-            hover(browser, max(args.reps, 3), args.moves, args.trained_dir, args.conv, env)
+            hover(browser, max(args.reps, 3), args.moves, args.trained_dir, args.conv, env, args.model)
         if args.throughput:
             if not args.data_dir:
                 sys.exit("--throughput needs --data-dir (full MNIST) or EXPLORER_DATA_DIR")
