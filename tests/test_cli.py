@@ -245,7 +245,7 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(tmp_path: Path, capsys: pytes
     assert not out.exists()
 
 
-@pytest.mark.parametrize("command", [m.__name__.rsplit(".", 1)[-1] for m in COMMANDS])
+@pytest.mark.parametrize("command", [m.__name__.rsplit(".", 1)[-1].replace("_", "-") for m in COMMANDS])
 def test_help_for_each_subcommand(command: str, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -260,7 +260,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture) -> No
     assert exc.value.code == 0
     out = capsys.readouterr().out
     for m in COMMANDS:
-        assert m.__name__.rsplit(".", 1)[-1] in out
+        assert m.__name__.rsplit(".", 1)[-1].replace("_", "-") in out  # import_onnx is import-onnx
 
 
 def test_estimators_show_why_naive_monte_carlo_fails(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "in the 'to' group minus that of the 'from' group (White 2016). Each image "
                                    "named by --apply is encoded, moved by strength x vector for each strength, "
                                    "and decoded: one PNG row per image, the image itself first.")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint written by `train`")
+    p.add_argument("checkpoint", help="a checkpoint: .safetensors from `train`, or .vaex from `import-onnx`")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-label", type=int, metavar="L", help="the group the vector points away from")
     src.add_argument("--from-images", type=int_list, metavar="I,J,...", help="or: test images as that group")

@@ -6,6 +6,7 @@ import json
 
 from ..data.ref import model_unit
 from ..evaluation import ACTIVE_RULE
+from ..model.imported import ImportedModel
 from ..store.checkpoint import load_checkpoint
 
 
@@ -22,13 +23,20 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {k: v for k, v in meta.items() if k != "history"}
         out["config"] = model.config.to_dict()
+        if isinstance(model, ImportedModel):
+            out["imported"] = model.card.to_dict()
         print(json.dumps(out, indent=2))
         return 0
     print(model.describe())
+    if isinstance(model, ImportedModel):  # where it came from: what the card says its networks' outputs mean
+        c = model.card
+        print(f"imported from {c.source}: encoder_output {c.encoder_output}, likelihood {c.likelihood}"
+              + (f" (sigma {c.sigma:g})" if c.sigma is not None else "") + f", layout {c.layout}")
     ds, unit = meta.get("dataset") or {}, model_unit(model)
     if ckpt.dataset.name is not None:
-        print(f"dataset: {ckpt.dataset.split} ({ds.get('train_size', '?')} train / {ds.get('test_size', '?')} "
-              f"test), {ckpt.dataset.pixels} pixels")
+        known = "train_size" in ds and "test_size" in ds  # an imported model's card may hold only the name
+        sizes = f" ({ds['train_size']} train / {ds['test_size']} test)" if known else ""
+        print(f"dataset: {ckpt.dataset.split}{sizes}, {ckpt.dataset.pixels} pixels")
     else:
         print(f"dataset: not named by the checkpoint; {ckpt.dataset.pixels} pixels")
     print(f"units: {unit.label} (on {unit.scores})")

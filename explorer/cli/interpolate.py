@@ -6,10 +6,11 @@ import sys
 
 import torch
 
-from ..data.ref import DatasetRef
+from ..data.ref import NO_DATASET, DatasetRef
 from ..figures.images import gif_bytes, grid, png_bytes, save_bytes
 from ..latent.geometry import lerp, slerp
 from ..model.devices import resolve_device
+from ..model.imported import ImportedModel
 from ..model.latent_model import LatentModel
 from ..store.checkpoint import load_model
 from .common import add_device_seed, apply_threads, check_images_fit, positive_int
@@ -23,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "code to the other (straight line or spherical arc) and decode each "
                                    "point to the mean of p(x|z). The test split is that of the dataset "
                                    "named in the checkpoint (the bundled MNIST test split for mnist).")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint written by `train`")
+    p.add_argument("checkpoint", help="a checkpoint: .safetensors from `train`, or .vaex from `import-onnx`")
     p.add_argument("--a", type=int, required=True, metavar="INDEX", help="index of the first test image")
     p.add_argument("--b", type=int, required=True, metavar="INDEX", help="index of the second test image")
     p.add_argument("--steps", type=_steps, default=10, help="points on the path, both ends included (default: %(default)s)")
@@ -76,6 +77,8 @@ def _test_images(model: LatentModel, ref: DatasetRef, data_dir: str | None) -> t
     """The test split of the checkpoint's dataset: (N, C, H, W) in [0, 1]. A model that trained on the first
     `test_from` standard test images (MNIST's bundled split) is given the rest only, as `evaluate` and the
     app do: index 0 is standard test image `test_from`."""
+    if ref.name is None and isinstance(model, ImportedModel):  # no guess for a model from elsewhere
+        raise ValueError(NO_DATASET)
     if ref.name is None:
         ref = DatasetRef("mnist", ref.pixels)  # an unnamed checkpoint: the bundled MNIST test split
     data = ref.load_test(data_dir)

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "posteriors (a VAE), and by the Euclidean distance between pixels. Writes one "
                                    "PNG row per metric (the image first) and prints the distances. Indices are "
                                    "those of the Latent map page.")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint written by `train`")
+    p.add_argument("checkpoint", help="a checkpoint: .safetensors from `train`, or .vaex from `import-onnx`")
     p.add_argument("--index", type=int, required=True, metavar="I", help="index of the test image")
     p.add_argument("--k", type=positive_int, default=8, help="neighbours per metric (default: %(default)s)")
     p.add_argument("--out", default="neighbours.png", help="PNG file to write (default: %(default)s)")

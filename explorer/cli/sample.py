@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "images as one PNG grid. With --grid N (2-D latent only) decode an N x N "
                                    "grid through the Gaussian's inverse CDF instead (Kingma & Welling 2014, "
                                    "figure 4).")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint written by `train`")
+    p.add_argument("checkpoint", help="a checkpoint: .safetensors from `train`, or .vaex from `import-onnx`")
     p.add_argument("--n", type=positive_int, default=64, help="number of prior samples (default: %(default)s)")
     p.add_argument("--grid", type=positive_int, default=None, metavar="N",
                    help="2-D latent: render the N x N manifold grid instead of random samples")

@@ -20,7 +20,9 @@ from ..data.units import unit_of
 from ..model.config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
 from ..model.devices import resolve_device
 from ..model.latent_model import build_model
+from ..model.imported import check_trainable
 from ..store.checkpoint import load_checkpoint, save_model
+from ..store.vaex_file import SUFFIX as VAEX
 from ..store.outputs import CheckpointTarget, check_writable
 from ..train.run_record import run_metadata, summary
 from ..train.trainer import TrainConfig, Trainer, TrainingDiverged
@@ -123,10 +125,13 @@ def _train(args: argparse.Namespace, rank: int) -> int:
     resumed, opt_state = None, None
     if args.resume:
         ckpt = load_checkpoint(args.resume)
+        check_trainable(ckpt.model, args.resume)
         resumed, opt_state = ckpt.model, ckpt.optimizer_state
         resume_settings(args, resumed)
         same_pixels(args, ckpt.dataset.pixels, resumed.config.likelihood)
     args.dataset, args.lr = args.dataset or "mnist", DEFAULT_LR if args.lr is None else args.lr
+    if str(args.out).endswith(VAEX):  # save_model would refuse it after the last epoch
+        raise ValueError(f"--out {args.out}: {VAEX} files hold models trained elsewhere; name a .safetensors file")
     for path, what in ((args.out, "--out"), (args.metrics_out, "--metrics-out")) if rank == 0 else ():
         if path:  # before any work: an unwritable --out found after the last epoch loses the run
             check_writable(path, what=what)

@@ -23,7 +23,8 @@ from .common import apply_threads, positive_int
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("warm", help="compute the map's encodings and projections ahead, into the app's file cache",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--models", nargs="+", required=True, help="checkpoints (.safetensors) the class will open")
+    p.add_argument("--models", nargs="+", required=True,
+                   help="checkpoints (.safetensors, or .vaex from import-onnx) the class will open")
     p.add_argument("--projections", default="pca,tsne,umap",
                    help="comma-separated: pca, tsne, umap (those a model's latent offers; a 2-D latent needs none)")
     p.add_argument("--points", type=positive_int, default=None,

@@ -15,6 +15,12 @@ from .registry import load_dataset
 from .units import Unit, unit_of
 
 
+# The test images come from the data set a model names; one that names none says how to give it one.
+NO_DATASET = ("this checkpoint does not name its dataset (metadata['dataset']['name']), so there are no test "
+              "images to use: a model imported from elsewhere names it when imported (import-onnx --dataset mnist, "
+              "or dataset='mnist' in explorer.from_onnx / from_torch)")
+
+
 @dataclass(frozen=True)
 class DatasetRef:
     """Stored as a checkpoint's metadata["dataset"]; test_from > 0 means the model trained on the first
@@ -76,7 +82,7 @@ class DatasetRef:
         if self.test_from:
             return bundled_mnist_split(data_dir)
         if self.name is None:
-            raise ValueError("this checkpoint does not name its dataset (metadata['dataset']['name'])")
+            raise ValueError(NO_DATASET)
         return load_training_data(self.name, data_dir, download)
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,7 +103,7 @@ class DatasetRef:
     def load_test(self, data_dir: str | None = None, download: bool = False) -> ImageDataset:
         """The held-out images this model is mapped and scored on (grey levels, as a person sees them)."""
         if self.split is None:
-            raise ValueError("this checkpoint does not name its dataset (metadata['dataset']['name'])")
+            raise ValueError(NO_DATASET)
         kwargs = {}
         if self.name == "folder" and self.info.get("image_shape"):  # resized as the model was trained
             c, h, w = self.info["image_shape"]

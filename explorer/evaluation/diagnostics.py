@@ -51,12 +51,20 @@ class GradientVariance:
     per_tensor: dict[str, float] = field(default_factory=dict)  # parameter name -> mean variance
 
 
+def need_gradients(model, what: str) -> None:
+    """A ValueError naming what cannot be computed on a model that gives no gradients (ImportedModel.differentiable)."""
+    if not getattr(model, "differentiable", True):
+        raise ValueError(f"{what} needs gradients through the model, and this model's networks are ONNX graphs run "
+                         "by onnxruntime, which gives none")
+
+
 def gradient_variance(model, x: Tensor, *, samples: int = 1, repeats: int = 50, seed: int = 0,
                       estimators: tuple[str, ...] = ESTIMATORS) -> dict[str, GradientVariance]:
     """Variance of the SGVB A ("mc") and B ("analytic") gradient estimators at equal samples
     (Kingma & Welling 2014, sec. 2.3). Both see the same eps in each repeat (common random numbers)."""
     if repeats < 2:
         raise ValueError("repeats must be at least 2 to estimate a variance")
+    need_gradients(model, "the variance of the gradient estimators")
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = {g: [i for i, (n, _) in enumerate(named) if n.startswith(g + ".")] for g in ("encoder", "decoder")}
     groups = {g: idx for g, idx in groups.items() if idx}
@@ -110,6 +118,7 @@ def amortization_gap(model, x: Tensor, *, steps: int = 300, lr: float = 0.05, sa
     The ELBO is E_q[log p(x|z)] - KL(q || p(z)), with the KL in closed form. Both ELBOs are evaluated on the
     same eval_samples draws (common random numbers), so their difference is not swamped by noise.
     """
+    need_gradients(model, "the amortization gap (its q* is found by gradient steps)")
     prior = model.prior
     pp = normal_params(prior)
     with _eval_mode(model):

@@ -10,6 +10,7 @@ from ..data import ImageDataset, load_training_data
 from ..data.pixels import BatchTransform, resolve_pixels
 from ..data.ref import DatasetRef
 from ..model.config import ModelConfig
+from ..model.imported import check_trainable
 from ..model.latent_model import build_model
 from ..store.checkpoint import load_checkpoint
 from ..train.trainer import TrainConfig, Trainer
@@ -41,6 +42,7 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
     opt_state, history = None, None
     if spec.resume_from:
         ckpt = load_checkpoint(spec.resume_from)
+        check_trainable(ckpt.model, str(spec.resume_from))
         model, opt_state = ckpt.model, ckpt.optimizer_state
         history = model.metadata.get("history")
         tc = dict(model.metadata.get("train_config", {}))

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from ..data.pixels import LEVELS, PIXELS
-from .conventions import ConventionError, check_names, encoder_parts
+from ..data.units import unit_of
+from .conventions import NATIVE_LIKELIHOOD, ConventionError, check_names, encoder_parts
 from .imported import ImportCard, ImportedModel
 from .onnx_net import OnnxNet
 
@@ -78,6 +79,11 @@ def _imported(enc: nn.Module, dec: nn.Module, image_shape, encoder_output: str, 
     check_names(encoder_output, likelihood, sigma)
     if pixels not in PIXELS:
         raise ConventionError(f"pixels must be one of {', '.join(PIXELS)}; got {pixels!r}")
+    try:  # a pair with no meaning (a Bernoulli on dequantized pixels) is refused here, not when the file is read
+        unit_of(pixels, NATIVE_LIKELIHOOD[likelihood])
+    except ValueError:
+        raise ConventionError(f"pixels={pixels!r} does not fit likelihood={likelihood!r}: a Bernoulli decoder scores "
+                              "binarized or grey pixels, a Gaussian any of them") from None
     probe = ImportedModel(enc, dec, ImportCard(image_shape, 1, encoder_output, likelihood, sigma, layout, source))
     with torch.no_grad():
         try:

@@ -17,6 +17,8 @@ from .conventions import (LAYOUTS, NATIVE_LIKELIHOOD, ConventionError, check_dec
                           encoder_parts, observation, posterior)
 from .distributions import Dequantized
 from .latent_model import LatentModel
+from .onnx_checks import GraphError
+from .onnx_net import OnnxNet
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ class ImportedModel(LatentModel):
         return sum(getattr(m, "num_weights", None) or sum(p.numel() for p in m.parameters())
                    for m in (self.encoder, self.decoder))
 
+    @property
+    def differentiable(self) -> bool:
+        """Whether gradients flow through both networks: torch modules give them, onnxruntime does not (the
+        amortization gap and gradient variances need them; every other estimate does not)."""
+        return not any(isinstance(m, OnnxNet) for m in (self.encoder, self.decoder))
+
     def fingerprint(self) -> str | None:
         """The graphs' digest when both are ONNX (no torch weights to sum), else None."""
         digests = [getattr(m, "digest", None) for m in (self.encoder, self.decoder)]
@@ -141,9 +149,18 @@ class ImportedModel(LatentModel):
         z = torch.randn(2, self.latent_dim, generator=torch.Generator().manual_seed(0)).to(x.device)
         try:
             raw = self._images_out(self._outputs(self.decoder(z)))
-        except RuntimeError as e:  # a torch decoder whose first layer takes another size
-            raise ConventionError(f"the decoder does not take codes of size {self.latent_dim} (the encoder's): "
+        except (RuntimeError, GraphError) as e:  # a decoder whose first layer takes another size
+            raise ConventionError(f"the decoder does not take codes of size {self.latent_dim} (the encoder's, read "
+                                  f"as encoder_output={self.card.encoder_output!r}; check it): "
                                   f"{str(e).splitlines()[0][:200]}") from None
         check_decoder_outputs(raw, self.card.likelihood)
         self.encode(x)
         return self
+
+
+def check_trainable(model: LatentModel, name: str) -> None:
+    """A ValueError for a model trained elsewhere: training and resuming are for models made here."""
+    if isinstance(model, ImportedModel):
+        raise ValueError(f"{name}: a model trained elsewhere cannot be trained here (its networks are ONNX graphs, "
+                         "with no weights or optimizer state this program can update); train it in its own code "
+                         "and import it again, or train a new model here")

@@ -8,7 +8,9 @@ import streamlit as st
 
 from explorer.data.ref import model_unit
 from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
+from explorer.model.config import IMPORTED
 from explorer.model.devices import available_devices, resolve_device
+from explorer.model.imported import ImportedModel
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.ui.state import caches, current_model, selection
 from explorer.ui.widgets import guards, presenter_mode
@@ -85,7 +87,8 @@ def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled c
             return f"{name} (unreadable)"
         c = m.get("config", {})
         ds = (m.get("dataset") or {}).get("name", "?")
-        return f"{name} · {c.get('kind', '?').upper()} · latent {c.get('latent_dim', '?')} · {ds}"
+        made = " · imported" if c.get("arch") == IMPORTED else ""  # trained elsewhere (a .vaex file)
+        return f"{name} · {c.get('kind', '?').upper()}{made} · latent {c.get('latent_dim', '?')} · {ds}"
 
     pinned = caches.default_model()
     if key == "bundled_name" and pinned not in by_name and pinned != caches.SHIPPED_DEFAULT:
@@ -107,8 +110,9 @@ def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled c
 
 def _uploaded(device: str) -> current_model.Current | None:
     """A checkpoint from the user's disk, loaded without unpickling; a bad file is a message."""
-    up = st.sidebar.file_uploader("Checkpoint file (.safetensors)", key="ckpt_upload",
-                                  help="A file written by `python -m explorer train` or the Train page. "
+    up = st.sidebar.file_uploader("Checkpoint file (.safetensors or .vaex)", key="ckpt_upload",
+                                  help="A file written by `python -m explorer train` or the Train page, or a model "
+                                       "trained elsewhere (`python -m explorer import-onnx`, `explorer.save_model`). "
                                        "Pickles (.pt, .pth) are refused: loading them can run code.")
     if up is None:
         st.sidebar.info("Upload a checkpoint to explore it.")
@@ -162,7 +166,12 @@ def _card(cur: current_model.Current) -> None:
     with st.sidebar.container(border=True):
         st.markdown("**Model card**")
         st.text(cur.name)
-        st.markdown(f"{c.kind.upper()} · {c.arch.upper()} {'-'.join(map(str, c.hidden))} · latent **{c.latent_dim}**")
+        if isinstance(m, ImportedModel):  # no architecture of ours to name: where it came from instead
+            st.markdown(f"{c.kind.upper()} · trained elsewhere · latent **{c.latent_dim}**")
+            st.text(_origin(m))
+        else:
+            arch = f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}"
+            st.markdown(f"{c.kind.upper()} · {arch} · latent **{c.latent_dim}**")
         data = str(ds.get("name", "unknown data")) + (f", {size:,} training images" if isinstance(size, int) else "")
         st.text(data)
         head = _headline(m, metrics)
@@ -173,6 +182,8 @@ def _card(cur: current_model.Current) -> None:
                 st.caption(f"Active: {ACTIVE_RULE}. The Train page counts dimensions alive by {ALIVE_RULE}.")
         rows = [("likelihood", c.likelihood.replace("_", " ")), ("activation", c.activation),
                 ("parameters", f"{m.num_parameters():,}")]
+        if isinstance(m, ImportedModel):  # its names are in the card above; its activations are its own
+            rows = [("image layout", m.card.layout), rows[-1]]
         epochs = (meta.get("history") or {}).get("epochs") or []
         if epochs:
             rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
@@ -182,6 +193,14 @@ def _card(cur: current_model.Current) -> None:
         with st.expander("details"):
             st.text("\n".join(f"{k}: {v}" for k, v in rows))
             st.caption(plain(m.describe()))
+
+
+def _origin(model: ImportedModel) -> str:
+    """Where an imported model came from and how its outputs are read, as plain text (the file says it)."""
+    c = model.card
+    source = {"onnx": "ONNX", "torch": "PyTorch"}.get(c.source, c.source)
+    sigma = f" (sigma {c.sigma:g})" if c.sigma is not None else ""
+    return f"imported from {source}\nencoder output: {c.encoder_output}\nlikelihood: {c.likelihood}{sigma}"
 
 
 _DETAIL_NAMES = {"active_units": "active dimensions"}  # "units" names units of measurement, not dimensions

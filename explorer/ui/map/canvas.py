@@ -9,7 +9,8 @@ import streamlit as st
 from explorer.latent.holes import Holes
 from explorer.latent.projection import Projection
 from explorer.model.latent_model import LatentModel
-from explorer.web.payload import map_mode, map_payload, unsupported
+from explorer.ui.widgets.in_page import unsupported
+from explorer.web.payload import map_mode, map_payload
 from explorer.web.sources import MAP_FILES, component_js, source
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map",

@@ -17,8 +17,9 @@ from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state import caches, posteriors, selection, widget_memory
 from explorer.ui.widgets import browser_input, guards, pictures, presenter_mode
+from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
-from explorer.web.payload import pack, unsupported
+from explorer.web.payload import pack
 from explorer.web.sources import component_js, source
 
 MAX_SLIDERS = 16

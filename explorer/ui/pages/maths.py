@@ -111,6 +111,37 @@ def row(tex: str, label: str, value: str, help: str | None = None, nats: bool = 
     right.metric(f"{label} (nats per image)" if nats else label, value, help=help)
 
 
+def split_the_gap(model: LatentModel, key: str, image: str, x_eval: torch.Tensor, seed: int, k: int, n: dict) -> None:
+    """Section 6's second half: the gap split into its approximation and amortization parts (Cremer et al. 2018)."""
+    f = "{:.2f}".format
+    a = amortization(model, key, image, x_eval, seed)
+    elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
+    star = log_px_q_star(model, key, image, x_eval, seed, k)
+    log_px_star, log_px_star_se = star.estimate.item(), star.stderr.item()
+    best = best_estimate(q_star=star, encoder=n["log_px_run"])  # the core decides which proposal to trust
+    lp, lp_se, use_star = best.estimate.item(), best.stderr.item(), best.chosen[0] == "q_star"
+    st.markdown("Part of the gap is the Gaussian family's fault, part is the encoder's: one network must serve every "
+                "x. Optimising this image's own μ, σ directly (300 Adam steps) splits the two (Cremer et al. 2018). "
+                "log p(x) here is the larger of two importance-sampled estimates, with the encoder's q or with q* "
+                "as the proposal: both are low in expectation, so the larger is the tighter.")
+    row(r"\underbrace{\log p(x) - \mathrm{ELBO}(q^*)}_{\text{approximation gap}} + \underbrace{\mathrm{ELBO}(q^*) - "
+        r"\mathrm{ELBO}(q_\phi)}_{\text{amortization gap}}, \quad q^* = \arg\max_{\mu, \sigma} \mathrm{ELBO}",
+        "amortization gap", f(elbo_star - elbo_q), f"ELBO with the encoder's q: {elbo_q:.2f}; with q*: {elbo_star:.2f}")
+    approx_shown, approx_note = gap_text(lp - elbo_star, lp_se if k > 1 else n["log_px_spread"])
+    row(r"\log p(x) - \mathrm{ELBO}(q^*)", "approximation gap", approx_shown,
+        f"log p(x), k = {k:,}: {log_px_star:.2f} with q* as proposal, {n['log_px']:.2f} with the encoder's q")
+    if approx_note:
+        st.caption(approx_note)
+    st.caption(f"Together {lp - elbo_q:.2f} nats = log p(x) − ELBO(q_φ), with log p(x) = {lp:.2f} (proposal "
+               f"{'q*' if use_star else 'q(z|x)'}) and ELBO(q_φ) = {elbo_q:.2f} (on the 1,000 draws that scored q*); "
+               "the gap above uses the §5 estimates instead.")
+    if k > 1 and log_px_star - n["log_px"] > 3 * max(log_px_star_se, n["log_px_se"]):
+        st.warning(f"With q* as proposal log p(x) comes out at {log_px_star:.2f}, well above the §5 estimate "
+                   f"{n['log_px']:.2f} ± {n['log_px_se']:.2f} from the encoder's q: for this image q(z|x) is a poor "
+                   "proposal, so §5 (and the gap above) underestimate, and their ± does not show it.",
+                   icon=":material/warning:")
+
+
 cur = guards.require_model()
 data = guards.require_data(cur)
 model = cur.model
@@ -206,32 +237,12 @@ row(r"\log p_\theta(x) - \mathrm{ELBO} = \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p
 st.caption(f"An estimate of the KL, not the KL: log of the mean weight minus the mean log weight over the same "
            f"{k:,} draws, which is never below 0 (Jensen) and is low on average at small k, as the log p(x) "
            f"estimate is; ± is its standard deviation over {n['runs']} independent runs.")
-a = amortization(model, cur.key, image, x_eval, seed)
-elbo_q, elbo_star = a.elbo_encoder.item(), a.elbo_optimised.item()
-star = log_px_q_star(model, cur.key, image, x_eval, seed, k)
-log_px_star, log_px_star_se = star.estimate.item(), star.stderr.item()
-best = best_estimate(q_star=star, encoder=n["log_px_run"])  # the core decides which proposal to trust
-lp, lp_se, use_star = best.estimate.item(), best.stderr.item(), best.chosen[0] == "q_star"
-st.markdown("Part of the gap is the Gaussian family's fault, part is the encoder's: one network must serve every "
-            "x. Optimising this image's own μ, σ directly (300 Adam steps) splits the two (Cremer et al. 2018). "
-            "log p(x) here is the larger of two importance-sampled estimates, with the encoder's q or with q* "
-            "as the proposal: both are low in expectation, so the larger is the tighter.")
-row(r"\underbrace{\log p(x) - \mathrm{ELBO}(q^*)}_{\text{approximation gap}} + \underbrace{\mathrm{ELBO}(q^*) - "
-    r"\mathrm{ELBO}(q_\phi)}_{\text{amortization gap}}, \quad q^* = \arg\max_{\mu, \sigma} \mathrm{ELBO}",
-    "amortization gap", f(elbo_star - elbo_q), f"ELBO with the encoder's q: {elbo_q:.2f}; with q*: {elbo_star:.2f}")
-approx_shown, approx_note = gap_text(lp - elbo_star, lp_se if k > 1 else n["log_px_spread"])
-row(r"\log p(x) - \mathrm{ELBO}(q^*)", "approximation gap", approx_shown,
-    f"log p(x), k = {k:,}: {log_px_star:.2f} with q* as proposal, {n['log_px']:.2f} with the encoder's q")
-if approx_note:
-    st.caption(approx_note)
-st.caption(f"Together {lp - elbo_q:.2f} nats = log p(x) − ELBO(q_φ), with log p(x) = {lp:.2f} (proposal "
-           f"{'q*' if use_star else 'q(z|x)'}) and ELBO(q_φ) = {elbo_q:.2f} (on the 1,000 draws that scored q*); "
-           "the gap above uses the §5 estimates instead.")
-if k > 1 and log_px_star - n["log_px"] > 3 * max(log_px_star_se, n["log_px_se"]):
-    st.warning(f"With q* as proposal log p(x) comes out at {log_px_star:.2f}, well above the §5 estimate "
-               f"{n['log_px']:.2f} ± {n['log_px_se']:.2f} from the encoder's q: for this image q(z|x) is a poor "
-               "proposal, so §5 (and the gap above) underestimate, and their ± does not show it.",
-               icon=":material/warning:")
+if getattr(model, "differentiable", True):
+    split_the_gap(model, cur.key, image, x_eval, seed, k, n)
+else:  # q* is found by gradient steps through the decoder
+    st.caption("The gap's split into an amortization and an approximation part (Cremer et al. 2018) needs q*, "
+               "found by gradient steps through the decoder; this model's networks run in onnxruntime, which "
+               "gives no gradients, so the split is not shown.")
 if k < 1000:
     st.caption("With small k the log p(x) estimate is itself low (it is a lower bound in expectation); raise k "
                "for gaps you can trust.")

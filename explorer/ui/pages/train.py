@@ -9,12 +9,14 @@ import streamlit as st
 from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
 from explorer.figures import plots, training_curves
 from explorer.jobs import JobSnapshot, LIVE_WEIGHTS_S, TrainingJob
+from explorer.model.imported import ImportedModel
 from explorer.ui import sidebar
 from explorer.ui.map import canvas
-from explorer.ui.state import current_model
+from explorer.ui.state import current_model, selection
 from explorer.ui.training import browser_jobs, save_panel
 from explorer.ui.training.browser_jobs import JOB
 from explorer.ui.training.form import settings_form
+from explorer.ui.widgets.plain_text import plain
 
 REGISTERED = "_train_registered"  # (job id, run) pairs already added to the session models
 POLL_S = 1.0  # live panel refresh while a job is queued or training
@@ -191,6 +193,11 @@ st.caption("Training runs in the background: the other pages stay usable, and th
            "Each browser trains its own model, and finds it again after a reload.")
 if st.session_state.pop("_train_go_to_map", False):
     st.switch_page("explorer/ui/pages/map.py")
+chosen = selection.current()
+if chosen is not None and isinstance(chosen.model, ImportedModel):  # nothing here can continue it
+    st.info(f"{plain(chosen.name)}, chosen in the sidebar, was trained elsewhere: training and resuming are for models "
+            "made here, so this page cannot continue it (train it in its own code and import it again). The form "
+            "below trains a new model.", icon=":material/info:")
 
 # Fixed slots: the page's element tree has the same shape before a training, while it runs and after it, and
 # what changes is drawn inside them, so a fragment's delta path (and its id) never moves. The white page after

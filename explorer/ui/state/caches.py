@@ -24,6 +24,7 @@ from explorer.model.latent_model import LatentModel
 from explorer.store import saves
 from explorer.store.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
+from explorer.store.vaex_file import SUFFIX as VAEX
 from explorer.ui.widgets.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
@@ -73,13 +74,18 @@ def _preference(b: Bundled) -> tuple:
 
 
 def _listed(d: Path) -> list[Bundled]:
+    """Checkpoints trained here (.safetensors) and models imported from elsewhere (.vaex), by file stem; a
+    .vaex whose stem a .safetensors also has keeps its suffix, so neither hides the other."""
+    files = sorted(p for suffix in (".safetensors", VAEX) for p in (d.glob("*" + suffix) if d.is_dir() else []))
+    stems = {p.stem for p in files if p.suffix != VAEX}
     out = []
-    for p in d.glob("*.safetensors") if d.is_dir() else []:
+    for p in files:
         try:
             mtime = p.stat().st_mtime
         except OSError:  # removed while listing
             continue
-        out.append(Bundled(p.stem, str(p), mtime, _card(str(p), mtime)))
+        name = p.name if p.suffix == VAEX and p.stem in stems else p.stem
+        out.append(Bundled(name, str(p), mtime, _card(str(p), mtime)))
     return out
 
 
@@ -107,7 +113,9 @@ def test_data(model: LatentModel) -> tuple[ImageDataset | None, str]:
     """The model's test set, or None with the reason in words."""
     name = DatasetRef.of(model).split
     if name is None:
-        return None, "This checkpoint does not say which data set it was trained on."
+        return None, ("This checkpoint does not say which data set it was trained on, so there are no test images "
+                      "to show. A model imported from elsewhere names it when imported (import-onnx --dataset "
+                      "mnist, or dataset='mnist' in explorer.from_onnx / from_torch).")
     try:
         data = test_set(name)
     except (FileNotFoundError, ValueError, OSError) as e:

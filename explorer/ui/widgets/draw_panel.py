@@ -16,8 +16,9 @@ from explorer.data import ImageDataset
 from explorer.data.decode import background_level
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state.current_model import Current
+from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
-from explorer.web.payload import pack, unsupported
+from explorer.web.payload import pack
 from explorer.web.sources import component_js, source
 
 DRAWN_IMAGE, DRAWN_CAPTION = "drawn_image", "drawn_caption"

@@ -1,0 +1,48 @@
+"""A model trained elsewhere in a real browser: a server whose trained/ holds a .vaex opens on it, the card says
+where it came from, and every page draws without an exception (the map on the server until the page runs
+ONNX, with its note)."""
+from __future__ import annotations
+
+import pytest
+
+import explorer
+from tests.browser_harness import VIEWPORT, AppServer, launch, missing_browser, wait_idle
+from tests.test_app_vaex import PAGES, imported
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+why = missing_browser()
+if why:
+    pytest.skip(f"browser test skipped: {why}", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+TIMEOUT_MS = 300_000
+
+
+def test_an_imported_model_opens_and_every_page_draws(tmp_path) -> None:
+    trained = tmp_path / "trained"
+    explorer.save_model(imported(2), trained / "imported.vaex")
+    env = {"EXPLORER_TRAINED_DIR": str(trained), "EXPLORER_DEFAULT_MODEL": "imported",
+           "EXPLORER_CACHE_DIR": str(tmp_path / "cache"), "EXPLORER_SAVES_DIR": str(tmp_path / "saved")}
+    with AppServer(env=env, log_path=tmp_path / "server.log") as server, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_context(viewport=VIEWPORT).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{server.url}/map")
+            expect(page.get_by_text("VAE · trained elsewhere · latent")).to_be_visible()
+            expect(page.get_by_text("imported from PyTorch", exact=False).first).to_be_visible()
+            expect(page.get_by_text("The decoder runs on the server for this model", exact=False)).to_be_visible()
+            wait_idle(page, 300)
+            for name in PAGES:
+                page.goto(f"{server.url}/{name}")
+                page.wait_for_timeout(1500)
+                wait_idle(page, 300)
+                expect(page.get_by_test_id("stMain")).to_be_visible()
+                assert page.get_by_test_id("stException").count() == 0, name
+                if name == "train":
+                    expect(page.get_by_text("was trained elsewhere: training and resuming", exact=False)).to_be_visible()
+        finally:
+            browser.close()
+    log = (tmp_path / "server.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-2000:]
