@@ -1,12 +1,13 @@
 """A model trained elsewhere in a real browser: a server whose trained/ holds a .vaex opens on it, the card says
-where it came from, and every page draws without an exception (the map on the server until the page runs
-ONNX, with its note)."""
+where it came from, hovering its map decodes in the page (its ONNX graphs read into the page's layers: at least
+30 distinct pictures in a sweep, no rerun), and every page draws without an exception."""
 from __future__ import annotations
 
 import pytest
 
 import explorer
 from tests.browser_harness import VIEWPORT, AppServer, launch, missing_browser, wait_idle
+from tests.test_browser import hover_sweep
 from tests.test_app_vaex import PAGES, imported
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -24,7 +25,7 @@ def test_an_imported_model_opens_and_every_page_draws(tmp_path) -> None:
     explorer.save_model(imported(2), trained / "imported.vaex")
     env = {"EXPLORER_TRAINED_DIR": str(trained), "EXPLORER_DEFAULT_MODEL": "imported",
            "EXPLORER_CACHE_DIR": str(tmp_path / "cache"), "EXPLORER_SAVES_DIR": str(tmp_path / "saved")}
-    with AppServer(env=env, log_path=tmp_path / "server.log") as server, sync_playwright() as p:
+    with AppServer(env=env, log_path=tmp_path / "server.log", count_runs=True) as server, sync_playwright() as p:
         browser = launch(p)
         try:
             page = browser.new_context(viewport=VIEWPORT).new_page()
@@ -32,8 +33,15 @@ def test_an_imported_model_opens_and_every_page_draws(tmp_path) -> None:
             page.goto(f"{server.url}/map")
             expect(page.get_by_text("VAE · trained elsewhere · latent")).to_be_visible()
             expect(page.get_by_text("imported from PyTorch", exact=False).first).to_be_visible()
-            expect(page.get_by_text("The decoder runs on the server for this model", exact=False)).to_be_visible()
+            page.wait_for_selector(".vx-root[data-ready='1']")
             wait_idle(page, 300)
+            assert page.get_by_text("The decoder runs on the server for this model", exact=False).count() == 0
+            runs = server.runs()
+            seen = hover_sweep(page)
+            assert len(set(seen)) >= 30, f"only {len(set(seen))} distinct decoded images in a 60-step sweep"
+            assert int(page.locator(".vx-root").first.get_attribute("data-decodes")) >= 30
+            page.wait_for_timeout(1000)
+            assert server.runs() == runs, "hovering reran the script"
             for name in PAGES:
                 page.goto(f"{server.url}/{name}")
                 page.wait_for_timeout(1500)
