@@ -106,10 +106,8 @@ def test_every_page_opens_on_an_imported_model(app, name) -> None:
         assert not at.main.error, (page, [e.value for e in at.main.error])
 
 
-def test_the_map_falls_back_to_the_server_with_a_note_and_its_panel_and_tools_work(app) -> None:
-    fig = charts(app)[0]
-    assert n_points(fig) == 10000  # the server-drawn map of every test image
-    assert "The decoder runs on the server for this model" in captions(app)
+def test_the_map_runs_in_the_page_and_its_panel_and_tools_work(app) -> None:
+    assert not any("The decoder runs on the server" in c for c in captions(app))  # its ONNX runs in the page
     ok(app.number_input(key="map_index").set_value(7).run())
     m = metrics(app)
     assert float(m["ELBO (nats per image)"]) < 0 and float(m["log p(x) (nats per image)"]) < 0
@@ -136,7 +134,9 @@ def test_a_check_that_raises_still_falls_back_to_the_server(app, monkeypatch) ->
     assert "runs on the server" in captions(app)
 
 
-def test_the_decoder_sliders_decode_on_the_server(app) -> None:
+def test_the_decoder_sliders_decode_on_the_server_when_the_page_may_not(app, monkeypatch) -> None:
+    """In the page by default (tests/test_browser_vaex.py); the server's sliders when it is turned off."""
+    monkeypatch.setenv("EXPLORER_IN_PAGE", "0")
     goto(app, "decoder")
     assert "runs on the server" in captions(app)
     slider = app.slider(key="dec_s0")
