@@ -206,3 +206,24 @@ def test_commands_that_need_images_say_how_to_name_them(files, tmp_path, monkeyp
     one_line_error(capsys, code, "import-onnx --dataset mnist")
     assert main(["warm", "--models", str(files["nameless"]), "--quiet"]) == 2
     assert "import-onnx --dataset" in capsys.readouterr().err
+    assert "--images PATH" in one_line_error(capsys, main([args[0], str(files["nameless"]), *args[1:]]), "--images")
+
+
+@pytest.mark.parametrize("args", [["evaluate", "--k", "5"], ["neighbours", "--index", "0", "--k", "2"],
+                                  ["interpolate", "--a", "0", "--b", "1", "--steps", "3"],
+                                  ["attribute", "--apply", "0", "--from-label", "1", "--to-label", "2"],
+                                  ["estimators", "--n", "2", "--k", "10", "--repeats", "2"]])
+def test_your_own_images_serve_every_command(files, tmp_path, monkeypatch, capsys, args) -> None:
+    """--images: an .npz of 8x8 digits with labels is the test split of a model that names none."""
+    from explorer.data import load_dataset
+
+    monkeypatch.chdir(tmp_path)
+    d = load_dataset("digits", test_only=True)
+    np.savez(tmp_path / "mine.npz", images=(d.test_x[:30, 0].numpy() * 255).astype(np.uint8),
+             labels=d.test_y[:30].numpy())
+    code = main([args[0], str(files["nameless"]), *args[1:], "--images", str(tmp_path / "mine.npz")])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 28, 28), np.uint8))
+    code = main([args[0], str(files["nameless"]), *args[1:], "--images", str(tmp_path / "wrong.npy")])
+    one_line_error(capsys, code, "the model takes 1x8x8")

@@ -13,8 +13,7 @@ from ..latent.attributes import STRENGTHS, apply_vector, attribute_vector, label
 from ..latent.neighbours import check_index
 from ..model.devices import resolve_device
 from ..model.encoding import decode_images, encode
-from ..store.checkpoint import load_model
-from .common import add_device_seed, apply_threads, int_list, positive_int
+from .common import add_images, model_with_images, add_device_seed, apply_threads, int_list, positive_int
 from .neighbours import test_split
 
 
@@ -37,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="attribute.png", help="PNG file to write (default: %(default)s)")
     p.add_argument("--scale", type=positive_int, default=2,
                    help="enlarge each pixel this many times (default: %(default)s)")
+    add_images(p)
     p.add_argument("--data-dir", default=None, help="where the dataset files live, if they are not bundled")
     add_device_seed(p)
     p.set_defaults(func=run)
@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
-    model = load_model(args.checkpoint, device=resolve_device(args.device))
+    model = model_with_images(args, resolve_device(args.device))
     data = test_split(model, args.data_dir)
     n = len(data.test_x)
     labels = None if data.test_y is None else data.test_y.numpy()

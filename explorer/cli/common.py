@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from ..store.checkpoint import load_model
+
 
 def add_device_seed(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
@@ -55,3 +57,22 @@ def check_images_fit(model, images: torch.Tensor, dataset: str) -> None:
     have, want = tuple(images.shape[1:]), tuple(model.config.image_shape)
     if have != want:
         raise ValueError(f"dataset {dataset!r} has images of shape {have}, but the model expects {want}")
+
+
+def add_images(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", default=None, metavar="PATH",
+                   help="your own images as the test images: a folder of pictures, an .npz or .npy array "
+                        "(N,H,W), (N,C,H,W) or (N,H,W,C) with optional labels, or an IDX file; they must be the "
+                        "model's size (default: the data set the model names)")
+
+
+def model_with_images(args: argparse.Namespace, device: torch.device | str | None):
+    """args.checkpoint's model; with --images, those images become its test split (DatasetRef name "images",
+    read from the path by explorer.data.image_files) for every step that follows."""
+    model = load_model(args.checkpoint, device=device)
+    if getattr(args, "images", None):
+        ds = model.metadata.get("dataset") or {}
+        keep = {k: ds[k] for k in ("pixels", "levels", "test_seed") if k in ds}
+        model.metadata["dataset"] = {"name": "images", "image_shape": list(model.config.image_shape), **keep}
+        args.data_dir = args.images
+    return model

@@ -13,7 +13,7 @@ from ..data.ref import model_unit
 from ..data.units import unit_fields
 from ..evaluation import (GivenPosterior, amortization_gap, best_estimate, compare_estimators, gradient_variance,
                           log_likelihood, repeat_seed)
-from .common import add_device_seed, apply_threads, strict_json
+from .common import add_device_seed, add_images, apply_threads, strict_json
 from .evaluate import load_vae_and_test_images
 
 GROUPS = ("encoder", "decoder", "all")
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grad-repeats", type=int, default=50, help="gradient draws for the variance")
     p.add_argument("--samples", type=int, default=1, help="z draws per example (L) in each gradient")
     p.add_argument("--steps", type=int, default=300, help="Adam steps per image for the amortization gap")
+    add_images(p)
     p.add_argument("--data-dir", default=None, help="directory holding the dataset files")
     p.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
     add_device_seed(p)

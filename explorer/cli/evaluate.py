@@ -16,7 +16,7 @@ from ..data.units import Unit, unit_fields
 from ..evaluation import ACTIVE_RULE, ALIVE_RULE, count_alive, evaluate
 from ..model.devices import resolve_device
 from ..store.checkpoint import load_checkpoint, save_model
-from .common import add_device_seed, apply_threads, check_images_fit, strict_json
+from .common import add_device_seed, add_images, apply_threads, check_images_fit, model_with_images, strict_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint")
     p.add_argument("--k", type=int, default=5000, help="importance samples per test image")
     p.add_argument("--n", type=int, default=None, help="evaluate only the first N test images")
+    add_images(p)
     p.add_argument("--data-dir", default=None, help="directory holding the dataset files")
     p.add_argument("--max-rows", type=int, default=None,
                    help="z vectors per decoder call, bounds memory (default: 1024 on CPU, 65536 on a GPU)")
@@ -53,7 +54,7 @@ def load_vae_and_test_images(args: argparse.Namespace, needs: str) -> tuple:
     """(model, its test images, device) for args.checkpoint, args.device, args.data_dir and args.n; a clear
     error when the checkpoint is an autoencoder (needs: what it lacks one for). Prints the model's line."""
     device = resolve_device(args.device)
-    model = load_checkpoint(args.checkpoint, device=device).model
+    model = model_with_images(args, device)
     if not model.is_variational:
         raise ValueError(f"{args.checkpoint} is an autoencoder ({model.config.kind}), not a VAE: {needs}")
     x = test_images(model, args.data_dir, args.n).to(device)

@@ -12,8 +12,7 @@ from ..latent.geometry import lerp, slerp
 from ..model.devices import resolve_device
 from ..model.imported import ImportedModel
 from ..model.latent_model import LatentModel
-from ..store.checkpoint import load_model
-from .common import add_device_seed, apply_threads, check_images_fit, positive_int
+from .common import add_images, model_with_images, add_device_seed, apply_threads, check_images_fit, positive_int
 
 METHODS = {"lerp": lerp, "slerp": slerp}
 
@@ -35,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gif", default=None, metavar="PATH", help="also write an animated GIF (there and back)")
     p.add_argument("--ms", type=positive_int, default=120, help="GIF milliseconds per frame (default: %(default)s)")
     p.add_argument("--scale", type=positive_int, default=2, help="enlarge each pixel this many times (default: %(default)s)")
+    add_images(p)
     p.add_argument("--data-dir", default=None, help="where the dataset files live, if they are not bundled")
     add_device_seed(p)
     p.set_defaults(func=run)
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     torch.manual_seed(args.seed)  # the path itself is deterministic (posterior means); this fixes the rest
     device = resolve_device(args.device)
-    model = load_model(args.checkpoint, device=device)
+    model = model_with_images(args, device)
     ref = DatasetRef.of(model)
     test_x = _test_images(model, ref, args.data_dir)
     for flag, i in (("--a", args.a), ("--b", args.b)):

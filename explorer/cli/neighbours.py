@@ -13,8 +13,7 @@ from ..latent.neighbours import METRICS, Neighbours, check_index, metrics_for, n
 from ..model.devices import resolve_device
 from ..model.encoding import Encoding, encode
 from ..model.latent_model import LatentModel
-from ..store.checkpoint import load_model
-from .common import add_device_seed, apply_threads, positive_int
+from .common import add_images, model_with_images, add_device_seed, apply_threads, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="neighbours.png", help="PNG file to write (default: %(default)s)")
     p.add_argument("--scale", type=positive_int, default=2,
                    help="enlarge each pixel this many times (default: %(default)s)")
+    add_images(p)
     p.add_argument("--data-dir", default=None, help="where the dataset files live, if they are not bundled")
     add_device_seed(p)
     p.set_defaults(func=run)
@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
-    model = load_model(args.checkpoint, device=resolve_device(args.device))
+    model = model_with_images(args, resolve_device(args.device))
     data = test_split(model, args.data_dir)
     check_index(args.index, len(data.test_x), "--index")
     enc = encode(model, DatasetRef.of(model).scored(data.test_x))  # the posterior the map shows

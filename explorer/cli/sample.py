@@ -11,8 +11,7 @@ from ..figures.images import grid, png_bytes, save_bytes
 from ..latent.geometry import manifold_grid, manifold_latents
 from ..model.devices import resolve_device
 from ..model.encoding import encode
-from ..store.checkpoint import load_model
-from .common import add_device_seed, apply_threads, check_images_fit, positive_int
+from .common import add_images, model_with_images, add_device_seed, apply_threads, check_images_fit, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=positive_int, default=64, help="number of prior samples (default: %(default)s)")
     p.add_argument("--grid", type=positive_int, default=None, metavar="N",
                    help="2-D latent: render the N x N manifold grid instead of random samples")
+    add_images(p)
     p.add_argument("--data-dir", default=None,
                    help="an autoencoder's --grid spans its encoded test set: where that dataset's files are")
     p.add_argument("--nrow", type=positive_int, default=None, help="images per row (default: a square grid)")
@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     device = resolve_device(args.device)
-    model = load_model(args.checkpoint, device=device)
+    model = model_with_images(args, device)
     if args.grid is not None:
         if model.latent_dim != 2:
             raise ValueError(f"--grid needs a 2-D latent; this model has {model.latent_dim} dimensions "

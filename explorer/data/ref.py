@@ -17,8 +17,9 @@ from .units import Unit, unit_of
 
 # The test images come from the data set a model names; one that names none says how to give it one.
 NO_DATASET = ("this checkpoint does not name its dataset (metadata['dataset']['name']), so there are no test "
-              "images to use: a model imported from elsewhere names it when imported (import-onnx --dataset mnist, "
-              "or dataset='mnist' in explorer.from_onnx / from_torch)")
+              "images to use: give your own (--images PATH: a folder, .npz/.npy or IDX file; in the app, the "
+              "sidebar's \"Your images\"), or name a data set when importing (import-onnx --dataset mnist, or "
+              "dataset='mnist' in explorer.from_onnx / from_torch)")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,12 @@ class DatasetRef:
         """The held-out images this model is mapped and scored on (grey levels, as a person sees them)."""
         if self.split is None:
             raise ValueError(NO_DATASET)
+        if self.name == "images":  # a person's own images (--images PATH): the path comes as data_dir
+            from .image_files import load_images
+
+            if data_dir is None:
+                raise ValueError("these test images are a person's own: give their path (--images PATH)")
+            return load_images(data_dir, tuple(self.info.get("image_shape") or (1, 28, 28)))
         kwargs = {}
         if self.name == "folder" and self.info.get("image_shape"):  # resized as the model was trained
             c, h, w = self.info["image_shape"]
