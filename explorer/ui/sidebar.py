@@ -12,7 +12,7 @@ from explorer.model.config import IMPORTED
 from explorer.model.devices import available_devices, resolve_device
 from explorer.model.imported import ImportedModel
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
-from explorer.ui.state import caches, current_model, selection
+from explorer.ui.state import caches, current_model, selection, user_images
 from explorer.ui.widgets import guards, presenter_mode
 from explorer.ui.widgets.plain_text import plain
 
@@ -45,6 +45,8 @@ def render() -> None:
             cur = current_model.session_current(name, session_models[name], device)
     else:
         cur = _uploaded(device)
+    if cur is not None and (mine := user_images.choose(cur.model, cur.key)) is not None:
+        cur = current_model.Current(mine[0], mine[1], cur.name, cur.source)
     selection.set_current(cur)
     if cur is not None:
         _card(cur)

@@ -25,6 +25,7 @@ from explorer.store import saves
 from explorer.store.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
 from explorer.store.vaex_file import SUFFIX as VAEX
+from explorer.ui.state import user_images
 from explorer.ui.widgets.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
@@ -106,6 +107,8 @@ def load_bundled(path: str, mtime: float, device: str) -> LatentModel:
 
 @st.cache_resource(show_spinner="Loading the test set…", max_entries=4)
 def test_set(name: str) -> ImageDataset:
+    if user_images.is_user_images(name):  # a person's upload, kept under the cache folder
+        return user_images.load(name)
     return load_test_set(name)
 
 
@@ -114,8 +117,8 @@ def test_data(model: LatentModel) -> tuple[ImageDataset | None, str]:
     name = DatasetRef.of(model).split
     if name is None:
         return None, ("This checkpoint does not say which data set it was trained on, so there are no test images "
-                      "to show. A model imported from elsewhere names it when imported (import-onnx --dataset "
-                      "mnist, or dataset='mnist' in explorer.from_onnx / from_torch).")
+                      "to show: give your own under \"Your images\" in the sidebar (or name a data set when "
+                      "importing: import-onnx --dataset mnist, or dataset='mnist' in explorer.from_onnx).")
     try:
         data = test_set(name)
     except (FileNotFoundError, ValueError, OSError) as e:
