@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-def core_examples() -> list[str]:
-    section = README.split("## The core, in Python", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+def core_examples(heading: str = "## The core, in Python") -> list[str]:
+    """The ```python blocks of one top-level section, dedented (a block may sit in a list item)."""
+    section = README.split(heading, 1)[1].split("\n## ", 1)[0]
+    return [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", section, re.S)]
 
 
 def test_readme_has_a_python_example():
@@ -31,6 +33,17 @@ def test_readme_example_runs(i, monkeypatch):
     scope: dict = {}
     exec(compile(code, f"README.md example {i}", "exec"), scope)  # noqa: S102 - our own README
     assert scope["x"].shape[0] == 8
+
+
+@pytest.mark.parametrize("i", range(len(core_examples("## Bring your own model"))))
+def test_bring_your_own_model_example_runs(i, monkeypatch, tmp_path):
+    """README's from_torch example, in an empty folder (it writes my_vae.vaex), MNIST's bundled test split."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.chdir(tmp_path)
+    code = core_examples("## Bring your own model")[i].replace("k=5000", "k=50")
+    scope: dict = {}
+    exec(compile(code, f"README.md 'Bring your own model' example {i}", "exec"), scope)  # noqa: S102
+    assert scope["x"].shape[0] == 8 and (tmp_path / "my_vae.vaex").is_file()
 
 
 @pytest.mark.parametrize("path", sorted(set(re.findall(r"`(explorer(?:\.\w+)+)", README))))
