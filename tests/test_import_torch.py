@@ -97,3 +97,39 @@ def test_imported_model_cannot_be_built_or_trained_as_native():
     _, m = _examples()
     with pytest.raises(ValueError, match="imported"):
         explorer.build_model(m.config)
+
+
+def test_a_loaded_model_is_in_eval_mode_and_its_file_carries_no_paths(tmp_path):
+    """torch's exporter writes stack traces (the exporting machine's paths) into node metadata: not kept."""
+    import io
+    from pathlib import Path
+
+    vae = examples_vae()
+
+    class Encoder(torch.nn.Module):
+        def forward(self, x):
+            return vae.encode(x)
+
+    graphs = []
+    for module, example in ((Encoder(), torch.rand(1, 1, 28, 28)), (_Decoder(vae), torch.rand(1, 20))):
+        f = io.BytesIO()
+        torch.onnx.export(module, (example,), f, external_data=False)
+        graphs.append(f.getvalue())
+    here = str(Path(__file__).resolve().parent).encode()
+    assert any(here in g for g in graphs)  # the exporter's notes name this folder...
+    m = explorer.from_onnx(*graphs, image_shape=(1, 28, 28), encoder_output="mean_logvar", likelihood="bernoulli_probs")
+    path = explorer.save_model(m, tmp_path / "d.vaex")
+    assert here not in path.read_bytes()  # ...the saved file does not
+    loaded = explorer.load_model(path)
+    assert not loaded.training
+    z = torch.randn(3, 20)
+    torch.testing.assert_close(loaded.decode(z).mean.reshape(3, 784), vae.decode(z), atol=1e-5, rtol=0)
+
+
+class _Decoder(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, z):
+        return self.vae.decode(z)

@@ -45,18 +45,18 @@ def parse_graph(data: bytes, name: str):
                              "operators are run (a custom domain would need code from outside the file)")
     if len(model.functions):
         raise GraphError(f"{name}: defines its own functions; only standard ONNX operators are run")
-    for graph in _graphs(model.graph):
+    for graph in all_graphs(model.graph):
         _check_graph(graph, name)
     return model
 
 
-def _graphs(graph) -> Iterator:
+def all_graphs(graph) -> Iterator:
     """A graph and every subgraph held in its nodes' attributes."""
     yield graph
     for node in graph.node:
         for attr in node.attribute:
             for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                yield from _graphs(sub)
+                yield from all_graphs(sub)
 
 
 def _check_graph(graph, name: str) -> None:
@@ -87,7 +87,8 @@ def _check_graph(graph, name: str) -> None:
 def _check_tensor(t, name: str) -> None:
     if t.data_location == 1 or len(t.external_data):  # TensorProto.EXTERNAL
         raise GraphError(f"{name}: tensor {t.name[:40]!r} keeps its data in an outside file; a graph must hold "
-                         "all its weights (save it without external data)")
+                         "all its weights (export with torch.onnx.export(..., external_data=False), or "
+                         "onnx.save(model, path, save_as_external_data=False))")
     n = math.prod(t.dims)
     if any(d < 0 for d in t.dims) or n > MAX_TENSOR_ELEMENTS:
         raise GraphError(f"{name}: tensor {t.name[:40]!r} claims the shape {list(t.dims)[:8]}, over the cap of "

@@ -17,7 +17,7 @@ from safetensors.numpy import save as np_save
 from ..model.devices import resolve_device
 from ..model.foreign import from_onnx
 from ..model.imported import ImportedModel
-from ..model.onnx_checks import GraphError
+from ..model.onnx_checks import GraphError, all_graphs
 from .atomic import atomic_write
 from .header import FORMAT_VERSION, GRAPH_KEYS, META_KEY, CheckpointError
 
@@ -47,8 +47,23 @@ def to_onnx(module: torch.nn.Module, example: torch.Tensor) -> bytes:
     return f.getvalue()
 
 
+def without_notes(graph: bytes) -> bytes:
+    """The graph without its doc strings and node metadata: torch's exporter writes stack traces there, with
+    the paths of the exporting machine, which a file handed to others should not carry."""
+    import onnx
+
+    proto = onnx.ModelProto.FromString(graph)
+    for g in all_graphs(proto.graph):
+        g.doc_string = ""
+        for node in g.node:
+            node.doc_string = ""
+            del node.metadata_props[:]
+    proto.doc_string = ""
+    return proto.SerializeToString()
+
+
 def save_imported(model: ImportedModel, path: str | os.PathLike, **metadata: Any) -> Path:
-    enc, dec = graphs_of(model)
+    enc, dec = (without_notes(g) for g in graphs_of(model))
     meta = {**model.metadata, **metadata, "format_version": FORMAT_VERSION, "config": model.config.to_dict(),
             "imported": {**model.card.to_dict(), "source": model.card.source}}
     meta["dataset"] = {**(meta.get("dataset") or {}), "pixels": model.pixels}
@@ -84,4 +99,4 @@ def load_imported(data: bytes, header: dict, meta: dict, name: str, device=None)
     model.metadata["dataset"] = {**ds, "pixels": model.pixels}
     if device is not None:
         model.to(resolve_device(device))
-    return model
+    return model.eval()
