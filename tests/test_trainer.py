@@ -321,6 +321,40 @@ def test_an_overflowing_step_is_undone(small: ImageDataset, monkeypatch) -> None
     assert_same_weights(snaps[-1], weights(t.model))
 
 
+def test_the_guarded_weights_live_in_one_buffer(small: ImageDataset) -> None:
+    """The guard copies and checks the weights as one flat buffer; views of it train and save as before."""
+    t = new_trainer(small, epochs=1).fit()
+    params = list(t.model.parameters())
+    assert len({p.untyped_storage().data_ptr() for p in params}) == 1
+    assert all(p.is_contiguous() and p.data_ptr() % 64 == 0 for p in params)  # aligned as their own allocations
+
+
+def test_an_overflow_is_undone_after_the_weights_moved(small: ImageDataset, monkeypatch) -> None:
+    """Weights given new storage between fits (as model.to() would) are put back into one buffer: the
+    guard still restores every weight, not a stale copy."""
+    t = new_trainer(small, epochs=1).fit()
+    with torch.no_grad():
+        for p in t.model.parameters():
+            p.data = p.data.clone() + 0.01  # new storage and new values
+    t.config.epochs = 2
+    snaps = record_weights(t)
+    real_step, count = t.optimizer.step, {"n": 0}
+
+    def overflow(*a, **k):
+        real_step(*a, **k)
+        count["n"] += 1
+        if count["n"] == 2:
+            with torch.no_grad():
+                list(t.model.parameters())[-1][0] = float("inf")
+
+    monkeypatch.setattr(t.optimizer, "step", overflow)
+    with pytest.raises(TrainingDiverged, match="weights became non-finite at step 6"):
+        t.fit()
+    assert len(snaps) == 2  # the weights as moved, then one good step
+    assert_same_weights(snaps[-1], weights(t.model))
+    assert len({p.untyped_storage().data_ptr() for p in t.model.parameters()}) == 1
+
+
 # -- devices -----------------------------------------------------------------------------------------
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_missing_device_is_a_clear_error(small: ImageDataset) -> None:

@@ -136,12 +136,13 @@ class Trainer:
         if len(train_x) < 1:
             raise ValueError(f"dataset {self.data.name!r} has no training images")
         test_x = self.transform.test(self.data.test_x).to(self.device)  # fixed noise: the same on every device
+        params = self._steps.flatten([p for p in self.model.parameters() if p.requires_grad])  # before DDP wraps them
         loss_module: nn.Module = LossModule(self.model)
         if world > 1:
             loss_module = nn.parallel.DistributedDataParallel(loss_module)
         batches = self.batches_per_epoch()
-        return _Run(world, rank, train_x, test_x, loss_module, [p for p in self.model.parameters() if p.requires_grad],
-                    batches, int(round(self.config.warmup_epochs * batches)))
+        return _Run(world, rank, train_x, test_x, loss_module, params, batches,
+                    int(round(self.config.warmup_epochs * batches)))
 
     def _epoch(self, run: _Run) -> None:
         """The rest of the current epoch (from state["batch"]), then its test evaluation."""
@@ -153,8 +154,7 @@ class Trainer:
             self._step(run, order, b)
             if self.status != "running":
                 return
-        wall = time.perf_counter() - run.t0
-        run.t0 = time.perf_counter()
+        wall, run.t0 = time.perf_counter() - run.t0, time.perf_counter()
         self.state["wall_time"] += wall
         self.state["epoch"], self.state["batch"] = epoch + 1, 0
         sums = self.state["partial"].pop("sums")
