@@ -61,3 +61,18 @@ def test_wrong_shape_values_and_hostile_arrays(tmp_path):
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(ValueError, match="folder of pictures"):
         load_images(tmp_path / "x.txt", SHAPE)
+
+
+def test_a_zipped_folder_keeps_its_classes_and_cannot_escape(tmp_path):
+    import zipfile
+
+    x = _digits(4)
+    with zipfile.ZipFile(tmp_path / "pics.zip", "w") as z:
+        for i in range(4):
+            png = tmp_path / f"{i}.png"
+            Image.fromarray(x[i]).save(png)
+            z.write(png, f"pics/{'cat' if i < 2 else 'dog'}/{i}.png")
+        z.writestr("../../escape.png", b"not a picture")
+    d = load_images(tmp_path / "pics.zip", SHAPE)
+    assert d.test_x.shape == (4, 1, 8, 8) and d.classes == ["cat", "dog"] and d.test_y.tolist() == [0, 0, 1, 1]
+    assert not (tmp_path.parent / "escape.png").exists()

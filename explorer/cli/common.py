@@ -61,7 +61,7 @@ def check_images_fit(model, images: torch.Tensor, dataset: str) -> None:
 
 def add_images(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", default=None, metavar="PATH",
-                   help="your own images as the test images: a folder of pictures, an .npz or .npy array "
+                   help="your own images as the test images: a folder of pictures (or a .zip of one), an .npz or .npy array "
                         "(N,H,W), (N,C,H,W) or (N,H,W,C) with optional labels, or an IDX file; they must be the "
                         "model's size (default: the data set the model names)")
 

@@ -1,9 +1,10 @@
-"""A person's own images for the map of a model trained elsewhere: a folder of pictures, an .npz or .npy array
-(N, H, W), (N, C, H, W) or (N, H, W, C) with optional labels, or an IDX file. All of them become the test
+"""A person's own images for the map of a model trained elsewhere: a folder of pictures (or a .zip of one), an
+.npz or .npy array (N, H, W), (N, C, H, W) or (N, H, W, C) with optional labels, or an IDX file. All of them become the test
 split (what the map shows); values are grey levels in [0, 1] (bytes are divided by 255)."""
 from __future__ import annotations
 
 import math
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .base import ImageDataset
 from .folder import load_folder
 from .idx import read_idx
 
+MAX_ZIP_FILES, MAX_ZIP_BYTES = 100_000, 2 * 2 ** 30  # a zipped folder: a bomb stops at these
 MAX_ARRAY_BYTES = 2 * 2 ** 30  # what an array may claim; 70,000 MNIST images are 55 MB as bytes
 IMAGE_KEYS = ("images", "x", "x_test", "X", "arr_0")
 LABEL_KEYS = ("labels", "y", "y_test", "Y", "arr_1")
@@ -26,6 +28,10 @@ def load_images(path: str | Path, image_shape: tuple[int, int, int]) -> ImageDat
     if path.is_dir():
         d = load_folder(path, size=(h, w), rgb=c == 3, test_fraction=0.0)
         return ImageDataset("images", d.train_x[:0], None, d.train_x, d.train_y, d.classes, d.notes)
+    if path.name.lower().endswith(".zip"):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = _unzip(path, Path(tmp))
+            return load_images(root, image_shape)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file or folder of images")
     name = path.name.lower()
@@ -36,10 +42,33 @@ def load_images(path: str | Path, image_shape: tuple[int, int, int]) -> ImageDat
     elif "ubyte" in name or name.endswith((".idx", ".idx.gz")):
         x, y = read_idx(path), None
     else:
-        raise ValueError(f"{path}: images come as a folder of pictures, an .npz or .npy array, or an IDX file")
+        raise ValueError(f"{path}: images come as a folder of pictures (or a .zip of one), an .npz or .npy array, "
+                         "or an IDX file")
     images = _as_images(x, image_shape, path)
     labels = None if y is None else _labels(y, len(images), path)
     return ImageDataset("images", images[:0], None, images, labels, [])
+
+
+def _unzip(path: Path, dest: Path) -> Path:
+    """A zipped folder of pictures into dest, and the folder to read (the one folder it holds, if so): sizes
+    capped before reading, a name that could leave dest ("..", absolute) skipped, folders kept (the classes)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = [m for m in z.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise ValueError(f"{path}: over {MAX_ZIP_FILES:,} files or {MAX_ZIP_BYTES // 2 ** 30} GB unpacked")
+            for i, m in enumerate(members):
+                parts = Path(m.filename.replace("\\", "/")).parts
+                if not parts or m.filename.startswith("/") or any(p in ("..", "") or ":" in p for p in parts):
+                    continue
+                target = dest.joinpath(*parts[:-1], f"{i}-{parts[-1]}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(m) as src, open(target, "wb") as out:
+                    out.write(src.read(MAX_ZIP_BYTES))
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as e:
+        raise ValueError(f"{path}: not a readable .zip file ({type(e).__name__})") from None
+    inside = [p for p in dest.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    return inside[0] if len(inside) == 1 and inside[0].is_dir() else dest
 
 
 def _npy(path: Path) -> np.ndarray:

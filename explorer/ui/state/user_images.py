@@ -77,7 +77,8 @@ def choose(model: LatentModel, key: str) -> tuple[LatentModel, str] | None:
     None. Open by default for a model that names no data set: without images its map has nothing to show."""
     needs = DatasetRef.of(model).name is None
     with st.sidebar.expander("Your images", expanded=needs):
-        st.caption("Map this model's latent space on your own images: an .npz or .npy array (N, H, W), "
+        st.caption("Map this model's latent space on your own images: a .zip of a folder of pictures (its "
+                   "subfolders become classes), an .npz or .npy array (N, H, W), "
                    "(N, C, H, W) or (N, H, W, C), with labels under \"labels\" in an .npz, or an IDX file. "
                    f"They must be the model's size ({'x'.join(map(str, model.config.image_shape))}, C x H x W).")
         up = st.file_uploader("Images", key="images_upload")
