@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,15 @@ from tests.browser_harness import add_module
 from tests.test_web_forward import browser  # noqa: F401 (fixture)
 
 MODULES = sorted(p.relative_to(HERE).as_posix() for p in HERE.rglob("*.js"))
+
+
+def test_the_core_knows_no_host() -> None:
+    """Only the adapters (streamlit/) speak to a host: the core takes a root, a blob and callbacks."""
+    for name in MODULES:
+        if not name.startswith("streamlit/"):
+            text = (HERE / name).read_text(encoding="utf-8")
+            assert not re.search(r"setTriggerValue|setStateValue|streamlit|vaex:drawn|\bdocument\.cookie", text), name
+            assert "parentElement" not in re.sub(r"\.parentElement\b", "", text), name
 
 
 class Quiet(SimpleHTTPRequestHandler):

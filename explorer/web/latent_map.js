@@ -1,6 +1,6 @@
 // The latent map drawn in the page: a canvas scatter of the encoded test set (zoom, pan, a legend that hides
 // labels), the decoder run under the pointer every animation frame, and a click that picks the nearest dot
-// (or, on empty space, that z). Knows no host: the adapters (streamlit/, ...) pass callbacks and blobs.
+// (or, on empty space, that z). Knows no host: an adapter passes it blobs and callbacks.
 // Header numbers (explorer/web/payload.py map_payload): mode MAP_AXES = the latent's own axes, MAP_PCA
 // (z = mean + p U), MAP_NEAREST = a non-invertible map (t-SNE, UMAP: the nearest encoded point is decoded).
 import { loadHoles } from "./map_holes.js";

@@ -8,7 +8,6 @@ import { ellipse, niceTicks, star } from "./marks.js";
 
 export const PALETTE = [0x636EFA, 0xEF553B, 0x00CC96, 0xAB63FA, 0xFFA15A, 0x19D3F3, 0xFF6692, 0xB6E880, 0xFF97FF, 0xFECB52];
 export const rgb = (c, a = 1) => `rgba(${(c >> 16) & 255},${(c >> 8) & 255},${c & 255},${a})`;
-const PICK_PX = 10;  // a click this close to a dot picks the dot
 
 function bounds(S) {
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
