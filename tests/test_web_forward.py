@@ -173,10 +173,11 @@ def test_every_architecture_in_the_page_matches_torch(js_page, name: str, model)
 
 @pytest.fixture(scope="module")
 def map_page(browser):
-    """The map's core module in a bare page, no host."""
+    """The map's core module in a bare page, no host (zoom and redraw too, for tests/test_browser_holes.py)."""
     page = browser.new_page()
     page.set_content("<html><body><div id='host' style='width:800px'></div></body></html>")
-    add_module(page, 'import { mountMap } from "./latent_map.js"; window.mountMap = mountMap;')
+    add_module(page, 'import { mountMap } from "./latent_map.js";\nimport { zoom } from "./map_pointer.js";\n'
+                     'import { redraw } from "./map_view.js";\nObject.assign(window, { mountMap, zoom, redraw });')
     yield page
     page.close()
 

@@ -7,7 +7,8 @@ The grammar read is the one the page's modules are written in, checked here rath
   import {a, b as c} from "./x.js";   import * as X from "./x.js";   import d from "./x.js";   import "./x.js";
   export function f / export async function f / export class C / export const|let|var NAME = ... (one name each)
   export {a, b as c};   export default <expression or function>
-Statements start at the beginning of a line. Exports are bound once, when the importing module runs (live
+Statements start at the beginning of a line. Outside the entry, `export default X` becomes a constant (a
+named default function is not bound by its name there). Exports are bound once, when the importing module runs (live
 rebinding of an exported `let` is not followed): the modules export functions and constants."""
 from __future__ import annotations
 
