@@ -170,3 +170,12 @@ def isolated_point(page: Any, key_prefix: str, avoid: int | None = None) -> dict
         }
         return best && {x: r.left + best.x, y: r.top + best.y, customdata: best.customdata, gap: Math.sqrt(bestD)}; }""",
                          [key_prefix, avoid])
+
+
+def add_module(page: Any, entry: str) -> None:
+    """Run an entry module's text in the page, bundled with what it imports (paths relative to explorer/web/,
+    e.g. `import * as VAENet from "./vaenet.js"; window.VAENet = VAENet;`), and wait until it has run."""
+    from explorer.web.bundle import bundle
+
+    page.add_script_tag(type="module", content=bundle("test_entry.js", text=entry + "\nwindow.__vxReady = true;"))
+    page.wait_for_function("() => window.__vxReady === true", timeout=10_000)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 PIXELS = """([b64, zs, zoomed]) => {
     const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const root = document.createElement('div'); document.getElementById('host').appendChild(root);
-    const S = build(root); load(S, blob);
+    const map = mountMap(root); map.load(blob); const S = map.state;
     if (zoomed) {  // zoom in, then pan 0.4 to the right
         zoom(S, 1 / 1.5); S.view = { ...S.view, x0: S.view.x0 + 0.4, x1: S.view.x1 + 0.4 }; redraw(S);
     }

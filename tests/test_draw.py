@@ -14,8 +14,7 @@ import pytest
 import torch
 
 from explorer.data.decode import background_level, image_from_bytes, match_background
-from explorer.web.sources import VAENET_JS, source
-from tests.browser_harness import REPO, free_port, launch, missing_browser, wait_idle
+from tests.browser_harness import REPO, add_module, free_port, launch, missing_browser, wait_idle
 
 SIDE = 280
 # strokes in canvas pixels: a "7", a "0" (a closed loop), a "1" with a dot, a scribble into the corners
@@ -47,8 +46,8 @@ def bare_page(browser):
     """A blank page with the component's pure code and a canvas the component's size."""
     page = browser.new_page()
     page.set_content(f'<html><body><canvas id="c" width="{SIDE}" height="{SIDE}"></canvas></body></html>')
-    page.add_script_tag(content="\n".join([VAENET_JS, source("preprocess.js"), source("strokes.js"),
-                                           "window.Preprocess = Preprocess; window.Strokes = Strokes;"]))
+    add_module(page, 'import * as Preprocess from "./preprocess.js";\nimport * as Strokes from "./strokes.js"; '
+                     'window.Preprocess = Preprocess; window.Strokes = Strokes;')
     yield page
     page.close()
 

@@ -14,8 +14,7 @@ from explorer import load_model
 from explorer.model.config import ModelConfig
 from explorer.model.latent_model import build_model
 from explorer.web.payload import pack, read, unsupported
-from explorer.web.sources import VAENET_JS
-from tests.browser_harness import REPO, launch, missing_browser
+from tests.browser_harness import REPO, add_module, launch, missing_browser
 
 TOL = 1e-4
 BUNDLED = sorted((REPO / "trained").glob("*.safetensors"))
@@ -115,7 +114,7 @@ def browser():
 def js_page(browser):
     page = browser.new_page()
     page.set_content("<html><body></body></html>")
-    page.add_script_tag(content=VAENET_JS + "\nwindow.VAENet = VAENet;")
+    add_module(page, 'import * as VAENet from "./vaenet.js"; window.VAENet = VAENet;')
     yield page
     page.close()
 
@@ -174,13 +173,11 @@ def test_every_architecture_in_the_page_matches_torch(js_page, name: str, model)
 
 @pytest.fixture(scope="module")
 def map_page(browser):
-    """The map component's own code in a bare page (its export made a plain function), beside VAENet."""
-    from explorer.web.sources import MAP_FILES, component_js
-
-    code = component_js(*MAP_FILES).replace("export default function", "function mountMap")
+    """The map's core module in a bare page, no host (zoom and redraw too, for tests/test_browser_holes.py)."""
     page = browser.new_page()
     page.set_content("<html><body><div id='host' style='width:800px'></div></body></html>")
-    page.add_script_tag(content=code)
+    add_module(page, 'import { mountMap } from "./latent_map.js";\nimport { zoom } from "./map_pointer.js";\n'
+                     'import { redraw } from "./map_view.js";\nObject.assign(window, { mountMap, zoom, redraw });')
     yield page
     page.close()
 
@@ -188,8 +185,8 @@ def map_page(browser):
 MAP_GEOMETRY = """([b64, pixels, q]) => {
     const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const root = document.createElement('div'); document.getElementById('host').appendChild(root);
-    const S = build(root); load(S, blob);
-    return { at: pixels.map(([px, py]) => latentAt(S, px, py)), drawn: project(S, q) };
+    const map = mountMap(root); map.load(blob); map.showDrawn(q);
+    return { at: pixels.map(([px, py]) => map.latentAt(px, py)), drawn: map.state.drawn };
 }"""
 
 

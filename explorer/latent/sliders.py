@@ -13,6 +13,9 @@ from ..model.encoding import Encoding
 from .geometry import principal_directions, traversal
 
 
+SCORE_KINDS = ("", "KL", "variance")  # what ranked the axis sliders; the page gets the index
+
+
 @dataclass
 class SliderBasis:
     """Orthonormal directions U (D, K) that K sliders move along, with a label for each."""
@@ -22,7 +25,7 @@ class SliderBasis:
     note: str = ""
     dims: list[int] | None = None  # the latent dimension each slider moves, -1 for a principal direction
     scores: list[float] | None = None  # what ranked an axis slider (its KL or variance), else 0
-    score_kind: str = ""  # "KL", "variance" or ""
+    score_kind: str = ""  # one of SCORE_KINDS
 
 
 def slider_basis(latent_dim: int, enc: Encoding | None = None, max_sliders: int = 16,

@@ -1,2 +1,2 @@
-"""The model in the page: the payload packer (payload.py) beside the JavaScript that reads it (*.js, read by
-sources.py)."""
+"""The model in the page: the payload packer (payload.py) beside the JavaScript that reads it (ES modules *.js, the
+host adapters in streamlit/, bundled into one module by bundle.py; the shared numbers in codes.js, from codes.py)."""

@@ -1,12 +1,16 @@
 // Decoder sliders in the page: each slider moves z along one direction U[:, k]; the image is decoded here
-// in the same frame as the input event. Python hears the slider values once a gesture ends (change event),
-// for the traversal grid it draws. Header (explorer/ui/page_decoder.py): arrays z0 (D), U (D, K), lo, hi, c
-// (K), label_dim (K: the latent dimension a slider moves, -1 for a principal direction), label_score (K);
-// numbers score_kind (0 none, 1 KL, 2 variance), version (a new start point resets the sliders).
+// in the same frame as the input event. The host hears the slider values once a gesture ends (onChange), for
+// the traversal grid it draws. Header (explorer/ui/pages/decoder.py slider_payload): arrays z0 (D), U (D, K),
+// lo, hi, c (K), label_dim (K: the latent dimension a slider moves, -1 for a principal direction), label_score
+// (K); numbers score_kind (an index of SCORE_KINDS), version (a new start point resets the sliders).
+import { SCORE_KINDS } from "./codes.js";
+import { drawImage } from "./pixels.js";
+import * as VAENet from "./vaenet.js";
+
 function sliderLabel(h, a, k) {
   const d = a.label_dim.data[k];
   if (d < 0) return `PC ${k + 1}`;
-  const kind = ["", "KL", "variance"][h.score_kind];
+  const kind = SCORE_KINDS[h.score_kind];
   return kind ? `z${d + 1} (${kind} ${a.label_score.data[k].toFixed(2)})` : `z${d + 1}`;
 }
 
@@ -45,7 +49,7 @@ function decodeNow(S, t0) {
   for (let k = 0; k < S.inputs.length; k++) S.outs[k].textContent = parseFloat(S.inputs[k].value).toFixed(2);
 }
 
-function loadSliders(S, blob, setStateValue) {
+function loadSliders(S, blob) {
   const p = VAENet.parse(blob), h = p.header, a = p.arrays, K = a.c.shape[0];
   S.model = p.model; S.z0 = Array.from(a.z0.data); S.U = a.U.data;
   const scale = Math.max(1, Math.round(280 / S.model.W));
@@ -60,17 +64,27 @@ function loadSliders(S, blob, setStateValue) {
       input.dataset.k = String(k);
       const out = document.createElement("span"); out.className = "vd-value";
       input.addEventListener("input", (e) => decodeNow(S, e.timeStamp));  // same frame: no server asked
-      input.addEventListener("change", () => setStateValue("c", S.inputs.map((i) => parseFloat(i.value))));
+      input.addEventListener("change", () => S.onChange(S.inputs.map((i) => parseFloat(i.value))));
       row.append(name, input, out); S.list.appendChild(row); S.inputs.push(input); S.outs.push(out);
     }
   }
   decodeNow(S, performance.now());
 }
 
-export default function (component) {
-  const { data, parentElement, setStateValue } = component;
-  let root = parentElement.querySelector(".vd-root");
-  if (!root) { root = document.createElement("div"); root.className = "vd-root"; parentElement.appendChild(root); root.__sliders = buildSliders(root); }
-  try { loadSliders(root.__sliders, data, setStateValue); root.dataset.ready = "1"; }
-  catch (err) { root.__sliders.info.textContent = "The decoder could not run in this page: " + err.message; }
+// Mounts the sliders into root (its content replaced; root gets the class vd-root the CSS styles) and returns
+// its handle. callbacks: onChange(values) when a slider is let go (one number a slider, along U's columns).
+//   load(blob): a blob as slider_payload packs it; true, or false with the reason shown under the image
+//   state: the sliders' state (also root.__sliders; for tests and benchmarks)
+export function mountSliders(root, { onChange = () => {} } = {}) {
+  root.classList.add("vd-root");
+  const S = buildSliders(root);
+  S.onChange = onChange;
+  root.__sliders = S;
+  return {
+    state: S,
+    load(blob) {
+      try { loadSliders(S, blob); root.dataset.ready = "1"; return true; }
+      catch (err) { S.info.textContent = "The decoder could not run in this page: " + err.message; return false; }
+    },
+  };
 }

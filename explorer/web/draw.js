@@ -1,9 +1,15 @@
 // Draw your own: a pen canvas whose drawing is prepared as the server would prepare a PNG of it
 // (Preprocess), encoded by the model in this page (VAENet) and decoded again, once per animation frame
-// while the pen moves. Each encoding is announced as a "vaex:drawn" event on document ({mu, sigma,
-// variational}; null on Clear) for other components. Python hears nothing until "Use it" (one state
-// value, "image"). Header (explorer/ui/draw_panel.py): the model; number ref_border (the data set's
-// background level for match_background's inversion; absent: never invert).
+// while the pen moves. Each encoding goes to onEncode({mu, sigma, variational}; null on Clear), so a host
+// can place it on a map. The host hears the image only on "Use it" (onUse). Header
+// (explorer/ui/widgets/draw_panel.py): the model; number ref_border (the data set's background level for
+// match_background's inversion; absent: never invert).
+import { KIND_VAE } from "./codes.js";
+import { drawImage } from "./pixels.js";
+import * as Preprocess from "./preprocess.js";
+import * as Strokes from "./strokes.js";
+import * as VAENet from "./vaenet.js";
+
 const PEN_WIDTH = 22, SIDE = 280, SHOWN = 8;
 
 function el(parent, tag, cls, text) {
@@ -71,9 +77,9 @@ function listen(S) {
   S.clear.addEventListener("click", () => clearDrawing(S));
   S.use.addEventListener("click", () => {
     const im = S.lastImage;
-    if (!im || !S.setStateValue) return;
-    S.setStateValue("image", { pixels: Array.from(im.pixels), inverted: im.inverted, nonce: Date.now() });
-    S.note.textContent = "Sent to the app.";
+    if (!im || !S.onUse) return;
+    const said = S.onUse({ pixels: im.pixels, inverted: im.inverted });
+    if (typeof said === "string") S.note.textContent = said;
   });
 }
 
@@ -89,7 +95,7 @@ function clearDrawing(S) {
   S.recon.getContext("2d").clearRect(0, 0, S.recon.width, S.recon.height);
   S.mu.textContent = ""; S.sigma.textContent = "";
   S.note.textContent = "Draw a digit on the white square.";
-  document.dispatchEvent(new CustomEvent("vaex:drawn", { detail: null }));
+  S.onEncode(null);
 }
 
 const listed = (name, v) => `${name} = ` + Array.from(v.slice(0, SHOWN), (x) => x.toFixed(2)).join(", ")
@@ -106,13 +112,12 @@ function encodeNow(S) {
     S.lastImage = im;
     S.encoded += 1; S.root.dataset.encoded = String(S.encoded);
     S.use.disabled = false;
-    const variational = m.kind === 0;
+    const variational = m.kind === KIND_VAE;
     S.mu.textContent = listed(variational ? "μ" : "z", q.mu);
     S.sigma.textContent = variational ? listed("σ", q.sigma) : "";
     S.note.textContent = `decode(μ), encoded and decoded in this page in ${(performance.now() - t0).toFixed(1)} ms`
       + (im.inverted ? " · inverted to the data set's background" : "");
-    document.dispatchEvent(new CustomEvent("vaex:drawn",
-      { detail: { mu: Array.from(q.mu), sigma: Array.from(q.sigma), variational } }));
+    S.onEncode({ mu: Array.from(q.mu), sigma: Array.from(q.sigma), variational });
   } catch (err) {
     S.note.textContent = "The model could not run on this drawing: " + err.message;
   }
@@ -129,15 +134,24 @@ function loadModel(S, blob) {
   encodeNow(S);  // a new model (or image size) re-encodes what is on the canvas
 }
 
-export default function (component) {
-  const { data, parentElement, setStateValue } = component;
-  let root = parentElement.querySelector(".vaex-draw");
-  if (!root) {
-    root = document.createElement("div"); root.className = "vaex-draw"; parentElement.appendChild(root);
-    root.__draw = buildDraw(root);
-  }
-  const S = root.__draw;
-  S.setStateValue = setStateValue;
-  try { loadModel(S, data); root.dataset.ready = "1"; }
-  catch (err) { S.model = null; S.note.textContent = "Drawing cannot run in this page: " + err.message; }
+// Mounts the drawing pad into root (its content replaced; root gets the class vaex-draw the CSS styles) and
+// returns its handle. callbacks: onEncode(q) after each encoding ({mu, sigma, variational}; null on Clear);
+// onUse({pixels: Float32Array (C*H*W) in [0, 1], inverted}) on "Use it", returning a line to show or nothing
+// (onUse null: no such button).
+//   load(blob): a blob with the model (payload.pack) and ref_border; true, or false with the reason shown
+//   clear(): an empty pad; state: the pad's state (also root.__draw; for tests)
+export function mountDraw(root, { onEncode = () => {}, onUse = null } = {}) {
+  root.classList.add("vaex-draw"); root.replaceChildren();
+  const S = buildDraw(root);
+  Object.assign(S, { onEncode, onUse });
+  if (!onUse) S.use.style.display = "none";
+  root.__draw = S;
+  return {
+    state: S,
+    load(blob) {
+      try { loadModel(S, blob); root.dataset.ready = "1"; return true; }
+      catch (err) { S.model = null; S.note.textContent = "Drawing cannot run in this page: " + err.message; return false; }
+    },
+    clear: () => clearDrawing(S),
+  };
 }

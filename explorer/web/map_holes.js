@@ -1,15 +1,18 @@
-// The prior's holes under the latent map's points (joined with latent_map.js): a grid of bytes, 255 where
+// The prior's holes under the latent map's points: a grid of bytes, 255 where
 // the prior p(z) most exceeds the aggregate posterior q(z) (explorer/holes.py), drawn as a translucent image
 // in z coordinates, so it pans and zooms with the dots. Header numbers: holes_grid = [rows, cols] (row 0 at
 // the top), holes_extent = [x0, x1, y0, y1] in z, holes_mass = the share of p's mass q lacks.
+import { MAP_AXES } from "./codes.js";
+import { sx, sy } from "./map_coords.js";
+
 // opacity HOLE_ALPHA * sqrt(byte / 255): the square root lifts the shallower holes between the clusters into view
 const HOLE_RGB = [88, 48, 150], HOLE_ALPHA = 0.9;  // at 255 (p's peak uncovered): a violet wash
-const HOLE_DOTS = 0.6;  // the dots fade this much while the holes show, so the wash shows between them
+export const HOLE_DOTS = 0.6;  // the dots fade this much while the holes show, so the wash shows between them
 
-function loadHoles(S, p) {
+export function loadHoles(S, p) {
   const h = p.header, a = p.arrays.holes;
   S.holes = null;
-  if (a && h.mode === 0 && h.holes_grid && h.holes_extent) {
+  if (a && h.mode === MAP_AXES && h.holes_grid && h.holes_extent) {
     const [rows, cols] = h.holes_grid, bytes = new Uint8Array(a.data.buffer, a.data.byteOffset, rows * cols);
     const img = document.createElement("canvas");
     img.width = cols; img.height = rows;
@@ -37,7 +40,7 @@ function holesKey(S, h) {
   }
 }
 
-function drawHoles(S, ctx) {
+export function drawHoles(S, ctx) {
   if (!S.holes) return;
   const [x0, x1, y0, y1] = S.holes.extent, left = sx(S, x0), top = sy(S, y1);
   ctx.save(); ctx.imageSmoothingEnabled = true;

@@ -1,14 +1,22 @@
-// The latent map's pointer: hover decodes, click picks, drag pans, zoom, reset and PNG export
-// (the map's state S and drawing are in latent_map.js, which this file is joined with).
-// a click: the nearest visible dot if it is close (or on a map that cannot be inverted), else that z
+// The latent map's pointer: hover decodes, click picks (S.onPick({index}) or S.onPick({z})), drag pans, zoom,
+// reset and PNG export.
+import { KIND_VAE, MAP_AXES, MAP_NEAREST, MAP_PCA } from "./codes.js";
+import { mx, my, sx, sy } from "./map_coords.js";
+import { selectEnd, selectMove, selectStart, showTip } from "./map_select.js";
+import { overlay, redraw, resize } from "./map_view.js";
+import { drawImage } from "./pixels.js";
+import * as VAENet from "./vaenet.js";
+
+const PICK_PX = 10;  // a click this close to a dot picks the dot
+
 function pick(S, px, py) {
   const [i, dist] = nearest(S, px, py);
-  if (i >= 0 && (dist <= PICK_PX || S.header.mode === 2)) S.setTrigger("pick", { index: i });
-  else S.setTrigger("pick", { z: latentAt(S, px, py).z });
+  if (i >= 0 && (dist <= PICK_PX || S.header.mode === MAP_NEAREST)) S.onPick({ index: i });
+  else S.onPick({ z: latentAt(S, px, py).z });
 }
 
 // the visible dot nearest to a screen point: [index, distance in CSS px]
-function nearest(S, px, py) {
+export function nearest(S, px, py) {
   let best = -1, bd = Infinity;
   for (let i = 0; i < S.n; i++) {
     if (S.hidden.has(S.labels[i])) continue;
@@ -19,31 +27,31 @@ function nearest(S, px, py) {
 }
 
 // the latent point under the pointer, and what it is (a z, or the nearest encoded image)
-function latentAt(S, px, py) {
+export function latentAt(S, px, py) {
   const p = [mx(S, px), my(S, py)], D = S.model.latent, mode = S.header.mode;
-  if (mode === 2) {
+  if (mode === MAP_NEAREST) {
     const [i] = nearest(S, px, py);
     return i < 0 ? null : { z: Array.from(S.mu.subarray(i * D, (i + 1) * D)), index: i, xy: p };
   }
   const z = new Array(D).fill(0);
-  if (mode === 0) { z[0] = p[0]; if (D > 1) z[1] = p[1]; }
+  if (mode === MAP_AXES) { z[0] = p[0]; if (D > 1) z[1] = p[1]; }
   else for (let d = 0; d < D; d++) z[d] = S.mean[d] + p[0] * S.U[d] + p[1] * S.U[D + d];
   return { z, index: -1, xy: p };
 }
 
 const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
-function showHover(S, ev) {
+export function showHover(S, ev) {
   const t0 = performance.now(), at = latentAt(S, ev.px, ev.py);
   if (!at) return;
   const img = VAENet.decode(S.model, at.z);
   const t1 = performance.now();
   drawImage(S.preview, img, S.model.C, S.model.H, S.model.W);
   const zs = at.z.length <= 6 ? `z = (${at.z.map(fmt).join(", ")})` : `‖z‖ = ${fmt(Math.hypot(...at.z))} (${at.z.length}-D)`;
-  const lp = S.model.kind === 0 ? ` · log p(z) = ${VAENet.logPrior(at.z).toFixed(2)} nats` : "";
+  const lp = S.model.kind === KIND_VAE ? ` · log p(z) = ${VAENet.logPrior(at.z).toFixed(2)} nats` : "";
   const [near, dist] = at.index >= 0 ? [at.index, 0] : nearest(S, ev.px, ev.py);
   const over = near >= 0 && dist <= PICK_PX ? `over test image ${near + (S.header.index_offset || 0)} (label ${S.labels[near]}) · ` : "";
   const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} (label ${S.labels[at.index]}) · ` : over;
-  const xy = S.header.mode === 1 ? ` · map (${fmt(at.xy[0])}, ${fmt(at.xy[1])})` : "";
+  const xy = S.header.mode === MAP_PCA ? ` · map (${fmt(at.xy[0])}, ${fmt(at.xy[1])})` : "";
   S.info.textContent = `${what}${zs}${lp}${xy}`;
   showTip(S, near >= 0 && dist <= PICK_PX ? near : at.index, ev.px, ev.py);
   S.hover = { screen: [ev.px, ev.py], z: at.z };
@@ -65,17 +73,17 @@ function placeCard(S, px, py) {
   if (under) c.classList.toggle("vx-right", !right);
 }
 
-function zoom(S, f, cx, cy) {
+export function zoom(S, f, cx, cy) {
   const v = S.view, x = cx === undefined ? (v.x0 + v.x1) / 2 : mx(S, cx), y = cy === undefined ? (v.y0 + v.y1) / 2 : my(S, cy);
   S.view = { x0: x + (v.x0 - x) * f, x1: x + (v.x1 - x) * f, y0: y + (v.y0 - y) * f, y1: y + (v.y1 - y) * f };
   S.userView = true;
   redraw(S);
 }
 
-function reset(S) { S.view = null; S.userView = false; redraw(S); }
+export function reset(S) { S.view = null; S.userView = false; redraw(S); }
 
 // what the map shows now (points, marks, zoom) as a PNG download, made in the page
-function savePng(S) {
+export function savePng(S) {
   const out = document.createElement("canvas");
   out.width = S.base.width; out.height = S.base.height;
   const ctx = out.getContext("2d");
@@ -87,7 +95,7 @@ function savePng(S) {
   }, "image/png");
 }
 
-function attach(S) {
+export function attach(S) {
   const c = S.over;
   let pending = null, drag = null;
   const pos = (e) => { const r = c.getBoundingClientRect(); return { px: e.clientX - r.left, py: e.clientY - r.top, t: e.timeStamp }; };
@@ -133,6 +141,5 @@ function attach(S) {
     if (!(e.ctrlKey || e.metaKey)) return;
     e.preventDefault(); const p = pos(e); zoom(S, e.deltaY > 0 ? 1.2 : 1 / 1.2, p.px, p.py);
   }, { passive: false });
-  S.onDrawn = (e) => { S.q = e.detail; S.drawn = project(S, S.q); overlay(S); };
   S.observer = new ResizeObserver(() => { if (S.header) resize(S); });
 }

@@ -1,5 +1,5 @@
 // Marks on a 2-D plot canvas: axis ticks at round numbers, Gaussian contour ellipses, a star.
-function niceTicks(lo, hi, n) {
+export function niceTicks(lo, hi, n) {
   const step0 = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0);
   const out = [];
@@ -7,7 +7,7 @@ function niceTicks(lo, hi, n) {
   return out;
 }
 
-function ellipse(ctx, cx, cy, cov, sx, sy, k) {
+export function ellipse(ctx, cx, cy, cov, sx, sy, k) {
   // cov in map units -> screen: principal axes of [[a, b], [b, d]]
   const [a, b, , d] = cov, tr = (a + d) / 2, det = Math.sqrt(Math.max(0, ((a - d) / 2) ** 2 + b * b));
   const l1 = tr + det, l2 = Math.max(0, tr - det), th = Math.atan2(l1 - a, b || 1e-30);
@@ -20,7 +20,7 @@ function ellipse(ctx, cx, cy, cov, sx, sy, k) {
   ctx.stroke();
 }
 
-function star(ctx, x, y, r) {
+export function star(ctx, x, y, r) {
   ctx.beginPath();
   for (let i = 0; i < 10; i++) {
     const a = -Math.PI / 2 + (i * Math.PI) / 5, rr = i % 2 ? r * 0.45 : r;

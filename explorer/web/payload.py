@@ -78,12 +78,13 @@ def pack(model: LatentModel | None = None, arrays: dict[str, np.ndarray] | None 
     return head + b"".join(p.tobytes() for p in data.parts)
 
 
-MAP_MODES = {"axes": 0, "pca": 1}  # other projections (t-SNE, UMAP) cannot be inverted: mode 2, nearest point
+MAP_MODES = {"axes": 0, "pca": 1}  # the projections the page can invert (codes.js: MAP_AXES, MAP_PCA)
+MAP_NEAREST = 2  # the others (t-SNE, UMAP): the pointer decodes the nearest encoded point
 
 
 def map_mode(proj: Any) -> int:
     """How the page maps the pointer back to z on this projection's map (see map_payload)."""
-    return MAP_MODES.get(proj.key, 2)
+    return MAP_MODES.get(proj.key, MAP_NEAREST)
 
 
 def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
@@ -99,9 +100,9 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
     mode = map_mode(proj)
-    if mode == 1:
+    if mode == MAP_MODES["pca"]:
         arrays.update(pca_mean=proj.mean_, pca_components=proj.components_)
-    elif mode == 2:
+    elif mode == MAP_NEAREST:
         arrays["mu"] = np.asarray(mu, np.float32)
     if thumbs is not None:
         arrays["thumbs"] = thumb_words(thumbs)

@@ -1,5 +1,5 @@
 // Pixels on a canvas: a model's image (C*H*W floats in [0, 1], C = 1 or 3), enlarged without smoothing.
-function drawImage(canvas, pixels, C, H, W) {
+export function drawImage(canvas, pixels, C, H, W) {
   const ctx = canvas.getContext("2d"), img = ctx.createImageData(W, H), plane = H * W;
   for (let i = 0; i < plane; i++) {
     const g = (c) => Math.round(255 * Math.min(1, Math.max(0, pixels[c * plane + i])));

@@ -11,10 +11,10 @@ from explorer.latent.projection import Projection
 from explorer.model.latent_model import LatentModel
 from explorer.ui.widgets.in_page import unsupported
 from explorer.web.payload import map_mode, map_payload
-from explorer.web.sources import MAP_FILES, component_js, source
+from explorer.web.sources import component_js, source
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map",
-                                        js=component_js(*MAP_FILES),
+                                        js=component_js("latent_map"),
                                         css=source("latent_map.css"))
 
 

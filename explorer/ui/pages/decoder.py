@@ -11,8 +11,8 @@ from explorer.evaluation import mean_kl_per_dim
 from explorer.figures import plots
 from explorer.figures.images import to_uint8
 from explorer.latent.mixture import sample_prior
-from explorer.latent.sliders import (SliderBasis, apply_sliders, slider_basis, slider_coordinates, slider_ranges,
-                                     traverse)
+from explorer.latent.sliders import (SCORE_KINDS, SliderBasis, apply_sliders, slider_basis, slider_coordinates,
+                                     slider_ranges, traverse)
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state import caches, posteriors, selection, widget_memory
@@ -26,7 +26,7 @@ MAX_SLIDERS = 16
 SWEEP = torch.linspace(-3, 3, 9)  # traversal values, in prior standard deviations for a VAE
 STARTS = {"image": "a test image's encoding", "origin": "the origin z = 0", "prior": "a prior sample z ~ N(0, I)",
           "map": "the point clicked on the map"}
-_SLIDERS = st.components.v2.component("vae_explorer_decoder_sliders", js=component_js("decoder_sliders.js"),
+_SLIDERS = st.components.v2.component("vae_explorer_decoder_sliders", js=component_js("decoder_sliders"),
                                       css=source("decoder_sliders.css"))
 
 
@@ -42,7 +42,7 @@ def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: s
 def slider_payload(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray,
                    c: np.ndarray, version: int) -> bytes:
     """The decoder, the start point and the slider directions, as numbers for the page."""
-    kind = {"": 0, "KL": 1, "variance": 2}[basis.score_kind]
+    kind = SCORE_KINDS.index(basis.score_kind)
     return pack(model, {"z0": z0.numpy(), "U": basis.U, "lo": lo, "hi": hi, "c": c, "label_dim": basis.dims,
                         "label_score": basis.scores}, {"score_kind": kind, "version": version}, encoder=False)
 

@@ -22,7 +22,7 @@ from explorer.jobs import JobSpec, TrainingJob
 from explorer.jobs.registry import DEFAULT_GRACE_S, JobRegistry
 from explorer.store import saves
 from explorer.ui.state import caches
-from explorer.web.sources import source
+from explorer.web.sources import component_js
 
 COOKIE = "vaex_token"
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
@@ -34,7 +34,7 @@ _TOKEN = "_browser_token"
 _FORM_BACK = "_train_form_restored"  # this session has had its browser's Train form back
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
-_COOKIE_SETTER = st.components.v2.component("vae_explorer_browser_token", js=source("browser_token.js"))
+_COOKIE_SETTER = st.components.v2.component("vae_explorer_browser_token", js=component_js("browser_token"))
 
 
 def grace_from_env() -> float:

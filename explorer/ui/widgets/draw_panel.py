@@ -23,9 +23,8 @@ from explorer.web.sources import component_js, source
 
 DRAWN_IMAGE, DRAWN_CAPTION = "drawn_image", "drawn_caption"
 _NONCE = "_drawn_nonce"  # the last "Use it" handled: a state value stays set on every later rerun
-# the module uses Preprocess, Strokes, VAENet and drawImage, defined by the sources before it
 _COMPONENT = st.components.v2.component(
-    "vae_explorer_draw", js=component_js("preprocess.js", "strokes.js", "draw.js"),
+    "vae_explorer_draw", js=component_js("draw"),
     css=source("draw.css"))
 
 

@@ -1,0 +1,120 @@
+// The latent map's picture: its size and fitted view, the points (under them the prior's holes), the axes,
+// and the overlay of marks, the chosen star, a drawing's posterior and the pointer's cross.
+import { MAP_AXES, MAP_NEAREST } from "./codes.js";
+import { sx, sy } from "./map_coords.js";
+import { drawHoles, HOLE_DOTS } from "./map_holes.js";
+import { dotAlpha, drawMarks } from "./map_marks.js";
+import { ellipse, niceTicks, star } from "./marks.js";
+
+export const PALETTE = [0x636EFA, 0xEF553B, 0x00CC96, 0xAB63FA, 0xFFA15A, 0x19D3F3, 0xFF6692, 0xB6E880, 0xFF97FF, 0xFECB52];
+export const rgb = (c, a = 1) => `rgba(${(c >> 16) & 255},${(c >> 8) & 255},${c & 255},${a})`;
+
+function bounds(S) {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < S.n; i++) {
+    const x = S.coords[2 * i], y = S.coords[2 * i + 1];
+    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+  }
+  const px = 0.05 * (x1 - x0 || 1), py = 0.05 * (y1 - y0 || 1);
+  return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
+}
+
+const M0 = { l: 44, r: 10, t: 10, b: 28 };  // plot margins at scale 1, CSS px
+const vxScale = (S) => parseFloat(getComputedStyle(S.root).getPropertyValue("--vx-scale")) || 1;  // presenter: 2
+
+// the map's height: the header's, or (0) the window below the map's top, so the map and its axes sit above
+// the fold; never taller than wide, and in presenter mode never below 0.7 of its width
+function fitHeight(S, w) {
+  if (S.header.height) return S.header.height;
+  let top = S.plot.getBoundingClientRect().top;
+  for (let e = S.plot; e; e = e.parentElement || (e.getRootNode && e.getRootNode().host)) top += e.scrollTop || 0;
+  const h = window.innerHeight - top - S.info.offsetHeight - 16, sc = vxScale(S);
+  return Math.round(Math.min(w, Math.max(320, h, sc > 1 ? 0.7 * w : 0)));
+}
+
+export function resize(S) {
+  const sc = vxScale(S), w = Math.max(300, S.plot.clientWidth || 600), r = window.devicePixelRatio || 1;
+  // fitted again when the width changes, not the window's height alone (a tall full-page screenshot)
+  if (!S.fitH || S.fitW !== w) { S.fitH = fitHeight(S, w); S.fitW = w; }
+  const h = Math.min(S.fitH, S.header.height ? Infinity : w);
+  for (const c of [S.base, S.over]) { c.width = w * r; c.height = h * r; c.style.width = w + "px"; c.style.height = h + "px"; }
+  // a user's view keeps its centre and its px per unit; else the data is fitted afresh
+  const k = S.view && S.userView ? (S.w - S.M.l - S.M.r) / (S.view.x1 - S.view.x0) : 0;
+  S.w = w; S.h = h; S.r = r; S.sc = sc;
+  S.M = { l: M0.l * sc, r: M0.r * sc, t: M0.t * sc, b: M0.b * sc };
+  S.view = k ? equalize(S, S.view, k) : null;
+  redraw(S);
+}
+
+// pad the shorter range so one unit of the map is as many px across as up (k: keep this px per unit)
+function equalize(S, v, k = 0) {
+  const W = S.w - S.M.l - S.M.r, H = S.h - S.M.t - S.M.b, cx = (v.x0 + v.x1) / 2, cy = (v.y0 + v.y1) / 2;
+  k = k || Math.min(W / (v.x1 - v.x0), H / (v.y1 - v.y0));
+  return { x0: cx - W / k / 2, x1: cx + W / k / 2, y0: cy - H / k / 2, y1: cy + H / k / 2 };
+}
+
+export function redraw(S) {
+  if (!S.view) S.view = equalize(S, bounds(S));
+  const ctx = S.base.getContext("2d");
+  ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
+  ctx.clearRect(0, 0, S.w, S.h);
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, S.w, S.h);
+  const m = S.M, sc = S.sc, ticks = (len) => Math.max(3, Math.round(len / (70 * sc)));  // a tick per ~70 px
+  ctx.strokeStyle = "#e5e5e5"; ctx.fillStyle = "#555"; ctx.font = `${11 * sc}px sans-serif`; ctx.lineWidth = 1;
+  for (const t of niceTicks(S.view.x0, S.view.x1, ticks(S.w - m.l - m.r))) {
+    const x = sx(S, t); ctx.beginPath(); ctx.moveTo(x, m.t); ctx.lineTo(x, S.h - m.b); ctx.stroke();
+    ctx.textAlign = "center"; ctx.fillText(+t.toPrecision(4), x, S.h - m.b + 14 * sc);
+  }
+  for (const t of niceTicks(S.view.y0, S.view.y1, ticks(S.h - m.t - m.b))) {
+    const y = sy(S, t); ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(S.w - m.r, y); ctx.stroke();
+    ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), m.l - 4 * sc, y + 4 * sc);
+  }
+  ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, S.w - m.l - m.r, S.h - m.t - m.b); ctx.clip();
+  drawHoles(S, ctx);  // under the points
+  for (let i = 0; i < S.n; i++) {
+    const lab = S.labels[i];
+    if (S.hidden.has(lab)) continue;
+    ctx.globalAlpha = dotAlpha(S, i, lab) * (S.holes ? HOLE_DOTS : 1);
+    ctx.fillStyle = rgb(PALETTE[lab % PALETTE.length]);
+    ctx.fillRect(sx(S, S.coords[2 * i]) - 2, sy(S, S.coords[2 * i + 1]) - 2, 4, 4);
+  }
+  ctx.restore();
+  overlay(S);
+}
+
+export function overlay(S) {
+  const ctx = S.over.getContext("2d"), h = S.header;
+  ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
+  ctx.clearRect(0, 0, S.w, S.h);
+  drawMarks(S, ctx);
+  const kx = (S.w - S.M.l - S.M.r) / (S.view.x1 - S.view.x0), ky = (S.h - S.M.t - S.M.b) / (S.view.y1 - S.view.y0);
+  const mark = (xy, cov, color, shape) => {
+    const x = sx(S, xy[0]), y = sy(S, xy[1]);
+    ctx.strokeStyle = color; ctx.lineWidth = 1.5;
+    if (cov && cov.some((v) => v > 0)) { ellipse(ctx, x, y, cov, kx, ky, 1); ctx.setLineDash([3, 3]); ellipse(ctx, x, y, cov, kx, ky, 2); ctx.setLineDash([]); }
+    ctx.fillStyle = color; ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
+    if (shape === "star") star(ctx, x, y, 9);
+    else { ctx.fillStyle = "#fff"; ctx.strokeStyle = color; ctx.lineWidth = 2.5; ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke(); }
+  };
+  if (h.selected_xy) mark(h.selected_xy, h.selected_cov, "#000", "star");
+  if (S.drawn) mark(S.drawn.xy, S.drawn.cov, "#111", "dot");  // the drawing: a white dot ringed in black
+  if (S.hover) {
+    ctx.strokeStyle = "rgba(0,0,0,0.6)"; ctx.lineWidth = 1;
+    const [x, y] = S.hover.screen;
+    ctx.beginPath(); ctx.arc(x, y, 5, 0, 2 * Math.PI); ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9); ctx.stroke();
+  }
+}
+
+// a drawing's posterior (from the draw component) placed on this map: linear maps only
+export function project(S, q) {
+  if (!q || S.header.mode === MAP_NEAREST || q.mu.length !== S.model.latent) return null;
+  const D = q.mu.length, s2 = q.sigma.map((s) => s * s);
+  if (S.header.mode === MAP_AXES) return { xy: [q.mu[0], D > 1 ? q.mu[1] : 0], cov: [s2[0], 0, 0, D > 1 ? s2[1] : 0] };
+  const xy = [0, 0], cov = [0, 0, 0, 0];
+  for (let d = 0; d < D; d++) {
+    const u = S.U[d], v = S.U[D + d], m = q.mu[d] - S.mean[d];
+    xy[0] += u * m; xy[1] += v * m; cov[0] += u * u * s2[d]; cov[1] += u * v * s2[d]; cov[3] += v * v * s2[d];
+  }
+  cov[2] = cov[1];
+  return { xy, cov };
+}
