@@ -303,7 +303,10 @@ def test_training_draws_growing_curves_stops_resumes_and_saves(app: AppServer, p
     fill(page, "train_resume_epochs", str(total))
     page.get_by_role("button", name="Resume").click()
     expect(page.get_by_text(f"Finished · epoch {total}.00 of {total}")).to_be_visible()
-    end = plot_last_x(page, "train_chart_curves")  # the curve reaches the end (its last bin's mean epoch)
+    end, deadline = None, time.monotonic() + 30  # the finished page may redraw its chart a moment later
+    while end is None and time.monotonic() < deadline:
+        end = plot_last_x(page, "train_chart_curves")  # the curve reaches the end (its last bin's mean epoch)
+        time.sleep(0.2)
     assert at_stop < end and end == pytest.approx(total, abs=0.1)
     expect(page.get_by_text(f"Latent map after epoch {total}")).to_be_visible()
     # the result: offered in the sidebar, saved under a unique name in the saves folder (never in trained/)
