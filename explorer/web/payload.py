@@ -48,6 +48,11 @@ def unsupported(model: LatentModel) -> str | None:
     """Why the page cannot run this model (then the app decodes on the server), or None."""
     if os.environ.get(IN_PAGE_ENV, "1") == "0":
         return f"the in-page model is turned off on this server ({IN_PAGE_ENV}=0)"
+    return cannot_run(model)
+
+
+def cannot_run(model: LatentModel) -> str | None:
+    """Why no page can run this model (too large, or a layer vaenet.js does not implement), or None."""
     size = 4 * model.num_parameters()
     if size > MAX_PAYLOAD_BYTES:
         return f"its {size / 2 ** 20:.0f} MB of weights are too many to send to the page"
