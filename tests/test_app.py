@@ -358,7 +358,7 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert any(c.value.startswith("gap log p(x) − ELBO ") for c in app.main.caption)  # beside the two metrics
     assert image_by_caption(app, "test image 0")
     keys = {b.key for b in app.main.get("download_button")} if app.main.get("download_button") else set()
-    assert {"dl_csv", "dl_map", "dl_manifold"} <= keys
+    assert {"dl_csv", "dl_map", "dl_manifold", "dl_html"} <= keys  # dl_html: made when clicked
 
 
 def test_map_of_a_50_d_latent_writes_no_pandas_warning(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ COMMANDS = {
     "interpolate": lambda f, d: ["interpolate", f, "--a", "0", "--b", "1", "--steps", "2", "--out", str(d / "i.png")],
     "train --resume": lambda f, d: ["train", "--resume", f, "--epochs", "2", "--out", f, "--quiet"],
     "estimators": lambda f, d: ["estimators", f, "--n", "2", "--device", "cpu"],
+    "export-html": lambda f, d: ["export-html", f, "--n", "4", "--out", str(d / "m.html")],
 }
 
 

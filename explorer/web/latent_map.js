@@ -11,7 +11,7 @@ import { addSelectTools } from "./map_select.js";
 import { overlay, PALETTE, project, redraw, resize, rgb } from "./map_view.js";
 import * as VAENet from "./vaenet.js";
 
-function build(root) {
+function build(root, pointTool) {
   root.innerHTML = "";  // our own static markup only; every number below is set with textContent
   const el = (tag, cls, parent = root) => { const e = document.createElement(tag); e.className = cls; parent.appendChild(e); return e; };
   const S = { root, view: null, hidden: new Set(), hover: null, stats: { frame: [], decode: [], shown: [] }, decodes: 0, drawn: null };
@@ -28,7 +28,7 @@ function build(root) {
   S.preview = el("canvas", "vx-preview", S.card);
   S.info = el("div", "vx-info", wrap);
   S.info.textContent = "Point at the map: the decoder draws the image there.";
-  addSelectTools(S, tools);
+  addSelectTools(S, tools, pointTool);
   // for tests and benchmarks: where each dot is on screen (CSS px, relative to the map canvas)
   S.decodeAt = (z) => Array.from(VAENet.decode(S.model, z));  // the page's current decoder at a fixed z
   S.screenCoords = () => Array.from({ length: S.n }, (_, i) => [sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1])]);
@@ -74,14 +74,15 @@ function legend(S) {
 
 // Mounts a latent map into root (its content replaced; root gets the class vx-root the CSS styles) and returns
 // its handle. callbacks: onPick({index} | {z}) after a click, onSelect({ids}) when a box or lasso ends.
+// pointTool: a "point" tool first and chosen, under which a drag (a finger's too) decodes instead of panning.
 //   load(blob): a blob from explorer/web/payload.py map_payload; true, or false with the reason shown on the map
 //   setSelected(xy, cov): the star at xy (map units; cov [a, b, b, d] or null), xy null: no star
 //   showDrawn(q): a drawing's posterior {mu, sigma} as a ringed dot (linear maps only), null: none
 //   watch() -> stop: fit the canvas to root's width whenever it changes, until stop() is called
 //   latentAt(px, py): {z, index, xy} under a canvas point (CSS px); state: the map's state (also root.__map)
-export function mountMap(root, { onPick = () => {}, onSelect = () => {} } = {}) {
+export function mountMap(root, { onPick = () => {}, onSelect = () => {}, pointTool = false } = {}) {
   root.classList.add("vx-root");
-  const S = build(root);
+  const S = build(root, pointTool);
   Object.assign(S, { onPick, onSelect });
   root.__map = S;  // for tests and benchmarks
   return {

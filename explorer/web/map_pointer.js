@@ -107,7 +107,7 @@ export function attach(S) {
     if (drag) {
       const dx = mx(S, p.px) - mx(S, drag.px), dy = my(S, p.py) - my(S, drag.py);
       if (Math.abs(p.px - drag.sx) + Math.abs(p.py - drag.sy) > 4) drag.moved = true;
-      if (drag.moved) { S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; S.userView = true; drag.px = p.px; drag.py = p.py; redraw(S); }
+      if (drag.moved && S.tool === "pan") { S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; S.userView = true; drag.px = p.px; drag.py = p.py; redraw(S); }
     }
     if (!S.model) return;
     // a move is drawn at once (a decode takes a millisecond or two) unless one was drawn under 8 ms ago;
@@ -120,8 +120,9 @@ export function attach(S) {
   c.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     const p = pos(e);
-    if (S.tool !== "pan") { selectStart(S, p); c.setPointerCapture(e.pointerId); return; }
+    if (S.tool === "box" || S.tool === "lasso") { selectStart(S, p); c.setPointerCapture(e.pointerId); return; }
     drag = { px: p.px, py: p.py, sx: p.px, sy: p.py, moved: false }; c.setPointerCapture(e.pointerId);
+    if (S.tool === "point" && S.model) hoverDraw(p);  // a finger shows what is under it as it lands
   });
   c.addEventListener("pointerup", (e) => {
     if (S.drag) { selectEnd(S); return; }

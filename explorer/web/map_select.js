@@ -4,14 +4,17 @@ import { sx, sy } from "./map_coords.js";
 import { overlay, redraw } from "./map_view.js";
 import { drawImage } from "./pixels.js";
 
-export function addSelectTools(S, tools) {
-  S.tool = "pan";
+// pointTool: a "point" tool ahead of them, chosen: a drag decodes under the pointer (a finger has no hover)
+export function addSelectTools(S, tools, pointTool = false) {
+  S.tool = pointTool ? "point" : "pan";
   S.toolButtons = {};
   const first = tools.firstChild;  // pan, box, lasso go ahead of the zoom buttons
-  for (const [key, label, title] of [["pan", "pan", "drag to pan"], ["box", "box", "drag a rectangle to select"],
-    ["lasso", "lasso", "draw around the points to select"]]) {
+  const kinds = [["pan", "pan", "drag to pan"], ["box", "box", "drag a rectangle to select"],
+    ["lasso", "lasso", "draw around the points to select"]];
+  if (pointTool) kinds.unshift(["point", "point", "drag to decode under the pointer; tap to choose"]);
+  for (const [key, label, title] of kinds) {
     const b = document.createElement("button");
-    b.className = "vx-btn vx-tool" + (key === "pan" ? " on" : ""); b.textContent = label; b.title = title;
+    b.className = "vx-btn vx-tool" + (key === S.tool ? " on" : ""); b.textContent = label; b.title = title;
     b.dataset.tool = key;
     b.onclick = () => setTool(S, key);
     tools.insertBefore(b, first);
@@ -27,7 +30,7 @@ export function addSelectTools(S, tools) {
 function setTool(S, key) {
   S.tool = key;
   for (const [k, b] of Object.entries(S.toolButtons)) b.classList.toggle("on", k === key);
-  S.over.style.cursor = key === "pan" ? "crosshair" : "cell";
+  S.over.style.cursor = key === "pan" || key === "point" ? "crosshair" : "cell";
 }
 
 // a box or lasso gesture in screen px: start, extend, finish (the selection goes to Python)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..latent.holes import Holes
+from ..latent.sliders import SCORE_KINDS
 from ..model.config import KINDS, LIKELIHOODS
 from ..model.imported import ImportedModel
 from ..model.latent_model import LatentModel
@@ -47,6 +48,11 @@ def unsupported(model: LatentModel) -> str | None:
     """Why the page cannot run this model (then the app decodes on the server), or None."""
     if os.environ.get(IN_PAGE_ENV, "1") == "0":
         return f"the in-page model is turned off on this server ({IN_PAGE_ENV}=0)"
+    return cannot_run(model)
+
+
+def cannot_run(model: LatentModel) -> str | None:
+    """Why no page can run this model (too large, or a layer vaenet.js does not implement), or None."""
     size = 4 * model.num_parameters()
     if size > MAX_PAYLOAD_BYTES:
         return f"its {size / 2 ** 20:.0f} MB of weights are too many to send to the page"
@@ -91,12 +97,21 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
                 selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560,
                 marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None,
                 holes: Holes | None = None) -> bytes:
-    """The latent map for explorer/web/latent_map.js: the model, the points and how the pointer maps back
-    to z (mode 0: the map is z; 1: PCA, z = mean + p U; 2: the nearest point's mu). selected: the starred
-    point as (x, y, cov_xx, cov_xy, cov_yy). marks: more header numbers for map_select.js (highlight, sel,
-    lines_latent, lines_pixel, path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label.
-    holes (mode 0 only): the prior's holes, array "holes" (rows x cols bytes, image order, as byte_words) with
-    holes_grid = [rows, cols], holes_extent = [x0, x1, y0, y1] in z and holes_mass = TV(p, q)."""
+    """The latent map for explorer/web/latent_map.js: the decoder alone (the map only decodes) and map_parts."""
+    arrays, numbers = map_parts(proj, coords, labels, mu, selected, index_offset, height, marks, thumbs, holes)
+    return pack(model, arrays, numbers, encoder=False)
+
+
+def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
+              selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560,
+              marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None,
+              holes: Holes | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The map's arrays and header numbers: the points and how the pointer maps back to z (mode 0: the map
+    is z; 1: PCA, z = mean + p U; 2: the nearest point's mu). selected: the starred point as (x, y, cov_xx,
+    cov_xy, cov_yy). marks: more header numbers for map_select.js (highlight, sel, lines_latent, lines_pixel,
+    path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label. holes (mode 0 only): the
+    prior's holes, array "holes" (rows x cols bytes, image order, as byte_words) with holes_grid = [rows, cols],
+    holes_extent = [x0, x1, y0, y1] in z and holes_mass = TV(p, q)."""
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
     mode = map_mode(proj)
@@ -107,13 +122,23 @@ def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.nd
     if thumbs is not None:
         arrays["thumbs"] = thumb_words(thumbs)
     numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height, **(marks or {})}
-    if holes is not None and mode == 0:
+    if holes is not None and mode == MAP_MODES["axes"]:
         arrays["holes"] = byte_words(holes.alpha)
         numbers.update(holes_grid=list(holes.alpha.shape), holes_extent=list(holes.extent), holes_mass=holes.mass)
     if selected is not None:
         x, y, a, b, d = selected
         numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
-    return pack(model, arrays, numbers, encoder=False)  # the map only decodes
+    return arrays, numbers
+
+
+def slider_parts(z0: np.ndarray, basis: Any, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
+                 version: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The decoder sliders' arrays and numbers for explorer/web/decoder_sliders.js: the start point z0 (D), the
+    directions U (D, K) of a latent.sliders.SliderBasis, each slider's ends and value, and its label as numbers
+    (the latent dimension it moves, -1 for a principal direction, and the score that ranked it)."""
+    kind = SCORE_KINDS.index(basis.score_kind)
+    return ({"z0": np.asarray(z0), "U": basis.U, "lo": lo, "hi": hi, "c": c, "label_dim": basis.dims,
+             "label_score": basis.scores}, {"score_kind": kind, "version": version})
 
 
 MAX_THUMB_BYTES = 8 * 2 ** 20  # pixels: MNIST's 10,000 test digits fit (BENCHMARKS.md); more get no hover picture

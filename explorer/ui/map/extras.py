@@ -22,6 +22,8 @@ from explorer.ui.map import legend, view
 from explorer.ui.state import caches, current_model
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import pictures
+from explorer.ui.widgets.in_page import cannot_run
+from explorer.web.export import export_page
 
 N_SAMPLES = 64
 
@@ -130,6 +132,29 @@ def exports(cur: Current, data: ImageDataset, md: view.MapData, manifold_png: by
                        mime="image/png", key="dl_manifold")
     st.caption("The map PNG is drawn on the server and works offline. The PNG button on the map saves "
                "exactly what you see (zoom and marks included), straight from your browser.")
+    html_export(cur, data, md)
+
+
+def html_export(cur: Current, data: ImageDataset, md: view.MapData) -> None:
+    """This map and model as one HTML file that works offline (explorer.web.export), made when clicked."""
+    why = cannot_run(cur.model)
+    if why:
+        st.caption(f"Export as HTML needs the model running in a page, and this one cannot: {why}.")
+        return
+    c1, c2 = st.columns([1, 2])
+    half = c2.checkbox("float16 weights", key="html_f16", help="about half the weights' bytes; decodes change "
+                       "slightly (BENCHMARKS.md has the error)")
+
+    def build() -> bytes:
+        labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
+        return export_page(cur.model, cur.name, md.enc, md.proj, md.coords, labels, data.test_x[:md.n],
+                           float16=half, classes=data.classes, index_offset=data.test_from).text.encode()
+
+    c1.download_button("Export as HTML", build, file_name=f"{cur.name}.html", mime="text/html", key="dl_html",
+                       on_click="ignore", help="one file with the model and this map inside: the map, hover and "
+                       "touch decoding, sliders, drawing and interpolation, offline, on a phone too")
+    st.caption(f"The HTML file holds the model and the {md.n:,} points of this map (with their images when they "
+               "fit) and works offline from disk, on a phone too: nothing in it is fetched. A few MB; fewer points make it smaller.")
 
 
 def _csv(md: view.MapData, labels: np.ndarray | None) -> bytes:

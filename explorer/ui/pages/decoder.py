@@ -11,7 +11,7 @@ from explorer.evaluation import mean_kl_per_dim
 from explorer.figures import plots
 from explorer.figures.images import to_uint8
 from explorer.latent.mixture import sample_prior
-from explorer.latent.sliders import (SCORE_KINDS, SliderBasis, apply_sliders, slider_basis, slider_coordinates,
+from explorer.latent.sliders import (SliderBasis, apply_sliders, slider_basis, slider_coordinates,
                                      slider_ranges, traverse)
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
@@ -19,7 +19,7 @@ from explorer.ui.state import caches, posteriors, selection, widget_memory
 from explorer.ui.widgets import browser_input, guards, pictures, presenter_mode
 from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
-from explorer.web.payload import pack
+from explorer.web.payload import pack, slider_parts
 from explorer.web.sources import component_js, source
 
 MAX_SLIDERS = 16
@@ -42,9 +42,7 @@ def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: s
 def slider_payload(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray,
                    c: np.ndarray, version: int) -> bytes:
     """The decoder, the start point and the slider directions, as numbers for the page."""
-    kind = SCORE_KINDS.index(basis.score_kind)
-    return pack(model, {"z0": z0.numpy(), "U": basis.U, "lo": lo, "hi": hi, "c": c, "label_dim": basis.dims,
-                        "label_score": basis.scores}, {"score_kind": kind, "version": version}, encoder=False)
+    return pack(model, *slider_parts(z0.numpy(), basis, lo, hi, c, version), encoder=False)
 
 
 @st.fragment

@@ -14,3 +14,12 @@ def unsupported(model: LatentModel) -> str | None:
         return payload.unsupported(model)
     except Exception as e:  # noqa: BLE001 - any failure of the check means: not in the page
         return f"the page cannot run this model ({type(e).__name__}: {plain(str(e)[:160])})"
+
+
+def cannot_run(model: LatentModel) -> str | None:
+    """explorer.web.payload.cannot_run(model) (whether any page can run it, this server's setting aside: an
+    exported file); whatever it raises becomes the reason."""
+    try:
+        return payload.cannot_run(model)
+    except Exception as e:  # noqa: BLE001 - any failure of the check means: not in a page
+        return f"the page cannot run this model ({type(e).__name__}: {plain(str(e)[:160])})"
