@@ -392,7 +392,7 @@ def test_choosing_an_index_moves_the_star(app):
 
 
 def test_a_click_on_the_map_is_checked_before_it_is_used():
-    from explorer.ui.widgets.browser_input import clean_pick
+    from explorer.web.received import clean_pick
 
     assert clean_pick({"index": 5}, 10, 2) == {"index": 5}
     assert clean_pick({"z": [0.5, -1]}, 10, 2) == {"z": [0.5, -1.0]}
@@ -402,7 +402,7 @@ def test_a_click_on_the_map_is_checked_before_it_is_used():
 
 
 def test_slider_values_from_the_page_are_checked_before_they_are_used():
-    from explorer.ui.widgets.browser_input import clean_values
+    from explorer.web.received import clean_values
 
     assert clean_values([1, -2.5], 2) == [1.0, -2.5]
     for bad in ([1.0], [1.0, "2"], [1.0, float("inf")], [True, 0.0], None, "1,2", []):

@@ -100,7 +100,7 @@ def test_maths_page_runs_its_numbers_on_the_drawing(app, tiny_trained) -> None:
 
 # -- what comes back from the browser ----------------------------------------------------------------
 def test_an_image_from_the_page_is_checked_before_use() -> None:
-    from explorer.ui.widgets.draw_panel import clean_image
+    from explorer.web.received import clean_image
 
     ok = clean_image({"pixels": [0.5] * 783 + [1.5]}, (1, 28, 28))
     assert isinstance(ok, torch.Tensor) and ok.shape == (1, 28, 28) and ok.dtype == torch.float32

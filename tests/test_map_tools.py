@@ -7,7 +7,7 @@ from explorer.data.ref import DatasetRef, load_test_set
 from explorer.latent.attributes import attribute_vector, label_ids
 from explorer.latent.neighbours import neighbours
 from explorer.model.encoding import encode
-from explorer.ui.widgets.browser_input import clean_selection
+from explorer.web.received import clean_selection
 from tests import test_app as base
 from tests.test_app import array, map_payload, ok
 

@@ -14,7 +14,8 @@ from explorer.latent.neighbours import METRICS, metrics_for, neighbours
 from explorer.model.encoding import decode_images
 from explorer.ui.map import view
 from explorer.ui.state.current_model import Current
-from explorer.ui.widgets import browser_input, pictures
+from explorer.ui.widgets import pictures
+from explorer.web import received
 
 SELECTION = "map_selection"  # session_state: the map's current selection, sorted test-image indices
 SAVED = "saved_selections"  # session_state: {data set name: {selection name: [indices]}}
@@ -23,7 +24,7 @@ GRID_MAX = 64  # images shown of a selection
 
 def on_select(widget_key: str) -> None:
     """The map's box or lasso, before the fragment reruns: checked, then the current selection."""
-    ids = browser_input.clean_selection(getattr(st.session_state.get(widget_key), "select", None),
+    ids = received.clean_selection(getattr(st.session_state.get(widget_key), "select", None),
                                         view.points_drawn())
     if ids is not None:
         st.session_state[SELECTION] = ids

@@ -16,10 +16,11 @@ from explorer.latent.sliders import (SliderBasis, apply_sliders, slider_basis, s
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state import caches, posteriors, selection, widget_memory
-from explorer.ui.widgets import browser_input, guards, pictures, presenter_mode
+from explorer.ui.widgets import guards, pictures, presenter_mode
 from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
-from explorer.web.payload import pack, slider_parts
+from explorer.web import received
+from explorer.web.panels import slider_payload
 from explorer.web.sources import component_js, source
 
 MAX_SLIDERS = 16
@@ -39,12 +40,6 @@ def basis_and_ranges(_model: LatentModel, key: str, dataset: str | None, mode: s
     return basis, lo, hi
 
 
-def slider_payload(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray,
-                   c: np.ndarray, version: int) -> bytes:
-    """The decoder, the start point and the slider directions, as numbers for the page."""
-    return pack(model, *slider_parts(z0.numpy(), basis, lo, hi, c, version), encoder=False)
-
-
 @st.fragment
 def page_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.ndarray, hi: np.ndarray) -> None:
     """Sliders and image in the page (decoded there as a slider moves); the traversal follows when it stops."""
@@ -59,7 +54,7 @@ def page_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.
 def slider_moved() -> None:
     """The page's slider values at the end of a gesture, kept when they pass clean_values."""
     sent = getattr(st.session_state.get("dec_sliders"), "c", None)
-    c = browser_input.clean_values(sent, len(st.session_state.get("dec_c") or []))
+    c = received.clean_values(sent, len(st.session_state.get("dec_c") or []))
     if c is not None:
         st.session_state["dec_c"] = c
 

@@ -1,7 +1,6 @@
 """Latent map: the encoded test set, the decoder under the pointer, one chosen image in detail, the manifold."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from explorer.figures.images import grid
@@ -11,8 +10,10 @@ from explorer.model.latent_model import LatentModel
 from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, projector, tools, view, view_3d
 from explorer.ui.state import caches, selection
 from explorer.ui.state.current_model import Current
-from explorer.ui.widgets import browser_input, draw_panel, guards, pictures
+from explorer.ui.widgets import draw_panel, guards, pictures
 from explorer.ui.widgets.plain_text import plain
+from explorer.web import received
+from explorer.web.panels import star_mark
 
 MAP_KEY = "latent_map"
 # this page only: less empty margin around the main block, so the map gets the width and the fold's height
@@ -35,7 +36,7 @@ def picked() -> None:
     if cur is None:
         return
     result = st.session_state.get(CANVAS_KEY)  # the component's value, under its widget key
-    pick = browser_input.clean_pick(getattr(result, "pick", None), view.points_drawn(), cur.model.latent_dim)
+    pick = received.clean_pick(getattr(result, "pick", None), view.points_drawn(), cur.model.latent_dim)
     if pick and "index" in pick:
         selection.choose_index(pick["index"])
     elif pick:
@@ -43,22 +44,8 @@ def picked() -> None:
 
 
 def selected_mark(md: view.MapData, sel: int, z: list[float] | None = None) -> tuple[float, ...] | None:
-    """(x, y, cov_xx, cov_xy, cov_yy) of the chosen image, or of a chosen z (no covariance), on the map;
-    None where it has no place there."""
-    if z is not None:
-        if not md.proj.inductive:
-            return None
-        xy = md.proj.transform(np.asarray([z], dtype=np.float64))[0]
-        return (float(xy[0]), float(xy[1]), 0.0, 0.0, 0.0)
-    mu, std = md.enc.mean[sel:sel + 1], md.enc.std[sel]
-    if sel < md.n:
-        xy = md.coords[sel]
-    elif md.proj.inductive:
-        xy = md.proj.transform(mu)[0]
-    else:
-        return None
-    cov = md.proj.project_covariance(np.diag(std.astype(np.float64) ** 2)) if md.proj.linear else np.zeros((2, 2))
-    return (float(xy[0]), float(xy[1]), float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1]))
+    """The chosen image's (or a chosen z's) star on this map: star_mark with the map's data."""
+    return star_mark(md.proj, md.coords, md.enc.mean, md.enc.std, sel, z)
 
 
 def _server_map_input(chart_key: str, n: int) -> int | None:

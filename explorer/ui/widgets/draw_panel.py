@@ -6,19 +6,18 @@ The page prepares the drawing exactly as the server prepares an uploaded PNG of 
 against Pillow by tests/test_draw.py), so what comes back equals image_from_bytes + match_background."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import streamlit as st
 import torch
 
 from explorer.data import ImageDataset
-from explorer.data.decode import background_level
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
-from explorer.web.payload import pack
+from explorer.web.panels import draw_payload
+from explorer.web.received import clean_image
 from explorer.web.sources import component_js, source
 
 DRAWN_IMAGE, DRAWN_CAPTION = "drawn_image", "drawn_caption"
@@ -30,11 +29,8 @@ _COMPONENT = st.components.v2.component(
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def payload(_model: LatentModel, key: str, dataset: str | None, _test_x: torch.Tensor | None) -> bytes:
-    """The model and the data set's background level (for the page's inversion rule), numbers only."""
-    numbers: dict[str, Any] = {}
-    if _test_x is not None and len(_test_x) and _test_x.shape[1] == 1:
-        numbers["ref_border"] = background_level(_test_x)
-    return pack(_model, numbers=numbers)
+    """draw_payload, cached per model (key) and data set."""
+    return draw_payload(_model, _test_x)
 
 
 def render(cur: Current, data: ImageDataset | None, key: str = "draw") -> torch.Tensor | None:
@@ -69,17 +65,6 @@ def receive(value: Any, shape: tuple[int, int, int]) -> torch.Tensor | None:
     return x
 
 
-def clean_image(value: dict, shape: tuple[int, int, int]) -> torch.Tensor | str:
-    """The page's pixels as a float32 tensor of the model's image shape, clipped to [0, 1]; or why not."""
-    pixels = value.get("pixels")
-    n = math.prod(shape)
-    if not isinstance(pixels, list) or len(pixels) != n:
-        return f"expected {n} pixels, got {len(pixels) if isinstance(pixels, list) else type(pixels).__name__}"
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pixels):
-        return "some pixels are not finite numbers"
-    return torch.tensor(pixels, dtype=torch.float32).view(shape).clamp_(0.0, 1.0)
-
-
 def current(image_shape: tuple[int, ...]) -> tuple[torch.Tensor, str] | None:
     """The drawing kept from "Use it" and its caption, if it fits image_shape (C, H, W); else None."""
     x = st.session_state.get(DRAWN_IMAGE)
@@ -88,4 +73,4 @@ def current(image_shape: tuple[int, ...]) -> tuple[torch.Tensor, str] | None:
     return x, str(st.session_state.get(DRAWN_CAPTION) or "your drawing")
 
 
-__all__ = ["DRAWN_CAPTION", "DRAWN_IMAGE", "clean_image", "current", "receive", "render"]
+__all__ = ["DRAWN_CAPTION", "DRAWN_IMAGE", "current", "receive", "render"]

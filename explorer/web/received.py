@@ -1,9 +1,13 @@
-"""What a component sends back from the browser, checked before it is used: a page can send anything."""
+"""What the page sends back (a Streamlit component, the notebook widget), checked before it is used: a page can
+send anything. Each rule here is the one both homes use."""
 from __future__ import annotations
 
 from typing import Any
 
+import math
+
 import numpy as np
+import torch
 
 
 def clean_pick(pick: Any, n: int, latent_dim: int) -> dict | None:
@@ -39,3 +43,15 @@ def clean_selection(sel: Any, n: int) -> list[int] | None:
     if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in ids):
         return None
     return sorted(set(ids))
+
+
+def clean_image(value: Any, shape: tuple[int, int, int]) -> torch.Tensor | str:
+    """The page's pixels ({"pixels": [...]}) as a float32 tensor of the model's image shape, clipped to [0, 1];
+    or why not."""
+    pixels = value.get("pixels") if isinstance(value, dict) else None
+    n = math.prod(shape)
+    if not isinstance(pixels, list) or len(pixels) != n:
+        return f"expected {n} pixels, got {len(pixels) if isinstance(pixels, list) else type(pixels).__name__}"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pixels):
+        return "some pixels are not finite numbers"
+    return torch.tensor(pixels, dtype=torch.float32).view(shape).clamp_(0.0, 1.0)
