@@ -20,7 +20,7 @@ STAGES = {
     "latent": 3,  # paths, the map's fit, projections, neighbours, attribute vectors, sliders
     "store": 4,  # checkpoints, header, schema, saves, where a training writes
     "figures": 5, "web": 5,  # figures; the page's payload beside its JS
-    "jobs": 6,  # trainings in the app
+    "jobs": 6, "notebook": 6,  # trainings in the app; the notebook widget (siblings: neither imports the other)
     "api": 7,  # explorer/__init__.py and the public explorer/units.py
     "cli": 8, "ui": 8,
 }

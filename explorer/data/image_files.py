@@ -44,8 +44,8 @@ def load_images(path: str | Path, image_shape: tuple[int, int, int]) -> ImageDat
     else:
         raise ValueError(f"{path}: images come as a folder of pictures (or a .zip of one), an .npz or .npy array, "
                          "or an IDX file")
-    images = _as_images(x, image_shape, path)
-    labels = None if y is None else _labels(y, len(images), path)
+    images = as_images(x, image_shape, path)
+    labels = None if y is None else as_labels(y, len(images), path)
     return ImageDataset("images", images[:0], None, images, labels, [])
 
 
@@ -116,7 +116,9 @@ def _check_header(f, path: Path, size: int) -> None:
                          f"or the {MAX_ARRAY_BYTES // 2 ** 30} GB cap")
 
 
-def _as_images(x: np.ndarray, image_shape: tuple[int, int, int], path: Path) -> torch.Tensor:
+def as_images(x: np.ndarray, image_shape: tuple[int, int, int], path: Path | str) -> torch.Tensor:
+    """An array of images (N, H, W), (N, C, H, W), (N, H, W, C) or flat rows as (N, C, H, W) grey levels in [0, 1]
+    (bytes, and numbers up to 255, are divided by 255); a ValueError naming path (where they came from) otherwise."""
     c, h, w = image_shape
     if x.ndim == 3 and c == 1:
         x = x[:, None]
@@ -140,7 +142,8 @@ def _as_images(x: np.ndarray, image_shape: tuple[int, int, int], path: Path) -> 
     return torch.from_numpy(x / 255.0 if hi > 1 else x)
 
 
-def _labels(y: np.ndarray, n: int, path: Path) -> torch.Tensor:
+def as_labels(y: np.ndarray, n: int, path: Path | str) -> torch.Tensor:
+    """One whole number >= 0 per image, as int64; a ValueError naming path otherwise."""
     y = np.asarray(y).reshape(-1)
     if len(y) != n or not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
         raise ValueError(f"{path}: {len(y)} labels for {n} images; labels must be whole numbers >= 0, one per image")
