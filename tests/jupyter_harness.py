@@ -54,14 +54,16 @@ class LabServer:
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         return {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
                 "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "ws"),
-                "IPYTHONDIR": str(home / "ipython"), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+                "IPYTHONDIR": str(home / "ipython"), "OMP_NUM_THREADS": "1",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
     def start(self, timeout: float = 180.0) -> "LabServer":
         log = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={self.token}",
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--IdentityProvider.token={self.token}",
              f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True"],
+             f"--ServerApp.root_dir={self.root}", "--ServerApp.terminals_enabled=False",
+             "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True"],
             cwd=self.root, env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
