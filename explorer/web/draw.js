@@ -22,6 +22,7 @@ function el(parent, tag, cls, text) {
 
 function buildDraw(root) {
   const S = { root, encoded: 0, hasInk: false, lastImage: null, pointer: null, raf: 0, model: null };
+  S.encodeAt = (x) => VAENet.encode(S.model, x);  // for tests: the pad's encoder on an image (C*H*W), as the map's decodeAt
   const pad = el(root, "div", "vxd-pad");
   S.canvas = el(pad, "canvas", "vxd-canvas");
   S.canvas.width = SIDE; S.canvas.height = SIDE;
