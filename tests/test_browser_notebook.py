@@ -25,12 +25,10 @@ if why:
 TIMEOUT_MS = 180_000  # the kernel imports torch and encodes 10,000 images twice on a small shared machine
 TOL = 1e-4
 MODELS = {0: REPO / "trained" / "mnist_vae2.safetensors", 1: REPO / "trained" / "pytorch_examples_vae.vaex"}
-CELLS = [
-    "import explorer\n"
-    f"w = explorer.widget(explorer.load_model({str(MODELS[0])!r}))\n"
-    "w.observe(lambda change: open('chosen.txt', 'w').write(repr(change['new'])), 'chosen')  # the kernel heard it\n"
-    "w",
-    f"w2 = explorer.widget(explorer.load_model({str(MODELS[1])!r}))\nw2",
+CELLS = [  # the first is README's screenshot: paths as a person in the repository would write them
+    "import explorer\n\nw = explorer.widget(explorer.load_model('trained/mnist_vae2.safetensors'))\nw",
+    "w.observe(lambda change: open('chosen.txt', 'w').write(repr(change['new'])), 'chosen')  # the kernel heard it",
+    "w2 = explorer.widget(explorer.load_model('trained/pytorch_examples_vae.vaex'))  # an imported model\nw2",
 ]
 SENT: list[str] = []  # the frames the page sent on the kernel's websocket
 MAP_STATE = "document.querySelectorAll('.vxw')[{i}].querySelector('.vx-root').__map"
@@ -39,6 +37,7 @@ MAP_STATE = "document.querySelectorAll('.vxw')[{i}].querySelector('.vx-root').__
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
+    (root / "trained").symlink_to(REPO / "trained")
     write_notebook(root / "explore.ipynb", CELLS)
     log = REPO / "artifacts" / "jupyter-test.log"
     log.parent.mkdir(parents=True, exist_ok=True)
