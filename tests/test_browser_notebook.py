@@ -119,6 +119,19 @@ def test_hover_decodes_in_the_page_and_sends_the_kernel_nothing(nb) -> None:
     assert len(SENT) == before, f"hovering sent the kernel {len(SENT) - before} messages"
 
 
+def test_a_slider_decodes_in_the_page_and_its_release_reaches_the_kernel(nb) -> None:
+    w = nb.locator(".vxw").first
+    before, image = len(SENT), w.locator(".vd-image").evaluate("c => c.toDataURL('image/png')")
+    thumb = w.locator(".vd-root input[type='range']").first
+    thumb.evaluate("el => { el.value = el.min; el.dispatchEvent(new Event('input')); }")  # a drag in progress
+    assert w.locator(".vd-image").evaluate("c => c.toDataURL('image/png')") != image, "the slider decoded nothing"
+    nb.wait_for_timeout(300)
+    assert len(SENT) == before, "moving a slider sent the kernel a message"
+    lo = float(thumb.get_attribute("min"))
+    thumb.evaluate("el => el.dispatchEvent(new Event('change'))")  # let go
+    wait_printed(nb, "print(w.slider_values[0])", str(lo))
+
+
 def isolated_dot(page) -> tuple[int, float, float]:
     """A dot with no other within 6 px, well inside the map: (index, x, y) in page px."""
     i, x, y = page.evaluate(f"""() => {{
