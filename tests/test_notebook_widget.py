@@ -31,7 +31,9 @@ def test_prepare_maps_the_given_images_and_packs_three_blobs(tiny) -> None:
     from explorer.notebook.prepare import draw_blob, map_blob, sliders_blob
 
     model, x, y = tiny
+    model.train()
     p = prepare(model, x, y)
+    assert model.training  # encoded in eval mode, handed back in its own
     assert p.x.shape == (50, 1, 12, 10) and float(p.x.max()) <= 1.0  # bytes became grey levels
     assert p.proj.key == "axes" and np.allclose(p.coords, p.enc.mean, atol=1e-6)  # a 2-D latent is its own map
     header, _ = read(map_blob(p, 400))

@@ -65,9 +65,12 @@ def prepare(model: LatentModel, images: Any = None, labels: Any = None, projecti
     why = unsupported(model)
     if why is not None:
         raise ValueError(f"this model cannot run in the page: {why}")
-    model.eval()
     x, y = images_of(model, images, labels)
-    enc = encode(model, DatasetRef.of(model).scored(x))
+    training = model.training  # a model still being trained in the notebook goes back to its mode after
+    try:
+        enc = encode(model.eval(), DatasetRef.of(model).scored(x))
+    finally:
+        model.train(training)
     key = projection or available_projections(model.latent_dim)[0]
     proj = make_projection(key, seed=seed)
     coords = np.asarray(proj.fit_transform(enc.mean), dtype=np.float32)
