@@ -16,10 +16,7 @@ from ..latent.sliders import SliderBasis, slider_basis, slider_coordinates, slid
 from ..model.encoding import Encoding, encode
 from ..model.latent_model import LatentModel
 from ..web.panels import draw_payload, slider_payload, star_mark
-from ..web.payload import MAX_THUMB_BYTES, map_payload, unsupported
-
-MAX_SLIDERS = 16  # as the app's decoder page
-
+from ..web.payload import MAX_THUMB_BYTES, cannot_run, map_payload
 
 @dataclass
 class Prepared:
@@ -62,7 +59,7 @@ def prepare(model: LatentModel, images: Any = None, labels: Any = None, projecti
     """Encode the images as the model's likelihood sees them (its pixel rule, as the app does) and fit the map:
     the latent's own axes for a 2-D latent, else PCA (invertible: the pointer decodes z = mean + p U), or the
     projection named ("tsne", "umap": the pointer decodes the nearest point)."""
-    why = unsupported(model)
+    why = cannot_run(model)  # the server's EXPLORER_IN_PAGE is not the notebook's business
     if why is not None:
         raise ValueError(f"this model cannot run in the page: {why}")
     x, y = images_of(model, images, labels)
@@ -74,7 +71,7 @@ def prepare(model: LatentModel, images: Any = None, labels: Any = None, projecti
     key = projection or available_projections(model.latent_dim)[0]
     proj = make_projection(key, seed=seed)
     coords = np.asarray(proj.fit_transform(enc.mean), dtype=np.float32)
-    basis = slider_basis(model.latent_dim, enc, MAX_SLIDERS, "kl")
+    basis = slider_basis(model.latent_dim, enc)  # at most 16, ranked by KL: as the app
     lo, hi = slider_ranges(basis.U, enc, model.is_variational)
     return Prepared(model, x, y, enc, proj, coords, basis, lo, hi)
 
