@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.decode import background_level
 from ..latent.projection import Projection
 from ..latent.sliders import slider_basis, slider_coordinates, slider_ranges
 from ..model.encoding import Encoding
 from ..model.latent_model import LatentModel
 from .ops import OP_CONV, OP_CONVT, OP_LINEAR
+from .panels import draw_numbers
 from .payload import MAX_THUMB_BYTES, map_parts, pack, read, slider_parts
 
 MAX_SLIDERS = 16  # as the decoder page: one per dimension up to 16, else the 16 with the most KL
@@ -48,8 +48,7 @@ def page_payload(model: LatentModel, enc: Encoding, proj: Projection, coords: np
     s_arrays, s_numbers = slider_parts(z0.astype(np.float32), basis, lo, hi, c, 0)
     arrays.update(s_arrays)
     numbers.update(s_numbers)
-    if images is not None and len(images) and images.shape[1] == 1:
-        numbers["ref_border"] = background_level(images)  # the drawing's inversion rule, as draw_panel
+    numbers.update(draw_numbers(images))  # the drawing's inversion rule, as the app's pad
     return pack(model, arrays, numbers, encoder=True)
 
 

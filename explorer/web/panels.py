@@ -22,13 +22,17 @@ def slider_payload(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo:
     return pack(model, *slider_parts(z0.numpy(), basis, lo, hi, c, version), encoder=False)
 
 
-def draw_payload(model: LatentModel, test_x: torch.Tensor | None) -> bytes:
-    """The whole model (the pad encodes) and, for grey images, the data set's background level (draw.js's
-    inversion rule; absent, a drawing is never inverted)."""
-    numbers: dict[str, Any] = {}
+def draw_numbers(test_x: torch.Tensor | None) -> dict[str, Any]:
+    """For grey images, the data set's background level (draw.js's inversion rule; absent, a drawing is never
+    inverted)."""
     if test_x is not None and len(test_x) and test_x.shape[1] == 1:
-        numbers["ref_border"] = background_level(test_x)
-    return pack(model, numbers=numbers)
+        return {"ref_border": background_level(test_x)}
+    return {}
+
+
+def draw_payload(model: LatentModel, test_x: torch.Tensor | None) -> bytes:
+    """The whole model (the pad encodes) and the drawing's background level (draw_numbers)."""
+    return pack(model, numbers=draw_numbers(test_x))
 
 
 def star_mark(proj: Projection, coords: np.ndarray, mean: np.ndarray, std: np.ndarray, index: int | None = None,
