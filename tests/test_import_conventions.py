@@ -113,3 +113,19 @@ def test_point_encoder_is_an_autoencoder_and_nhwc_decoder_is_read():
               layout="nhwc")
     assert m.config.kind == "ae" and not m.is_variational
     assert m.decode(torch.zeros(2, 3)).mean.shape == (2, 1, 2, 2)
+
+
+def test_point_with_a_mean_and_a_spread_and_an_unknown_dataset_are_refused():
+    with pytest.raises(ConventionError, match="mean_logvar"):
+        _make([A, B], torch.full((1, 4), -1.0), 3, encoder_output="point", likelihood="bernoulli_logits")
+    with pytest.raises(ConventionError, match="mnist"):
+        _make([A, B], torch.full((1, 4), -1.0), 3, encoder_output="mean_logvar", likelihood="bernoulli_logits",
+              dataset="mnistt")
+
+
+def test_one_module_with_encode_and_decode_counts_its_parameters_once():
+    from tests.foreign_models import examples_vae
+
+    m = explorer.from_torch(examples_vae(), image_shape=(1, 28, 28), encoder_output="mean_logvar",
+                            likelihood="bernoulli_probs")
+    assert m.num_parameters() == 652_824

@@ -109,3 +109,30 @@ def test_refusing_a_huge_claim_allocates_little(tmp_path, good):
             f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
     grew_kb = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert grew_kb * 1024 < 20 * p.stat().st_size + 32 * 2 ** 20  # claims 4 TB; a few copies of the file at most
+
+
+def convtranspose_bomb() -> bytes:
+    """A few hundred bytes whose strides and output padding ask for a 90,000 x 90,000 image: refused by static
+    shape inference before it runs (the reviewer's 714-byte file took an app server to 7.3 GB)."""
+    shape = helper.make_tensor("shape", TensorProto.INT64, [4], [-1, 20, 1, 1])
+    w1 = helper.make_tensor("w1", TensorProto.FLOAT, [20, 1, 1, 1], [0.1] * 20)
+    w2 = helper.make_tensor("w2", TensorProto.FLOAT, [1, 64, 1, 1], [0.1] * 64)
+    ct = dict(strides=[300, 300], output_padding=[299, 299])
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+             helper.make_node("ConvTranspose", ["r", "w1"], ["a"], **ct),
+             helper.make_node("ConvTranspose", ["a", "w2"], ["y"], **ct)]
+    return _graph(nodes, [shape, w1, w2])
+
+
+def test_a_graph_that_would_allocate_gigabytes_is_refused_before_it_runs(tmp_path, good):
+    with pytest.raises(GraphError, match="over the cap") as e:
+        explorer.from_onnx(good[0], convtranspose_bomb(), **OPTS)
+    assert "\n" not in str(e.value)
+    p = tmp_path / "bomb.vaex"
+    p.write_bytes(_vaex(good[0], convtranspose_bomb()))
+    code = (f"import resource, explorer, onnx, onnxruntime\n"
+            f"before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            f"try:\n    explorer.load_model({str(p)!r})\nexcept explorer.CheckpointError as e:\n    print(e)\n"
+            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "over the cap" in out[0] and int(out[-1]) * 1024 < 64 * 2 ** 20

@@ -133,3 +133,32 @@ class _Decoder(torch.nn.Module):
 
     def forward(self, z):
         return self.vae.decode(z)
+
+
+def test_a_module_traced_with_a_constant_batch_still_saves_a_working_file(tmp_path):
+    """x.reshape(len(x), -1) is traced as a constant batch size: the export is checked at another batch size
+    and, failing that, made for one row at a time, so the file works for any batch."""
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.head = torch.nn.Conv2d(1, 4, 3, 2, 1), torch.nn.Linear(4 * 14 * 14, 4)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.conv(x)).reshape(len(x), -1))
+
+    class Decoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 784)
+
+        def forward(self, z):
+            return self.lin(z).reshape(len(z), 1, 28, 28)
+
+    torch.manual_seed(0)
+    m = explorer.from_torch(Encoder(), Decoder(), image_shape=(1, 28, 28), encoder_output="mean_logvar",
+                            likelihood="bernoulli_logits")
+    loaded = explorer.load_model(explorer.save_model(m, tmp_path / "len.vaex"))
+    x, z = torch.rand(5, 1, 28, 28), torch.randn(7, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode(x).mean, m.encode(x).mean, atol=1e-5, rtol=0)
+        torch.testing.assert_close(loaded.decode(z).mean, m.decode(z).mean, atol=1e-5, rtol=0)

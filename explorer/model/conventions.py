@@ -39,6 +39,9 @@ def encoder_parts(outputs: list[torch.Tensor], encoder_output: str, latent_dim: 
     Keras example's sampled z) is ignored. second is None for a point code."""
     flat = [o.reshape(len(o), -1) if o.dim() != 2 else o for o in outputs]
     if encoder_output == "point":
+        if len(flat) >= 2 and flat[1].shape == flat[0].shape:
+            raise ConventionError("encoder_output='point' but the encoder gives two outputs of one size, a mean and "
+                                  "a spread: use 'mean_logvar', 'mean_logstd' or 'mean_std'")
         mean, second = flat[0], None
     elif len(flat) >= 2:
         mean, second = flat[0], flat[1]

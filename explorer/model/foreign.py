@@ -8,9 +8,11 @@ import torch
 from torch import nn
 
 from ..data.pixels import LEVELS, PIXELS
+from ..data.registry import DATASETS
 from ..data.units import unit_of
 from .conventions import NATIVE_LIKELIHOOD, ConventionError, check_names, encoder_parts
 from .imported import ImportCard, ImportedModel
+from .onnx_checks import check_sizes
 from .onnx_net import OnnxNet
 
 
@@ -50,6 +52,7 @@ def from_onnx(encoder: str | os.PathLike | bytes, decoder: str | os.PathLike | b
     enc, dec = (_net(g, role) for g, role in ((encoder, "encoder"), (decoder, "decoder")))
     if layout == "auto":
         layout = guess_layout(enc.input_shape, tuple(image_shape))
+    _check_sizes(enc, dec, tuple(image_shape), layout, encoder_output)
     return _imported(enc, dec, image_shape, encoder_output, likelihood, sigma, layout, "onnx", dataset, pixels,
                      levels)
 
@@ -61,6 +64,19 @@ def _net(graph: str | os.PathLike | bytes, role: str) -> OnnxNet:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such {role} file")
     return OnnxNet(path.read_bytes(), str(path))
+
+
+def _check_sizes(enc: OnnxNet, dec: OnnxNet, image_shape: tuple[int, int, int], layout: str,
+                 encoder_output: str) -> None:
+    """Both graphs' tensors bounded by static shape inference before either runs on real input: the encoder's
+    for one image of the card's shape, then the decoder's for one code of the size the encoder gives."""
+    c, h, w = image_shape
+    check_sizes(enc.data, enc.name, {"nchw": [1, c, h, w], "nhwc": [1, h, w, c], "flat": [1, c * h * w]}[layout])
+    probe = ImportedModel(enc, dec, ImportCard(image_shape, 1, encoder_output, "bernoulli_logits", None, layout, "onnx"))
+    with torch.no_grad():
+        x = torch.full((1, c, h, w), 0.5)
+        latent = encoder_parts(probe._outputs(enc(probe._images_in(x))), encoder_output)[0].shape[-1]
+    check_sizes(dec.data, dec.name, [1, latent], "decoder")
 
 
 def guess_layout(shape: list, image_shape: tuple[int, int, int]) -> str:
@@ -98,6 +114,9 @@ def _imported(enc: nn.Module, dec: nn.Module, image_shape, encoder_output: str, 
     model = ImportedModel(enc, dec, card, pixels, levels)
     if dataset is not None:
         record = {"name": dataset} if isinstance(dataset, str) else dict(dataset)
+        if record.get("name") not in DATASETS or record.get("name") == "folder":
+            raise ConventionError(f"dataset must name a data set this program knows "
+                                  f"({', '.join(d for d in DATASETS if d != 'folder')}); got {record.get('name')!r}")
         model.metadata["dataset"] = {**record, "pixels": pixels, **({"levels": levels} if pixels == "dequantized" else {})}
     else:
         model.metadata["dataset"] = {"pixels": pixels}

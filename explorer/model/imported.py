@@ -115,8 +115,12 @@ class ImportedModel(LatentModel):
         return 0.0
 
     def num_parameters(self) -> int:
-        return sum(getattr(m, "num_weights", None) or sum(p.numel() for p in m.parameters())
-                   for m in (self.encoder, self.decoder))
+        """The graphs' weights, or the torch modules' parameters counted once (one module with encode and
+        decode sits in both)."""
+        onnx = sum(m.num_weights for m in (self.encoder, self.decoder) if hasattr(m, "num_weights"))
+        params = {id(p): p.numel() for m in (self.encoder, self.decoder) if not hasattr(m, "num_weights")
+                  for p in m.parameters()}
+        return onnx + sum(params.values())
 
     @property
     def differentiable(self) -> bool:

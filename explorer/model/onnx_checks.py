@@ -131,6 +131,55 @@ def _check_growth(graph, name: str) -> None:
                                  f"(a constant of {list(t.dims)[:4]} values up to {values.max() if values is not None else '?'})")
 
 
+MAX_ACTIVATION_ELEMENTS = 2 ** 24  # any one tensor a graph makes for one input: 64 MB of float32
+SIZED_OPS = {"Conv", "ConvTranspose", "Resize", "Upsample", "Pad", "MatMul", "Gemm", "Concat"}  # can grow
+
+
+def check_sizes(data: bytes, name: str, input_shape: list[int], role: str = "encoder") -> None:
+    """Every tensor the graph makes for one input of input_shape (batch 1), from ONNX's static shape inference,
+    before anything runs: a few hundred bytes of ConvTranspose with large strides would otherwise ask for
+    gigabytes. An operator that can grow its input must have an inferred output shape."""
+    import onnx
+    from onnx import shape_inference
+
+    proto = onnx.ModelProto.FromString(data)
+    inputs = [i for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    dims = inputs[0].type.tensor_type.shape.dim
+    declared = [d.dim_value or d.dim_param or "?" for d in dims]
+    fits = len(dims) == len(input_shape) and all(
+        not d.HasField("dim_value") or d.dim_value == n or i == 0  # a fixed batch is kept (run row by row)
+        for i, (d, n) in enumerate(zip(dims, input_shape)))
+    if not fits:
+        hint = ("check image_shape and layout" if role == "encoder" else
+                f"a decoder takes codes of the size the encoder gives ({input_shape[-1]}): check encoder_output, "
+                "and that the two graphs are not swapped")
+        raise GraphError(f"{name}: the {role} graph's input is declared {declared}, but it is given {input_shape}; "
+                         f"{hint}")
+    for i, (d, n) in enumerate(zip(dims, input_shape)):
+        if i == 0 and d.HasField("dim_value"):
+            continue
+        d.Clear()
+        d.dim_value = n
+    try:
+        inferred = shape_inference.infer_shapes(proto, strict_mode=False, data_prop=True)
+    except Exception as e:  # inference errors on a malformed graph
+        raise GraphError(f"{name}: its shapes cannot be worked out ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:160]})") from None
+    shapes = {v.name: declared_shape(v) for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    for node in inferred.graph.node:
+        for out in [o for o in node.output if o]:
+            dims_out = shapes.get(out)
+            known = dims_out is not None and all(isinstance(v, int) and v >= 0 for v in dims_out) and dims_out != []
+            if not known:
+                if node.op_type in SIZED_OPS:
+                    raise GraphError(f"{name}: the size of a {node.op_type}'s output cannot be worked out before it "
+                                     "runs, so its memory cannot be bounded")
+                continue
+            if math.prod(dims_out) > MAX_ACTIVATION_ELEMENTS:
+                raise GraphError(f"{name}: a {node.op_type} makes a tensor of shape {dims_out} for one input, over "
+                                 f"the cap of {MAX_ACTIVATION_ELEMENTS:,} values")
+
+
 def declared_shape(info) -> list[int | str]:
     """A graph input's or output's shape as the file declares it: numbers, or names for free sizes."""
     t = info.type.tensor_type

@@ -41,7 +41,7 @@ class OnnxNet(nn.Module):
 
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = torch.get_num_threads()
-            opts.log_severity_level = 3
+            opts.log_severity_level = 4  # errors come back as one-line GraphErrors, not log lines
             have = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
             try:

@@ -3,6 +3,7 @@ graphs, and JSON metadata holding the card that says how to read them (numbers a
 with the checkpoint's own header checks, so a hostile file is refused the same way, before anything runs."""
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -18,6 +19,7 @@ from ..model.devices import resolve_device
 from ..model.foreign import from_onnx
 from ..model.imported import ImportedModel
 from ..model.onnx_checks import GraphError, all_graphs
+from ..model.onnx_net import OnnxNet
 from .atomic import atomic_write
 from .header import FORMAT_VERSION, GRAPH_KEYS, META_KEY, CheckpointError
 
@@ -29,22 +31,50 @@ def graphs_of(model: ImportedModel) -> tuple[bytes, bytes]:
     c = model.card
     shape = {"nchw": c.image_shape, "nhwc": (*c.image_shape[1:], c.image_shape[0]),
              "flat": (int(np.prod(c.image_shape)),)}[c.layout]
-    enc = getattr(model.encoder, "data", None) or to_onnx(model.encoder, torch.zeros(2, *shape))
-    dec = getattr(model.decoder, "data", None) or to_onnx(model.decoder, torch.zeros(2, c.latent_dim))
+    enc = getattr(model.encoder, "data", None) or to_onnx(model.encoder, tuple(shape), "encoder")
+    dec = getattr(model.decoder, "data", None) or to_onnx(model.decoder, (c.latent_dim,), "decoder")
     return enc, dec
 
 
-def to_onnx(module: torch.nn.Module, example: torch.Tensor) -> bytes:
-    """One module as ONNX bytes with a free batch size (torch's TorchScript exporter: fast, no extra package)."""
-    module = module.cpu().eval()
-    out = module(example)
+def to_onnx(module: torch.nn.Module, shape: tuple[int, ...], role: str = "module") -> bytes:
+    """One module as ONNX bytes (torch's TorchScript exporter: fast, no extra package), checked against the
+    module at a batch size it was not traced with. Code like x.reshape(len(x), -1) is traced as a constant
+    batch size; such a module is exported for one row at a time instead (OnnxNet runs it row by row)."""
+    module = copy.deepcopy(module).cpu().eval()  # the caller's module stays where it is
+    g = torch.Generator().manual_seed(0)
+    why = ""
+    for batch, free in ((2, True), (1, False)):
+        graph = _export(module, torch.rand(batch, *shape, generator=g), free)
+        try:
+            if _computes_the_same(module, graph, torch.rand(3, *shape, generator=g)):
+                return graph
+            why = "its outputs differ from the module's"
+        except (GraphError, RuntimeError, ValueError) as e:
+            why = str(e).splitlines()[0][:200]
+    raise ValueError(f"the {role}'s ONNX export does not compute what the module does ({why}): export it yourself "
+                     "with torch.onnx.export(..., external_data=False) and use explorer.from_onnx")
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, free_batch: bool) -> bytes:
+    with torch.no_grad():
+        out = module(example)
     names = [f"out{i}" for i in range(len(out) if isinstance(out, (tuple, list)) else 1)]
     f = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (example,), f, dynamo=False, input_names=["input"], output_names=names,
-                          dynamic_axes={n: {0: "batch"} for n in ["input", *names]}, opset_version=17)
+                          dynamic_axes={n: {0: "batch"} for n in ["input", *names]} if free_batch else None,
+                          opset_version=17)
     return f.getvalue()
+
+
+def _computes_the_same(module: torch.nn.Module, graph: bytes, x: torch.Tensor) -> bool:
+    with torch.no_grad():
+        want = module(x)
+    want = list(want) if isinstance(want, (tuple, list)) else [want]
+    got = OnnxNet(graph, "the export")(x)
+    return len(got) >= len(want) and all(
+        g.shape == w.shape and torch.allclose(g, w.float(), atol=1e-4, rtol=1e-4) for g, w in zip(got, want))
 
 
 def without_notes(graph: bytes) -> bytes:

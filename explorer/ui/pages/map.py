@@ -8,7 +8,7 @@ from explorer.latent.geometry import manifold_latents
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, projector, tools, view, view_3d
-from explorer.ui.state import caches, selection
+from explorer.ui.state import caches, selection, user_images
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import draw_panel, guards, pictures
 from explorer.ui.widgets.plain_text import plain
@@ -139,7 +139,8 @@ def _class_note(data) -> str:
 cur = guards.require_model()
 data = guards.require_data(cur)
 st.title("Latent map")
-which = f"{len(data.test_x):,} {data.name} test images"
+which = (f"{len(data.test_x):,} of your images" if user_images.is_user_images(data.name)
+         else f"{len(data.test_x):,} {data.name} test images")
 if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest
     which = (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
              f"{data.test_from:,} of the standard test split; the map's indices count from there)")

@@ -47,11 +47,15 @@ def store(data: bytes, filename: str, image_shape: tuple[int, int, int]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / safe  # the name tells load_images the format (.npz, .npy, ...-ubyte.gz)
         src.write_bytes(data)
-        d = load_images(src, image_shape)
+        try:
+            d = load_images(src, image_shape)
+        except (ValueError, OSError) as e:  # the message names the upload, not this server's temporary path
+            raise ValueError(str(e).replace(str(src), filename)) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(f".{os.getpid()}.tmp.npz")
     labels = {} if d.test_y is None else {"labels": d.test_y.numpy()}
-    np.savez(part, images=d.test_x.numpy(), **labels)
+    classes = d.classes or ([str(i) for i in range(int(d.test_y.max()) + 1)] if d.test_y is not None else [])
+    np.savez(part, images=d.test_x.numpy(), classes=np.array(classes, dtype=str), **labels)
     os.replace(part, path)  # whole or absent, whichever session wrote it
     return name
 
@@ -61,7 +65,8 @@ def load(name: str) -> ImageDataset:
     with np.load(_path(name), allow_pickle=False) as f:
         x = torch.from_numpy(f["images"])
         y = torch.from_numpy(f["labels"]) if "labels" in f.files else None
-    return ImageDataset(name, x[:0], None, x, y, [])
+        classes = [str(c) for c in f["classes"]] if "classes" in f.files else []
+    return ImageDataset(name, x[:0], None, x, y, classes)
 
 
 def with_images(model: LatentModel, name: str) -> LatentModel:
