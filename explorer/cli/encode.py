@@ -13,6 +13,7 @@ import torch.distributed as dist
 
 from ..data.ref import DatasetRef
 from ..data.splits import SPLITS, load_split
+from ..latent.sharded import CHUNK
 from ..model.devices import resolve_device
 from ..model.progress import tqdm_bar
 from ..store.codes_file import codes_metadata, read_codes, write_codes
@@ -31,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_images(p)
     p.add_argument("--data-dir", default=None, help="directory holding the dataset files (the training split)")
     p.add_argument("--out", default="codes.npz", help="the codes file to write")
+    p.add_argument("--chunk", type=positive_int, default=CHUNK, help="images per encoder batch (and per shard)")
     p.add_argument("--check", default=None, metavar="CODES",
                    help="instead of encoding: check that CODES was written by this model, and describe it")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
@@ -73,10 +75,10 @@ def _encode(args: argparse.Namespace, rank: int) -> int:
     if rank == 0:
         print(f"{model.describe()}\nencoding {len(data.x):,} images ({ref.split}, split {args.split}, "
               f"{ref.pixels}) on {device} with {world_size} process(es)", flush=True)
-    name = split_encoding_name(args.checkpoint, model, args.split, args.n, args.images)
+    name = split_encoding_name(args.checkpoint, model, args.split, args.n, args.images, args.chunk)
     t0 = time.perf_counter()
     with tqdm_bar(args.quiet or rank != 0) as bar:
-        enc = cached_split_encoding(model, data.x, name, bar)
+        enc = cached_split_encoding(model, data.x, name, bar, args.chunk)
     if enc is not None:  # rank 0 alone has the whole encoding
         write_codes(args.out, enc, data, codes_metadata(args.checkpoint, model, args.split, args.images))
         print(f"wrote {len(enc.mean):,} codes to {args.out} ({time.perf_counter() - t0:.2f} s)", flush=True)

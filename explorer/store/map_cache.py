@@ -12,7 +12,7 @@ import torch
 from ..data.ref import DatasetRef
 from ..latent.map import fit_map
 from ..latent.projection import PROJECTIONS, Projection
-from ..latent.sharded import encode_sharded
+from ..latent.sharded import CHUNK, encode_sharded
 from ..model.encoding import Encoding, encode
 from ..model.latent_model import LatentModel
 from ..model.progress import Progress, report
@@ -64,17 +64,18 @@ def cached_projection(mean: np.ndarray, method: str, name: str | None,
 
 
 def split_encoding_name(checkpoint: str | Path, model: LatentModel, split: str, n: int | None = None,
-                        images: str | None = None) -> str | None:
+                        images: str | None = None, chunk: int = CHUNK) -> str | None:
     """The cache name of a split's encoding: the test split's whole is encoding_name's (the app's and warm's
-    file), others add the split and n. None for a person's own images: the name cannot say which they are."""
+    file), others add the split, n and a batch size of their own (it may change the last bits). None for a
+    person's own images: the name cannot say which they are."""
     if images:
         return None
-    return encoding_name(checkpoint, model) + ("" if split == "test" else f"-{split}") + (
-        "" if n is None else f"-n{n}")
+    return (encoding_name(checkpoint, model) + ("" if split == "test" else f"-{split}")
+            + ("" if n is None else f"-n{n}") + ("" if chunk == CHUNK else f"-c{chunk}"))
 
 
 def cached_split_encoding(model: LatentModel, x: torch.Tensor, name: str | None,
-                          progress: Progress | None = None) -> Encoding | None:
+                          progress: Progress | None = None, chunk: int = CHUNK) -> Encoding | None:
     """encode_sharded(model, x): from memory, then the file cache, else encoded (and kept in both). Under
     torchrun every rank encodes its share (a rank that read a cache alone would leave the others waiting)
     and rank 0, which alone gets the result, writes it to the cache."""
@@ -89,7 +90,7 @@ def cached_split_encoding(model: LatentModel, x: torch.Tensor, name: str | None,
         if arrays is not None:
             report(progress, 1.0, f"Read {len(x):,} encoded images from the cache")
             return _remember(name, Encoding(arrays["mean"].astype(np.float32), arrays["std"].astype(np.float32)))
-    enc = encode_sharded(model, x, progress=progress)
+    enc = encode_sharded(model, x, chunk, progress)
     if enc is not None and name:
         file_cache.save(f"{name}-enc", {"mean": enc.mean, "std": enc.std})
         _remember(name, enc)
