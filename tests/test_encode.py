@@ -141,3 +141,13 @@ def test_a_real_mnist_training_split(mnist_dir, tmp_path):
     codes = read_codes(out, MNIST)
     assert codes.from_train.all() and codes.indices.tolist() == list(range(2000))
     assert torch.equal(torch.from_numpy(codes.labels), load_dataset("mnist", mnist_dir).train_y[:2000])
+
+
+def test_warm_fills_the_cache_that_encode_reads(tmp_path, monkeypatch, capsys):
+    assert main(["warm", "--models", str(DIGITS), "--projections", "pca", "--splits", "both", "--quiet"]) == 0
+    assert "encoding of 1,797 images (split both) ready" in capsys.readouterr().out
+    map_cache._memory.clear()  # another process: only the file is left
+    monkeypatch.setattr(map_cache, "encode_sharded", lambda *a, **k: pytest.fail("encoded again"))
+    assert main(["encode", str(DIGITS), "--split", "both", "--quiet", "--out", str(tmp_path / "c.npz")]) == 0
+    assert "--splits takes test, train, both" in one_line_error(
+        capsys, ["warm", "--models", str(DIGITS), "--splits", "val"])
