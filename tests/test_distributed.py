@@ -224,3 +224,18 @@ def test_exit_process_skips_python_teardown_only_under_torchrun(world: str, tear
     r = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
                        env={**os.environ, "PYTHONPATH": str(REPO), "WORLD_SIZE": world})
     assert (r.returncode, r.stdout, r.stderr) == (3, "trained teardown" if teardown else "trained", "note")
+
+
+def test_two_processes_encode_the_same_file_as_one(tmp_path: Path) -> None:
+    # 1,797 digits in chunks of 97: 19 chunks, 10 for rank 0 and 9 for rank 1, the last one short.
+    ckpt = str(REPO / "trained" / "digits_vae2.safetensors")
+    args = ["encode", ckpt, "--split", "both", "--chunk", "97", "--threads", "1", "--quiet"]
+    env_cache = {"EXPLORER_CACHE_DIR": str(tmp_path / "cache-ddp")}  # nothing cached: both ranks encode
+    cmd, env = launch("-m", "explorer", *args, "--out", "ddp.npz", cwd=tmp_path)
+    r = run_launch(cmd, {**env, **env_cache}, cwd=tmp_path, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sum(line.startswith("wrote 1,797 codes to ddp.npz") for line in r.stdout.splitlines()) == 1
+    assert "with 2 process(es)" in r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache-ddp", "ddp.npz"]  # one writer, no leftovers
+    assert main([*args, "--out", str(tmp_path / "single.npz")]) == 0
+    assert (tmp_path / "ddp.npz").read_bytes() == (tmp_path / "single.npz").read_bytes()

@@ -22,6 +22,7 @@ COMMANDS = {
     "train --resume": lambda f, d: ["train", "--resume", f, "--epochs", "2", "--out", f, "--quiet"],
     "estimators": lambda f, d: ["estimators", f, "--n", "2", "--device", "cpu"],
     "export-html": lambda f, d: ["export-html", f, "--n", "4", "--out", str(d / "m.html")],
+    "encode": lambda f, d: ["encode", f, "--n", "4", "--quiet", "--out", str(d / "c.npz")],
 }
 
 

@@ -10,13 +10,15 @@ import time
 import torch
 
 from ..data.ref import DatasetRef
+from ..data.splits import load_split
 from ..latent.map import default_points
 from ..latent.projection import available_projections
 from ..model.devices import resolve_device
 from ..model.progress import tqdm_bar
 from ..store import file_cache
 from ..store.checkpoint import load_checkpoint
-from ..store.map_cache import cached_encoding, cached_projection, encoding_name
+from ..store.map_cache import (cached_encoding, cached_projection, cached_split_encoding, encoding_name,
+                               split_encoding_name)
 from .common import apply_threads, positive_int
 
 
@@ -29,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated: pca, tsne, umap (those a model's latent offers; a 2-D latent needs none)")
     p.add_argument("--points", type=positive_int, default=None,
                    help="test images per map (default: as many as the map starts with, e.g. 2,000 for t-SNE)")
+    p.add_argument("--splits", default="", help="also encode these whole splits for `encode` (comma-separated: "
+                   "train, both; the training split is read from --data-dir)")
+    p.add_argument("--data-dir", default=None, help="directory holding the dataset files (the training split)")
     p.add_argument("--device", default="auto", help="the device the server encodes on (auto, cpu, cuda, mps)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for PyTorch")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -41,11 +46,26 @@ def run(args: argparse.Namespace) -> int:
     unknown = set(wanted) - {"pca", "tsne", "umap"}
     if unknown:
         raise ValueError(f"unknown projection(s) {', '.join(sorted(unknown))}; choose from pca, tsne, umap")
+    splits = [m.strip() for m in args.splits.split(",") if m.strip()]
+    if set(splits) - {"test", "train", "both"}:
+        raise ValueError(f"--splits takes test, train, both; got {args.splits!r}")
     device = resolve_device(args.device)
     print(f"cache folder: {file_cache.cache_dir()}")
     for path in args.models:
         warm_one(path, wanted, device, args.points, args.quiet)
+        for split in splits:
+            warm_split(path, split, device, args.data_dir, args.quiet)
     return 0
+
+
+def warm_split(path: str, split: str, device: torch.device, data_dir: str | None, quiet: bool) -> None:
+    """The encoding `encode PATH --split split` reads, into the file cache."""
+    model = load_checkpoint(path, device=device).model.eval()
+    x = load_split(DatasetRef.of(model), split, data_dir).x
+    t0 = time.perf_counter()
+    with tqdm_bar(quiet) as bar:
+        cached_split_encoding(model, x, split_encoding_name(path, model, split), bar)
+    print(f"  encoding of {len(x):,} images (split {split}) ready ({time.perf_counter() - t0:.1f} s)")
 
 
 def warm_one(path: str, wanted: list[str], device: torch.device, points: int | None, quiet: bool) -> None:

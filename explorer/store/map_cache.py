@@ -3,6 +3,7 @@ checkpoint's content digest and what else decides them; computed when missing. T
 `python -m explorer warm` both come here, so a warmed server finds what its first visitor would wait for."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,16 @@ import torch
 from ..data.ref import DatasetRef
 from ..latent.map import fit_map
 from ..latent.projection import PROJECTIONS, Projection
+from ..latent.sharded import CHUNK, encode_sharded
 from ..model.encoding import Encoding, encode
 from ..model.latent_model import LatentModel
 from ..model.progress import Progress, report
+from ..train.distributed import world
 from . import file_cache
 
 ON_DISK = ("tsne", "umap")  # PCA and the latent axes take milliseconds: not worth a file
+MEMORY_KEEP = 4  # whole-data-set encodings kept in memory (70,000 x 50-D means and stds: 28 MB each)
+_memory: OrderedDict[str, Encoding] = OrderedDict()
 
 
 def encoding_name(checkpoint: str | Path, model: LatentModel) -> str:
@@ -56,3 +61,44 @@ def cached_projection(mean: np.ndarray, method: str, name: str | None,
     if file:
         file_cache.save(file, {"coords": fitted.coords, **fitted.proj.to_arrays()})
     return fitted.proj, fitted.coords
+
+
+def split_encoding_name(checkpoint: str | Path, model: LatentModel, split: str, n: int | None = None,
+                        images: str | None = None, chunk: int = CHUNK) -> str | None:
+    """The cache name of a split's encoding: the test split's whole is encoding_name's (the app's and warm's
+    file), others add the split, n and a batch size of their own (it may change the last bits). None for a
+    person's own images: the name cannot say which they are."""
+    if images:
+        return None
+    return (encoding_name(checkpoint, model) + ("" if split == "test" else f"-{split}")
+            + ("" if n is None else f"-n{n}") + ("" if chunk == CHUNK else f"-c{chunk}"))
+
+
+def cached_split_encoding(model: LatentModel, x: torch.Tensor, name: str | None,
+                          progress: Progress | None = None, chunk: int = CHUNK) -> Encoding | None:
+    """encode_sharded(model, x): from memory, then the file cache, else encoded (and kept in both). Under
+    torchrun every rank encodes its share (a rank that read a cache alone would leave the others waiting)
+    and rank 0, which alone gets the result, writes it to the cache."""
+    world_size, _ = world()
+    d = model.latent_dim
+    if world_size == 1 and name:
+        if name in _memory:
+            _memory.move_to_end(name)
+            report(progress, 1.0, f"{len(x):,} encoded images were in memory")
+            return _memory[name]
+        arrays = file_cache.load(f"{name}-enc", {"mean": (len(x), d), "std": (len(x), d)})
+        if arrays is not None:
+            report(progress, 1.0, f"Read {len(x):,} encoded images from the cache")
+            return _remember(name, Encoding(arrays["mean"].astype(np.float32), arrays["std"].astype(np.float32)))
+    enc = encode_sharded(model, x, chunk, progress)
+    if enc is not None and name:
+        file_cache.save(f"{name}-enc", {"mean": enc.mean, "std": enc.std})
+        _remember(name, enc)
+    return enc
+
+
+def _remember(name: str, enc: Encoding) -> Encoding:
+    _memory[name] = enc
+    while len(_memory) > MEMORY_KEEP:
+        _memory.popitem(last=False)
+    return enc

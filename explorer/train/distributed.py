@@ -62,3 +62,22 @@ def agree(loss: torch.Tensor, stop_requested: bool) -> tuple[bool, float | None]
         stop, nan, posinf, neginf = (v > 0 for v in flags.tolist())
     bad = math.nan if nan else math.inf if posinf else -math.inf if neginf else None
     return stop, bad
+
+
+def gather_rows(rows: torch.Tensor) -> list[torch.Tensor] | None:
+    """Every rank's rows (n_r, K), each rank's n_r its own, at rank 0 in rank order (None elsewhere).
+
+    An all_gather of rows padded to the longest: gloo and nccl both have it (nccl wants rows on this rank's
+    GPU), and the padding is cut off again with the sizes gathered first."""
+    world_size, rank = world()
+    if world_size == 1:
+        return [rows]
+    size = torch.tensor([len(rows)], device=rows.device)
+    sizes = [torch.zeros_like(size) for _ in range(world_size)]
+    dist.all_gather(sizes, size)
+    counts = [int(s) for s in sizes]
+    padded = rows.new_zeros((max(counts), *rows.shape[1:]))
+    padded[:len(rows)] = rows
+    bucket = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(bucket, padded)
+    return [b[:c].cpu() for b, c in zip(bucket, counts)] if rank == 0 else None
