@@ -8,7 +8,9 @@ import { loadMarks } from "./map_marks.js";
 import { sx, sy } from "./map_coords.js";
 import { attach, latentAt, reset, savePng, showHover, zoom } from "./map_pointer.js";
 import { addSelectTools } from "./map_select.js";
-import { overlay, PALETTE, project, redraw, resize, rgb } from "./map_view.js";
+import { buildGrid } from "./map_grid.js";
+import { indexLabels, PALETTE, rgb } from "./map_points.js";
+import { overlay, project, redraw, resize } from "./map_view.js";
 import * as VAENet from "./vaenet.js";
 
 function build(root, pointTool) {
@@ -46,6 +48,7 @@ function load(S, blob) {
   S.mu = p.arrays.mu ? p.arrays.mu.data : null; S.mean = p.arrays.pca_mean ? p.arrays.pca_mean.data : null;
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
+  indexLabels(S); S.grid = buildGrid(S.coords, S.n);  // once per blob: what every redraw and pick reads
   loadMarks(S, p); loadHoles(S, p);
   if (!same) S.hidden.clear();
   if (!same || !S.userView) { S.view = null; S.userView = false; }
@@ -59,7 +62,7 @@ function load(S, blob) {
 
 function legend(S) {
   S.legend.innerHTML = "";
-  const labs = [...new Set(S.labels)].sort((a, b) => a - b);
+  const labs = S.labs;
   for (const lab of labs) {
     const b = document.createElement("button");
     b.className = "vx-chip" + (S.hidden.has(lab) ? " off" : "");

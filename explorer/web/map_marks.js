@@ -13,13 +13,6 @@ export function loadMarks(S, p) {
                                               Math.ceil(S.n * S.model.pixels / 2)) : null;
 }
 
-// how bright a dot is: faded when its label is not highlighted, or when a selection leaves it out
-export function dotAlpha(S, i, lab) {
-  if (S.highlight && S.highlight.size && !S.highlight.has(lab)) return 0.06;
-  if (S.sel && S.sel.size) return S.sel.has(i) ? 0.9 : 0.12;
-  return 0.7;
-}
-
 export function drawMarks(S, ctx) {
   const h = S.header, line = (a, color, dash) => {
     ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.setLineDash(dash);

@@ -1,7 +1,8 @@
 // The latent map's pointer: hover decodes, click picks (S.onPick({index}) or S.onPick({z})), drag pans, zoom,
 // reset and PNG export.
 import { KIND_VAE, MAP_AXES, MAP_NEAREST, MAP_PCA } from "./codes.js";
-import { mx, my, sx, sy } from "./map_coords.js";
+import { mx, my } from "./map_coords.js";
+import { nearestInGrid } from "./map_grid.js";
 import { selectEnd, selectMove, selectStart, showTip } from "./map_select.js";
 import { overlay, redraw, resize } from "./map_view.js";
 import { drawImage } from "./pixels.js";
@@ -17,13 +18,9 @@ function pick(S, px, py) {
 
 // the visible dot nearest to a screen point: [index, distance in CSS px]
 export function nearest(S, px, py) {
-  let best = -1, bd = Infinity;
-  for (let i = 0; i < S.n; i++) {
-    if (S.hidden.has(S.labels[i])) continue;
-    const dx = sx(S, S.coords[2 * i]) - px, dy = sy(S, S.coords[2 * i + 1]) - py, d = dx * dx + dy * dy;
-    if (d < bd) { bd = d; best = i; }
-  }
-  return [best, Math.sqrt(bd)];
+  const kx = (S.w - S.M.l - S.M.r) / (S.view.x1 - S.view.x0), ky = (S.h - S.M.t - S.M.b) / (S.view.y1 - S.view.y0);
+  const hid = S.hidden.size ? S.labs.map((l) => S.hidden.has(l)) : null;
+  return nearestInGrid(S.grid, S.coords, mx(S, px), my(S, py), kx, ky, hid ? (i) => hid[S.cls[i]] : () => false);
 }
 
 // the latent point under the pointer, and what it is (a z, or the nearest encoded image)

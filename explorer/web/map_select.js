@@ -1,6 +1,7 @@
 // The latent map's projector tools: pan, box and lasso (a finished selection goes to S.onSelect({ids})), and
 // the hover label with the test image itself.
-import { sx, sy } from "./map_coords.js";
+import { mx, my, sx, sy } from "./map_coords.js";
+import { pointsNear } from "./map_grid.js";
 import { overlay, redraw } from "./map_view.js";
 import { drawImage } from "./pixels.js";
 
@@ -44,11 +45,12 @@ export function selectMove(S, p) {
 export function selectEnd(S) {
   const poly = S.drag.poly; S.drag = null;
   if (poly.length < 3) { overlay(S); return; }
-  const ids = [];
-  for (let i = 0; i < S.n; i++) {
-    if (S.hidden.has(S.labels[i])) continue;
-    if (inside(poly, sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1]))) ids.push(i);
-  }
+  const ids = [], xs = poly.map((p) => p[0]), ys = poly.map((p) => p[1]);
+  // the grid's cells under the polygon's bounding box, then the even-odd test on screen as before
+  pointsNear(S.grid, mx(S, Math.min(...xs)), mx(S, Math.max(...xs)), my(S, Math.min(...ys)), my(S, Math.max(...ys)), (i) => {
+    if (!S.hidden.has(S.labels[i]) && inside(poly, sx(S, S.coords[2 * i]), sy(S, S.coords[2 * i + 1]))) ids.push(i);
+  });
+  ids.sort((a, b) => a - b);
   S.sel = new Set(ids); redraw(S);
   S.onSelect({ ids });
 }

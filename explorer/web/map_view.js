@@ -2,19 +2,13 @@
 // and the overlay of marks, the chosen star, a drawing's posterior and the pointer's cross.
 import { MAP_AXES, MAP_NEAREST } from "./codes.js";
 import { sx, sy } from "./map_coords.js";
-import { drawHoles, HOLE_DOTS } from "./map_holes.js";
-import { dotAlpha, drawMarks } from "./map_marks.js";
+import { drawHoles } from "./map_holes.js";
+import { drawMarks } from "./map_marks.js";
+import { drawPoints } from "./map_points.js";
 import { ellipse, niceTicks, star } from "./marks.js";
 
-export const PALETTE = [0x636EFA, 0xEF553B, 0x00CC96, 0xAB63FA, 0xFFA15A, 0x19D3F3, 0xFF6692, 0xB6E880, 0xFF97FF, 0xFECB52];
-export const rgb = (c, a = 1) => `rgba(${(c >> 16) & 255},${(c >> 8) & 255},${c & 255},${a})`;
-
-function bounds(S) {
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (let i = 0; i < S.n; i++) {
-    const x = S.coords[2 * i], y = S.coords[2 * i + 1];
-    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-  }
+function bounds(S) {  // the points' extent, from their grid (map_grid.js)
+  const G = S.grid, x0 = G.x0, x1 = G.x0 + G.g * G.cw, y0 = G.y0, y1 = G.y0 + G.g * G.ch;
   const px = 0.05 * (x1 - x0 || 1), py = 0.05 * (y1 - y0 || 1);
   return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
 }
@@ -71,13 +65,7 @@ export function redraw(S) {
   }
   ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, S.w - m.l - m.r, S.h - m.t - m.b); ctx.clip();
   drawHoles(S, ctx);  // under the points
-  for (let i = 0; i < S.n; i++) {
-    const lab = S.labels[i];
-    if (S.hidden.has(lab)) continue;
-    ctx.globalAlpha = dotAlpha(S, i, lab) * (S.holes ? HOLE_DOTS : 1);
-    ctx.fillStyle = rgb(PALETTE[lab % PALETTE.length]);
-    ctx.fillRect(sx(S, S.coords[2 * i]) - 2, sy(S, S.coords[2 * i + 1]) - 2, 4, 4);
-  }
+  drawPoints(S, ctx);
   ctx.restore();
   overlay(S);
 }

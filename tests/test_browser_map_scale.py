@@ -1,0 +1,100 @@
+"""The latent map at 100,000 points in headless Chromium (issue 24), mounted alone as benchmarks/bench_map.py mounts
+it: a click picks the nearest visible dot (held against a brute-force search in Python over the page's own screen
+coordinates), and a lasso selects exactly the dots inside it (the even-odd rule, worked out in Python)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.bench_map import ENTRY, PAGE, URL, synthetic
+from tests.browser_harness import REPO, add_module, launch, missing_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))]
+N = 100_000
+MOUNT = """async () => {
+    const blob = new Uint8Array(await (await fetch('/blob')).arrayBuffer());
+    window.__picks = []; window.__sel = []; window.__poly = [];
+    const root = document.getElementById('root');
+    window.__m = window.mountMap(root, { onPick: (p) => window.__picks.push(p), onSelect: (s) => window.__sel.push(s.ids) });
+    window.__m.load(blob);
+    const c = root.querySelector('.vx-over');
+    for (const kind of ['pointerdown', 'pointermove']) c.addEventListener(kind, (e) => {
+        const r = c.getBoundingClientRect(); if (e.buttons) window.__poly.push([e.clientX - r.left, e.clientY - r.top]); });
+    return true; }"""
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    from explorer import load_model
+    from explorer.latent.projection import make_projection
+    from explorer.web.payload import map_payload
+
+    coords, labels = synthetic(N, seed=1)
+    blob = map_payload(load_model(REPO / "trained" / "mnist_vae2.safetensors"), make_projection("axes"), coords,
+                       labels, coords)
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        pg = browser.new_page(viewport={"width": 1100, "height": 800})
+        pg.route(URL + "blob", lambda r: r.fulfill(body=blob, content_type="application/octet-stream"))
+        pg.route(URL, lambda r: r.fulfill(body=PAGE, content_type="text/html"))
+        pg.goto(URL)
+        pg.add_style_tag(content=(REPO / "explorer" / "web" / "latent_map.css").read_text())
+        add_module(pg, ENTRY)
+        pg.evaluate(MOUNT)
+        yield pg
+        browser.close()
+
+
+def screen(page) -> np.ndarray:
+    return np.asarray(page.evaluate("() => window.__m.state.screenCoords()"), np.float64)
+
+
+def test_a_click_picks_the_nearest_dot(page) -> None:
+    box = page.locator(".vx-over").bounding_box()
+    xy = screen(page)
+    for fx, fy in [(0.5, 0.5), (0.3, 0.7), (0.8, 0.2)]:
+        px, py = round(box["width"] * fx), round(box["height"] * fy)
+        page.evaluate("() => { window.__picks = []; }")
+        page.mouse.click(box["x"] + px, box["y"] + py)
+        page.wait_for_function("() => window.__picks.length > 0", timeout=10_000)
+        got = page.evaluate("() => window.__picks[0]")
+        d = np.hypot(xy[:, 0] - px, xy[:, 1] - py)
+        if d.min() <= 10:  # PICK_PX: a dot this close is picked; else the z under the pointer
+            assert got == {"index": int(np.argmin(d))}, (got, d.min())
+        else:
+            assert "z" in got
+
+
+def inside(poly: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The even-odd rule, as map_select.js applies it."""
+    c = np.zeros(len(x), bool)
+    for i in range(len(poly)):
+        (xi, yi), (xj, yj) = poly[i], poly[i - 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = ((yi > y) != (yj > y)) & (x < (xj - xi) * (y - yi) / (yj - yi) + xi)
+        c ^= cross
+    return c
+
+
+def test_a_lasso_selects_exactly_the_dots_inside(page) -> None:
+    page.locator(".vx-btn", has_text="lasso").first.click()
+    box = page.locator(".vx-over").bounding_box()
+    cx, cy = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    pts = [(cx + 150 * np.cos(a) * (1 + 0.3 * np.sin(3 * a)), cy + 110 * np.sin(a)) for a in t]
+    page.evaluate("() => { window.__poly = []; window.__sel = []; }")
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    for p in pts[1:]:
+        page.mouse.move(*p)
+    page.mouse.up()
+    page.wait_for_function("() => window.__sel.length > 0", timeout=10_000)
+    ids = page.evaluate("() => window.__sel[0]")
+    poly = np.asarray(page.evaluate("() => window.__poly"), np.float64)
+    xy = screen(page)
+    want = np.flatnonzero(inside(poly, xy[:, 0], xy[:, 1]))
+    assert len(want) > 1000
+    assert ids == want.tolist()
