@@ -105,16 +105,16 @@ def hostile_graph(enc: bytes, how: str) -> bytes:
     ("missing", ["nope.onnx", "dec.onnx", *IMPORT], "nope.onnx: no such encoder file"),
     ("not onnx", ["notes.txt", "dec.onnx", *IMPORT], "notes.txt: not an ONNX model"),
     ("probabilities", ["enc.onnx", "dec.onnx", "--encoder-output", "mean_logvar", "--likelihood", "bernoulli_probs",
-                       "--image-shape", "1,8,8"], "use likelihood='bernoulli_logits'"),
+                       "--image-shape", "1,8,8"], "use --likelihood 'bernoulli_logits'"),
     ("std", ["enc.onnx", "dec.onnx", "--encoder-output", "mean_std", "--likelihood", "bernoulli_logits",
              "--image-shape", "1,8,8"], "use 'mean_logvar' or 'mean_logstd'"),
     ("latent", ["enc.onnx", "enc.onnx", *IMPORT], "a decoder takes codes of the size the encoder gives (2)"),
     ("unknown name", ["enc.onnx", "dec.onnx", "--encoder-output", "mu_sigma", "--likelihood", "bernoulli_logits",
-                      "--image-shape", "1,8,8"], "encoder_output must be one of"),
+                      "--image-shape", "1,8,8"], "--encoder-output must be one of"),
     ("image shape", ["enc.onnx", "dec.onnx", "--encoder-output", "mean_logvar", "--likelihood", "bernoulli_logits",
-                     "--image-shape", "1,28,28"], "check image_shape and layout"),
+                     "--image-shape", "1,28,28"], "check --image-shape and --layout"),
     ("dataset shape", ["enc.onnx", "dec.onnx", *IMPORT, "--dataset", "mnist"], "--dataset mnist has images of shape"),
-    ("pixels", ["enc.onnx", "dec.onnx", *IMPORT, "--pixels", "dequantized"], "does not fit likelihood"),
+    ("pixels", ["enc.onnx", "dec.onnx", *IMPORT, "--pixels", "dequantized"], "does not fit --likelihood"),
     ("custom domain", ["evil.onnx", "dec.onnx", *IMPORT], "com.example.evil"),
     ("external data", ["evil.onnx", "dec.onnx", *IMPORT], "evil.onnx"),
 ])
@@ -136,7 +136,7 @@ def test_import_onnx_in_a_real_process_has_no_traceback(files, tmp_path) -> None
                         *IMPORT, "--out", str(tmp_path / "m.vaex")], env=env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    assert "the encoder graph's input is declared" in r.stderr and "check image_shape and layout" in r.stderr
+    assert "the encoder graph's input is declared" in r.stderr and "check --image-shape and --layout" in r.stderr
 
 
 # -- every command on a .vaex ------------------------------------------------------------------------

@@ -162,3 +162,41 @@ def test_a_module_traced_with_a_constant_batch_still_saves_a_working_file(tmp_pa
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode(x).mean, m.encode(x).mean, atol=1e-5, rtol=0)
         torch.testing.assert_close(loaded.decode(z).mean, m.decode(z).mean, atol=1e-5, rtol=0)
+
+
+def test_a_graph_of_grey_images_without_a_channel_axis(tmp_path):
+    """JAX code often takes (N, H, W): layout 'nhw', found from the graph's declared input by from_onnx."""
+    import io
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(784, 4)
+
+        def forward(self, x):  # (N, 28, 28)
+            return self.lin(x.flatten(1))
+
+    class Decoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 784)
+
+        def forward(self, z):  # -> (N, 28, 28) logits
+            return self.lin(z).unflatten(1, (28, 28))
+
+    torch.manual_seed(0)
+    enc, dec = Encoder().eval(), Decoder().eval()
+    graphs = []
+    for module, example in ((enc, torch.rand(2, 28, 28)), (dec, torch.rand(2, 2))):
+        f = io.BytesIO()
+        torch.onnx.export(module, (example,), f, dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+        graphs.append(f.getvalue())
+    m = explorer.from_onnx(*graphs, image_shape=(1, 28, 28), encoder_output="mean_logvar",
+                           likelihood="bernoulli_logits")
+    assert m.card.layout == "nhw"
+    x, z = torch.rand(3, 1, 28, 28), torch.randn(3, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(m.encode(x).mean, enc(x[:, 0])[:, :2], atol=1e-5, rtol=0)
+        torch.testing.assert_close(m.decode(z).mean[:, 0], torch.sigmoid(dec(z)), atol=1e-5, rtol=0)
+    loaded = explorer.load_model(explorer.save_model(m, tmp_path / "nhw.vaex"))
+    assert loaded.card.layout == "nhw"

@@ -8,8 +8,9 @@ import sys
 from ..data import DATASETS
 from ..data.pixels import LEVELS, PIXELS, levels_of
 from ..data.ref import load_test_set
-from ..model.conventions import ENCODER_OUTPUTS, LAYOUTS, LIKELIHOODS
+from ..model.conventions import ENCODER_OUTPUTS, LAYOUTS, LIKELIHOODS, ConventionError
 from ..model.foreign import from_onnx
+from ..model.onnx_checks import GraphError
 from ..model.imported import ImportedModel
 from ..store.checkpoint import save_model
 from ..store.outputs import check_writable
@@ -49,14 +50,29 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     check_writable(args.out)  # before the graphs are read: a wrong --out costs nothing
     levels = levels_of(args.dataset) if args.pixels == "dequantized" else LEVELS
-    model = from_onnx(args.encoder, args.decoder, image_shape=args.image_shape, encoder_output=args.encoder_output,
-                      likelihood=args.likelihood, sigma=args.sigma, layout=args.layout, dataset=args.dataset,
-                      pixels=args.pixels, levels=levels)
+    try:
+        model = from_onnx(args.encoder, args.decoder, image_shape=args.image_shape, encoder_output=args.encoder_output,
+                          likelihood=args.likelihood, sigma=args.sigma, layout=args.layout, dataset=args.dataset,
+                          pixels=args.pixels, levels=levels)
+    except (ConventionError, GraphError) as e:  # the core names Python's arguments; here they are options
+        raise ValueError(option_words(str(e))) from None
     _check_dataset(model, args.dataset)
     path = save_model(model, args.out)
     where = f"{args.dataset} test images, {args.pixels} pixels" if args.dataset else "no data set named"
     print(f"wrote {path}: {model.describe()} · {where}")
     return 0
+
+
+OPTION_WORDS = {"encoder_output=": "--encoder-output ", "likelihood=": "--likelihood ", "sigma=": "--sigma",
+                "dataset=": "--dataset ", "pixels=": "--pixels ", "encoder_output": "--encoder-output",
+                "image_shape and layout": "--image-shape and --layout", "image_shape": "--image-shape"}
+
+
+def option_words(text: str) -> str:
+    """A core message with the command's option names for Python's argument names."""
+    for word, option in OPTION_WORDS.items():
+        text = text.replace(word, option)
+    return text
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -15,7 +15,7 @@ LIKELIHOODS = ("bernoulli_logits", "bernoulli_probs", "gaussian", "gaussian_mean
 # the native likelihood whose units and pages fit each foreign one (explorer.data.units reads these names)
 NATIVE_LIKELIHOOD = {"bernoulli_logits": "bernoulli", "bernoulli_probs": "bernoulli", "gaussian": "gaussian",
                      "gaussian_mean_logvar": "gaussian_learned"}
-LAYOUTS = ("nchw", "nhwc", "flat")
+LAYOUTS = ("nchw", "nhwc", "nhw", "flat")  # nhw: one channel and no channel axis (JAX code often)
 LOG_FLOOR = -100.0  # torch's binary_cross_entropy clamps each log at -100: a probability of exactly 0 or 1
 
 

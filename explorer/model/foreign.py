@@ -71,7 +71,8 @@ def _check_sizes(enc: OnnxNet, dec: OnnxNet, image_shape: tuple[int, int, int], 
     """Both graphs' tensors bounded by static shape inference before either runs on real input: the encoder's
     for one image of the card's shape, then the decoder's for one code of the size the encoder gives."""
     c, h, w = image_shape
-    check_sizes(enc.data, enc.name, {"nchw": [1, c, h, w], "nhwc": [1, h, w, c], "flat": [1, c * h * w]}[layout])
+    check_sizes(enc.data, enc.name, {"nchw": [1, c, h, w], "nhwc": [1, h, w, c], "nhw": [1, h, w],
+                                     "flat": [1, c * h * w]}[layout])
     probe = ImportedModel(enc, dec, ImportCard(image_shape, 1, encoder_output, "bernoulli_logits", None, layout, "onnx"))
     with torch.no_grad():
         x = torch.full((1, c, h, w), 0.5)
@@ -80,11 +81,14 @@ def _check_sizes(enc: OnnxNet, dec: OnnxNet, image_shape: tuple[int, int, int], 
 
 
 def guess_layout(shape: list, image_shape: tuple[int, int, int]) -> str:
-    """nchw, nhwc or flat, from a graph input's declared shape (free sizes are names)."""
+    """nchw, nhwc, nhw (grey, no channel axis) or flat, from a graph input's declared shape (free sizes are
+    names)."""
     c, h, w = image_shape
     rest = tuple(shape[1:])
     if len(rest) == 1:
         return "flat"
+    if len(rest) == 2 and c == 1:
+        return "nhw"
     if rest == (h, w, c) and rest != (c, h, w):
         return "nhwc"
     return "nchw"

@@ -42,6 +42,8 @@ class ImportCard:
         check_names(self.encoder_output, self.likelihood, self.sigma)
         if self.layout not in LAYOUTS:
             raise ConventionError(f"layout must be one of {', '.join(LAYOUTS)}; got {self.layout!r}")
+        if self.layout == "nhw" and self.image_shape[0] != 1:
+            raise ConventionError("layout 'nhw' has no channel axis, so it holds grey images (C = 1) only")
 
     def config(self) -> ModelConfig:
         """The model config the pages read (kind, likelihood, shapes)."""
@@ -75,6 +77,8 @@ class ImportedModel(LatentModel):
     def _images_in(self, x: torch.Tensor) -> torch.Tensor:
         if self.card.layout == "nhwc":
             return x.permute(0, 2, 3, 1)
+        if self.card.layout == "nhw":
+            return x[:, 0]
         return x.reshape(len(x), -1) if self.card.layout == "flat" else x
 
     def _images_out(self, outs: list[torch.Tensor]) -> torch.Tensor:

@@ -29,7 +29,7 @@ SUFFIX = ".vaex"
 def graphs_of(model: ImportedModel) -> tuple[bytes, bytes]:
     """The encoder's and the decoder's ONNX bytes: kept from the file, or exported from torch modules."""
     c = model.card
-    shape = {"nchw": c.image_shape, "nhwc": (*c.image_shape[1:], c.image_shape[0]),
+    shape = {"nchw": c.image_shape, "nhwc": (*c.image_shape[1:], c.image_shape[0]), "nhw": c.image_shape[1:],
              "flat": (int(np.prod(c.image_shape)),)}[c.layout]
     enc = getattr(model.encoder, "data", None) or to_onnx(model.encoder, tuple(shape), "encoder")
     dec = getattr(model.decoder, "data", None) or to_onnx(model.decoder, (c.latent_dim,), "decoder")

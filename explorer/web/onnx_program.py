@@ -61,7 +61,7 @@ def _read(model: ImportedModel) -> tuple[list, list]:
                          f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:200]})") from None
     C, H, W = c.image_shape
     point = c.encoder_output == "point"
-    shape_in = {"flat": (C * H * W,), "nchw": (C, H, W), "nhwc": (H, W, C)}[c.layout]
+    shape_in = {"flat": (C * H * W,), "nchw": (C, H, W), "nhwc": (H, W, C), "nhw": (H, W)}[c.layout]
     enc, shape = graph_ops(enc_graph, shape_in, 1 if point else 2, "encoder")
     if c.layout == "nhwc":  # the page's images are (C, H, W): to the graph's (H, W, C) first
         enc = [gather_record(permutation((C, H, W), (1, 2, 0)), C * H * W)] + enc
