@@ -63,6 +63,17 @@ def poisoned(base: bytes, value: float, key: str = "model.encoder.net.1.weight")
     return join(header, body[:start] + struct.pack("<f", value) + body[start + 4:])
 
 
+def absurd(base: bytes, value: float = 1e38) -> bytes:
+    """base with every weight set to value: each finite, so a NaN check passes them, yet they overflow."""
+    header, _, body = split(base)
+    out = bytearray(body)
+    for k, v in header.items():
+        if k != "__metadata__" and v["dtype"] == "F32":
+            start, end = v["data_offsets"]
+            out[start:end] = struct.pack("<f", value) * ((end - start) // 4)
+    return join(header, bytes(out))
+
+
 def huge_claims(base: bytes) -> list[tuple[str, bytes]]:
     """Tiny files whose config (and maybe header shapes) claim a model of gigabytes."""
     header, meta, body = split(base)
@@ -127,6 +138,7 @@ def damaged(base: bytes) -> list[tuple[str, bytes]]:
             ("shape a string", join({**header, key: {**header[key], "shape": "big"}}, body)),
             ("dtype int64", join({**header, key: {**header[key], "dtype": "I64"}}, body)),
             ("NaN weight", poisoned(base, float("nan"))), ("infinite weight", poisoned(base, float("inf"))),
+            ("weights of 1e38", absurd(base)),
             ("deep safetensors header", struct.pack("<Q", 200000) + b"[" * 100000 + b"]" * 100000)]
 
 

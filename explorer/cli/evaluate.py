@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     unit = model_unit(model)
     res.update(unit_fields(unit), test_bits_per_dim=unit.bits_per_dim(res["test_log_likelihood"], x[0].numel()))
     res.update(device=str(device), threads=torch.get_num_threads(), checkpoint=str(args.checkpoint))
+    _check_finite(res)
     _print(res, unit)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(strict_json(res), indent=2))  # strict JSON: NaN (k = 1) -> null
@@ -92,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
         _update_checkpoint(args.checkpoint, res)
         print(f"metrics written into {args.checkpoint}")
     return 0
+
+
+_SCORES = ("test_log_likelihood", "test_elbo", "test_recon", "test_kl")  # the stderr is NaN at k = 1, by design
+
+
+def _check_finite(r: dict) -> None:
+    """A ValueError (one line, a non-zero exit) instead of printing `nan ± nan` as if it were a score."""
+    bad = [k for k in _SCORES if not math.isfinite(float(r[k]))]
+    if bad:
+        raise ValueError(f"the model gives non-finite scores on these images ({', '.join(f'{k} = {r[k]}' for k in bad)}): "
+                         f"its numbers are unusable here, so nothing is reported or written")
 
 
 def _print(r: dict, unit: Unit) -> None:

@@ -23,8 +23,8 @@ from ..model.latent_model import LatentModel, build_model
 from ..train.history import upgrade_history
 from .atomic import atomic_write
 from .vaex_file import SUFFIX, load_imported, save_imported
-from .header import (CheckpointError, FORMAT_VERSION, MAX_HEADER, META_KEY, check_data_length, looks_like_pickle,
-                     read_header)
+from .header import (CheckpointError, FORMAT_VERSION, MAX_HEADER, META_KEY, check_data_length, check_usable,
+                     looks_like_pickle, read_header)
 
 
 __all__ = ["Checkpoint", "CheckpointError", "FORMAT_VERSION", "load_checkpoint", "load_checkpoint_bytes",
@@ -115,6 +115,7 @@ def load_checkpoint_bytes(data: bytes, name: str = "checkpoint", device: str | t
     except ValueError as e:
         raise CheckpointError(f"{name}: {e}") from None
     model.eval()
+    check_usable(model, config.image_shape, name)  # on CPU, before any device
     if target is not None:
         model.to(target)
     opt_state = None

@@ -17,6 +17,7 @@ from ..model.conventions import ConventionError
 from ..model.imported import ImportCard
 from ..model.latent_model import LatentModel
 from ..model.onnx_checks import MAX_GRAPH_BYTES
+from ..model.probe import non_finite
 from .schema import SchemaError, check_metadata
 
 FORMAT_VERSION = 1
@@ -195,3 +196,15 @@ def _first_line(e: BaseException) -> str:
     """An exception's message cut to one line (a C++ error may carry a whole stack)."""
     text = str(e).strip().splitlines()
     return text[0][:300] if text else type(e).__name__
+
+
+def check_usable(model, image_shape, name: str) -> None:
+    """A CheckpointError, in one line, when a probe batch or the prior's draws give non-finite parameters for
+    q(z|x) or p(x|z) (explorer.model.probe): finite weights of 1e38 pass a NaN check and still overflow."""
+    try:
+        bad = non_finite(model, image_shape)
+    except (RuntimeError, ValueError) as e:
+        bad = f"the probe batch itself fails ({_first_line(e)[:200]})"
+    if bad:
+        raise CheckpointError(f"{name}: the model's numbers are unusable: {bad} is not finite (weights too large, "
+                              "or a training that diverged?), so the file is refused")

@@ -21,7 +21,7 @@ from ..model.imported import ImportedModel
 from ..model.onnx_checks import GraphError, all_graphs
 from ..model.onnx_net import OnnxNet
 from .atomic import atomic_write
-from .header import FORMAT_VERSION, GRAPH_KEYS, META_KEY, CheckpointError
+from .header import FORMAT_VERSION, GRAPH_KEYS, META_KEY, CheckpointError, check_usable
 
 SUFFIX = ".vaex"
 
@@ -127,6 +127,7 @@ def load_imported(data: bytes, header: dict, meta: dict, name: str, device=None)
     model.card = type(model.card)(**{**model.card.to_dict(), "source": card.get("source", "onnx")})
     model.metadata = {k: v for k, v in meta.items() if k not in ("config", "imported")}
     model.metadata["dataset"] = {**ds, "pixels": model.pixels}
+    check_usable(model.eval(), model.card.image_shape, name)
     if device is not None:
         model.to(resolve_device(device))
     return model.eval()
