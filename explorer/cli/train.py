@@ -24,6 +24,7 @@ from ..model.imported import check_trainable
 from ..store.checkpoint import load_checkpoint, save_model
 from ..store.vaex_file import SUFFIX as VAEX
 from ..store.outputs import CheckpointTarget, check_writable
+from ..train.memory import check_run, data_bytes, memory_budget_mb
 from ..train.run_record import run_metadata, summary
 from ..train.trainer import TrainConfig, Trainer, TrainingDiverged
 from .common import add_device_seed, apply_threads, int_list, positive_int
@@ -158,11 +159,12 @@ def _train(args: argparse.Namespace, rank: int) -> int:
                          hidden=args.hidden, activation=args.activation, likelihood=args.likelihood,
                          sigma=args.sigma, noise=args.noise)
         ref = DatasetRef.for_training(data, args.pixels, args.likelihood)
-        torch.manual_seed(args.seed)  # same initial weights for a seed: reproducible, and equal on every rank
-        model = build_model(mc, pixels=ref.pixels, levels=ref.levels)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                              warmup_epochs=args.warmup, estimator=args.estimator, samples=args.samples,
                              iwae_k=args.iwae_k, seed=args.seed, device=args.device)
+        check_run(mc, config, data_bytes(data), memory_budget_mb(None))  # before a weight is allocated
+        torch.manual_seed(args.seed)  # same initial weights for a seed: reproducible, and equal on every rank
+        model = build_model(mc, pixels=ref.pixels, levels=ref.levels)
     if rank == 0:  # weights and Adam's two moments, as float32
         check_writable(args.out, need_bytes=12 * model.num_parameters() + 2**20)
     trainer = Trainer(model, data, config, BatchTransform.for_model(model, ref.test_seed), optimizer_state=opt_state,

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import threading
 
+from ..model.config import ModelConfig
+from ..train.config import TrainConfig
+from ..train.memory import check_run, memory_budget_mb
+
 DEFAULT_MAX_TRAININGS = 2
 
 
@@ -80,6 +84,12 @@ def threads_per_training(limit: int) -> int:
         return n
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // limit)
+
+
+def check_training_memory(model: ModelConfig, train: TrainConfig, data_bytes: int) -> None:
+    """An OverBudget error (estimate and budget in its message) for a training this server cannot hold:
+    the budget is EXPLORER_MEMORY_BUDGET_MB, else half the machine's memory over EXPLORER_MAX_TRAININGS."""
+    check_run(model, train, data_bytes, memory_budget_mb(max_trainings_from_env()))
 
 
 _SLOTS: TrainingSlots | None = None

@@ -23,6 +23,7 @@ from ..data.ref import DatasetRef
 from ..data.units import unit_of
 from ..model.latent_model import LatentModel
 from ..store.checkpoint import save_model
+from ..train.memory import OverBudget
 from ..train.history import curves
 from ..train.run_record import run_metadata
 from ..train.trainer import Trainer, TrainingDiverged
@@ -179,6 +180,8 @@ class TrainingJob:
                 self._set(status=self.trainer.status, message=self.trainer.message)
             finally:
                 self._slots.release(self.id)
+        except OverBudget as e:  # refused before a weight was allocated: the message says estimate and budget
+            self._set(status="error", message=f"Cannot start: {e}")
         except TrainingDiverged as e:
             self._set(status="diverged", message=f"Training diverged: {e}")
         except Exception as e:  # anything else (missing data, bad device, out of memory) reaches the UI

@@ -14,6 +14,8 @@ from ..model.imported import check_trainable
 from ..model.latent_model import build_model
 from ..store.checkpoint import load_checkpoint
 from ..train.trainer import TrainConfig, Trainer
+from ..train.memory import data_bytes
+from .admission import check_training_memory
 
 
 @dataclass
@@ -48,6 +50,7 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
         tc = dict(model.metadata.get("train_config", {}))
         tc.update(epochs=spec.train.epochs, device=spec.train.device)
         config = TrainConfig.from_dict(tc)
+        check_training_memory(model.config, config, 0)  # before the data: the model is what can be huge
         named = ckpt.dataset if ckpt.dataset.name else replace(ckpt.dataset, name=spec.dataset)
         data = named.load_training(spec.data_dir, spec.download)
         ref = DatasetRef.for_training(data, model.pixels, model.config.likelihood, ckpt.dataset.test_seed,
@@ -58,6 +61,7 @@ def build_trainer(spec: JobSpec) -> tuple[Trainer, ImageDataset, DatasetRef]:
         # so this is exact when one training runs at a time)
         torch.manual_seed(spec.train.seed)
         mc = ModelConfig(image_shape=data.image_shape, **spec.model)
+        check_training_memory(mc, spec.train, data_bytes(data))  # before a weight is allocated
         ref = DatasetRef.for_training(data, spec.pixels, mc.likelihood)
         model = build_model(mc, pixels=ref.pixels, levels=ref.levels)
         config = spec.train
