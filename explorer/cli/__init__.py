@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        world_size()  # torchrun's setting, read by exit_process and the commands that run in parallel
         return int(args.func(args) or 0)
     except (CheckpointError, DeviceError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -44,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def world_size() -> int:
+    """WORLD_SIZE (torchrun sets it), 1 when unset; a ValueError in one line for a value that is no count."""
+    raw = os.environ.get("WORLD_SIZE", "").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"WORLD_SIZE must be a whole number of processes (torchrun sets it), got {raw!r}")
+    return n
+
+
 def _first_line(e: BaseException) -> str:
     """A C++ error's message can carry a whole stack: its first line says what went wrong."""
     lines = str(e).strip().splitlines()
@@ -58,7 +71,11 @@ def exit_process(code: int) -> NoReturn:
     ProcessGroupGloo::runLoop in ~AsyncBarrierWork taking the GIL), and torchrun then reports a failure
     after a good run. The process group is already destroyed and every file written and closed by now.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    try:
+        parallel = world_size() > 1
+    except ValueError:  # main has said so in one line
+        parallel = False
+    if parallel:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 import torch
 
+from ..model.devices import machine_cores
 from ..store.checkpoint import load_model
 
 
@@ -18,7 +20,22 @@ def add_device_seed(p: argparse.ArgumentParser) -> None:
 
 def apply_threads(args: argparse.Namespace) -> None:
     if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+        n = min(args.threads, machine_cores())  # OpenMP with 100,000 threads crashes the process
+        if n < args.threads:
+            print(f"note: --threads {args.threads:,} is more than this machine's {n} CPU cores; using {n}",
+                  file=sys.stderr)
+        torch.set_num_threads(n)
+
+
+def finite_float(text: str) -> float:
+    """A float that is a number: inf and nan are refused while the arguments are read."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return x
 
 
 def positive_int(text: str) -> int:

@@ -27,7 +27,7 @@ from ..store.outputs import CheckpointTarget, check_writable
 from ..train.memory import check_run, data_bytes, memory_budget_mb
 from ..train.run_record import run_metadata, summary
 from ..train.trainer import TrainConfig, Trainer, TrainingDiverged
-from .common import add_device_seed, apply_threads, int_list, positive_int
+from .common import add_device_seed, apply_threads, finite_float, int_list, positive_int
 from .resume import DEFAULT_LR, resume_settings, same_pixels
 
 STOPPED = 130  # a run stopped by Ctrl-C exits as a shell reports SIGINT (128 + 2): it did not finish
@@ -57,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None,
                    help=f"learning rate (default: {DEFAULT_LR}; with --resume, the checkpoint's)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
-    p.add_argument("--warmup", type=float, default=0.0, help="linear KL warm-up length in epochs")
+    p.add_argument("--warmup", type=finite_float, default=0.0, help="linear KL warm-up length in epochs")
     p.add_argument("--estimator", default="analytic", choices=["analytic", "mc"],
                    help="analytic = SGVB B (closed-form KL); mc = SGVB A (Monte Carlo KL)")
     p.add_argument("--samples", type=int, default=1, help="z samples per example (L)")

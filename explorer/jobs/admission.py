@@ -6,6 +6,7 @@ import os
 import threading
 
 from ..model.config import ModelConfig
+from ..model.devices import check_threads, machine_cores
 from ..train.config import TrainConfig
 from ..train.memory import check_run, memory_budget_mb
 
@@ -81,9 +82,8 @@ def threads_per_training(limit: int) -> int:
     """
     n = _positive_int_env("EXPLORER_TRAIN_THREADS")
     if n is not None:
-        return n
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // limit)
+        return check_threads(n, "EXPLORER_TRAIN_THREADS")
+    return max(1, machine_cores() // limit)
 
 
 def check_training_memory(model: ModelConfig, train: TrainConfig, data_bytes: int) -> None:

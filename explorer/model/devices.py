@@ -1,6 +1,7 @@
 """Choosing a torch device, with a clear error for one that is not there."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -61,3 +62,16 @@ def single_threaded() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def machine_cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the system says)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def check_threads(n: int, what: str) -> int:
+    """n, or a ValueError when n exceeds the machine's cores: OpenMP with 100,000 threads crashes the process."""
+    cores = machine_cores()
+    if n > cores:
+        raise ValueError(f"{what} is {n:,}, more than this machine's {cores} CPU cores: use at most {cores}")
+    return n
