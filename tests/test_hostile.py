@@ -62,7 +62,7 @@ def test_the_app_loading_path_refuses_them_too(cases) -> None:
     for name, path, data in cases:
         with pytest.raises(CheckpointError):
             load_checkpoint_bytes(data, name="upload")
-        if name not in ("NaN weight", "infinite weight", "weights of 1e38"):  # weights are checked at load, not in a listing
+        if name not in ("NaN weight", "infinite weight", "weights of 1e38"):  # weights: checked at load, not listed
             with pytest.raises(CheckpointError):
                 read_metadata(path)
 

@@ -237,7 +237,7 @@ def test_limit_and_threads_from_the_environment(monkeypatch) -> None:
         monkeypatch.setenv("EXPLORER_MAX_TRAININGS", bad)
         with pytest.raises(ValueError, match="EXPLORER_MAX_TRAININGS"):
             max_trainings_from_env()
-    monkeypatch.setenv("EXPLORER_TRAIN_THREADS", "1")  # more than the machine's cores is refused (test_hostile_settings)
+    monkeypatch.setenv("EXPLORER_TRAIN_THREADS", "1")  # more than the cores is refused (test_hostile_settings)
     assert threads_per_training(2) == 1
     monkeypatch.delenv("EXPLORER_TRAIN_THREADS")
     assert threads_per_training(10_000) == 1

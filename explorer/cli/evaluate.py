@@ -103,8 +103,9 @@ def _check_finite(r: dict) -> None:
     """A ValueError (one line, a non-zero exit) instead of printing `nan ± nan` as if it were a score."""
     bad = [k for k in _SCORES if not math.isfinite(float(r[k]))]
     if bad:
-        raise ValueError(f"the model gives non-finite scores on these images ({', '.join(f'{k} = {r[k]}' for k in bad)}): "
-                         f"its numbers are unusable here, so nothing is reported or written")
+        scores = ", ".join(f"{k} = {r[k]}" for k in bad)
+        raise ValueError(f"the model gives non-finite scores on these images ({scores}): its numbers are unusable "
+                         "here, so nothing is reported or written")
 
 
 def _print(r: dict, unit: Unit) -> None:

@@ -32,7 +32,8 @@ class MemoryEstimate:
 
     def describe(self) -> str:
         return (f"about {self.total / MB:,.0f} MB ({self.parameters / MB:,.0f} MB for weights, gradients and Adam's "
-                f"moments, {self.activations / MB:,.0f} MB for a batch's activations, {self.data / MB:,.0f} MB of data)")
+                f"moments, {self.activations / MB:,.0f} MB for a batch's activations, "
+                f"{self.data / MB:,.0f} MB of data)")
 
 
 def estimate_training_memory(config: ModelConfig, batch_size: int, samples: int = 1,
