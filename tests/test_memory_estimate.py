@@ -91,3 +91,23 @@ def test_the_cli_refuses_a_run_that_does_not_fit_in_one_line(tmp_path, capsys) -
     err = capsys.readouterr().err
     assert code != 0 and err.startswith("error: this training would need") and err.count("\n") == 1, err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+CONV = ModelConfig(image_shape=(1, 28, 28), latent_dim=3, arch="conv", hidden=(8, 16))
+ODD = ModelConfig(image_shape=(3, 13, 9), latent_dim=2, arch="conv", hidden=(4, 4), likelihood="gaussian_learned")
+
+
+@pytest.mark.parametrize("config", [CONFIG, CONV, ODD])
+def test_layer_outputs_count_what_a_real_forward_pass_outputs(config: ModelConfig) -> None:
+    from explorer.train.memory import layer_outputs
+
+    model, seen = build_model(config), []
+    for m in model.modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda _m, _i, out: seen.append(out.numel()))
+    with torch.no_grad():
+        model.encoder(torch.rand(1, *config.image_shape))
+        assert sum(seen) == layer_outputs(model.encoder, config.image_shape)
+        seen.clear()
+        model.decoder(torch.rand(1, config.latent_dim))
+        assert sum(seen) == layer_outputs(model.decoder, (config.latent_dim,))

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..data.base import ImageDataset
 from ..model.config import ModelConfig
@@ -39,30 +40,40 @@ class MemoryEstimate:
 def estimate_training_memory(config: ModelConfig, batch_size: int, samples: int = 1,
                              data_bytes: int = 0) -> MemoryEstimate:
     """What training config's model on batches of batch_size (each image's code drawn `samples` times: IWAE's
-    k) holds at its peak, from the model's own code run on the meta device (no memory, any size)."""
+    k) holds at its peak. The model is built on the meta device (no memory, any size) and its layers' outputs
+    are sized by shape arithmetic: a forward pass on meta tensors would import half of torch (~0.7 s)."""
     with torch.device("meta"):
         model = LatentModel(config)
-        n_params = sum(p.numel() for p in model.parameters())
-        outputs = _leaf_outputs(model, config, batch_size, max(1, samples))
+    n_params = sum(p.numel() for p in model.parameters())
+    samples = max(1, samples)
+    outputs = (batch_size * layer_outputs(model.encoder, tuple(config.image_shape))
+               + batch_size * samples * layer_outputs(model.decoder, (config.latent_dim,))
+               + batch_size * samples * math.prod(config.image_shape))  # the codes' images, as scored
     return MemoryEstimate(ADAM_COPIES * BYTES * n_params, BACKWARD * BYTES * outputs, int(data_bytes))
 
 
-def _leaf_outputs(model: LatentModel, config: ModelConfig, batch: int, samples: int) -> int:
-    """Elements output by every leaf module in one encode and decode (saved for the backward pass)."""
+def layer_outputs(net: nn.Module, shape: tuple[int, ...]) -> int:
+    """Elements that net's leaf layers output, in order, for one input of the given shape (what autograd
+    keeps for the backward pass). Our nets are Linear, Conv2d and ConvTranspose2d layers with activations and
+    a Flatten; a flat vector met by a convolution is the decoder's view to its feat_shape."""
     total = 0
-
-    def count(_m, _i, out) -> None:
-        nonlocal total
-        total += sum(t.numel() for t in (out if isinstance(out, (tuple, list)) else [out]) if torch.is_tensor(t))
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
-    try:
-        h = model.encoder(torch.empty(batch, *config.image_shape))
-        model.decoder(torch.empty(batch * samples, config.latent_dim))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return total + h.numel() + batch * samples * math.prod(config.image_shape)  # codes, and the scored images
+    for m in net.modules():
+        if list(m.children()):
+            continue
+        if isinstance(m, nn.Linear):
+            shape = (m.out_features,)
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            _, h, w = tuple(net.feat_shape) if len(shape) == 1 else shape
+            (k, _), (s, _), (p, _) = m.kernel_size, m.stride, m.padding
+            if isinstance(m, nn.Conv2d):
+                h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            else:
+                h, w = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k
+            shape = (m.out_channels, h, w)
+        elif isinstance(m, nn.Flatten):
+            shape = (math.prod(shape),)
+        total += math.prod(shape)
+    return total
 
 
 def memory_budget_mb(max_trainings: int | None) -> int:
