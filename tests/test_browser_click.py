@@ -42,6 +42,7 @@ def click_bytes(page, sizes: list[int]) -> tuple[int, list[float], list[float]]:
     x, y = max((p for p in pts if 40 < p[0] < box["width"] - 40 and 40 < p[1] < box["height"] - 40),
                key=lambda p: (p[0] - sx) ** 2 + (p[1] - sy) ** 2)
     start = sum(sizes)
+    print("CLICK")
     page.mouse.click(box["x"] + x, box["y"] + y)
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while star() == before and time.monotonic() < deadline:  # the map sits in a shadow root: polled from here

@@ -4,6 +4,7 @@ and a few numbers, all that a rerun re-sends (issue 24: a click sends a click). 
 every rerun's message, tens of KB each time."""
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import streamlit as st
@@ -11,17 +12,15 @@ from streamlit import runtime
 
 from explorer.web.sources import component_js, source
 
-# the module each component registers: it imports the real one from data.js (once; the browser keeps it) and hands
-# it the component. A cleanup that comes before the import resolves stops that render as soon as it has run.
-LOADER = """const mods = {};
-export default function (component) {
-  const url = new URL(String(component.data.js).replace(/^\\//, ""), document.baseURI).href;
-  let stop = null, done = false;
-  const run = (m) => { stop = m.default(component) || null; if (done && stop) stop(); };
-  if (mods[url]) run(mods[url]); else import(url).then((m) => { mods[url] = m; run(m); });
-  return () => { done = true; if (stop) stop(); };
-}
-"""
+# the module each component registers, short (it travels in every rerun's message): it imports the real one from
+# data.js once (the browser keeps it), puts that module's css in the component's element once, and hands it the
+# component. A cleanup that comes before the import resolves stops that render as soon as it has run.
+LOADER = ("const M={};export default function(c){const u=new URL(String(c.data.js).replace(/^\\//,''),"
+          "document.baseURI).href,e=c.parentElement;\n"
+          "let s=null,d=0;const r=m=>{if(!e.querySelector(':scope>style.vx-css'))"
+          "{const t=document.createElement('style');t.className='vx-css';t.textContent=m.css;e.prepend(t)}"
+          "s=m.default(c)||null;if(d&&s)s()};if(M[u])r(M[u]);else import(u).then(m=>{M[u]=m;r(m)});"
+          "return()=>{d=1;if(s)s()}}\n")  # a newline: Streamlit reads a one-line string as a file's path
 _LAST: dict[str, tuple[str, bytes]] = {}  # coordinates -> (URL, bytes) last served: for tests (AppTest's files go)
 
 
@@ -39,10 +38,10 @@ def served(url: str) -> bytes | None:
 
 
 def component(name: str, adapter: str, css: str) -> Callable[..., Any]:
-    """A v2 component for explorer/web/streamlit/<adapter>.js, its module served by URL. Returns mount(key,
+    """A v2 component for explorer/web/streamlit/<adapter>.js and its stylesheet css, served by URL. Returns mount(key,
     data={...}, **callbacks): data gains "js", the module's URL; blob=bytes serves those too, as data "url"."""
-    js = component_js(adapter).encode("utf-8")
-    comp = st.components.v2.component(name, js=LOADER, css=source(css))
+    js = (component_js(adapter) + f"\nexport const css = {json.dumps(source(css))};\n").encode("utf-8")
+    comp = st.components.v2.component(name, js=LOADER)
 
     def mount(key: str, data: dict[str, Any], blob: bytes | None = None, **callbacks: Any) -> Any:
         data = {**data, "js": serve(js, "text/javascript", f"{adapter}.js")}
