@@ -1,7 +1,8 @@
 // Draw your own as a Streamlit component (explorer/ui/widgets/draw_panel.py): each encoding is announced as a
 // "vaex:drawn" event on document for the map on the same page; "Use it" sends the state value "image" (a nonce
-// tells a new use from the value a state keeps on every later rerun).
+// tells a new use from the value a state keeps on every later rerun). The data is {url}: the model's blob.
 import { mountDraw } from "../draw.js";
+import { follow } from "./served.js";
 
 const announce = (q) => document.dispatchEvent(new CustomEvent("vaex:drawn", { detail: q }));
 
@@ -17,5 +18,5 @@ export default function (component) {
     root.__st = mountDraw(root, { onEncode: announce, onUse });
   }
   root.__setState = setStateValue;  // this render's
-  root.__st.load(data);
+  follow(root.__blob ||= {}, data || {}, (blob) => root.__st.load(blob));  // the model's blob, fetched once per URL
 }
