@@ -18,7 +18,6 @@ from explorer.model.config import ModelConfig
 from explorer.model.devices import available_devices
 from explorer.model.latent_model import build_model
 from explorer.store.checkpoint import save_model
-from explorer.ui.widgets import served
 from explorer.web.payload import read
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,20 +88,8 @@ def values(arr) -> np.ndarray:
 
 
 def payloads(at: AppTest) -> list[tuple[dict, np.ndarray]]:
-    """What the page's components were sent: (header, float32 data) of each in-page model; a map's blob, served
-    by URL, with the marks its data carries in the header."""
-    out = []
-    for e in at.main.get("bidi_component"):
-        kind = e.proto.WhichOneof("data")
-        if kind == "bytes":
-            out.append(read(e.proto.bytes))
-        elif kind in ("json", "mixed"):
-            data = json.loads(e.proto.json if kind == "json" else e.proto.mixed.json)
-            blob = served.served(data.get("url", "")) if isinstance(data, dict) else None
-            if blob is not None:
-                header, floats = read(blob)
-                out.append(({**header, **data.get("marks", {})}, floats))
-    return out
+    """What the page's components were sent: (header, float32 data) of each in-page model."""
+    return [read(e.proto.bytes) for e in at.main.get("bidi_component") if e.proto.WhichOneof("data") == "bytes"]
 
 
 def map_payload(at: AppTest) -> tuple[dict, np.ndarray]:

@@ -69,15 +69,12 @@ def test_each_module_imports_with_the_exports_the_bundler_reads(page) -> None:
     assert got == {name: exported_names(HERE / name) for name in MODULES}
 
 
-DECODE = """async ([b64, zs]) => {
+DECODE = """([b64, zs]) => {
     const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const free = window.__mods["vaenet.js"], m = free.parse(blob).model;
     const host = document.createElement("div"); host.style.width = "700px"; document.body.appendChild(host);
-    const url = URL.createObjectURL(new Blob([blob]));  // the app serves the blob by URL (served.py)
-    window.StreamlitMap({ data: { url, marks: {} }, parentElement: host, setTriggerValue: () => {} });
-    const root = host.querySelector(".vx-root");
-    while (root.dataset.ready !== "1") await new Promise((r) => setTimeout(r, 20));
-    const S = root.__map;
+    window.StreamlitMap({ data: blob, parentElement: host, setTriggerValue: () => {} });
+    const S = host.querySelector(".vx-root").__map;
     return { free: zs.map((z) => Array.from(free.decode(m, z))),
              bundled: zs.map((z) => Array.from(window.Bundled.decode(window.Bundled.parse(blob).model, z))),
              map: zs.map((z) => S.decodeAt(z)) };

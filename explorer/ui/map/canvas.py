@@ -1,10 +1,6 @@
 """The latent map as an in-page component: the decoder's weights and the map's points go to the browser in
 one blob, and the decoder runs under the pointer there (explorer/web/latent_map.js). A click comes back as a
-trigger: the index of the nearest dot, or the z clicked on empty space.
-
-The blob is served by URL (Streamlit's media files, content-addressed), so the page fetches it once per map; the
-component's data is that URL and the marks (the star, the selection, lines, a path: a few numbers), all that a
-click's rerun sends (issue 24: a click sends a click)."""
+trigger: the index of the nearest dot, or the z clicked on empty space."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +9,13 @@ import streamlit as st
 from explorer.latent.holes import Holes
 from explorer.latent.projection import Projection
 from explorer.model.latent_model import LatentModel
-from explorer.ui.widgets import served
 from explorer.ui.widgets.in_page import unsupported
-from explorer.web.payload import map_marks, map_mode, map_payload
+from explorer.web.payload import map_mode, map_payload
+from explorer.web.sources import component_js, source
 
-_COMPONENT = served.component("vae_explorer_latent_map", "latent_map", "latent_map.css")
+_COMPONENT = st.components.v2.component("vae_explorer_latent_map",
+                                        js=component_js("latent_map"),
+                                        css=source("latent_map.css"))
 
 
 def hover_note(proj: Projection, model: LatentModel) -> str:
@@ -33,16 +31,17 @@ def hover_note(proj: Projection, model: LatentModel) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=4)  # a few MB each: this session's last few choices
 def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray,
-            labels: np.ndarray | None, mu: np.ndarray, index_offset: int, height: int, thumbs_key: str = "",
-            _thumbs: np.ndarray | None = None, holes_key: str = "", _holes: Holes | None = None) -> bytes:
-    """map_payload without the marks, cached per model and map (key and method stand in for the model and map,
-    thumbs_key for the images, holes_key for the prior's holes): a click does not change it."""
-    return map_payload(_model, _proj, coords, labels, mu, None, index_offset, height, None, _thumbs, _holes)
+            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int,
+            height: int, marks: dict | None = None, thumbs_key: str = "", _thumbs: np.ndarray | None = None,
+            holes_key: str = "", _holes: Holes | None = None) -> bytes:
+    """map_payload, cached per model, map, chosen point and marks (key and method stand in for the model and
+    map, thumbs_key for the images, holes_key for the prior's holes)."""
+    return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height, marks, _thumbs, _holes)
 
 
-def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None, marks: dict | None = None):
-    """The component itself, for a payload built elsewhere (the Train page's live map). marks: map_marks."""
-    return _COMPONENT(widget_key, {"marks": marks or {}}, blob, on_pick_change=on_pick, on_select_change=on_select)
+def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None):
+    """The component itself, for a payload built elsewhere (the Train page's live map)."""
+    return _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick, on_select_change=on_select)
 
 
 def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
@@ -56,8 +55,8 @@ def render(model: LatentModel, key: str, proj: Projection, method: str, coords: 
     canvas's in CSS px, or 0 to fit the window below the map's top (the page fits it, equal scales on both axes).
     holes: (a key naming them, the prior's holes) to shade under the points (a 2-D latent's own axes)."""
     blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels, np.asarray(mu, np.float32),
-                   index_offset, height, *(thumbs or ("", None)), *(holes or ("", None)))
-    mount(blob, widget_key, on_pick, on_select, map_marks(selected, marks))
+                   selected, index_offset, height, marks, *(thumbs or ("", None)), *(holes or ("", None)))
+    mount(blob, widget_key, on_pick, on_select)
 
 
 __all__ = ["render", "hover_note", "mount", "unsupported"]

@@ -14,15 +14,17 @@ import torch
 from explorer.data import ImageDataset
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state.current_model import Current
-from explorer.ui.widgets import served
 from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
 from explorer.web.panels import draw_payload
 from explorer.web.received import clean_image
+from explorer.web.sources import component_js, source
 
 DRAWN_IMAGE, DRAWN_CAPTION = "drawn_image", "drawn_caption"
 _NONCE = "_drawn_nonce"  # the last "Use it" handled: a state value stays set on every later rerun
-_COMPONENT = served.component("vae_explorer_draw", "draw", "draw.css")
+_COMPONENT = st.components.v2.component(
+    "vae_explorer_draw", js=component_js("draw"),
+    css=source("draw.css"))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -44,7 +46,7 @@ def render(cur: Current, data: ImageDataset | None, key: str = "draw") -> torch.
         return None
     blob = payload(model, cur.key, data.name if data is not None else None,
                    data.test_x if data is not None else None)
-    result = _COMPONENT(key, {}, blob, on_image_change=lambda: None)
+    result = _COMPONENT(data=blob, key=key, on_image_change=lambda: None)
     return receive(getattr(result, "image", None), tuple(model.config.image_shape))
 
 

@@ -1,8 +1,7 @@
 // Draw your own as a Streamlit component (explorer/ui/widgets/draw_panel.py): each encoding is announced as a
 // "vaex:drawn" event on document for the map on the same page; "Use it" sends the state value "image" (a nonce
-// tells a new use from the value a state keeps on every later rerun). The data is {url}: the model's blob.
+// tells a new use from the value a state keeps on every later rerun).
 import { mountDraw } from "../draw.js";
-import { follow } from "./served.js";
 
 const announce = (q) => document.dispatchEvent(new CustomEvent("vaex:drawn", { detail: q }));
 
@@ -18,5 +17,5 @@ export default function (component) {
     root.__st = mountDraw(root, { onEncode: announce, onUse });
   }
   root.__setState = setStateValue;  // this render's
-  follow(root.__blob ||= {}, data || {}, (blob) => root.__st.load(blob));  // the model's blob, fetched once per URL
+  root.__st.load(data);
 }

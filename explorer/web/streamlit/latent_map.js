@@ -1,15 +1,7 @@
 // The latent map as a Streamlit component (st.components.v2, explorer/ui/map/canvas.py): a click and a finished
 // box or lasso come back as triggers "pick" and "select"; a drawing encoded by the draw component on the same
-// page arrives as a "vaex:drawn" event on document. The data is {url, marks}: the blob (model and points) is
-// fetched from url once per map, and the marks (the star, selection, lines: a few numbers) are what a rerun
-// re-sends.
+// page arrives as a "vaex:drawn" event on document.
 import { mountMap } from "../latent_map.js";
-import { follow } from "./served.js";
-
-// the map's blob (once per URL), then the marks of the newest data
-async function show(st, data) {
-  if (await follow(st, data, (blob) => st.map.load(blob))) st.map.setMarks(st.want.marks);
-}
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -22,7 +14,7 @@ export default function (component) {
   }
   const { map, onDrawn } = root.__st;
   root.__trigger = setTriggerValue;
-  show(root.__st, data || {});
+  map.load(data);
   // (re)attached on every render and detached by its cleanup: safe if Streamlit calls a cleanup early
   document.removeEventListener("vaex:drawn", onDrawn);
   document.addEventListener("vaex:drawn", onDrawn);
