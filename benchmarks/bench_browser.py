@@ -263,6 +263,14 @@ def cli_throughput(data_dir: str, epochs: int, threads: int, cpus: set[int] | No
     return sum(rates) / len(rates)  # the same figure the page shows: mean over the run's epochs
 
 
+def imported_models(given: list[str] | None) -> list[str]:
+    """The .vaex models --hover also times: those given, else the bundled pytorch/examples VAE (issue 22)."""
+    if given is not None:
+        return given
+    bundled = REPO / "trained" / "pytorch_examples_vae.vaex"
+    return [str(bundled)] if bundled.is_file() else []
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=7, help="repetitions of the open and slider timings")
@@ -270,8 +278,9 @@ def main() -> None:
     p.add_argument("--hover", action="store_true", help="time the in-page decoder under the pointer")
     p.add_argument("--moves", type=int, default=400, help="--hover: pointer moves in the sweep")
     p.add_argument("--conv", action="store_true", help="--hover: also a conv model (trained for the run)")
-    p.add_argument("--model", action="append", default=[], metavar="PATH",
-                   help="--hover: also this model trained elsewhere (.vaex); repeat for more")
+    p.add_argument("--model", action="append", default=None, metavar="PATH",
+                   help="--hover: also this model trained elsewhere (.vaex); repeat for more (default: the bundled "
+                        "trained/pytorch_examples_vae.vaex, when there)")
     p.add_argument("--throughput", action="store_true", help="also compare training samples/s with the CLI")
     p.add_argument("--throughput-reps", type=int, default=2)
     p.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"), help="full MNIST, for --throughput")
@@ -305,7 +314,7 @@ def main() -> None:
             print(f"in-page slider -> image drawn: median {statistics.median(lat):.1f} ms over {len(lat)} "
                   f"({', '.join(f'{t:.1f}' for t in lat)})")
         if args.hover:
-            hover(browser, max(args.reps, 3), args.moves, args.trained_dir, args.conv, env, args.model)
+            hover(browser, max(args.reps, 3), args.moves, args.trained_dir, args.conv, env, imported_models(args.model))
         if args.throughput:
             if not args.data_dir:
                 sys.exit("--throughput needs --data-dir (full MNIST) or EXPLORER_DATA_DIR")
