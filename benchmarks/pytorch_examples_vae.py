@@ -36,52 +36,19 @@ from pathlib import Path
 
 import torch
 from torch import nn, optim
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import explorer
+from benchmarks.bench_train import ExampleVAE, example_loss
 
 UPSTREAM = "https://github.com/pytorch/examples/blob/77f55b912142e11fcfdf5b530231fb9c52f181e8/vae/main.py"
 LICENCE = "BSD-3-Clause, Copyright (c) 2017, Pytorch contributors"
 
 
 # ---- from pytorch/examples vae/main.py (BSD-3-Clause, see above) ----
-class VAE(nn.Module):
-    def __init__(self):
-        super(VAE, self).__init__()
-
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
-
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
-
-    def reparameterize(self, mu, logvar):
-        std = torch.exp(0.5*logvar)
-        eps = torch.randn_like(std)
-        return mu + eps*std
-
-    def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
-
-    def forward(self, x):
-        mu, logvar = self.encode(x.view(-1, 784))
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar
-
-
-# Reconstruction + KL divergence losses summed over all elements and batch
-def loss_function(recon_x, x, mu, logvar):
-    BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')
-    # see Appendix B from VAE paper: Kingma and Welling. Auto-Encoding Variational Bayes. ICLR, 2014
-    # 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)
-    KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return BCE + KLD
+# The model and its loss are bench_train's copy of the example (the same layers, made in the same order, so the
+# same seed gives the same weights); the loop below is the example's own.
+VAE, loss_function = ExampleVAE, example_loss
 
 
 def train(model, optimizer, train_loader, epoch, log_interval=10):
