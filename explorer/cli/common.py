@@ -93,3 +93,20 @@ def model_with_images(args: argparse.Namespace, device: torch.device | str | Non
         model.metadata["dataset"] = {"name": "images", "image_shape": list(model.config.image_shape), **keep}
         args.data_dir = args.images
     return model
+
+
+def join_process_group(args: argparse.Namespace) -> None:
+    """Under torchrun: this process's GPU (LOCAL_RANK, written back to args.device) and the process group, nccl
+    on CUDA and gloo on the CPU."""
+    import os
+
+    import torch.distributed as dist
+
+    from ..model.devices import resolve_device
+
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        args.device = f"cuda:{local}"
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")

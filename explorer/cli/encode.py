@@ -8,7 +8,6 @@ import argparse
 import os
 import time
 
-import torch
 import torch.distributed as dist
 
 from ..data.ref import DatasetRef
@@ -19,7 +18,7 @@ from ..model.progress import tqdm_bar
 from ..store.codes_file import codes_metadata, read_codes, write_codes
 from ..store.map_cache import cached_split_encoding, split_encoding_name
 from ..store.outputs import check_writable
-from .common import add_images, apply_threads, check_images_fit, model_with_images, positive_int
+from .common import join_process_group, add_images, apply_threads, check_images_fit, model_with_images, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,12 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return check(args)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        device = resolve_device(args.device)
-        if device.type == "cuda":
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            torch.cuda.set_device(local)
-            args.device = f"cuda:{local}"
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        join_process_group(args)
     try:
         return _encode(args, dist.get_rank() if dist.is_initialized() else 0)
     finally:

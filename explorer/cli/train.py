@@ -18,7 +18,6 @@ from ..data.pixels import BatchTransform, CHOICES
 from ..data.ref import DatasetRef
 from ..data.units import unit_of
 from ..model.config import ACTIVATIONS, ARCHS, KINDS, LIKELIHOODS, ModelConfig
-from ..model.devices import resolve_device
 from ..model.latent_model import build_model
 from ..model.imported import check_trainable
 from ..store.checkpoint import load_checkpoint, save_model
@@ -27,7 +26,7 @@ from ..store.outputs import CheckpointTarget, check_writable
 from ..train.memory import check_run, data_bytes, memory_budget_mb
 from ..train.run_record import run_metadata, summary
 from ..train.trainer import TrainConfig, Trainer, TrainingDiverged
-from .common import add_device_seed, apply_threads, finite_float, int_list, positive_int
+from .common import join_process_group, add_device_seed, apply_threads, finite_float, int_list, positive_int
 from .resume import DEFAULT_LR, resume_settings, same_pixels
 
 STOPPED = 130  # a run stopped by Ctrl-C exits as a shell reports SIGINT (128 + 2): it did not finish
@@ -80,12 +79,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        device = resolve_device(args.device)
-        if device.type == "cuda":
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            torch.cuda.set_device(local)
-            args.device = f"cuda:{local}"
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        join_process_group(args)
     rank = dist.get_rank() if dist.is_initialized() else 0
     try:
         code = _train(args, rank)
