@@ -159,10 +159,12 @@ def run(sessions: int = 8, trainers: int = 4, limit: int = 2, epochs: int = 20, 
             running = sum(t.startswith("Training") for t in texts)
             most_running = max(most_running, running)
             for i, pg in enumerate(pages[:trainers]):
-                said = pg.get_by_text("yours starts when one finishes")
-                if said.count():  # the server's own count of running trainings, read under its lock
+                # read at once, never waited for: the message goes when the queued training starts, and a
+                # locator read after it went would wait for it to come back (CI lost 300 s that way)
+                said = pg.get_by_text("yours starts when one finishes").all_inner_texts()
+                if said:  # the server's own count of running trainings, read under its lock
                     queued_seen.add(i)
-                    busy = re.search(r"(\d+) trainings? (?:is|are) running", said.first.inner_text())
+                    busy = re.search(r"(\d+) trainings? (?:is|are) running", said[0])
                     server_running = max(server_running, int(busy.group(1)) if busy else 0)
             if not reloaded and texts[0].startswith("Training"):
                 pages[0].reload()
