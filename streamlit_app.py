@@ -14,10 +14,11 @@ runner_handoff.install()  # a fragment's rerun waits for the last run's messages
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
                    initial_sidebar_state="collapsed" if presenter_mode.presenting() else "auto")
 
-try:  # a bad EXPLORER_MAX_TRAININGS, _TRAIN_THREADS, _MEMORY_BUDGET_MB or grace: refused now, not on Start
+try:  # a bad EXPLORER_MAX_TRAININGS, _TRAIN_THREADS, _MEMORY_BUDGET_MB, grace or heartbeat: refused now, not on Start
     jobs.threads_per_training(jobs.max_trainings_from_env())
     memory_budget_mb(jobs.max_trainings_from_env())
     browser_jobs.grace_from_env()
+    browser_jobs.heartbeat_from_env()
 except ValueError as e:
     st.error(f"This server's settings are wrong, so the app cannot run: {plain(e)}")
     st.stop()

@@ -31,7 +31,7 @@ def test_four_sessions_three_trainings_under_a_limit_of_two():
 def test_an_abandoned_training_is_stopped_kept_and_its_slot_freed(tmp_path):
     saves = tmp_path / "saved"
     env = {"EXPLORER_MAX_TRAININGS": "1", "EXPLORER_TRAIN_THREADS": "1", "EXPLORER_SAVES_DIR": str(saves),
-           "EXPLORER_TRAINING_GRACE_S": "2"}
+           "EXPLORER_TRAINING_GRACE_S": "2", "EXPLORER_TRAINING_HEARTBEAT_S": "1"}  # gone in 4.5 beats, not 90 s
     from benchmarks.load_class import progress, start_training
 
     with AppServer(env=env) as server, sync_playwright() as p:

@@ -53,3 +53,19 @@ def test_warmup_inf_is_refused_while_the_arguments_are_read(value: str, capsys) 
         main(["train", "--dataset", "digits", f"--warmup={value}", "--epochs", "1"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--warmup: must be a finite number" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf", "1e9"])
+def test_a_bad_heartbeat_setting_stops_the_app_with_its_name(value: str, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.ui.training.browser_jobs import heartbeat_from_env
+
+    monkeypatch.setenv("EXPLORER_TRAINING_HEARTBEAT_S", value)
+    with pytest.raises(ValueError, match="EXPLORER_TRAINING_HEARTBEAT_S must be"):
+        heartbeat_from_env()
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert "EXPLORER_TRAINING_HEARTBEAT_S must be" in at.error[0].value.replace("\\", "")  # markdown escapes
+    monkeypatch.setenv("EXPLORER_TRAINING_HEARTBEAT_S", "2.5")
+    assert heartbeat_from_env() == 2.5

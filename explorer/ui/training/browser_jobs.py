@@ -27,7 +27,9 @@ from explorer.web.sources import component_js
 COOKIE = "vaex_token"
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
 GRACE_ENV = "EXPLORER_TRAINING_GRACE_S"
-HEARTBEAT_S = 20.0  # the open page's heartbeat; the registry waits jobs.registry.BEAT_TIMEOUT_S for the next
+HEARTBEAT_ENV = "EXPLORER_TRAINING_HEARTBEAT_S"
+DEFAULT_HEARTBEAT_S = 20.0
+MISSED_BEATS = 4.5  # a page not heard for this many beats is not seen (a busy server delays a beat or two)
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
 REATTACHED = "_train_reattached"  # shown once on the Train page after a reload found the job
 _TOKEN = "_browser_token"
@@ -49,6 +51,30 @@ def grace_from_env() -> float:
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{GRACE_ENV} must be 0 or more seconds, got {raw!r}")
     return value
+
+
+def heartbeat_from_env() -> float:
+    """EXPLORER_TRAINING_HEARTBEAT_S: seconds between an open page's heartbeats (default 20)."""
+    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_HEARTBEAT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{HEARTBEAT_ENV} must be a number of seconds, got {raw!r}") from None
+    if not 0.5 <= value <= 3600:
+        raise ValueError(f"{HEARTBEAT_ENV} must be from 0.5 to 3600 seconds, got {raw!r}")
+    return value
+
+
+def _heartbeat_or_default() -> float:
+    try:
+        return heartbeat_from_env()
+    except ValueError:  # streamlit_app.py refuses to run with it and says why
+        return DEFAULT_HEARTBEAT_S
+
+
+HEARTBEAT_S = _heartbeat_or_default()  # read once: the fragment's timer is set when this module loads
 
 
 def token() -> str:
@@ -140,7 +166,7 @@ def remember_form(keys: tuple[str, ...]) -> None:
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     """The server's one registry of trainings by browser, with its reaper thread."""
-    reg = JobRegistry(_alive, _keep, grace_s=grace_from_env())
+    reg = JobRegistry(_alive, _keep, grace_s=grace_from_env(), beat_timeout_s=MISSED_BEATS * HEARTBEAT_S)
     reg.run_reaper(every_s=min(30.0, max(0.5, reg.grace_s / 4)))
     return reg
 
