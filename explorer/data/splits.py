@@ -4,7 +4,7 @@ view read; DatasetRef decides which images and which pixel rule.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -44,16 +44,38 @@ def train_seed(ref: DatasetRef) -> int:
 def load_split(ref: DatasetRef, split: str, data_dir: str | None = None) -> SplitImages:
     """The images of split ("test", "train" or "both") as ref scores them: each split's noise drawn once over
     the whole split (test: test_seed, as every page scores it; train: train_seed), before any subset."""
+    grey = load_split_images(ref, split, data_dir)
+    return replace(grey, x=scored_split(ref, grey))
+
+
+def load_split_images(ref: DatasetRef, split: str, data_dir: str | None = None) -> SplitImages:
+    """The images of split as a person sees them (grey levels), with labels, indices and where each came from."""
     if split not in SPLITS:
         raise ValueError(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
     parts = []
     if split in ("test", "both"):
         data = ref.load_test(data_dir)
-        parts.append(_part(ref.scored(data.test_x), data.test_y, False))
+        parts.append(_part(data.test_x, data.test_y, False))
     if split in ("train", "both"):
-        x, y = _training_images(ref, data_dir)
-        parts.append(_part(scored_pixels(x, ref.pixels, train_seed(ref), ref.levels), y, True))
+        parts.append(_part(*_training_images(ref, data_dir), True))
     return SplitImages(*(torch.cat(t) for t in zip(*parts)))
+
+
+def scored_split(ref: DatasetRef, grey: SplitImages) -> Tensor:
+    """A whole split's grey images (load_split_images: test rows first) as the likelihood sees them: the test
+    rows with the test images' noise (ref.scored), the training rows with train_seed's, each drawn over its
+    whole part, so row i is the same image whatever subset is taken later."""
+    n_test = int((~grey.from_train).sum())
+    test, train = grey.x[:n_test], grey.x[n_test:]  # views, not copies
+    parts = [ref.scored(test)] if n_test else []
+    if len(train):
+        parts.append(scored_pixels(train, ref.pixels, train_seed(ref), ref.levels))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def point_name(from_train: bool, index: int) -> str:
+    """What a point of a split is, in words: "test image 12" or "training image 12"."""
+    return f"{'training' if from_train else 'test'} image {int(index)}"
 
 
 def _part(x: Tensor, y: Tensor | None, train: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -29,10 +29,12 @@ def encode_sharded(model: LatentModel, x: torch.Tensor, chunk: int = CHUNK,
     mine = my_chunks(len(x), chunk, world_size, rank)
     d = model.latent_dim
     rows = []
-    for j, s in enumerate(mine):
-        report(progress, j / len(mine), f"Encoding {len(x):,} images… {j / len(mine):.0%}")
+    total, done = sum(s.stop - s.start for s in mine), 0
+    for s in mine:  # a count, not a percentage: the app's bar and the CLI's say how many of how many
+        report(progress, done / max(total, 1), f"Encoding images: {done:,} of {total:,}")
         enc = encode(model, x[s], batch_size=chunk)
         rows.append(torch.from_numpy(np.concatenate([enc.mean, enc.std], axis=1)))
+        done += s.stop - s.start
     report(progress, 1.0, f"Encoded {len(x):,} images")
     local = torch.cat(rows) if rows else torch.zeros((0, 2 * d))
     dev = next(model.parameters()).device

@@ -24,6 +24,7 @@ FORMAT = "vae-explorer-codes"
 VERSION = 1
 ARRAYS = ("mean", "std", "labels", "indices", "from_train")
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip's dates: a fixed one, so equal codes give equal bytes
+MAX_CODES_BYTES = 512 * 2**20  # unpacked arrays read at most: 1,000,000 codes of a 50-D latent fit
 
 
 class CodesError(ValueError):
@@ -67,25 +68,51 @@ def write_codes(path: str | Path, enc: Encoding, data: SplitImages, meta: dict[s
     atomic_write(Path(path), buf.getvalue())
 
 
-def read_codes(path: str | Path, checkpoint: str | Path | None = None) -> Codes:
-    """The codes in path; a CodesError when it is no codes file, is inconsistent, or (checkpoint given) was
-    encoded by another model."""
+def read_codes(path: str | Path | bytes, checkpoint: str | Path | None = None, *,
+               max_bytes: int = MAX_CODES_BYTES, name: str | None = None) -> Codes:
+    """The codes in path (or in the bytes of an upload, called name in messages); a CodesError when it is no
+    codes file, is larger than max_bytes unpacked, is inconsistent, or (checkpoint given) was encoded by another
+    model. Untrusted numbers: nothing unpickled, every member's size read before it is, every float finite."""
+    name = name or ("the file" if isinstance(path, bytes) else str(path))
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    not_codes = CodesError(f"{name} is not a codes file (python -m explorer encode writes them)")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(str(arrays.pop("meta").item()))
+        with zipfile.ZipFile(source) as z:  # a member can hold no more than its declared size: zipfile stops it
+            size = sum(i.file_size for i in z.infolist())
     except FileNotFoundError:
         raise
+    except (OSError, zipfile.BadZipFile):
+        raise not_codes from None
+    if size > max_bytes:
+        raise CodesError(f"{name} holds {size / 2**20:,.0f} MB of arrays, more than the {max_bytes / 2**20:,.0f} MB "
+                         "allowed here")
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    try:
+        with np.load(source, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(str(arrays.pop("meta").item()))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        raise CodesError(f"{path} is not a codes file (python -m explorer encode writes them)") from None
+        raise not_codes from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or any(k not in arrays for k in ARRAYS):
-        raise CodesError(f"{path} is not a codes file (python -m explorer encode writes them)")
-    n, d = len(arrays["mean"]), meta.get("latent_dim")
-    shapes_ok = (arrays["mean"].shape == arrays["std"].shape == (n, d) and meta.get("n") == n
-                 and all(arrays[k].shape == (n,) for k in ("labels", "indices", "from_train")))
-    if not shapes_ok or not (np.isfinite(arrays["mean"]).all() and np.isfinite(arrays["std"]).all()):
-        raise CodesError(f"{path} is damaged: its arrays do not match its record ({n} rows, latent {d})")
+        raise not_codes
+    _check_arrays(arrays, meta, name)
     if checkpoint is not None and meta.get("digest") != file_digest(checkpoint):
-        raise CodesError(f"{path} holds codes of another model ({meta.get('checkpoint')}, digest "
+        raise CodesError(f"{name} holds codes of another model ({meta.get('checkpoint')}, digest "
                          f"{meta.get('digest')}), not of {Path(checkpoint).name} ({file_digest(checkpoint)})")
     return Codes(**{k: arrays[k] for k in ARRAYS}, meta=meta)
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str) -> None:
+    """A CodesError unless the arrays have the shapes and kinds the record says: finite float codes, std >= 0,
+    whole-number labels from -1 and indices from 0, a boolean from_train."""
+    n, d = len(arrays["mean"]), meta.get("latent_dim")
+    mean, std = arrays["mean"], arrays["std"]
+    kinds_ok = (mean.dtype.kind == std.dtype.kind == "f" and arrays["from_train"].dtype == bool
+                and arrays["labels"].dtype.kind in "iu" and arrays["indices"].dtype.kind in "iu")
+    shapes_ok = (kinds_ok and isinstance(d, int) and mean.shape == std.shape == (n, d) and meta.get("n") == n
+                 and all(arrays[k].shape == (n,) for k in ("labels", "indices", "from_train")))
+    if not shapes_ok or not (np.isfinite(mean).all() and np.isfinite(std).all()) or (std < 0).any():
+        raise CodesError(f"{name} is damaged: its arrays do not match its record ({n} rows, latent {d})")
+    if n and (arrays["labels"].min() < -1 or arrays["indices"].min() < 0):
+        raise CodesError(f"{name} is damaged: a label below -1 or an index below 0")
