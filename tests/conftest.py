@@ -7,7 +7,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+# MNIST's training files: beside the clone (../shared/data/mnist), or where EXPLORER_TEST_MNIST says (a worktree
+# one folder deeper than a clone finds them there)
+SHARED_MNIST = Path(os.environ.get("EXPLORER_TEST_MNIST") or REPO.parent / "shared" / "data" / "mnist")
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 os.environ.setdefault("EXPLORER_CACHE_DIR", tempfile.mkdtemp(prefix="vaex-test-cache-"))  # never a user's cache
@@ -16,7 +18,7 @@ os.environ.setdefault("EXPLORER_CACHE_DIR", tempfile.mkdtemp(prefix="vaex-test-c
 @pytest.fixture
 def mnist_dir() -> Path:
     if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip("../shared/data/mnist is not present")
+        pytest.skip(f"{SHARED_MNIST} is not present (EXPLORER_TEST_MNIST names another folder)")
     return SHARED_MNIST
 
 

@@ -26,6 +26,7 @@ from explorer.ui.widgets.in_page import cannot_run
 from explorer.web.export import export_page
 
 N_SAMPLES = 64
+EAGER_MAX = 10_000  # points up to which the CSV and PNG are made with the page; more (seconds each) when clicked
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -122,12 +123,17 @@ def exports(cur: Current, data: ImageDataset, md: view.MapData, manifold_png: by
     st.subheader("Export")
     labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Latent coordinates (CSV)", _csv(md, labels), file_name=f"{cur.name}_latents.csv",
-                       mime="text/csv", key="dl_csv", help="index, label, posterior mean and std of every "
+    csv = lambda: _csv(md, labels)  # noqa: E731
+    png = lambda: plots.scatter_png(md.coords, labels, data.classes,  # noqa: E731
+                                    title=f"{cur.name}: {view.method_label(md.method)}")
+    click = "ignore" if md.n > EAGER_MAX else "rerun"
+    if md.n <= EAGER_MAX:  # a test split's map: made with the page, as always
+        csv, png = csv(), png()
+    c1.download_button("Latent coordinates (CSV)", csv, file_name=f"{cur.name}_latents.csv", mime="text/csv",
+                       key="dl_csv", on_click=click, help="index, label, posterior mean and std of every "
                        "dimension, and the map coordinates")
-    c2.download_button("Map (PNG)", plots.scatter_png(md.coords, labels, data.classes,
-                                                      title=f"{cur.name}: {view.method_label(md.method)}"),
-                       file_name=f"{cur.name}_map.png", mime="image/png", key="dl_map")
+    c2.download_button("Map (PNG)", png, file_name=f"{cur.name}_map.png", mime="image/png", key="dl_map",
+                       on_click=click)
     c3.download_button("Manifold grid (PNG)", manifold_png, file_name=f"{cur.name}_manifold.png",
                        mime="image/png", key="dl_manifold")
     st.caption("The map PNG is drawn on the server and works offline. The PNG button on the map saves "

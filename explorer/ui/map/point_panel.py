@@ -11,7 +11,7 @@ from explorer.data.ref import model_unit
 from explorer.evaluation import bound_terms, log_likelihood
 from explorer.model.devices import single_threaded
 from explorer.model.latent_model import LatentModel
-from explorer.ui.state import posteriors, selection
+from explorer.ui.state import map_points, posteriors, selection
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import pictures
 
@@ -80,14 +80,16 @@ def posterior_table(model: LatentModel, mu: np.ndarray, sigma: np.ndarray) -> No
 
 
 def render(cur: Current, data: ImageDataset, index: int) -> None:
-    """Test image index: its picture (grey, as people see it), and the reconstruction, q(z|x) and numbers
-    of the image the likelihood scores (the map's point and ellipse are of the same q(z|x))."""
+    """Point index of data (a test image, or a training image when the map shows that split): its picture
+    (grey, as people see it), and the reconstruction, q(z|x) and numbers of the image the likelihood scores (the
+    map's point and ellipse are of the same q(z|x))."""
     model = cur.model
     mu, sigma = posteriors.test_posterior(model, cur.key, data.name, index)
     label = data.classes[int(data.test_y[index])] if data.test_y is not None and data.classes else "?"
+    what = map_points.describe(data, index)  # a point of the training split is a training image
     c1, c2 = st.columns(2)
     with c1:
-        image(data.test_x[index], f"test image {index} (label {label})")
+        image(data.test_x[index], f"{what} (label {label})")
     with c2:
         image(decoded_mean(model, mu), "reconstruction E[x | z = μ]")
     n = numbers(model, cur.key, data.name, index)
@@ -95,8 +97,8 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         # one a row: in the narrow panel beside the map two side by side cut their labels to "ELBO (nats per i…"
         st.metric("ELBO (nats per image)", f"{n['elbo']:.2f}", help="E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))")
         st.metric("log p(x) (nats per image)", f"{n['log_px']:.2f}", help=f"importance sampling, k = {LL_SAMPLES}")
-        note = (f"μ, σ and the numbers ({model_unit(model).label}) are of the test image as the likelihood "
-                "sees it (the picture shows its grey levels).")
+        note = (f"μ, σ and the numbers ({model_unit(model).label}) are of the {what.split()[0]} image as the "
+                "likelihood sees it (the picture shows its grey levels).")
         st.caption(f"gap log p(x) − ELBO {n['log_px'] - n['elbo']:.2f} nats per image (= KL(q(z|x) ‖ p(z|x)) ≥ 0, up to "
                    f"Monte Carlo error); reconstruction term {n['recon']:.2f}, KL {n['kl']:.2f} nats per image; log p(x) "
                    f"standard error ±{n['log_px_se']:.3f} with k = {LL_SAMPLES} (effective sample size {n['ess']:.0f}). {note}")
@@ -105,6 +107,15 @@ def render(cur: Current, data: ImageDataset, index: int) -> None:
         st.caption(f"A{'' if model.config.kind == 'ae' else ' denoising'} autoencoder has a point code, not "
                    "a posterior: no KL, no ELBO, no log p(x). The ellipse and the bound need a VAE.")
     posterior_table(model, mu, sigma)
+    _hand_offs(map_points.test_index(data, index))
+
+
+def _hand_offs(index: int | None) -> None:
+    """Buttons that start the other pages at test image index; they take test images only."""
+    if index is None:
+        st.caption("Interpolate and the decoder sliders start from test images: choose one of the test split's "
+                   "points to send it there.")
+        return
     # Hand-offs to the other pages: each takes its start from the selection once. One to a row, so their
     # words fit the narrow panel beside the map.
     if st.button("Interpolate from here (A)", key="use_as_a", width="stretch"):

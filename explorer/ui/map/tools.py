@@ -46,6 +46,10 @@ def selection_marks(n: int) -> dict:
     return {"sel": [int(i) for i in ids]} if ids else {}
 
 
+def clear_selection() -> None:
+    st.session_state[SELECTION] = []
+
+
 def selection(n: int) -> list[int]:
     ids = st.session_state.get(SELECTION) or []
     return [i for i in ids if 0 <= i < n]
@@ -138,7 +142,7 @@ def selection_panel(cur: Current, data: ImageDataset, md: view.MapData) -> dict:
     name = c1.text_input("Name", key="sel_name", placeholder="e.g. thick ones")
     c2.button("Save this selection", key="sel_save", disabled=not name.strip(),
               on_click=lambda: _save(data.name, name.strip(), ids))
-    c3.button("Clear the selection", key="sel_clear", on_click=lambda: st.session_state.update({SELECTION: []}))
+    c3.button("Clear the selection", key="sel_clear", on_click=clear_selection)
     if saved(data.name):
         st.caption("Saved: " + ", ".join(f"{k} ({len(v)})" for k, v in saved(data.name).items()))
     return {}

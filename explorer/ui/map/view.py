@@ -8,13 +8,13 @@ import streamlit as st
 
 from explorer.data import ImageDataset
 from explorer.figures import plots
-from explorer.latent.map import DEFAULT_POINTS
+from explorer.latent.map import DEFAULT_POINTS, MAX_POINTS, max_points
 from explorer.latent.projection import PROJECTIONS, Projection, available_projections, umap_available
 from explorer.model.encoding import Encoding
 from explorer.ui.state import caches
 from explorer.ui.state.current_model import Current
 
-POINT_CHOICES = [500, 1000, 2000, 5000, 10000]
+POINT_CHOICES = [500, 1000, 2000, 5000, 10000, 20000, 50000]  # and all of them
 _POINTS_DRAWN = "_map_points"  # session_state: how many points the in-page map was given
 
 
@@ -31,8 +31,11 @@ def method_label(key: str) -> str:
     return {"axes": "latent axes (z1, z2)", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(key, key)
 
 
-def controls(cur: Current, n_total: int, key: str, inductive_only: bool = False) -> tuple[str, int]:
-    """Projection and number of points. inductive_only: offer only maps that can place new points."""
+def controls(cur: Current, n_total: int, key: str, inductive_only: bool = False, points: str = "",
+             what: str = "Test images") -> tuple[str, int]:
+    """Projection and number of points (up to all n_total; a slow projection to its bound). inductive_only: offer
+    only maps that can place new points. points: the map's points other than the test split (a map_points name),
+    whose count is kept apart; what: those points, in words."""
     methods = [m for m in available_projections(cur.model.latent_dim)
                if not inductive_only or PROJECTIONS[m].inductive]
     c1, c2 = st.columns(2)
@@ -46,13 +49,18 @@ def controls(cur: Current, n_total: int, key: str, inductive_only: bool = False)
                                                       if cur.model.latent_dim == 2 else ""))
     if cur.model.latent_dim > 2 and not umap_available() and not inductive_only:
         c1.caption("UMAP appears here when the umap-learn package is installed.")
-    choices = [c for c in POINT_CHOICES if c < n_total] + [n_total]
+    top = max_points(method, n_total)
+    choices = [c for c in POINT_CHOICES if c < top] + [top]
+    if top < n_total:
+        c2.caption(f"{method_label(method)} maps at most {MAX_POINTS[method]:,} of the {n_total:,} points here "
+                   "(a fit on more would hold the server for many minutes); PCA maps all of them.")
     if len(choices) == 1:  # a small test set (scikit-learn's digits: 360): show them all
-        c2.caption(f"All {n_total:,} test images are on the map.")
+        c2.caption(f"All {n_total:,} {what.lower()} are on the map.")
         return method, n_total
     default = min(DEFAULT_POINTS.get(method, n_total), n_total)
     default = max(c for c in choices if c <= default) if any(c <= default for c in choices) else choices[0]
-    n = c2.select_slider("Test images on the map", choices, value=default, key=f"{key}_n_{method}")
+    n = c2.select_slider(f"{what} on the map", choices, value=default,
+                         key=f"{key}_n_{method}" + (f"@{points}" if points else ""))
     if method == "tsne" and n > 3000:
         c2.caption(f"t-SNE on {n:,} points takes a minute or more on a CPU (then it is cached).")
     return method, int(n)

@@ -7,8 +7,8 @@ from explorer.figures.images import grid
 from explorer.latent.geometry import manifold_latents
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
-from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, projector, tools, view, view_3d
-from explorer.ui.state import caches, selection, user_images
+from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, points, projector, tools, view, view_3d
+from explorer.ui.state import caches, map_points, selection, user_images
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import draw_panel, guards, pictures
 from explorer.ui.widgets.plain_text import plain
@@ -59,13 +59,16 @@ def _server_map_input(chart_key: str, n: int) -> int | None:
 
 
 @st.fragment
-def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False) -> None:
-    """The map and the chosen point beside it: a click reruns only this fragment. holes: shade the prior's."""
+def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False, test=None) -> None:
+    """The map and the chosen point beside it: a click reruns only this fragment. data: the map's points (the
+    test split, or map_points'); test: the test split, which the prior's holes (holes: shade them) are fitted to."""
     md = view.load(cur, data, method, n)
     sel = selection.index_on_map(cur.key, len(data.test_x))
     chosen_z = selection.chosen_z(cur.model.latent_dim)
     why = canvas.unsupported(cur.model)
     chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
+    if map_points.is_points(data.name):
+        chart_key += f":{data.name}"
     if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
         sel, chosen_z = clicked, None
     left, right = st.columns([5, 2], gap="small")  # the map takes the page; the chosen point beside it
@@ -77,7 +80,7 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False)
         labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
         if why is None:
             view.set_points_drawn(md.n)
-            shade = map_holes.grid(cur, data, md) if holes else None
+            shade = map_holes.grid(cur, test or data, md) if holes else None
             canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
                                  on_pick=picked, marks=marks, thumbs=tools.thumbs(data, md.n),
@@ -117,7 +120,9 @@ def _beside(cur: Current, data, md: view.MapData, sel: int, chosen_z: list[float
     with chosen:
         if st.session_state.get("map_index") != sel:
             st.session_state["map_index"] = sel  # a click on the map moves the index box too
-        st.number_input("Test image index (or click a dot on the map)", 0, len(data.test_x) - 1, key="map_index",
+        label = ("Point index (test images first, or the codes file's order; or click a dot)"
+                 if map_points.is_points(data.name) else "Test image index (or click a dot on the map)")
+        st.number_input(label, 0, len(data.test_x) - 1, key="map_index",
                         on_change=lambda: selection.choose_index(int(st.session_state["map_index"])))
         drawn = draw_panel.current(tuple(cur.model.config.image_shape))
         if selection.shows_drawing() and drawn is not None:
@@ -136,25 +141,43 @@ def _class_note(data) -> str:
     return " Labels: " + ", ".join(f"{i} {name}" for i, name in enumerate(names)) + "."
 
 
+def _which(data, shown) -> str:
+    """The map's points in words, for the line under the title."""
+    if shown is not data:
+        train, test = bool(shown.from_train.any()), bool((~shown.from_train).any())
+        parts = "images of both splits (test, then training)" if train and test else (
+            "training images" if train else "test images")
+        codes = " (their codes read from the uploaded file, in its order)" if "@codes-" in shown.name else ""
+        return f"{len(shown.test_x):,} {plain(data.name)} {parts}{codes}"
+    if user_images.is_user_images(data.name):
+        return f"{len(data.test_x):,} of your images"
+    if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest
+        return (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
+                f"{data.test_from:,} of the standard test split; the map's indices count from there)")
+    return f"{len(data.test_x):,} {data.name} test images"
+
+
 cur = guards.require_model()
-data = guards.require_data(cur)
+data = guards.require_data(cur)  # the test split: the samples, the manifold and the models side by side use it
 st.title("Latent map")
-which = (f"{len(data.test_x):,} of your images" if user_images.is_user_images(data.name)
-         else f"{len(data.test_x):,} {data.name} test images")
-if data.test_from:  # trained on the first test images (MNIST without its training files): only the rest
-    which = (f"{len(data.test_x):,} {data.name.split('[')[0]} test images it did not train on (from image "
-             f"{data.test_from:,} of the standard test split; the map's indices count from there)")
-st.caption(f"**{plain(cur.name)}**: each dot is one of the {which}, placed at the mean of its posterior q(z|x) and "
-           "coloured by its label. The model runs in this page: point anywhere and see what it decodes there.")
+intro = st.empty()
 
 st.html(_TIGHT)
 controls, highlight = st.columns([5, 2], gap="small")
 with controls:
-    method, n = view.controls(cur, len(data.test_x), "map")
+    shown = points.choose(cur, data)  # the map's points: data itself, or a training split, both, a codes file
+    is_points = shown is not data
+    if selection.set_map_points(shown.name if is_points else ""):
+        tools.clear_selection()  # a box or lasso held indices of the other points
+    what = "Points" if is_points else "Test images"
+    method, n = view.controls(cur, len(shown.test_x), "map", points=shown.name if is_points else "", what=what)
     holes = map_holes.toggle(cur)
 with highlight:
-    tools.highlight(data)
-map_and_choice(cur, data, method, n, holes)
+    tools.highlight(shown)
+intro.caption(f"**{plain(cur.name)}**: each dot is one of the {_which(data, shown)}, placed at the mean of its "
+              "posterior q(z|x) and coloured by its label. The model runs in this page: point anywhere and see "
+              "what it decodes there.")
+map_and_choice(cur, shown, method, n, holes, data)
 
 g_left, _ = st.columns([2, 3])
 with g_left:
@@ -162,5 +185,5 @@ with g_left:
     png, caption = manifold_png(cur.model, cur.key, data.name, g)
     st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
 extras.samples(cur, data)
-extras.compare(cur, data, method, n)
-extras.exports(cur, data, view.load(cur, data, method, n), png)
+extras.compare(cur, data, method, min(n, len(data.test_x)))
+extras.exports(cur, shown, view.load(cur, shown, method, n), png)

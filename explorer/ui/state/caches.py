@@ -17,6 +17,7 @@ from explorer.data import ImageDataset
 from explorer.data.pixels import scored_pixels
 from explorer.data.ref import DatasetRef, load_test_set
 from explorer.jobs.shared_work import SharedWork
+from explorer.latent.map import check_points
 from explorer.latent.mixture import fit_mixture
 from explorer.latent.projection import Projection
 from explorer.model.encoding import Encoding
@@ -25,7 +26,7 @@ from explorer.store import saves
 from explorer.store.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
 from explorer.store.vaex_file import SUFFIX as VAEX
-from explorer.ui.state import user_images
+from explorer.ui.state import map_points, user_images
 from explorer.ui.widgets.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
@@ -138,7 +139,10 @@ def _scored(split: str, pixels: str, seed: int, levels: int) -> torch.Tensor:
 
 def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
     """Test images as the model's likelihood sees them (its DatasetRef's pixel rule and fixed noise). Every
-    posterior and every number of a test image is of these; pictures for people may stay grey."""
+    posterior and every number of a test image is of these; pictures for people may stay grey. The map's other
+    points (a training split, a codes file's rows) come from map_points."""
+    if map_points.is_points(dataset):
+        return map_points.likelihood_images(model, dataset)
     ref = DatasetRef.of(model)
     return _scored(dataset, ref.pixels, ref.test_seed, ref.levels)
 
@@ -149,10 +153,11 @@ _PROJECTIONS = SharedWork(32, "projection")
 
 def file_cache_name(_model: LatentModel, key: str) -> str | None:
     """The file-cache name of a bundled or saved checkpoint's encoding; None for a model without a file."""
-    if not key.startswith("bundled:"):
+    path = map_points.checkpoint_of(key)
+    if path is None:
         return None
     try:
-        return encoding_name(key[len("bundled:"):].rsplit(":", 2)[0], _model)
+        return encoding_name(path, _model)
     except OSError:
         return None
 
@@ -161,6 +166,8 @@ def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     """Posterior means and stds of the whole test set, once per model: q(z|x) of the images its ELBO and
     log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior.
     One object for every session: never write into its arrays."""
+    if map_points.is_points(dataset):
+        return map_points.encoding(_model, key, dataset)
     ready, enc = _ENCODINGS.peek((key, dataset))
     if ready:
         return enc
@@ -174,7 +181,10 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
     ready, fitted = _PROJECTIONS.peek((key, dataset, method, n))
     if ready:
         return fitted
-    mean, name = encoding(_model, key, dataset).mean[:n], file_cache_name(_model, key)
+    check_points(method, n)  # the page offers no more; a shared server never fits a slow map to 70,000
+    mean = encoding(_model, key, dataset).mean[:n]
+    points = map_points.is_points(dataset)
+    name = map_points.cache_name(_model, key, dataset) if points else file_cache_name(_model, key)
     with progress_bar() as wait:
         return _PROJECTIONS.get((key, dataset, method, n), lambda p: cached_projection(mean, method, name, p), wait)
 

@@ -12,6 +12,7 @@ INDEX = "selected_index"  # the test image chosen on the map (int or None)
 Z = "chosen_z"  # a z clicked on empty map space (list of floats); None while an image is chosen
 SHOWS_DRAWING = "_map_shows_drawing"  # the map's chosen-point panel shows the drawing ("Use it") for now
 _MAP_MODEL = "_map_model"  # the model the map's choice was made on
+_MAP_POINTS = "_map_points_name"  # the map's points other than the test split (map_points' name), or ""
 _TO_DECODER_INDEX = "decoder_index"  # "Start the decoder sliders here" on a test image
 _TO_DECODER_Z = "decoder_z"  # ... on a z clicked on the map
 _TO_INTERPOLATE = {"A": "interp_a", "B": "interp_b"}  # "Interpolate from / to here"
@@ -27,13 +28,31 @@ def current() -> Current | None:
 
 def chosen_index(n: int) -> int | None:
     """The test image chosen on the map, if it is one of the n test images of the current model."""
-    i = st.session_state.get(INDEX)
+    return _chosen(INDEX, n)
+
+
+def _chosen(key: str, n: int) -> int | None:
+    i = st.session_state.get(key)
     return i if isinstance(i, int) and 0 <= i < n else None
 
 
+def set_map_points(name: str) -> bool:
+    """The map shows these points (a map_points name; "" for the test split); True when that changed. A point
+    chosen among other points is kept apart from the chosen test image the other pages read."""
+    changed = st.session_state.get(_MAP_POINTS, "") != name
+    st.session_state[_MAP_POINTS] = name
+    return changed
+
+
+def _index_key() -> str:
+    points = st.session_state.get(_MAP_POINTS, "")
+    return f"{INDEX}@{points}" if points else INDEX
+
+
 def choose_index(i: int) -> None:
-    """A test image is the map's choice (and no longer a bare z or the drawing)."""
-    st.session_state[INDEX] = int(i)
+    """A point of the map (a test image, unless the map shows other points) is its choice (and no longer a
+    bare z or the drawing)."""
+    st.session_state[_index_key()] = int(i)
     st.session_state[Z] = None
     st.session_state[SHOWS_DRAWING] = False
 
@@ -64,12 +83,12 @@ def shows_drawing() -> bool:
 
 
 def index_on_map(model_key: str, n: int) -> int:
-    """The map's chosen test image for this model (0 if none): a z or a drawing belongs to the model it was
-    chosen on, so a new model keeps only the index."""
+    """The map's chosen point for this model (0 if none) among its n points: a z or a drawing belongs to the
+    model it was chosen on, so a new model keeps only the index."""
     if st.session_state.get(_MAP_MODEL) != model_key:
         st.session_state[_MAP_MODEL] = model_key
-        choose_index(chosen_index(n) or 0)
-    sel = chosen_index(n)
+        choose_index(_chosen(_index_key(), n) or 0)
+    sel = _chosen(_index_key(), n)
     if sel is None:
         choose_index(sel := 0)
     return sel
