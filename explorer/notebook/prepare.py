@@ -4,6 +4,7 @@ explorer/web/payload.py packs for the JavaScript core."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,10 @@ from ..latent.projection import Projection, available_projections, make_projecti
 from ..latent.sliders import SliderBasis, slider_basis, slider_coordinates, slider_ranges
 from ..model.encoding import Encoding, encode
 from ..model.latent_model import LatentModel
+from ..store.codes_file import Codes
 from ..web.panels import draw_payload, slider_payload, star_mark
 from ..web.payload import MAX_THUMB_BYTES, cannot_run, map_payload
+from .codes import codes_encoding, codes_images, file_codes
 
 @dataclass
 class Prepared:
@@ -49,31 +52,59 @@ def images_of(model: LatentModel, images: Any = None, labels: Any = None) -> tup
                       shape, "images")
         y = None
     if labels is not None:
-        y = as_labels(np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels),
-                      len(x), "labels")
+        y = labels_of(labels, len(x))
     return x.float(), None if y is None else np.asarray(y, dtype=np.int64)
 
 
+def labels_of(labels: Any, n: int) -> np.ndarray:
+    """Labels given for n images, checked: one whole number each."""
+    a = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
+    return np.asarray(as_labels(a, n, "labels"), dtype=np.int64)
+
+
 def prepare(model: LatentModel, images: Any = None, labels: Any = None, projection: str | None = None,
-            seed: int = 0) -> Prepared:
-    """Encode the images as the model's likelihood sees them (its pixel rule, as the app does) and fit the map:
+            seed: int = 0, codes: Any = None, data_dir: str | None = None) -> Prepared:
+    """Encode the images as the model's likelihood sees them (its pixel rule, as the app does), or take their
+    codes as given (codes: a codes.npz path, a Codes, (N, D) means or a (means, stds) pair), and fit the map:
     the latent's own axes for a 2-D latent, else PCA (invertible: the pointer decodes z = mean + p U), or the
     projection named ("tsne", "umap": the pointer decodes the nearest point)."""
     why = cannot_run(model)  # the server's EXPLORER_IN_PAGE is not the notebook's business
     if why is not None:
         raise ValueError(f"this model cannot run in the page: {why}")
-    x, y = images_of(model, images, labels)
-    training = model.training  # a model still being trained in the notebook goes back to its mode after
-    try:
-        enc = encode(model.eval(), DatasetRef.of(model).scored(x))
-    finally:
-        model.train(training)
+    if codes is not None:
+        x, y, enc = _with_codes(model, codes, images, labels, data_dir)
+    else:
+        x, y = images_of(model, images, labels)
+        training = model.training  # a model still being trained in the notebook goes back to its mode after
+        try:
+            enc = encode(model.eval(), DatasetRef.of(model).scored(x))
+        finally:
+            model.train(training)
     key = projection or available_projections(model.latent_dim)[0]
     proj = make_projection(key, seed=seed)
     coords = np.asarray(proj.fit_transform(enc.mean), dtype=np.float32)
     basis = slider_basis(model.latent_dim, enc)  # at most 16, ranked by KL: as the app
     lo, hi = slider_ranges(basis.U, enc, model.is_variational)
     return Prepared(model, x, y, enc, proj, coords, basis, lo, hi)
+
+
+def _with_codes(model: LatentModel, codes: Any, images: Any, labels: Any,
+                data_dir: str | None) -> tuple[torch.Tensor, np.ndarray | None, Encoding]:
+    """The images, labels and posteriors of a map whose codes are given: a file's rows find their own images
+    and carry their labels; arrays go with the given images (by default the model's test split)."""
+    if isinstance(codes, (str, Path, Codes)):
+        read = file_codes(model, codes)
+        enc = Encoding(read.mean.astype(np.float32), read.std.astype(np.float32))
+        if images is None:
+            x, y = codes_images(read, model, data_dir)
+        else:
+            x, y = images_of(model, images)[0], (read.labels if (read.labels >= 0).any() else None)
+    else:
+        enc = codes_encoding(codes, model.latent_dim)
+        x, y = images_of(model, images)
+    if len(x) != len(enc.mean):
+        raise ValueError(f"{len(enc.mean):,} codes for {len(x):,} images: give one code per image")
+    return x, (y if labels is None else labels_of(labels, len(x))), enc
 
 
 def z_of(p: Prepared, chosen: int | list[float] | None) -> torch.Tensor:

@@ -115,12 +115,15 @@ class ExplorerWidget(anywidget.AnyWidget):
         self.drawing = x
 
 
-def widget(model: LatentModel, images: Any = None, labels: Any = None, *, projection: str | None = None,
-           height: int = 480) -> ExplorerWidget:
+def widget(model: LatentModel, images: Any = None, labels: Any = None, *, codes: Any = None,
+           data_dir: str | None = None, projection: str | None = None, height: int = 480) -> ExplorerWidget:
     """The explorer for a model (native, or from explorer.from_torch / from_onnx / a .vaex file) in a notebook.
 
     images: (N, C, H, W), (N, H, W), (N, H, W, C) or flat rows, grey levels in [0, 1] or 0..255; by default the
     test split of the data set the model names. labels: one whole number per image (the map's colours).
+    codes: the points' codes instead of encoding the images: a codes.npz path (`python -m explorer encode`; checked
+    against the model, its images found from its rows, the training split's in data_dir or EXPLORER_DATA_DIR,
+    unless images are given), or (N, D) posterior means, or a (means, stds) pair, one row per image.
     projection: "pca", "tsne" or "umap" for a latent of more than two dimensions (default PCA, which the pointer
     can invert); a 2-D latent is its own map. height: the map's, in CSS px."""
-    return ExplorerWidget(prepare(model, images, labels, projection), height=height)
+    return ExplorerWidget(prepare(model, images, labels, projection, codes=codes, data_dir=data_dir), height=height)
