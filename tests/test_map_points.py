@@ -193,6 +193,14 @@ def test_a_damaged_or_hostile_codes_file_is_one_line(digits_codes, damage, messa
     assert str(e.value).startswith("up.npz") and "\n" not in str(e.value)
 
 
+def zipped(mean: np.ndarray) -> bytes:
+    buf, member = io.BytesIO(), io.BytesIO()
+    np.lib.format.write_array(member, mean)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mean.npy", member.getvalue())
+    return buf.getvalue()
+
+
 def test_a_pickle_inside_is_refused_and_sizes_are_read_before_the_arrays(digits_codes):
     with np.load(io.BytesIO(digits_codes)) as f:
         members = {k: f[k] for k in f.files}
@@ -200,6 +208,11 @@ def test_a_pickle_inside_is_refused_and_sizes_are_read_before_the_arrays(digits_
     np.savez(buf, **{**members, "mean": np.array([{"x": 1}], dtype=object)})
     with pytest.raises(CodesError, match="is not a codes file"):
         read_codes(buf.getvalue())
+    broken = bytearray(zipped(np.zeros((1000, 2), np.float32)))  # deflate data damaged inside the member
+    start = broken.index(b"mean.npy") + 20
+    broken[start:start + 40] = bytes(b ^ 0x5A for b in broken[start:start + 40])
+    with pytest.raises(CodesError, match="is not a codes file"):
+        read_codes(bytes(broken))
     bomb = io.BytesIO()  # 400 MB of zeros in a few hundred KB
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("mean.npy", b"\0" * (400 * 2**20))

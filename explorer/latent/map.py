@@ -43,9 +43,9 @@ def max_points(method: str, n_total: int) -> int:
 def check_points(method: str, n: int) -> None:
     """A ValueError, in words a person can act on, when n points are more than `method` is fitted to here."""
     if n > max_points(method, n):
-        raise ValueError(f"{PROJECTIONS[method].label} maps at most {MAX_POINTS[method]:,} points here, not {n:,}: its fit on more "
-                         "would hold the server's CPU for many minutes. Choose fewer points, or PCA, which maps "
-                         "any number.")
+        raise ValueError(f"{PROJECTIONS[method].label} maps at most {MAX_POINTS[method]:,} points here, not {n:,}: "
+                         "its fit on more would hold the server's CPU for many minutes. Choose fewer points, or "
+                         "PCA, which maps any number.")
 
 
 def fit_map(mean: np.ndarray, method: str | None = None, progress: Progress | None = None) -> FittedMap:

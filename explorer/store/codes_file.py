@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,8 @@ def read_codes(path: str | Path | bytes, checkpoint: str | Path | None = None, *
         with np.load(source, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         meta = json.loads(str(arrays.pop("meta").item()))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        raise not_codes from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
+        raise not_codes from None  # damaged deflate data, an unknown compression, an encrypted member: not ours
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or any(k not in arrays for k in ARRAYS):
         raise not_codes
     _check_arrays(arrays, meta, name)
