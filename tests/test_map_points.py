@@ -7,7 +7,6 @@ import io
 import threading
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,17 +23,9 @@ from explorer.store.codes_file import CodesError, read_codes
 from explorer.store.codes_fit import check_fits, codes_rows, load_codes_images
 from explorer.train.memory import OverBudget
 
-REPO = Path(__file__).resolve().parents[1]
-DIGITS = REPO / "trained" / "digits_vae2.safetensors"
-MNIST = REPO / "trained" / "mnist_vae2.safetensors"
+from tests.test_encode import DIGITS, MNIST, REPO, own_cache  # noqa: F401 (own_cache: an autouse fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(map_cache, "_memory", type(map_cache._memory)())
 
 
 @pytest.fixture
