@@ -10,10 +10,13 @@ decoder and N synthetic 2-D codes (ten Gaussian clusters, labels 0..9), and, wit
   handles, its handler's time plus how far the next frame (where the canvas is rasterised) overran one
   display period; median and p95;
 - hover: the map's own stats.frame (pointer event -> decoded image and cross drawn), sweeping the pointer;
-- bytes: the blob. The app today re-sends the whole blob on every click (explorer/web/streamlit/latent_map.js
-  gets it as its data on each rerun), so "click" is the blob too.
+- bytes: the blob, sent once per map;
+- click: the bytes the app's websocket carries to the page for one click on a dot, in the real app (streamlit run,
+  mnist_vae2 on MNIST's 10,000 test images): the star and marks travel in their own component, and the map's
+  unchanged element as a reference to the browser's copy (tests/browser_harness.py click_bytes;
+  tests/test_browser_click.py holds it under 10 KB).
 
-    python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--mnist] [--moves 60]
+    python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--mnist] [--moves 60] [--no-click]
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import time
 
 import numpy as np
 
-from tests.browser_harness import REPO, add_module, launch, missing_browser
+from tests.browser_harness import REPO, AppServer, add_module, click_bytes, count_frames, launch, missing_browser, wait_idle
 
 URL = "http://vx.bench/"
 PAGE = "<!doctype html><html><body style='margin:0'><div id='root' style='width:1000px'></div></body></html>"
@@ -138,16 +141,39 @@ def measure(browser, blob: bytes, moves: int) -> dict:
     return out
 
 
+def app_click(browser) -> tuple[int, int]:
+    """(bytes the app sends to open the Latent map on mnist_vae2, bytes for one click on a dot)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "mnist_vae2.safetensors").symlink_to(REPO / "trained" / "mnist_vae2.safetensors")
+        with AppServer(env={"EXPLORER_TRAINED_DIR": d}) as app:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            sizes = count_frames(page)
+            page.goto(app.url)
+            page.locator(".vx-root[data-ready='1']").first.wait_for(timeout=300_000)
+            wait_idle(page)
+            page.wait_for_timeout(1000)
+            opened = sum(sizes)
+            sent, before, after = click_bytes(page, sizes)
+            page.close()
+    if after == before:
+        raise RuntimeError("the click did not move the star")
+    return opened, sent
+
+
 def report(label: str, r: dict) -> None:
     s = lambda xs: f"median {statistics.median(xs):.1f} ms p95 {quantile(xs, 0.95):.1f} ms ({len(xs)})"  # noqa: E731
     print(f"{label}: pan {s(r['pan'])}; zoom {s(r['zoom'])}; hover {s(r['hover'])}; open {r['open']:.2f} s; "
-          f"blob {r['bytes']:,} bytes; click {r['bytes']:,} bytes" + (f"; ERRORS {r['errors']}" if r["errors"] else ""))
+          f"blob {r['bytes']:,} bytes" + (f"; ERRORS {r['errors']}" if r["errors"] else ""))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10000,100000,1000000", help="numbers of synthetic points, comma-separated")
     p.add_argument("--mnist", action="store_true", help="also MNIST's 70,000 codes (needs the full MNIST files)")
+    p.add_argument("--no-click", action="store_true", help="skip the app's bytes per click (starts the app)")
     p.add_argument("--moves", type=int, default=60, help="pointer events per pan (half as many wheel turns)")
     args = p.parse_args()
     why = missing_browser()
@@ -172,13 +198,18 @@ def main() -> None:
             blob = map_payload(model, proj, coords, labels, coords)
             results[label] = r = measure(browser, blob, args.moves)
             report(label, r)
+        click = None
+        if not args.no_click:
+            opened, click = app_click(browser)
+            print(f"app (mnist_vae2, 10,000 MNIST test images): open {opened:,} bytes on the websocket, "
+                  f"bytes sent per click {click:,}")
         browser.close()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     big = results.get("1,000,000 synthetic")
     if big:
         print(f"map: 1M pan median {statistics.median(big['pan']):.0f} ms p95 {quantile(big['pan'], 0.95):.0f} ms, "
               f"hover median {statistics.median(big['hover']):.0f} ms, open {big['open']:.1f} s, "
-              f"click {big['bytes']} bytes")
+              f"click {click if click is not None else '-'} bytes")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 // Header numbers (explorer/web/payload.py map_payload): mode MAP_AXES = the latent's own axes, MAP_PCA
 // (z = mean + p U), MAP_NEAREST = a non-invertible map (t-SNE, UMAP: the nearest encoded point is decoded).
 import { loadHoles } from "./map_holes.js";
-import { loadMarks } from "./map_marks.js";
+import { applyMarks, loadMarks } from "./map_marks.js";
 import { sx, sy } from "./map_coords.js";
 import { attach, latentAt, reset, savePng, showHover, zoom } from "./map_pointer.js";
 import { addSelectTools } from "./map_select.js";
@@ -79,6 +79,7 @@ function legend(S) {
 // its handle. callbacks: onPick({index} | {z}) after a click, onSelect({ids}) when a box or lasso ends.
 // pointTool: a "point" tool first and chosen, under which a drag (a finger's too) decodes instead of panning.
 //   load(blob): a blob from explorer/web/payload.py map_payload; true, or false with the reason shown on the map
+//   setMarks(marks): the star and marks sent apart from the blob (payload.py map_marks), replacing the blob's
 //   setSelected(xy, cov): the star at xy (map units; cov [a, b, b, d] or null), xy null: no star
 //   showDrawn(q): a drawing's posterior {mu, sigma} as a ringed dot (linear maps only), null: none
 //   watch() -> stop: fit the canvas to root's width whenever it changes, until stop() is called
@@ -93,6 +94,10 @@ export function mountMap(root, { onPick = () => {}, onSelect = () => {}, pointTo
     load(blob) {
       try { load(S, blob); root.dataset.ready = "1"; return true; }
       catch (err) { S.info.textContent = "The map could not be drawn in this page: " + err.message; return false; }
+    },
+    setMarks(marks) {
+      if (!S.header) return;
+      if (applyMarks(S, marks || {})) redraw(S); else overlay(S);
     },
     setSelected(xy, cov = null) {
       if (!S.header) return;

@@ -4,10 +4,26 @@
 // middle one is strength 0).
 import { sx, sy } from "./map_coords.js";
 
-export function loadMarks(S, p) {
-  const h = p.header;
+// the marks a click changes (explorer/web/payload.py MARK_KEYS): they may come apart from the blob (applyMarks)
+export const MARK_KEYS = ["selected_xy", "selected_cov", "highlight", "sel", "lines_latent", "lines_pixel", "path"];
+
+// marks sent without the blob (payload.py map_marks) replace the blob's own; true if the dots need redrawing
+// (highlight and sel fade or outline them), false if the overlay alone changed
+export function applyMarks(S, marks) {
+  const h = S.header, dots = JSON.stringify([h.highlight, h.sel]);
+  for (const k of MARK_KEYS) { delete h[k]; if (marks[k] !== undefined) h[k] = marks[k]; }
+  readMarks(S);
+  return JSON.stringify([h.highlight, h.sel]) !== dots;
+}
+
+function readMarks(S) {
+  const h = S.header;
   S.highlight = new Set(h.highlight || []);
   S.sel = new Set((h.sel || []).filter((i) => i >= 0 && i < S.n));
+}
+
+export function loadMarks(S, p) {
+  readMarks(S);
   // 4-bit grey levels, two pixels a byte (web_payload.thumb_words)
   S.thumbs = p.arrays.thumbs ? new Uint8Array(p.arrays.thumbs.data.buffer, p.arrays.thumbs.data.byteOffset,
                                               Math.ceil(S.n * S.model.pixels / 2)) : null;

@@ -131,6 +131,20 @@ def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.n
     return arrays, numbers
 
 
+MARK_KEYS = ("selected_xy", "selected_cov", "highlight", "sel", "lines_latent", "lines_pixel", "path")
+
+
+def map_marks(selected: tuple[float, ...] | None = None, marks: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a click changes on the map, apart from its blob: the star (selected as in map_parts) and the marks
+    (map_parts' header numbers of those names). A few numbers for the page's setMarks, checked as the header's."""
+    out = {k: v for k, v in (marks or {}).items() if k in MARK_KEYS}
+    if selected is not None:
+        x, y, a, b, d = selected
+        out.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
+    _check_numbers(out, "marks")
+    return out
+
+
 def slider_parts(z0: np.ndarray, basis: Any, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
                  version: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The decoder sliders' arrays and numbers for explorer/web/decoder_sliders.js: the start point z0 (D), the
