@@ -10,6 +10,7 @@ from explorer.model.latent_model import LatentModel
 from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, projector, tools, view, view_3d
 from explorer.ui.state import caches, selection, user_images
 from explorer.ui.state.current_model import Current
+from explorer.ui.state.once_per_message import once_per_message
 from explorer.ui.widgets import draw_panel, guards, pictures
 from explorer.ui.widgets.plain_text import plain
 from explorer.web import received
@@ -42,6 +43,10 @@ def picked() -> None:
         selection.choose_index(pick["index"])
     elif pick:
         selection.choose_z(pick["z"])
+
+
+_ON_PICK = once_per_message("map_pick", picked)  # a message of many clicks is read once: its last click wins
+_ON_SELECT = once_per_message("map_select", lambda: tools.on_select(CANVAS_KEY))
 
 
 def selected_mark(md: view.MapData, sel: int, z: list[float] | None = None) -> tuple[float, ...] | None:
@@ -81,8 +86,8 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False)
             shade = map_holes.grid(cur, data, md) if holes else None
             canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
-                                 on_pick=picked, marks=marks, thumbs=tools.thumbs(data, md.n),
-                                 on_select=lambda: tools.on_select(CANVAS_KEY), holes=shade)
+                                 on_pick=_ON_PICK, marks=marks, thumbs=tools.thumbs(data, md.n),
+                                 on_select=_ON_SELECT, holes=shade)
             if shade is not None:
                 st.caption(map_holes.caption(shade[1]))
             st.caption(f"Hover to decode: {canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
