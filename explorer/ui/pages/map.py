@@ -110,14 +110,18 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False)
 
 def _beside(cur: Current, data, md: view.MapData, sel: int, chosen_z: list[float] | None) -> None:
     """Beside the map: the chosen point, the drawing pad and the 3-D view."""
-    chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
+    # the drawing pad (the encoder and decoder, 4.3 MB for mnist_vae2) and the 3-D view (a figure of every point,
+    # re-sent with each new choice) are built only while their tab is open: not in every page that opens the map
+    chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"], key="map_beside",
+                                   on_change="rerun")
     with view3d:
-        view_3d.render(cur, data, md, sel)
+        if view3d.open:
+            view_3d.render(cur, data, md, sel)
     with draw:
         st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
                    "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
                    "and to the Interpolate and maths pages.")
-        if draw_panel.render(cur, data) is not None:
+        if draw.open and draw_panel.render(cur, data) is not None:
             selection.show_drawing()
             st.rerun(scope="fragment")  # the map above was drawn with the old choice's marks: draw it again
     with chosen:
