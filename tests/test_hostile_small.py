@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from explorer.cli import main
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
 from hostile_files import good_bytes, with_meta
+from test_hostile_app import clean, start, trained  # noqa: F401  (a fixture)
 
 
 def test_a_test_seed_of_2_to_the_70_is_refused_where_the_file_is_read(tmp_path: Path, capsys) -> None:
@@ -22,3 +24,31 @@ def test_a_test_seed_of_2_to_the_70_is_refused_where_the_file_is_read(tmp_path: 
         assert main(command) != 0
         err = capsys.readouterr().err
         assert err.startswith("error: ") and "test_seed" in err and err.count("\n") == 1, (command, err)
+
+
+def forged_click(at: AppTest, value_json: str) -> AppTest:
+    """Send the map's "pick" trigger with raw JSON, as a forged websocket message would: AppTest has no setter for
+    a components-v2 trigger, so the widget state is built by hand (what the page's JavaScript would send)."""
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    (canvas,) = [e for e in at.main.get("bidi_component") if "latent_canvas" in e.proto.id]
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=_make_trigger_id(canvas.proto.id, "events"),
+                                      json_trigger_value=f'[{{"event": "pick", "value": {value_json}}}]'))
+    return at._run(widget_state=states)
+
+
+@pytest.mark.parametrize("z", ["[1e400, 1]", "[1" + "0" * 400 + ", 1]", "[1e300, 1]", "[-1e7, 0]", "[true, 0]"])
+def test_a_forged_map_click_at_a_non_finite_or_huge_z_is_one_message(z: str, trained: Path) -> None:
+    at = clean(forged_click(start(), f'{{"z": {z}}}'))
+    warnings = [w.value for w in at.main.warning if "The map sent a click" in w.value]
+    assert len(warnings) == 1 and "finite numbers within ±1,000,000" in warnings[0], [w.value for w in at.warning]
+    assert "chosen_z" not in at.session_state or at.session_state["chosen_z"] is None
+    clean(at.run())  # said once
+    assert not [w.value for w in at.main.warning if "The map sent a click" in w.value]
+
+
+def test_a_real_click_on_empty_space_still_chooses_that_z(trained: Path) -> None:
+    at = clean(forged_click(clean(start()), '{"z": [1.5, -0.5]}'))
+    assert at.session_state["chosen_z"] == [1.5, -0.5] and not at.main.warning
