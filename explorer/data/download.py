@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .idx import content_chunks
+from .interrupt import check as check_stop
 from .paths import ENV_VAR, cache_dir, find_all, find_file
 
 TIMEOUT_S = 30  # for each read: a mirror silent this long is gone
@@ -179,6 +180,7 @@ def _download(url: str, dest_dir: Path, filename: str) -> Path:
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {url}",
                       file=sys.stderr, leave=False) as bar:
                 while chunk := resp.read1(1 << 16):  # read1: what has come, so the deadline is checked often
+                    check_stop()
                     if time.monotonic() > deadline:
                         raise OSError(f"the download took more than {DEADLINE_S:g} s ({got:,} bytes so far); "
                                       "stopped")
