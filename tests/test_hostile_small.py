@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.cli import main
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
-from hostile_files import good_bytes, with_meta
+from hostile_files import absurd, good_bytes, with_meta
 from test_hostile_app import clean, start, trained  # noqa: F401  (a fixture)
 
 
@@ -52,3 +52,15 @@ def test_a_forged_map_click_at_a_non_finite_or_huge_z_is_one_message(z: str, tra
 def test_a_real_click_on_empty_space_still_chooses_that_z(trained: Path) -> None:
     at = clean(forged_click(clean(start()), '{"z": [1.5, -0.5]}'))
     assert at.session_state["chosen_z"] == [1.5, -0.5] and not at.main.warning
+
+
+def test_a_model_that_turns_nan_on_the_test_images_is_one_line_from_estimators(tmp_path: Path, monkeypatch,
+                                                                                capsys) -> None:
+    """The load probe passes it (here: switched off; a model can be finite on the probe and not on real data)."""
+    monkeypatch.setattr("explorer.store.header.non_finite", lambda *a: None)
+    path = tmp_path / "absurd.safetensors"
+    path.write_bytes(absurd(good_bytes(tmp_path)))
+    assert main(["estimators", str(path), "--n", "8", "--k", "4", "--repeats", "2", "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "tensor(" not in err, err
+    assert "non-finite" in err and "loc" in err, err
