@@ -20,7 +20,6 @@ MAP_KEY = "latent_map"
 _TIGHT = ("<style>.stMainBlockContainer { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }"
           "</style>")
 CANVAS_KEY = "latent_canvas"
-PICK_REFUSED = "_map_pick_refused"  # a click that failed its check, shown once by the map's fragment
 
 
 @st.cache_data(show_spinner="Decoding the manifold…", max_entries=64)
@@ -29,6 +28,9 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
     enc = caches.encoding(_model, key, dataset)
     z, caption = manifold_latents(n, _model.latent_dim, enc.mean, variational=_model.is_variational)
     return pictures.png(grid(decode_images(_model, z), nrow=n), 560), caption
+
+
+PICK_REFUSED = "_map_pick_refused"  # a click that failed its check, shown once by the map's fragment
 
 
 def picked() -> None:
