@@ -32,7 +32,7 @@ def forged_click(at: AppTest, value_json: str) -> AppTest:
     from streamlit.components.v2.bidi_component.main import _make_trigger_id
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-    (canvas,) = [e for e in at.main.get("bidi_component") if "latent_canvas" in e.proto.id]
+    (canvas,) = [e for e in at.main.get("bidi_component") if e.proto.id.endswith("-latent_canvas")]
     states = at._tree.get_widget_states()
     states.widgets.append(WidgetState(id=_make_trigger_id(canvas.proto.id, "events"),
                                       json_trigger_value=f'[{{"event": "pick", "value": {value_json}}}]'))
