@@ -46,7 +46,7 @@ def drip(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_a_dripping_mirror_is_timed_out_as_a_whole(drip: str, monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(download, "DEADLINE_S", 2.0, raising=False)
+    monkeypatch.setattr(download, "DEADLINE_S", 2.0)
     monkeypatch.setitem(download.SOURCES, "frey", Source(mirrors=(drip,)))
     outcome: list[BaseException | None] = []
 

@@ -19,8 +19,6 @@ from hostile_files import REPO
 from tests.test_app import app, ok, trained  # noqa: F401  (fixtures)
 from tests.test_save_panel import finished_training, messages
 
-MAX_NAME = getattr(saves, "MAX_NAME", 200)
-
 
 def writer(text: str):
     def write(path: Path) -> Path:
@@ -82,12 +80,12 @@ def test_a_corrupt_owners_index_is_kept_aside_and_said(tmp_path: Path, caplog) -
 
 
 def test_a_name_of_200_characters_saves_and_a_longer_one_is_refused_in_one_line(tmp_path: Path) -> None:
-    name = "n" * (MAX_NAME - len(saves.SUFFIX))
+    name = "n" * (saves.MAX_NAME - len(saves.SUFFIX))
     path = saves.save_as(writer("x"), tmp_path, name, "alice")
     assert path.name == name + saves.SUFFIX and saves.owner_of(tmp_path, path.name) == "alice"
     with pytest.raises(SaveRefused) as e:
         saves.save_as(writer("x"), tmp_path, "n" * 300, "alice")
-    assert f"at most {MAX_NAME} characters" in str(e.value) and "\n" not in str(e.value)
+    assert f"at most {saves.MAX_NAME} characters" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_the_train_page_says_once_that_the_saves_folder_is_a_file(app, trained, tmp_path, monkeypatch) -> None:  # noqa: F811
