@@ -16,7 +16,7 @@ import traitlets
 
 from ..model.latent_model import LatentModel
 from ..web.bundle import bundle
-from ..web.received import clean_image, clean_pick, clean_selection, clean_values
+from ..web.received import clean_image, clean_pick, clean_selection, clean_values, pick_rule
 from ..web.sources import source
 from .prepare import Prepared, draw_blob, map_blob, prepare, sliders_blob, star, z_of
 
@@ -75,11 +75,12 @@ class ExplorerWidget(anywidget.AnyWidget):
         if isinstance(v, numbers.Integral) and not isinstance(v, bool):
             v = {"index": int(v)}
         elif isinstance(v, (list, tuple)):
-            v = {"z": [float(a) if isinstance(a, numbers.Real) and not isinstance(a, bool) else a for a in v]}
+            v = {"z": [a if isinstance(a, bool) else int(a) if isinstance(a, numbers.Integral)
+                       else float(a) if isinstance(a, numbers.Real) else a for a in v]}  # an int may not fit a float
         pick = clean_pick(v, len(self._p.x), self._p.model.latent_dim)
         if pick is None:
-            raise traitlets.TraitError(f"chosen must be an index below {len(self._p.x)} or a finite z of "
-                                       f"{self._p.model.latent_dim} numbers, got {proposal['value']!r}")
+            raise traitlets.TraitError(f"chosen must be {pick_rule(len(self._p.x), self._p.model.latent_dim)}, "
+                                       f"got {str(proposal['value'])[:80]}")
         return pick.get("index", pick.get("z"))
 
     @traitlets.validate("selection")

@@ -32,17 +32,25 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
     return pictures.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
+PICK_REFUSED = "_map_pick_refused"  # a click that failed its check, shown once by the map's fragment
+
+
 def picked() -> None:
     """The map's click, before the fragment reruns: a dot's index, or a z clicked on empty space."""
     cur = selection.current()
     if cur is None:
         return
     result = st.session_state.get(CANVAS_KEY)  # the component's value, under its widget key
-    pick = received.clean_pick(getattr(result, "pick", None), view.points_drawn(), cur.model.latent_dim)
+    sent = getattr(result, "pick", None)
+    pick = received.clean_pick(sent, view.points_drawn(), cur.model.latent_dim)
     if pick and "index" in pick:
         selection.choose_index(pick["index"])
     elif pick:
         selection.choose_z(pick["z"])
+    elif sent is not None:  # only a forged message gets here; say so once, beside the map
+        st.session_state[PICK_REFUSED] = (f"The map sent a click that is not "
+                                          f"{received.pick_rule(view.points_drawn(), cur.model.latent_dim)}; "
+                                          "it was ignored.")
 
 
 _ON_PICK = once_per_message("map_pick", picked)  # a message of many clicks is read once: its last click wins
@@ -74,6 +82,8 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False)
     chart_key = f"{MAP_KEY}:{cur.key}:{method}:{n}"  # the server-drawn map's; a new map starts with no selection
     if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
         sel, chosen_z = clicked, None
+    if refused := st.session_state.pop(PICK_REFUSED, None):
+        st.warning(refused)
     left, right = st.columns([5, 2], gap="small")  # the map takes the page; the chosen point beside it
     image = chosen_z is None and not selection.shows_drawing()  # the tools work from a chosen test image
     marks = projector.tools(cur, data, md, sel if image else None,  # drawn below the map, read first

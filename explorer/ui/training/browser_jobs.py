@@ -202,7 +202,7 @@ def default_stem(job: TrainingJob) -> str:
 
 
 def save(job: TrainingJob, raw_name: str, overwrite: bool = False) -> Path:
-    """Save the job's model for this browser; SaveRefused / FileExistsError say why not."""
+    """Save the job's model for this browser; SaveRefused / AlreadySaved say why not."""
     path = saves.save_as(job.save, saves_folder(), saves.clean_name(raw_name, default_stem(job)), owner_id(),
                          overwrite=overwrite, protected=(caches.trained_dir(),))
     snap = job.snapshot()
