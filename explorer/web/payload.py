@@ -127,9 +127,9 @@ def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.n
         arrays["mu"] = np.asarray(mu, np.float32)
     if thumbs is not None:
         arrays["thumbs"] = thumb_words(thumbs)
-    tiles = tiles or ("image" if thumbs is not None else "decoded")
     numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height,
-                               "tiles": TILE_SOURCES[tiles], **(marks or {})}
+                               "tiles": tile_code(tiles or ("image" if thumbs is not None else "decoded")),
+                               **(marks or {})}
     if holes is not None and mode == MAP_MODES["axes"]:
         arrays["holes"] = byte_words(holes.alpha)
         numbers.update(holes_grid=list(holes.alpha.shape), holes_extent=list(holes.extent), holes_mass=holes.mass)
@@ -137,6 +137,13 @@ def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.n
         x, y, a, b, d = selected
         numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
     return arrays, numbers
+
+
+def tile_code(name: str) -> int:
+    """The page's code for a zoomed-in source (TILE_SOURCES), or a ValueError naming the choices."""
+    if name not in TILE_SOURCES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_SOURCES)}, got {name!r}")
+    return TILE_SOURCES[name]
 
 
 def slider_parts(z0: np.ndarray, basis: Any, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
