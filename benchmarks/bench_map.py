@@ -10,10 +10,12 @@ decoder and N synthetic 2-D codes (ten Gaussian clusters, labels 0..9), and, wit
   handles, its handler's time plus how far the next frame (where the canvas is rasterised) overran one
   display period; median and p95;
 - hover: the map's own stats.frame (pointer event -> decoded image and cross drawn), sweeping the pointer;
+- zoomed in (--tiles-runs): Ctrl+wheel over a point until the map draws each point in view as a tile
+  (map_tiles.js), then pans there with the decoded tiles and with the dots (the map's control), in turns;
 - bytes: the blob. The app today re-sends the whole blob on every click (explorer/web/streamlit/latent_map.js
   gets it as its data on each rerun), so "click" is the blob too.
 
-    python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--mnist] [--moves 60]
+    python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--mnist] [--moves 60] [--tiles-runs 3]
 """
 from __future__ import annotations
 
@@ -116,16 +118,41 @@ def hover(page, box: dict, moves: int, budget_s: float = 30.0) -> list[float]:
     return page.evaluate("() => window.__m.state.stats.frame.slice()")
 
 
-def measure(browser, blob: bytes, moves: int) -> dict:
-    ctx = browser.new_context(viewport={"width": 1100, "height": 800})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+def map_page(ctx, blob: bytes, errors: list[str] | None = None):
+    """A blank page (in a browser or a context) serving blob at /blob, with the map's CSS and window.mountMap."""
+    page = ctx.new_page(viewport={"width": 1100, "height": 800}) if hasattr(ctx, "contexts") else ctx.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
     page.route(URL + "blob", lambda r: r.fulfill(body=blob, content_type="application/octet-stream"))
     page.route(URL, lambda r: r.fulfill(body=PAGE, content_type="text/html"))
     page.goto(URL)
     page.add_style_tag(content=(REPO / "explorer" / "web" / "latent_map.css").read_text())
     add_module(page, ENTRY)
+    return page
+
+
+def zoom_in(page, index: int = 0, turns: int = 60) -> int:
+    """Ctrl+wheel over point index until the map draws tiles (few points in view; map_tiles.js) and every tile
+    in view is made; the wheel turns it took."""
+    page.keyboard.down("Control")
+    for k in range(turns):
+        if page.evaluate("() => window.__m.state.tiles.on"):
+            break
+        box = page.locator(".vx-over").bounding_box()
+        x, y = page.evaluate("(i) => { const S = window.__m.state; return S.toScreen(S.coords[2 * i], S.coords[2 * i + 1]); }",
+                             index)
+        page.mouse.move(box["x"] + min(max(x, 60), box["width"] - 20), box["y"] + min(max(y, 20), box["height"] - 40))
+        page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    page.wait_for_function("() => { const T = window.__m.state.tiles; return T.on && !T.missing.length; }",
+                           timeout=30_000)
+    return k
+
+
+def measure(browser, blob: bytes, moves: int) -> dict:
+    ctx = browser.new_context(viewport={"width": 1100, "height": 800})
+    errors: list[str] = []
+    page = map_page(ctx, blob, errors)
     out = {"open": page.evaluate(OPEN) / 1000, "bytes": len(blob)}
     box = page.locator(".vx-over").bounding_box()
     page.locator(".vx-btn", has_text="pan").first.click()
@@ -135,6 +162,27 @@ def measure(browser, blob: bytes, moves: int) -> dict:
     out["hover"] = hover(page, box, moves * 2)
     out["errors"] = errors
     ctx.close()
+    return out
+
+
+def tiles_pan(browser, blob: bytes, moves: int, runs: int) -> dict:
+    """Pan frame times zoomed in until tiles are drawn (map_tiles.js), with the decoded tiles and, at the same
+    view, with the dots (the map's control set to dots), in turns: each run's median, and the points in view."""
+    from explorer.web.payload import TILE_SOURCES
+
+    page = map_page(browser, blob)
+    page.evaluate(OPEN)
+    page.locator(".vx-btn", has_text="pan").first.click()
+    zoom_in(page)
+    box = page.locator(".vx-over").bounding_box()
+    out: dict = {"tiles": [], "dots": [], "in_view": page.evaluate("() => window.__m.state.tiles.drawn.length")}
+    for _ in range(runs):
+        for name, key in (("tiles", "decoded"), ("dots", "dots")):
+            page.select_option(".vx-tiles", str(TILE_SOURCES[key]))
+            page.wait_for_function("(on) => { const T = window.__m.state.tiles; return T.on === on && !T.missing.length; }",
+                                   arg=name == "tiles", timeout=30_000)
+            out[name].append(statistics.median(gesture(page, box, moves, "pan")))
+    page.close()
     return out
 
 
@@ -149,6 +197,8 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,1000000", help="numbers of synthetic points, comma-separated")
     p.add_argument("--mnist", action="store_true", help="also MNIST's 70,000 codes (needs the full MNIST files)")
     p.add_argument("--moves", type=int, default=60, help="pointer events per pan (half as many wheel turns)")
+    p.add_argument("--tiles-runs", type=int, default=3,
+                   help="zoomed in until tiles show: pans with tiles, then with dots, this many times in turns (0: none)")
     args = p.parse_args()
     why = missing_browser()
     if why:
@@ -172,6 +222,12 @@ def main() -> None:
             blob = map_payload(model, proj, coords, labels, coords)
             results[label] = r = measure(browser, blob, args.moves)
             report(label, r)
+            if args.tiles_runs and "synthetic" in label:
+                t = tiles_pan(browser, blob, args.moves, args.tiles_runs)
+                med = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+                print(f"{label} zoomed in ({t['in_view']} tiles in view): pan median of {args.tiles_runs} run medians, "
+                      f"tiles {statistics.median(t['tiles']):.1f} ms ({med(t['tiles'])}), "
+                      f"dots {statistics.median(t['dots']):.1f} ms ({med(t['dots'])})")
         browser.close()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     big = results.get("1,000,000 synthetic")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.bench_map import ENTRY, PAGE, URL, synthetic
-from tests.browser_harness import REPO, add_module, launch, missing_browser
+from benchmarks.bench_map import map_page, synthetic
+from tests.browser_harness import REPO, launch, missing_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))]
@@ -37,12 +37,7 @@ def page():
                        labels, coords)
     with sync_playwright() as pw:
         browser = launch(pw)
-        pg = browser.new_page(viewport={"width": 1100, "height": 800})
-        pg.route(URL + "blob", lambda r: r.fulfill(body=blob, content_type="application/octet-stream"))
-        pg.route(URL, lambda r: r.fulfill(body=PAGE, content_type="text/html"))
-        pg.goto(URL)
-        pg.add_style_tag(content=(REPO / "explorer" / "web" / "latent_map.css").read_text())
-        add_module(pg, ENTRY)
+        pg = map_page(browser, blob)
         pg.evaluate(MOUNT)
         yield pg
         browser.close()
