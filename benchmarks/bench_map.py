@@ -139,8 +139,8 @@ def zoom_in(page, index: int = 0, turns: int = 60) -> int:
         if page.evaluate("() => window.__m.state.tiles.on"):
             break
         box = page.locator(".vx-over").bounding_box()
-        x, y = page.evaluate("(i) => { const S = window.__m.state; return S.toScreen(S.coords[2 * i], S.coords[2 * i + 1]); }",
-                             index)
+        x, y = page.evaluate("(i) => { const S = window.__m.state; "
+                             "return S.toScreen(S.coords[2 * i], S.coords[2 * i + 1]); }", index)
         page.mouse.move(box["x"] + min(max(x, 60), box["width"] - 20), box["y"] + min(max(y, 20), box["height"] - 40))
         page.mouse.wheel(0, -100)
     page.keyboard.up("Control")
@@ -197,6 +197,12 @@ def tiles_pan(browser, blob: bytes, moves: int, runs: int) -> dict:
     return out
 
 
+def runs(t: dict, kind: str) -> str:
+    """tiles_pan's figures for one kind: the median of the runs' medians, each run's, and the p95 of all."""
+    each = ", ".join(f"{x:.1f}" for x in t[kind])
+    return f"{statistics.median(t[kind]):.1f} ms ({each}; p95 of all {quantile(t['frames'][kind], 0.95):.1f} ms)"
+
+
 def report(label: str, r: dict) -> None:
     s = lambda xs: f"median {statistics.median(xs):.1f} ms p95 {quantile(xs, 0.95):.1f} ms ({len(xs)})"  # noqa: E731
     print(f"{label}: pan {s(r['pan'])}; zoom {s(r['zoom'])}; hover {s(r['hover'])}; open {r['open']:.2f} s; "
@@ -235,10 +241,8 @@ def main() -> None:
             report(label, r)
             if args.tiles_runs and "synthetic" in label:
                 t = tiles_pan(browser, blob, args.moves, args.tiles_runs)
-                each = lambda k: (f"{statistics.median(t[k]):.1f} ms (" + ", ".join(f"{x:.1f}" for x in t[k])  # noqa: E731
-                                  + f"; p95 of all {quantile(t['frames'][k], 0.95):.1f} ms)")
                 print(f"{label} zoomed in ({t['in_view']} tiles in view, all decoded in {t['fill']:.0f} ms): pan "
-                      f"median of {args.tiles_runs} run medians, tiles {each('tiles')}, dots {each('dots')}")
+                      f"median of {args.tiles_runs} run medians, tiles {runs(t, 'tiles')}, dots {runs(t, 'dots')}")
         browser.close()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     big = results.get("1,000,000 synthetic")

@@ -13,7 +13,7 @@ import torch
 from benchmarks.bench_map import map_page, synthetic, zoom_in
 from explorer.web.payload import TILE_SOURCES, thumb_levels
 from tests.browser_harness import REPO, launch, missing_browser
-from tests.test_browser_map_scale import MOUNT, inside
+from tests.test_browser_map_scale import MOUNT, lasso
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))]
@@ -132,20 +132,10 @@ def test_zoomed_in_a_click_on_a_tile_picks_its_point_and_a_lasso_still_selects_e
     page.wait_for_function("() => window.__picks.length > 0", timeout=10_000)
     d = np.hypot(xy[:, 0] - px, xy[:, 1] - py)
     assert page.evaluate("() => window.__picks[0]") == {"index": int(np.argmin(d))}
-    page.locator(".vx-btn", has_text="lasso").first.click()
     cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
-    pts = [(cx + 200 * np.cos(a), cy + 150 * np.sin(a) * (1 + 0.3 * np.cos(2 * a)))
-           for a in np.linspace(0, 2 * np.pi, 30, endpoint=False)]
-    page.evaluate("() => { window.__poly = []; window.__sel = []; }")
-    page.mouse.move(*pts[0])
-    page.mouse.down()
-    for p in pts[1:]:
-        page.mouse.move(*p)
-    page.mouse.up()
-    page.wait_for_function("() => window.__sel.length > 0", timeout=10_000)
-    poly = np.asarray(page.evaluate("() => window.__poly"), np.float64)
-    want = np.flatnonzero(inside(poly, xy[:, 0], xy[:, 1]))
-    assert len(want) > 10 and page.evaluate("() => window.__sel[0]") == want.tolist()
+    ids, want = lasso(page, [(cx + 200 * np.cos(a), cy + 150 * np.sin(a) * (1 + 0.3 * np.cos(2 * a)))
+                             for a in np.linspace(0, 2 * np.pi, 30, endpoint=False)])
+    assert len(want) > 10 and ids == want
     assert tiles(page)["on"]  # the selection is drawn on the tiles too
     page.locator(".vx-btn", has_text="pan").first.click()
 
