@@ -57,7 +57,7 @@ function cellsOf(G, xa, xb, ya, yb) {
 }
 
 // how many points those cells hold, counted up to just past cap: a bound read from the cells alone, so a view
-// of the whole map stops after a few rows of cells without visiting a point
+// of many points stops after a few rows of cells without visiting one
 export function countNear(G, xa, xb, ya, yb, cap) {
   const [c0, c1, r0, r1] = cellsOf(G, xa, xb, ya, yb);
   let n = 0;

@@ -9,7 +9,7 @@ import { drawImage } from "./pixels.js";
 import * as VAENet from "./vaenet.js";
 
 const PICK_PX = 10;  // a click this close to a dot picks the dot
-// zoomed in, a click anywhere on a tile reaches its point (the nearest point still wins)
+// zoomed in, a click within half a tile of a point picks it (the nearest point still wins)
 const reach = (S) => (S.tiles && S.tiles.on ? Math.max(PICK_PX, S.tiles.size / 2) : PICK_PX);
 
 function pick(S, px, py) {
