@@ -16,6 +16,7 @@ import traitlets
 
 from ..model.latent_model import LatentModel
 from ..web.bundle import bundle
+from ..web.payload import tile_code
 from ..web.received import clean_image, clean_pick, clean_selection, clean_values, pick_rule
 from ..web.sources import source
 from .prepare import Prepared, draw_blob, map_blob, prepare, sliders_blob, star, z_of
@@ -46,11 +47,11 @@ class ExplorerWidget(anywidget.AnyWidget):
     slider_values = traitlets.List(traitlets.Float()).tag(sync=True)
     drawing = traitlets.Any(None)  # kernel side only: a tensor, set from _drawing once checked
 
-    def __init__(self, prepared: Prepared, height: int = 480, **kwargs: Any) -> None:
+    def __init__(self, prepared: Prepared, height: int = 480, tiles: str | None = None, **kwargs: Any) -> None:
         self._p = prepared
         self._version = 0
         super().__init__(**kwargs)
-        self._map = map_blob(prepared, height)
+        self._map = map_blob(prepared, height, tiles)
         self._draw = draw_blob(prepared)
         self._sliders = sliders_blob(prepared, None, self._version)
 
@@ -117,11 +118,15 @@ class ExplorerWidget(anywidget.AnyWidget):
 
 
 def widget(model: LatentModel, images: Any = None, labels: Any = None, *, projection: str | None = None,
-           height: int = 480) -> ExplorerWidget:
+           height: int = 480, tiles: str | None = None) -> ExplorerWidget:
     """The explorer for a model (native, or from explorer.from_torch / from_onnx / a .vaex file) in a notebook.
 
     images: (N, C, H, W), (N, H, W), (N, H, W, C) or flat rows, grey levels in [0, 1] or 0..255; by default the
     test split of the data set the model names. labels: one whole number per image (the map's colours).
     projection: "pca", "tsne" or "umap" for a latent of more than two dimensions (default PCA, which the pointer
-    can invert); a 2-D latent is its own map. height: the map's, in CSS px."""
-    return ExplorerWidget(prepare(model, images, labels, projection), height=height)
+    can invert); a 2-D latent is its own map. height: the map's, in CSS px. tiles: what the map draws where few
+    points are in view, "image" (the default), "decoded" (the page's decoder on each point's mean) or "dots"; the
+    map's own control changes it."""
+    if tiles is not None:
+        tile_code(tiles)  # a wrong name fails before the images are encoded
+    return ExplorerWidget(prepare(model, images, labels, projection), height=height, tiles=tiles)

@@ -10,6 +10,7 @@ import { attach, latentAt, reset, savePng, showHover, zoom } from "./map_pointer
 import { addSelectTools } from "./map_select.js";
 import { buildGrid } from "./map_grid.js";
 import { indexLabels, PALETTE, rgb } from "./map_points.js";
+import { loadTiles, TILE_MAX, TILE_NAMES, tileSource } from "./map_tiles.js";
 import { overlay, project, redraw, resize } from "./map_view.js";
 import * as VAENet from "./vaenet.js";
 
@@ -24,6 +25,10 @@ function build(root, pointTool) {
   for (const [label, f] of [["+", () => zoom(S, 1 / 1.5)], ["−", () => zoom(S, 1.5)], ["reset", () => reset(S)], ["PNG", () => savePng(S)]]) {
     const b = el("button", "vx-btn", tools); b.textContent = label; b.onclick = f;
   }
+  S.tileSelect = el("select", "vx-btn vx-tiles", tools);
+  S.tileSelect.title = `Zoomed in, with ${TILE_MAX} points or fewer in view, each point is drawn as a picture: `
+    + "images: the data's own image (16 grey levels); decoded: this page's decoder on the point's own posterior mean";
+  S.tileSelect.onchange = () => { S.tiles.choice = Number(S.tileSelect.value); redraw(S); };
   S.plot = el("div", "vx-plot", wrap);
   S.base = el("canvas", "vx-base", S.plot); S.over = el("canvas", "vx-over", S.plot);
   S.card = el("div", "vx-card", S.plot);  // the decoded preview floats over the map while the pointer is on it
@@ -49,7 +54,7 @@ function load(S, blob) {
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
   indexLabels(S); S.grid = buildGrid(S.coords, S.n);  // once per blob: what every redraw and pick reads
-  loadMarks(S, p); loadHoles(S, p);
+  loadMarks(S, p); loadHoles(S, p); loadTiles(S, p); tileOptions(S);
   if (!same) S.hidden.clear();
   if (!same || !S.userView) { S.view = null; S.userView = false; }
   S.drawn = S.q ? project(S, S.q) : null;
@@ -58,6 +63,18 @@ function load(S, blob) {
   legend(S);
   resize(S);
   if (S.hover) showHover(S, { px: S.hover.screen[0], py: S.hover.screen[1], t: performance.now() });  // new weights
+}
+
+// the zoomed-in sources this blob can give, the one drawn chosen; no choice to make: no control
+function tileOptions(S) {
+  const sel = S.tileSelect;
+  sel.replaceChildren();
+  for (const [code, name] of TILE_NAMES) {
+    if (!S.tiles.sources.includes(code)) continue;
+    const o = document.createElement("option"); o.value = String(code); o.textContent = "zoomed in: " + name; sel.appendChild(o);
+  }
+  sel.value = String(tileSource(S));
+  sel.hidden = S.tiles.sources.length < 2;
 }
 
 function legend(S) {

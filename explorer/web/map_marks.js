@@ -38,8 +38,9 @@ export function drawMarks(S, ctx) {
     ctx.setLineDash([]);
   };
   if (S.sel && S.sel.size && S.sel.size <= 300) {  // a few: outlined too; many are told apart by the fading
+    const r = S.tiles && S.tiles.on ? S.tiles.size / 2 + 3 : 3;  // around the dot, or around its tile
     ctx.strokeStyle = "#000"; ctx.lineWidth = 1;
-    for (const i of S.sel) ctx.strokeRect(sx(S, S.coords[2 * i]) - 3, sy(S, S.coords[2 * i + 1]) - 3, 6, 6);
+    for (const i of S.sel) ctx.strokeRect(sx(S, S.coords[2 * i]) - r, sy(S, S.coords[2 * i + 1]) - r, 2 * r, 2 * r);
   }
   if (h.lines_pixel) line(h.lines_pixel, "rgba(200,0,0,0.9)", [4, 3]);
   if (h.lines_latent) line(h.lines_latent, "rgba(0,0,0,0.9)", []);

@@ -103,7 +103,9 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False)
             st.caption(f"Hover to decode: {canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
                        "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
-                       "hides labels. “box” and “lasso” select points for the Selection tool below.")
+                       "hides labels. Zoomed in to a few hundred points, each is drawn as its test image, or as "
+                       "its posterior mean decoded in this page (the “zoomed in” menu). “box” and “lasso” select "
+                       "points for the Selection tool below.")
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up, one unit as long on both." + _class_note(data))
         else:
