@@ -5,7 +5,7 @@ from explorer import jobs
 from explorer.train.memory import memory_budget_mb
 from explorer.ui import nav, runner_handoff, sidebar
 from explorer.ui.state import widget_memory
-from explorer.ui.training import browser_jobs
+from explorer.ui.training import browser_jobs, reaper_settings
 from explorer.ui.widgets import presenter_mode
 from explorer.ui.widgets.plain_text import plain
 
@@ -17,8 +17,8 @@ st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
 try:  # a bad EXPLORER_MAX_TRAININGS, _TRAIN_THREADS, _MEMORY_BUDGET_MB, grace or heartbeat: refused now, not on Start
     jobs.threads_per_training(jobs.max_trainings_from_env())
     memory_budget_mb(jobs.max_trainings_from_env())
-    browser_jobs.grace_from_env()
-    browser_jobs.heartbeat_from_env()
+    reaper_settings.grace_from_env()
+    reaper_settings.heartbeat_from_env()
 except ValueError as e:
     st.error(f"This server's settings are wrong, so the app cannot run: {plain(e)}")
     st.stop()

@@ -10,10 +10,15 @@ decoder and N synthetic 2-D codes (ten Gaussian clusters, labels 0..9), and, wit
   handles, its handler's time plus how far the next frame (where the canvas is rasterised) overran one
   display period; median and p95;
 - hover: the map's own stats.frame (pointer event -> decoded image and cross drawn), sweeping the pointer;
-- bytes: the blob. The app today re-sends the whole blob on every click (explorer/web/streamlit/latent_map.js
-  gets it as its data on each rerun), so "click" is the blob too.
+- zoomed in (--tiles-runs): Ctrl+wheel over a point until the map draws each point in view as a tile
+  (map_tiles.js), then pans there with the decoded tiles and with the dots (the map's control), in turns;
+- bytes: the blob, sent once per map;
+- click: the bytes the app's websocket carries to the page for one click on a dot, in the real app (streamlit run,
+  mnist_vae2 on MNIST's 10,000 test images): the star and marks travel in their own component, and the map's
+  unchanged element as a reference to the browser's copy (tests/browser_harness.py click_bytes;
+  tests/test_browser_click.py holds it under 10 KB).
 
-    python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--mnist] [--moves 60]
+    python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--mnist] [--moves 60] [--no-click] [--tiles-runs 3]
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ import time
 
 import numpy as np
 
-from tests.browser_harness import REPO, add_module, launch, missing_browser
+from tests.browser_harness import REPO, AppServer, add_module, click_bytes, count_frames, launch, missing_browser, wait_idle
 
 URL = "http://vx.bench/"
 PAGE = "<!doctype html><html><body style='margin:0'><div id='root' style='width:1000px'></div></body></html>"
@@ -116,16 +121,41 @@ def hover(page, box: dict, moves: int, budget_s: float = 30.0) -> list[float]:
     return page.evaluate("() => window.__m.state.stats.frame.slice()")
 
 
-def measure(browser, blob: bytes, moves: int) -> dict:
-    ctx = browser.new_context(viewport={"width": 1100, "height": 800})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+def map_page(ctx, blob: bytes, errors: list[str] | None = None):
+    """A blank page (in a browser or a context) serving blob at /blob, with the map's CSS and window.mountMap."""
+    page = ctx.new_page(viewport={"width": 1100, "height": 800}) if hasattr(ctx, "contexts") else ctx.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
     page.route(URL + "blob", lambda r: r.fulfill(body=blob, content_type="application/octet-stream"))
     page.route(URL, lambda r: r.fulfill(body=PAGE, content_type="text/html"))
     page.goto(URL)
     page.add_style_tag(content=(REPO / "explorer" / "web" / "latent_map.css").read_text())
     add_module(page, ENTRY)
+    return page
+
+
+def zoom_in(page, index: int = 0, turns: int = 60) -> int:
+    """Ctrl+wheel over point index until the map draws tiles (few points in view; map_tiles.js) and every tile
+    in view is made; the wheel turns it took."""
+    page.keyboard.down("Control")
+    for k in range(turns):
+        if page.evaluate("() => window.__m.state.tiles.on"):
+            break
+        box = page.locator(".vx-over").bounding_box()
+        x, y = page.evaluate("(i) => { const S = window.__m.state; "
+                             "return S.toScreen(S.coords[2 * i], S.coords[2 * i + 1]); }", index)
+        page.mouse.move(box["x"] + min(max(x, 60), box["width"] - 20), box["y"] + min(max(y, 20), box["height"] - 40))
+        page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    page.wait_for_function("() => { const T = window.__m.state.tiles; return T.on && !T.missing.length; }",
+                           timeout=30_000)
+    return k
+
+
+def measure(browser, blob: bytes, moves: int) -> dict:
+    ctx = browser.new_context(viewport={"width": 1100, "height": 800})
+    errors: list[str] = []
+    page = map_page(ctx, blob, errors)
     out = {"open": page.evaluate(OPEN) / 1000, "bytes": len(blob)}
     box = page.locator(".vx-over").bounding_box()
     page.locator(".vx-btn", has_text="pan").first.click()
@@ -138,17 +168,80 @@ def measure(browser, blob: bytes, moves: int) -> dict:
     return out
 
 
+def app_click(browser) -> tuple[int, int]:
+    """(bytes the app sends to open the Latent map on mnist_vae2, bytes for one click on a dot)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "mnist_vae2.safetensors").symlink_to(REPO / "trained" / "mnist_vae2.safetensors")
+        with AppServer(env={"EXPLORER_TRAINED_DIR": d}) as app:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            sizes = count_frames(page)
+            page.goto(app.url)
+            page.locator(".vx-root[data-ready='1']").first.wait_for(timeout=300_000)
+            wait_idle(page)
+            page.wait_for_timeout(1000)
+            opened = sum(sizes)
+            sent, before, after = click_bytes(page, sizes)
+            page.close()
+    if after == before:
+        raise RuntimeError("the click did not move the star")
+    return opened, sent
+
+
+# from the decoded tiles chosen, none made yet, to every tile in view made (the page's own rAF clock)
+FILL = """async () => { const S = window.__m.state; S.tiles.cache.clear(); const t0 = performance.now();
+    S.tileSelect.value = '2'; S.tileSelect.dispatchEvent(new Event('change'));
+    await new Promise((r) => { const f = () => (S.tiles.on && !S.tiles.missing.length ? r() : requestAnimationFrame(f)); f(); });
+    return performance.now() - t0; }"""
+
+
+def tiles_pan(browser, blob: bytes, moves: int, runs: int) -> dict:
+    """Zoomed in until tiles are drawn (map_tiles.js): the time to make every decoded tile in view, then pan
+    frame times with the decoded tiles and, at the same view, with the dots (the map's control set to dots), in
+    turns: each run's median, all frames of each, and the tiles in view."""
+    from explorer.web.payload import TILE_SOURCES
+
+    page = map_page(browser, blob)
+    page.evaluate(OPEN)
+    page.locator(".vx-btn", has_text="pan").first.click()
+    zoom_in(page)
+    box = page.locator(".vx-over").bounding_box()
+    out: dict = {"tiles": [], "dots": [], "frames": {"tiles": [], "dots": []}, "fill": page.evaluate(FILL),
+                 "in_view": page.evaluate("() => window.__m.state.tiles.drawn.length")}
+    for _ in range(runs):
+        for name, key in (("tiles", "decoded"), ("dots", "dots")):
+            page.select_option(".vx-tiles", str(TILE_SOURCES[key]))
+            page.wait_for_function("(on) => { const T = window.__m.state.tiles; return T.on === on && !T.missing.length; }",
+                                   arg=name == "tiles", timeout=30_000)
+            frames = gesture(page, box, moves, "pan")
+            out[name].append(statistics.median(frames))
+            out["frames"][name] += frames
+    page.close()
+    return out
+
+
+def runs(t: dict, kind: str) -> str:
+    """tiles_pan's figures for one kind: the median of the runs' medians, each run's, and the p95 of all."""
+    each = ", ".join(f"{x:.1f}" for x in t[kind])
+    return f"{statistics.median(t[kind]):.1f} ms ({each}; p95 of all {quantile(t['frames'][kind], 0.95):.1f} ms)"
+
+
 def report(label: str, r: dict) -> None:
     s = lambda xs: f"median {statistics.median(xs):.1f} ms p95 {quantile(xs, 0.95):.1f} ms ({len(xs)})"  # noqa: E731
     print(f"{label}: pan {s(r['pan'])}; zoom {s(r['zoom'])}; hover {s(r['hover'])}; open {r['open']:.2f} s; "
-          f"blob {r['bytes']:,} bytes; click {r['bytes']:,} bytes" + (f"; ERRORS {r['errors']}" if r["errors"] else ""))
+          f"blob {r['bytes']:,} bytes" + (f"; ERRORS {r['errors']}" if r["errors"] else ""))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10000,100000,1000000", help="numbers of synthetic points, comma-separated")
     p.add_argument("--mnist", action="store_true", help="also MNIST's 70,000 codes (needs the full MNIST files)")
+    p.add_argument("--no-click", action="store_true", help="skip the app's bytes per click (starts the app)")
     p.add_argument("--moves", type=int, default=60, help="pointer events per pan (half as many wheel turns)")
+    p.add_argument("--tiles-runs", type=int, default=3,
+                   help="zoomed in until tiles show: pans with tiles, then with dots, this many times in turns (0: none)")
     args = p.parse_args()
     why = missing_browser()
     if why:
@@ -172,13 +265,22 @@ def main() -> None:
             blob = map_payload(model, proj, coords, labels, coords)
             results[label] = r = measure(browser, blob, args.moves)
             report(label, r)
+            if args.tiles_runs and "synthetic" in label:
+                t = tiles_pan(browser, blob, args.moves, args.tiles_runs)
+                print(f"{label} zoomed in ({t['in_view']} tiles in view, all decoded in {t['fill']:.0f} ms): pan "
+                      f"median of {args.tiles_runs} run medians, tiles {runs(t, 'tiles')}, dots {runs(t, 'dots')}")
+        click = None
+        if not args.no_click:
+            opened, click = app_click(browser)
+            print(f"app (mnist_vae2, 10,000 MNIST test images): open {opened:,} bytes on the websocket, "
+                  f"bytes sent per click {click:,}")
         browser.close()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     big = results.get("1,000,000 synthetic")
     if big:
         print(f"map: 1M pan median {statistics.median(big['pan']):.0f} ms p95 {quantile(big['pan'], 0.95):.0f} ms, "
               f"hover median {statistics.median(big['hover']):.0f} ms, open {big['open']:.1f} s, "
-              f"click {big['bytes']} bytes")
+              f"click {click if click is not None else '-'} bytes")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,31 @@ def add_module(page: Any, entry: str) -> None:
 
     page.add_script_tag(type="module", content=bundle("test_entry.js", text=entry + "\nwindow.__vxReady = true;"))
     page.wait_for_function("() => window.__vxReady === true", timeout=10_000)
+
+
+def count_frames(page: Any) -> list[int]:
+    """The sizes of the frames the server sends on the app's websocket from now on (attach before goto)."""
+    sizes: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: sizes.append(len(f))))
+    return sizes
+
+
+def click_bytes(page: Any, sizes: list[int], timeout: float = 180.0) -> tuple[int, list[float], list[float]]:
+    """Click the dot on the map farthest from the star; wait until the star has moved and the app is idle.
+    (bytes the server sent meanwhile, the star before, after): what a click costs (issue 24: < 10 KB)."""
+    root = page.locator(".vx-root").first
+    star = lambda: root.evaluate("r => r.__map.header.selected_xy || null")  # noqa: E731
+    before = star()
+    box = page.locator(".vx-over").first.bounding_box()
+    pts = root.evaluate("r => r.__map.screenCoords()")
+    sx, sy = root.evaluate("(r, xy) => r.__map.toScreen(xy[0], xy[1])", before) if before else (-1e9, -1e9)
+    x, y = max((p for p in pts if 40 < p[0] < box["width"] - 40 and 40 < p[1] < box["height"] - 40),
+               key=lambda p: (p[0] - sx) ** 2 + (p[1] - sy) ** 2)
+    start = sum(sizes)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    deadline = time.monotonic() + timeout
+    while star() == before and time.monotonic() < deadline:  # the map sits in a shadow root: polled from here
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    return sum(sizes) - start, before, star()

@@ -92,8 +92,21 @@ def payloads(at: AppTest) -> list[tuple[dict, np.ndarray]]:
     return [read(e.proto.bytes) for e in at.main.get("bidi_component") if e.proto.WhichOneof("data") == "bytes"]
 
 
+def sent_marks(at: AppTest) -> dict:
+    """The map's marks (the star, selection, lines), sent in their own component apart from its blob."""
+    for e in at.main.get("bidi_component"):
+        if e.proto.WhichOneof("data") == "json":
+            data = json.loads(e.proto.json)
+            if isinstance(data, dict) and set(data) == {"map", "marks"}:
+                return data["marks"]
+    return {}
+
+
 def map_payload(at: AppTest) -> tuple[dict, np.ndarray]:
-    return next(p for p in payloads(at) if "mode" in p[0])
+    """The map's blob with the marks sent beside it, as the page puts them together (its setMarks)."""
+    header, data = next(p for p in payloads(at) if "mode" in p[0])
+    assert not {"selected_xy", "sel", "highlight"} & set(header), "a mark in the map's blob: a click re-sends it"
+    return {**header, **sent_marks(at)}, data
 
 
 def array(payload: tuple[dict, np.ndarray], name: str) -> np.ndarray:

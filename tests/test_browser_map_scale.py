@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.bench_map import ENTRY, PAGE, URL, synthetic
-from tests.browser_harness import REPO, add_module, launch, missing_browser
+from benchmarks.bench_map import map_page, synthetic
+from tests.browser_harness import REPO, launch, missing_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))]
@@ -37,12 +37,7 @@ def page():
                        labels, coords)
     with sync_playwright() as pw:
         browser = launch(pw)
-        pg = browser.new_page(viewport={"width": 1100, "height": 800})
-        pg.route(URL + "blob", lambda r: r.fulfill(body=blob, content_type="application/octet-stream"))
-        pg.route(URL, lambda r: r.fulfill(body=PAGE, content_type="text/html"))
-        pg.goto(URL)
-        pg.add_style_tag(content=(REPO / "explorer" / "web" / "latent_map.css").read_text())
-        add_module(pg, ENTRY)
+        pg = map_page(browser, blob)
         pg.evaluate(MOUNT)
         yield pg
         browser.close()
@@ -79,12 +74,10 @@ def inside(poly: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return c
 
 
-def test_a_lasso_selects_exactly_the_dots_inside(page) -> None:
+def lasso(page, pts: list[tuple[float, float]]) -> tuple[list[int], list[int]]:
+    """Draw a lasso through pts (page px) with the lasso tool: the ids the map selected, and the dots inside the
+    path the pointer took (its screen coordinates, the even-odd rule) worked out here."""
     page.locator(".vx-btn", has_text="lasso").first.click()
-    box = page.locator(".vx-over").bounding_box()
-    cx, cy = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
-    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
-    pts = [(cx + 150 * np.cos(a) * (1 + 0.3 * np.sin(3 * a)), cy + 110 * np.sin(a)) for a in t]
     page.evaluate("() => { window.__poly = []; window.__sel = []; }")
     page.mouse.move(*pts[0])
     page.mouse.down()
@@ -95,6 +88,13 @@ def test_a_lasso_selects_exactly_the_dots_inside(page) -> None:
     ids = page.evaluate("() => window.__sel[0]")
     poly = np.asarray(page.evaluate("() => window.__poly"), np.float64)
     xy = screen(page)
-    want = np.flatnonzero(inside(poly, xy[:, 0], xy[:, 1]))
+    return ids, np.flatnonzero(inside(poly, xy[:, 0], xy[:, 1])).tolist()
+
+
+def test_a_lasso_selects_exactly_the_dots_inside(page) -> None:
+    box = page.locator(".vx-over").bounding_box()
+    cx, cy = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    ids, want = lasso(page, [(cx + 150 * np.cos(a) * (1 + 0.3 * np.sin(3 * a)), cy + 110 * np.sin(a)) for a in t])
     assert len(want) > 1000
-    assert ids == want.tolist()
+    assert ids == want

@@ -59,7 +59,7 @@ def test_warmup_inf_is_refused_while_the_arguments_are_read(value: str, capsys) 
 def test_a_bad_heartbeat_setting_stops_the_app_with_its_name(value: str, monkeypatch) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from explorer.ui.training.browser_jobs import heartbeat_from_env
+    from explorer.ui.training.reaper_settings import heartbeat_from_env
 
     monkeypatch.setenv("EXPLORER_TRAINING_HEARTBEAT_S", value)
     with pytest.raises(ValueError, match="EXPLORER_TRAINING_HEARTBEAT_S must be"):

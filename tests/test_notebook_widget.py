@@ -38,6 +38,7 @@ def test_prepare_maps_the_given_images_and_packs_three_blobs(tiny) -> None:
     assert p.proj.key == "axes" and np.allclose(p.coords, p.enc.mean, atol=1e-6)  # a 2-D latent is its own map
     header, _ = read(map_blob(p, 400))
     assert header["height"] == 400 and header["arrays"]["coords"][1:] == [50, 2] and "thumbs" in header["arrays"]
+    assert header["tiles"] == 1 and read(map_blob(p, 400, "decoded"))[0]["tiles"] == 2  # payload.TILE_SOURCES
     assert not header["model"]["encoder"] and read(draw_blob(p))[0]["model"]["encoder"]  # only the pad encodes
     assert read(sliders_blob(p, 7, 3))[0]["version"] == 3
     assert star(p, 7)[:2] == pytest.approx(p.coords[7].tolist()) and star(p, None) == []
@@ -52,6 +53,10 @@ def test_images_of_the_wrong_size_or_a_model_without_data_get_one_line(tiny) -> 
         prepare(model)  # names no data set
     with pytest.raises(ValueError, match="labels"):
         prepare(model, x, np.arange(3))
+    from explorer import widget
+
+    with pytest.raises(ValueError, match="tiles must be one of"):
+        widget(model, x, tiles="thumbnails")
 
 
 def test_the_widget_checks_what_comes_back_and_chosen_moves_the_star(tiny) -> None:

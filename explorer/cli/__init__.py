@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import NoReturn
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         world_size()  # torchrun's setting, read by exit_process and the commands that run in parallel
         return int(args.func(args) or 0)
     except (CheckpointError, DeviceError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_in_words(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -55,6 +56,20 @@ def world_size() -> int:
     if n < 1:
         raise ValueError(f"WORLD_SIZE must be a whole number of processes (torchrun sets it), got {raw!r}")
     return n
+
+
+# torch's check of a distribution's parameters, whose message goes on to print the whole tensor
+_TORCH_INVALID = re.compile(r"Expected parameter (\w+) .*? of distribution (\w+)\(.*found invalid values", re.S)
+
+
+def _in_words(e: BaseException) -> str:
+    """A model whose numbers turned NaN on real images (the load probe passed it) fails torch's parameter check
+    with a message of a hundred lines: one line instead, in words."""
+    m = _TORCH_INVALID.match(str(e))
+    if m is None:
+        return str(e)
+    return (f"the model gives non-finite or out-of-range numbers for a {m[2]}'s {m[1]} on these images: its "
+            "numbers are unusable here")
 
 
 def _first_line(e: BaseException) -> str:

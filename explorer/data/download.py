@@ -11,15 +11,18 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .idx import content_chunks
+from .interrupt import check as check_stop
 from .paths import ENV_VAR, cache_dir, find_all, find_file
 
-TIMEOUT_S = 30
+TIMEOUT_S = 30  # for each read: a mirror silent this long is gone
+DEADLINE_S = 300.0  # for a whole file (10 MB at most): a mirror that drips bytes never trips TIMEOUT_S
 MAX_DOWNLOAD_BYTES = 64 * 2**20  # the largest dataset file served is 10 MB; more is not that file
 USER_AGENT = "vae-explorer/0.1 (urllib)"  # some mirrors refuse urllib's default agent
 
@@ -173,10 +176,14 @@ def _download(url: str, dest_dir: Path, filename: str) -> Path:
             if total is not None and total > MAX_DOWNLOAD_BYTES:
                 raise OSError(f"the server offers {total:,} bytes, more than any dataset file "
                               f"({MAX_DOWNLOAD_BYTES // 2**20} MB)")
-            got = 0
+            got, deadline = 0, time.monotonic() + DEADLINE_S
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {url}",
                       file=sys.stderr, leave=False) as bar:
-                while chunk := resp.read(1 << 16):
+                while chunk := resp.read1(1 << 16):  # read1: what has come, so the deadline is checked often
+                    check_stop()
+                    if time.monotonic() > deadline:
+                        raise OSError(f"the download took more than {DEADLINE_S:g} s ({got:,} bytes so far); "
+                                      "stopped")
                     got += len(chunk)
                     if got > MAX_DOWNLOAD_BYTES:
                         raise OSError(f"the download passed {MAX_DOWNLOAD_BYTES // 2**20} MB, more than any "

@@ -16,6 +16,7 @@ from PIL import Image
 from .base import check_image_size
 from .base import ImageDataset, split_indices, to_images
 from .decode import prepare
+from .interrupt import check as check_stop
 
 DEFAULT_SIZE = (28, 28)  # MNIST's size: the same models apply, and training stays quick on a CPU
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -46,6 +47,7 @@ def load_folder(data_dir: str | Path | None = None, *, size: int | tuple[int, ..
     ok = np.zeros(len(files), dtype=bool)
     bad = []
     for i in wanted.tolist():
+        check_stop()  # a Stop on the Train page must not wait for the rest of a 100,000-picture folder
         try:
             with Image.open(files[i]) as img:
                 pixels[i] = prepare(img, (h, w), rgb)

@@ -37,6 +37,8 @@ class DatasetRef:
     def __post_init__(self) -> None:
         if self.pixels not in PIXELS:
             raise ValueError(f"pixels must be one of {', '.join(PIXELS)}; got {self.pixels!r}")
+        if not 0 <= self.test_seed < 2**64:  # what a torch generator takes; refused here, where a file is read
+            raise ValueError(f"test_seed must be a whole number from 0 to 2**64 - 1; got {str(self.test_seed)[:40]}")
         if not 2 <= self.levels <= 2**16:
             raise ValueError(f"levels must be a whole number from 2 to 65536; got {self.levels!r}")
         if self.pixels != "dequantized":  # only dequantization reads it: one record per rule

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..data import ImageDataset
+from ..data.interrupt import Stopped, stop_on
 from ..data.ref import DatasetRef
 from ..data.units import unit_of
 from ..model.latent_model import LatentModel
@@ -171,7 +172,8 @@ class TrainingJob:
             try:
                 if self.trainer is None:
                     self._set(status="loading", message="loading the data and building the model")
-                    self._build()
+                    with stop_on(self._stop):  # a slow folder or download checks Stop between files
+                        self._build()
                 self._set(status="running", message="training")
                 if self._stop.is_set():  # stop() came while loading, before fit() could see it
                     self.trainer.status, self.trainer.message = "stopped", "stopped before the first step"
@@ -180,6 +182,8 @@ class TrainingJob:
                 self._set(status=self.trainer.status, message=self.trainer.message)
             finally:
                 self._slots.release(self.id)
+        except Stopped as e:  # the slot is already back (finally above); nothing was built
+            self._set(status="stopped", message=str(e))
         except OverBudget as e:  # refused before a weight was allocated: the message says estimate and budget
             self._set(status="error", message=f"Cannot start: {e}")
         except TrainingDiverged as e:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_S = 600.0  # 10 minutes: a laptop lid closed over a break gets its training back
 STOP_WAIT_S = 60.0  # how long the reaper waits for a stopped job's current step before saving it
-# a page beats every 20 s (ui/training/browser_jobs.DEFAULT_HEARTBEAT_S): four missed beats and it is not seen
+# a page beats every 20 s (ui/training/reaper_settings.DEFAULT_HEARTBEAT_S): four missed beats and it is not seen
 BEAT_TIMEOUT_S = 90.0
 
 

@@ -115,11 +115,12 @@ def z_of(p: Prepared, chosen: int | list[float] | None) -> torch.Tensor:
     return torch.from_numpy(p.enc.mean[chosen or 0].astype(np.float32))
 
 
-def map_blob(p: Prepared, height: int) -> bytes:
-    """The map: decoder, points, labels and (when they fit the page's budget) the images for the hover label.
-    The star is not in it: it moves by star() alone, without sending the map again."""
+def map_blob(p: Prepared, height: int, tiles: str | None = None) -> bytes:
+    """The map: decoder, points, labels and (when they fit the page's budget) the images for the hover label and
+    the zoomed-in tiles (tiles: what those show first, a key of payload.TILE_SOURCES). The star is not in it: it
+    moves by star() alone, without sending the map again."""
     thumbs = p.x.numpy() if p.x.numel() <= MAX_THUMB_BYTES else None
-    return map_payload(p.model, p.proj, p.coords, p.labels, p.enc.mean, height=height, thumbs=thumbs)
+    return map_payload(p.model, p.proj, p.coords, p.labels, p.enc.mean, height=height, thumbs=thumbs, tiles=tiles)
 
 
 def star(p: Prepared, chosen: int | list[float] | None) -> list[float]:

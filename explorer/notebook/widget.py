@@ -16,7 +16,8 @@ import traitlets
 
 from ..model.latent_model import LatentModel
 from ..web.bundle import bundle
-from ..web.received import clean_image, clean_pick, clean_selection, clean_values
+from ..web.payload import tile_code
+from ..web.received import clean_image, clean_pick, clean_selection, clean_values, pick_rule
 from ..web.sources import source
 from .prepare import Prepared, draw_blob, map_blob, prepare, sliders_blob, star, z_of
 
@@ -46,11 +47,11 @@ class ExplorerWidget(anywidget.AnyWidget):
     slider_values = traitlets.List(traitlets.Float()).tag(sync=True)
     drawing = traitlets.Any(None)  # kernel side only: a tensor, set from _drawing once checked
 
-    def __init__(self, prepared: Prepared, height: int = 480, **kwargs: Any) -> None:
+    def __init__(self, prepared: Prepared, height: int = 480, tiles: str | None = None, **kwargs: Any) -> None:
         self._p = prepared
         self._version = 0
         super().__init__(**kwargs)
-        self._map = map_blob(prepared, height)
+        self._map = map_blob(prepared, height, tiles)
         self._draw = draw_blob(prepared)
         self._sliders = sliders_blob(prepared, None, self._version)
 
@@ -75,11 +76,12 @@ class ExplorerWidget(anywidget.AnyWidget):
         if isinstance(v, numbers.Integral) and not isinstance(v, bool):
             v = {"index": int(v)}
         elif isinstance(v, (list, tuple)):
-            v = {"z": [float(a) if isinstance(a, numbers.Real) and not isinstance(a, bool) else a for a in v]}
+            v = {"z": [a if isinstance(a, bool) else int(a) if isinstance(a, numbers.Integral)
+                       else float(a) if isinstance(a, numbers.Real) else a for a in v]}  # an int may not fit a float
         pick = clean_pick(v, len(self._p.x), self._p.model.latent_dim)
         if pick is None:
-            raise traitlets.TraitError(f"chosen must be an index below {len(self._p.x)} or a finite z of "
-                                       f"{self._p.model.latent_dim} numbers, got {proposal['value']!r}")
+            raise traitlets.TraitError(f"chosen must be {pick_rule(len(self._p.x), self._p.model.latent_dim)}, "
+                                       f"got {str(proposal['value'])[:80]}")
         return pick.get("index", pick.get("z"))
 
     @traitlets.validate("selection")
@@ -116,7 +118,8 @@ class ExplorerWidget(anywidget.AnyWidget):
 
 
 def widget(model: LatentModel, images: Any = None, labels: Any = None, *, codes: Any = None,
-           data_dir: str | None = None, projection: str | None = None, height: int = 480) -> ExplorerWidget:
+           data_dir: str | None = None, projection: str | None = None, height: int = 480,
+           tiles: str | None = None) -> ExplorerWidget:
     """The explorer for a model (native, or from explorer.from_torch / from_onnx / a .vaex file) in a notebook.
 
     images: (N, C, H, W), (N, H, W), (N, H, W, C) or flat rows, grey levels in [0, 1] or 0..255; by default the
@@ -125,5 +128,10 @@ def widget(model: LatentModel, images: Any = None, labels: Any = None, *, codes:
     against the model, its images found from its rows, the training split's in data_dir or EXPLORER_DATA_DIR,
     unless images are given), or (N, D) posterior means, or a (means, stds) pair, one row per image.
     projection: "pca", "tsne" or "umap" for a latent of more than two dimensions (default PCA, which the pointer
-    can invert); a 2-D latent is its own map. height: the map's, in CSS px."""
-    return ExplorerWidget(prepare(model, images, labels, projection, codes=codes, data_dir=data_dir), height=height)
+    can invert); a 2-D latent is its own map. height: the map's, in CSS px. tiles: what the map draws where few
+    points are in view, "image" (the default), "decoded" (the page's decoder on each point's mean) or "dots"; the
+    map's own control changes it."""
+    if tiles is not None:
+        tile_code(tiles)  # a wrong name fails before the images are encoded
+    prepared = prepare(model, images, labels, projection, codes=codes, data_dir=data_dir)
+    return ExplorerWidget(prepared, height=height, tiles=tiles)

@@ -143,6 +143,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
             head += f.read(max(0, min(n, MAX_HEADER) - 1))
     header, meta, config = read_header(head, str(path))
     check_data_length(header, head, str(path), file_size=path.stat().st_size)
+    _dataset_ref(meta, config.likelihood, str(path))  # a record loading would refuse is refused here too
     return {**meta, "config": config.to_dict()}  # every config key, defaults filled in
 
 

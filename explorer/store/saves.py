@@ -2,28 +2,32 @@
 bundled models, where a save never replaces a file somebody else wrote.
 
 Who wrote a file is recorded in a small index beside the files (`.owners.json`: file name -> owner id,
-an opaque string such as a hash of the browser's token), so "overwrite?" can be asked of one's own file
-and refused for anyone else's. The index is an honest-user guard, not access control.
+an opaque string such as a hash of the browser's token; explorer.store.owners keeps it), so "overwrite?" can be
+asked of one's own file and refused for anyone else's. The index is an honest-user guard, not access control.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
-import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from . import owners as index
+from .owners import OWNERS
+
 SAVES_ENV = "EXPLORER_SAVES_DIR"
-OWNERS = ".owners.json"
 SUFFIX = ".safetensors"
-_LOCK = threading.Lock()  # one server process: saves from its sessions take turns on the index
+MAX_NAME = 200  # characters, suffix included: well under the 255 bytes most file systems allow a name
 
 
 class SaveRefused(ValueError):
     """A save that would replace a file it must not (somebody else's, a bundled one), in words."""
+
+
+class AlreadySaved(FileExistsError):
+    """The name is this owner's own file: replace it only when they say so (overwrite=True)."""
 
 
 def saves_dir(default: Path) -> Path:
@@ -50,7 +54,8 @@ def unique_name(stem: str, folder: Path, now: float | None = None) -> str:
 
 
 def owner_of(folder: Path, name: str) -> str | None:
-    return _read_owners(folder).get(name)
+    with index.locked(Path(folder)):
+        return index.read(Path(folder)).get(name)
 
 
 def save_as(write: Callable[[Path], object], folder: Path, name: str, owner: str, *, overwrite: bool = False,
@@ -63,26 +68,31 @@ def save_as(write: Callable[[Path], object], folder: Path, name: str, owner: str
     """
     folder = Path(folder)
     target = folder / clean_name(name, "model")
+    if len(target.name) > MAX_NAME:
+        raise SaveRefused(f"a file name of at most {MAX_NAME} characters, please (this one has {len(target.name)})")
     for p in protected:
         if _inside(target, p):
             raise SaveRefused(f"{p} holds the bundled models, which the app never changes; save elsewhere")
+    if folder.exists() and not folder.is_dir():  # else mkdir's FileExistsError would read as "you saved it"
+        raise SaveRefused(f"the saves folder {folder} is a file, not a folder: the server's {SAVES_ENV} must name "
+                          "a folder")
     folder.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(folder)
-    tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    tmp = folder / f".save-{secrets.token_hex(6)}.tmp"  # short: a long name plus a suffix would pass the limit
     try:
         write(tmp)
-        with _LOCK:
-            owners = _read_owners(folder)
+        with index.locked(folder):
+            owners = index.read(folder)
             if target.exists():
                 if owners.get(target.name) != owner:
                     raise SaveRefused(f"{target.name} was saved by somebody else; choose another name")
                 if not overwrite:
-                    raise FileExistsError(f"you already saved {target.name}")
+                    raise AlreadySaved(f"you already saved {target.name}")
                 os.replace(tmp, target)
             else:
                 _create_new(tmp, target)
             owners[target.name] = owner
-            _write_owners(folder, owners)
+            index.write(folder, owners)
     finally:
         tmp.unlink(missing_ok=True)
     return target
@@ -119,19 +129,3 @@ def _remove_stale_temporaries(folder: Path, older_than_s: float = 3600.0) -> Non
                 p.unlink()
         except OSError:
             pass
-
-
-def _read_owners(folder: Path) -> dict[str, str]:
-    try:
-        data = json.loads((folder / OWNERS).read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _write_owners(folder: Path, owners: dict[str, str]) -> None:
-    tmp = folder / f".{OWNERS}.{secrets.token_hex(6)}.tmp"
-    tmp.write_text(json.dumps(owners, indent=0, sort_keys=True))
-    os.replace(tmp, folder / OWNERS)

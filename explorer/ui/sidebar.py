@@ -12,6 +12,7 @@ from explorer.model.config import IMPORTED
 from explorer.model.devices import available_devices, resolve_device
 from explorer.model.imported import ImportedModel
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
+from explorer.store.guarded import UNREADABLE, Unreadable
 from explorer.ui.state import caches, current_model, selection, user_images
 from explorer.ui.widgets import guards, presenter_mode
 from explorer.ui.widgets.plain_text import plain
@@ -86,7 +87,7 @@ def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled c
     def label(name: str) -> str:
         m = by_name[name].meta
         if "error" in m:
-            return f"{name} (unreadable)"
+            return f"{name} {UNREADABLE}"
         c = m.get("config", {})
         ds = (m.get("dataset") or {}).get("name", "?")
         made = " · imported" if c.get("arch") == IMPORTED else ""  # trained elsewhere (a .vaex file)
@@ -105,7 +106,7 @@ def _bundled(bundled: list[caches.Bundled], device: str, title: str = "Bundled c
         return None
     try:
         return current_model.bundled_current(b, device)
-    except (CheckpointError, OSError, RuntimeError, ValueError) as e:
+    except Unreadable as e:
         st.sidebar.error(f"Cannot load {plain(b.name)}: {plain(e)}")
         return None
 

@@ -19,3 +19,6 @@ export const KIND_DAE = 2;
 export const MAP_AXES = 0;
 export const MAP_PCA = 1;
 export const MAP_NEAREST = 2;
+export const TILE_DOTS = 0;
+export const TILE_IMAGE = 1;
+export const TILE_DECODED = 2;

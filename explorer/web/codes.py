@@ -11,7 +11,7 @@ from typing import Any
 from ..latent.sliders import SCORE_KINDS
 from ..model.config import KINDS, LIKELIHOODS
 from . import ops
-from .payload import MAP_MODES, MAP_NEAREST
+from .payload import MAP_MODES, MAP_NEAREST, TILE_SOURCES
 
 PATH = Path(__file__).resolve().parent / "codes.js"
 
@@ -31,6 +31,7 @@ def codes() -> dict[str, Any]:
     out["KINDS"], out["LIKELIHOODS"], out["SCORE_KINDS"] = list(KINDS), list(LIKELIHOODS), list(SCORE_KINDS)
     out.update({f"KIND_{_upper(k)}": i for i, k in enumerate(KINDS)})
     out.update({f"MAP_{_upper(k)}": v for k, v in MAP_MODES.items()}, MAP_NEAREST=MAP_NEAREST)
+    out.update({f"TILE_{_upper(k)}": v for k, v in TILE_SOURCES.items()})
     return out
 
 

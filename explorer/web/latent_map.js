@@ -4,12 +4,13 @@
 // Header numbers (explorer/web/payload.py map_payload): mode MAP_AXES = the latent's own axes, MAP_PCA
 // (z = mean + p U), MAP_NEAREST = a non-invertible map (t-SNE, UMAP: the nearest encoded point is decoded).
 import { loadHoles } from "./map_holes.js";
-import { loadMarks } from "./map_marks.js";
+import { applyMarks, loadMarks } from "./map_marks.js";
 import { sx, sy } from "./map_coords.js";
 import { attach, latentAt, reset, savePng, showHover, zoom } from "./map_pointer.js";
 import { addSelectTools } from "./map_select.js";
 import { buildGrid } from "./map_grid.js";
 import { indexLabels, PALETTE, rgb } from "./map_points.js";
+import { loadTiles, TILE_MAX, TILE_NAMES, tileSource } from "./map_tiles.js";
 import { overlay, project, redraw, resize } from "./map_view.js";
 import * as VAENet from "./vaenet.js";
 
@@ -24,6 +25,10 @@ function build(root, pointTool) {
   for (const [label, f] of [["+", () => zoom(S, 1 / 1.5)], ["−", () => zoom(S, 1.5)], ["reset", () => reset(S)], ["PNG", () => savePng(S)]]) {
     const b = el("button", "vx-btn", tools); b.textContent = label; b.onclick = f;
   }
+  S.tileSelect = el("select", "vx-btn vx-tiles", tools);
+  S.tileSelect.title = `Zoomed in, with ${TILE_MAX} points or fewer in view, each point is drawn as a picture: `
+    + "images: the data's own image (16 grey levels); decoded: this page's decoder on the point's own posterior mean";
+  S.tileSelect.onchange = () => { S.tiles.choice = Number(S.tileSelect.value); redraw(S); };
   S.plot = el("div", "vx-plot", wrap);
   S.base = el("canvas", "vx-base", S.plot); S.over = el("canvas", "vx-over", S.plot);
   S.card = el("div", "vx-card", S.plot);  // the decoded preview floats over the map while the pointer is on it
@@ -49,7 +54,7 @@ function load(S, blob) {
   S.U = p.arrays.pca_components ? p.arrays.pca_components.data : null;
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
   indexLabels(S); S.grid = buildGrid(S.coords, S.n);  // once per blob: what every redraw and pick reads
-  loadMarks(S, p); loadHoles(S, p);
+  loadMarks(S, p); loadHoles(S, p); loadTiles(S, p); tileOptions(S);
   if (!same) S.hidden.clear();
   if (!same || !S.userView) { S.view = null; S.userView = false; }
   S.drawn = S.q ? project(S, S.q) : null;
@@ -58,6 +63,18 @@ function load(S, blob) {
   legend(S);
   resize(S);
   if (S.hover) showHover(S, { px: S.hover.screen[0], py: S.hover.screen[1], t: performance.now() });  // new weights
+}
+
+// the zoomed-in sources this blob can give, the one drawn chosen; no choice to make: no control
+function tileOptions(S) {
+  const sel = S.tileSelect;
+  sel.replaceChildren();
+  for (const [code, name] of TILE_NAMES) {
+    if (!S.tiles.sources.includes(code)) continue;
+    const o = document.createElement("option"); o.value = String(code); o.textContent = "zoomed in: " + name; sel.appendChild(o);
+  }
+  sel.value = String(tileSource(S));
+  sel.hidden = S.tiles.sources.length < 2;
 }
 
 function legend(S) {
@@ -79,6 +96,7 @@ function legend(S) {
 // its handle. callbacks: onPick({index} | {z}) after a click, onSelect({ids}) when a box or lasso ends.
 // pointTool: a "point" tool first and chosen, under which a drag (a finger's too) decodes instead of panning.
 //   load(blob): a blob from explorer/web/payload.py map_payload; true, or false with the reason shown on the map
+//   setMarks(marks): the star and marks sent apart from the blob (payload.py map_marks), replacing the blob's
 //   setSelected(xy, cov): the star at xy (map units; cov [a, b, b, d] or null), xy null: no star
 //   showDrawn(q): a drawing's posterior {mu, sigma} as a ringed dot (linear maps only), null: none
 //   watch() -> stop: fit the canvas to root's width whenever it changes, until stop() is called
@@ -93,6 +111,10 @@ export function mountMap(root, { onPick = () => {}, onSelect = () => {}, pointTo
     load(blob) {
       try { load(S, blob); root.dataset.ready = "1"; return true; }
       catch (err) { S.info.textContent = "The map could not be drawn in this page: " + err.message; return false; }
+    },
+    setMarks(marks) {
+      if (!S.header) return;
+      if (applyMarks(S, marks || {})) redraw(S); else overlay(S);
     },
     setSelected(xy, cov = null) {
       if (!S.header) return;

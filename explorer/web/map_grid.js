@@ -50,10 +50,24 @@ export function nearestInGrid(G, coords, x, y, kx, ky, skip) {
   return [best, Math.sqrt(bd)];
 }
 
+// the cells [c0, c1] x [r0, r1] that meet the box [xa, xb] x [ya, yb] (map units)
+function cellsOf(G, xa, xb, ya, yb) {
+  return [clampCell(G, Math.floor((Math.min(xa, xb) - G.x0) / G.cw)), clampCell(G, Math.floor((Math.max(xa, xb) - G.x0) / G.cw)),
+    clampCell(G, Math.floor((Math.min(ya, yb) - G.y0) / G.ch)), clampCell(G, Math.floor((Math.max(ya, yb) - G.y0) / G.ch))];
+}
+
+// how many points those cells hold, counted up to just past cap: a bound read from the cells alone, so a view
+// of many points stops after a few rows of cells without visiting one
+export function countNear(G, xa, xb, ya, yb, cap) {
+  const [c0, c1, r0, r1] = cellsOf(G, xa, xb, ya, yb);
+  let n = 0;
+  for (let cy = r0; cy <= r1 && n <= cap; cy++) n += G.start[cy * G.g + c1 + 1] - G.start[cy * G.g + c0];
+  return n;
+}
+
 // the points whose cells meet the box [xa, xb] x [ya, yb] (map units), cell by cell
 export function pointsNear(G, xa, xb, ya, yb, f) {
-  const c0 = clampCell(G, Math.floor((Math.min(xa, xb) - G.x0) / G.cw)), c1 = clampCell(G, Math.floor((Math.max(xa, xb) - G.x0) / G.cw));
-  const r0 = clampCell(G, Math.floor((Math.min(ya, yb) - G.y0) / G.ch)), r1 = clampCell(G, Math.floor((Math.max(ya, yb) - G.y0) / G.ch));
+  const [c0, c1, r0, r1] = cellsOf(G, xa, xb, ya, yb);
   for (let cy = r0; cy <= r1; cy++) {
     for (let cx = c0; cx <= c1; cx++) {
       const c = cx + cy * G.g;

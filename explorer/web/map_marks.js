@@ -4,10 +4,26 @@
 // middle one is strength 0).
 import { sx, sy } from "./map_coords.js";
 
-export function loadMarks(S, p) {
-  const h = p.header;
+// the marks a click changes (explorer/web/payload.py MARK_KEYS): they may come apart from the blob (applyMarks)
+export const MARK_KEYS = ["selected_xy", "selected_cov", "highlight", "sel", "lines_latent", "lines_pixel", "path"];
+
+// marks sent without the blob (payload.py map_marks) replace the blob's own; true if the dots need redrawing
+// (highlight and sel fade or outline them), false if the overlay alone changed
+export function applyMarks(S, marks) {
+  const h = S.header, dots = JSON.stringify([h.highlight, h.sel]);
+  for (const k of MARK_KEYS) { delete h[k]; if (marks[k] !== undefined) h[k] = marks[k]; }
+  readMarks(S);
+  return JSON.stringify([h.highlight, h.sel]) !== dots;
+}
+
+function readMarks(S) {
+  const h = S.header;
   S.highlight = new Set(h.highlight || []);
   S.sel = new Set((h.sel || []).filter((i) => i >= 0 && i < S.n));
+}
+
+export function loadMarks(S, p) {
+  readMarks(S);
   // 4-bit grey levels, two pixels a byte (web_payload.thumb_words)
   S.thumbs = p.arrays.thumbs ? new Uint8Array(p.arrays.thumbs.data.buffer, p.arrays.thumbs.data.byteOffset,
                                               Math.ceil(S.n * S.model.pixels / 2)) : null;
@@ -22,8 +38,9 @@ export function drawMarks(S, ctx) {
     ctx.setLineDash([]);
   };
   if (S.sel && S.sel.size && S.sel.size <= 300) {  // a few: outlined too; many are told apart by the fading
+    const r = S.tiles && S.tiles.on ? S.tiles.size / 2 + 3 : 3;  // around the dot, or around its tile
     ctx.strokeStyle = "#000"; ctx.lineWidth = 1;
-    for (const i of S.sel) ctx.strokeRect(sx(S, S.coords[2 * i]) - 3, sy(S, S.coords[2 * i + 1]) - 3, 6, 6);
+    for (const i of S.sel) ctx.strokeRect(sx(S, S.coords[2 * i]) - r, sy(S, S.coords[2 * i + 1]) - r, 2 * r, 2 * r);
   }
   if (h.lines_pixel) line(h.lines_pixel, "rgba(200,0,0,0.9)", [4, 3]);
   if (h.lines_latent) line(h.lines_latent, "rgba(0,0,0,0.9)", []);

@@ -9,10 +9,12 @@ import { drawImage } from "./pixels.js";
 import * as VAENet from "./vaenet.js";
 
 const PICK_PX = 10;  // a click this close to a dot picks the dot
+// zoomed in, a click within half a tile of a point picks it (the nearest point still wins)
+const reach = (S) => (S.tiles && S.tiles.on ? Math.max(PICK_PX, S.tiles.size / 2) : PICK_PX);
 
 function pick(S, px, py) {
   const [i, dist] = nearest(S, px, py);
-  if (i >= 0 && (dist <= PICK_PX || S.header.mode === MAP_NEAREST)) S.onPick({ index: i });
+  if (i >= 0 && (dist <= reach(S) || S.header.mode === MAP_NEAREST)) S.onPick({ index: i });
   else S.onPick({ z: latentAt(S, px, py).z });
 }
 
@@ -46,11 +48,11 @@ export function showHover(S, ev) {
   const zs = at.z.length <= 6 ? `z = (${at.z.map(fmt).join(", ")})` : `‖z‖ = ${fmt(Math.hypot(...at.z))} (${at.z.length}-D)`;
   const lp = S.model.kind === KIND_VAE ? ` · log p(z) = ${VAENet.logPrior(at.z).toFixed(2)} nats` : "";
   const [near, dist] = at.index >= 0 ? [at.index, 0] : nearest(S, ev.px, ev.py);
-  const over = near >= 0 && dist <= PICK_PX ? `over test image ${near + (S.header.index_offset || 0)} (label ${S.labels[near]}) · ` : "";
+  const over = near >= 0 && dist <= reach(S) ? `over test image ${near + (S.header.index_offset || 0)} (label ${S.labels[near]}) · ` : "";
   const what = at.index >= 0 ? `nearest encoded point: test image ${at.index + (S.header.index_offset || 0)} (label ${S.labels[at.index]}) · ` : over;
   const xy = S.header.mode === MAP_PCA ? ` · map (${fmt(at.xy[0])}, ${fmt(at.xy[1])})` : "";
   S.info.textContent = `${what}${zs}${lp}${xy}`;
-  showTip(S, near >= 0 && dist <= PICK_PX ? near : at.index, ev.px, ev.py);
+  showTip(S, near >= 0 && dist <= reach(S) ? near : at.index, ev.px, ev.py);
   S.hover = { screen: [ev.px, ev.py], z: at.z };
   placeCard(S, ev.px, ev.py);
   overlay(S);

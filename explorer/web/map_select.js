@@ -3,7 +3,7 @@
 import { mx, my, sx, sy } from "./map_coords.js";
 import { pointsNear } from "./map_grid.js";
 import { overlay, redraw } from "./map_view.js";
-import { drawImage } from "./pixels.js";
+import { drawImage, thumbPixels } from "./pixels.js";
 
 // pointTool: a "point" tool ahead of them, chosen: a drag decodes under the pointer (a finger has no hover)
 export function addSelectTools(S, tools, pointTool = false) {
@@ -68,11 +68,7 @@ function inside(poly, x, y) {
 // the hover label: the test image under the pointer (when the page has thumbnails), its index and label
 export function showTip(S, i, px, py) {
   if (i < 0 || !S.thumbs) { S.tip.style.display = "none"; return; }
-  const P = S.model.pixels, img = new Float32Array(P);
-  for (let k = 0, j = i * P; k < P; k++, j++) {
-    const b = S.thumbs[j >> 1];
-    img[k] = ((j & 1) ? b >> 4 : b & 15) / 15;
-  }
+  const img = thumbPixels(S.thumbs, i, S.model.pixels);
   const scale = Math.max(1, Math.round(56 / S.model.W));
   S.tipCanvas.width = S.model.W * scale; S.tipCanvas.height = S.model.H * scale;
   drawImage(S.tipCanvas, img, S.model.C, S.model.H, S.model.W);

@@ -5,6 +5,7 @@ import { sx, sy } from "./map_coords.js";
 import { drawHoles } from "./map_holes.js";
 import { drawMarks } from "./map_marks.js";
 import { drawPoints } from "./map_points.js";
+import { drawTiles } from "./map_tiles.js";
 import { ellipse, niceTicks, star } from "./marks.js";
 
 function bounds(S) {  // the points' extent, from their grid (map_grid.js)
@@ -65,7 +66,7 @@ export function redraw(S) {
   }
   ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, S.w - m.l - m.r, S.h - m.t - m.b); ctx.clip();
   drawHoles(S, ctx);  // under the points
-  drawPoints(S, ctx);
+  if (!drawTiles(S, ctx, () => redraw(S))) drawPoints(S, ctx);  // few points in view: their pictures
   ctx.restore();
   overlay(S);
 }

@@ -39,7 +39,8 @@ def page_payload(model: LatentModel, enc: Encoding, proj: Projection, coords: np
     mu = np.asarray(enc.mean[:n], np.float32)
     shown = images[:n].numpy() if images is not None and thumbs and images[:n].numel() <= MAX_THUMB_BYTES else None
     arrays, numbers = map_parts(proj, coords, labels, mu, height=0, thumbs=shown)
-    arrays["mu"] = mu  # a chosen dot's z, whatever the map (the interpolation strip's ends)
+    arrays["mu"] = mu  # a chosen dot's z, whatever the map (the interpolation strip's ends; the decoded tiles')
+    arrays.pop("mu16", None)  # the same means, rounded: not needed beside these
     basis = slider_basis(model.latent_dim, enc, MAX_SLIDERS, "kl")
     lo, hi = slider_ranges(basis.U, enc, model.is_variational)
     # the sliders start at the prior's mean; an autoencoder has no prior, so at the middle of its codes

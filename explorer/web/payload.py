@@ -96,32 +96,40 @@ def map_mode(proj: Any) -> int:
 def map_payload(model: LatentModel, proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
                 selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560,
                 marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None,
-                holes: Holes | None = None) -> bytes:
+                holes: Holes | None = None, *, tiles: str | None = None) -> bytes:
     """The latent map for explorer/web/latent_map.js: the decoder alone (the map only decodes) and map_parts."""
-    arrays, numbers = map_parts(proj, coords, labels, mu, selected, index_offset, height, marks, thumbs, holes)
+    arrays, numbers = map_parts(proj, coords, labels, mu, selected, index_offset, height, marks, thumbs, holes,
+                                tiles=tiles)
     return pack(model, arrays, numbers, encoder=False)
 
 
 def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.ndarray,
               selected: tuple[float, ...] | None = None, index_offset: int = 0, height: int = 560,
               marks: dict[str, Any] | None = None, thumbs: np.ndarray | None = None,
-              holes: Holes | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+              holes: Holes | None = None, *, tiles: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The map's arrays and header numbers: the points and how the pointer maps back to z (mode 0: the map
-    is z; 1: PCA, z = mean + p U; 2: the nearest point's mu). selected: the starred point as (x, y, cov_xx,
-    cov_xy, cov_yy). marks: more header numbers for map_select.js (highlight, sel, lines_latent, lines_pixel,
-    path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label. holes (mode 0 only): the
-    prior's holes, array "holes" (rows x cols bytes, image order, as byte_words) with holes_grid = [rows, cols],
-    holes_extent = [x0, x1, y0, y1] in z and holes_mass = TV(p, q)."""
+    is z; 1: PCA, z = mean + p U, with each point's own mean as float16 bytes "mu16" where they fit
+    MAX_MEAN_BYTES, for its decoded tile; 2: the nearest point's mu). selected: the starred point as (x, y,
+    cov_xx, cov_xy, cov_yy). marks: more header numbers for map_select.js (highlight, sel, lines_latent,
+    lines_pixel, path). thumbs: the points' images (n, C, H, W) in [0, 1], for the hover label and the image
+    tiles. holes (mode 0 only): the prior's holes, array "holes" (rows x cols bytes, image order, as byte_words)
+    with holes_grid = [rows, cols], holes_extent = [x0, x1, y0, y1] in z and holes_mass = TV(p, q). tiles: what
+    the map draws where few points are in view, a key of TILE_SOURCES (default: the images when given, else the
+    decoded means); the person can change it on the map."""
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
     mode = map_mode(proj)
     if mode == MAP_MODES["pca"]:
         arrays.update(pca_mean=proj.mean_, pca_components=proj.components_)
+        if (half := half_words(mu, MAX_MEAN_BYTES)) is not None:
+            arrays["mu16"] = half
     elif mode == MAP_NEAREST:
         arrays["mu"] = np.asarray(mu, np.float32)
     if thumbs is not None:
         arrays["thumbs"] = thumb_words(thumbs)
-    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height, **(marks or {})}
+    numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height,
+                               "tiles": tile_code(tiles or ("image" if thumbs is not None else "decoded")),
+                               **(marks or {})}
     if holes is not None and mode == MAP_MODES["axes"]:
         arrays["holes"] = byte_words(holes.alpha)
         numbers.update(holes_grid=list(holes.alpha.shape), holes_extent=list(holes.extent), holes_mass=holes.mass)
@@ -129,6 +137,27 @@ def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.n
         x, y, a, b, d = selected
         numbers.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
     return arrays, numbers
+
+
+MARK_KEYS = ("selected_xy", "selected_cov", "highlight", "sel", "lines_latent", "lines_pixel", "path")
+
+
+def map_marks(selected: tuple[float, ...] | None = None, marks: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a click changes on the map, apart from its blob: the star (selected as in map_parts) and the marks
+    (map_parts' header numbers of those names). A few numbers for the page's setMarks, checked as the header's."""
+    out = {k: v for k, v in (marks or {}).items() if k in MARK_KEYS}
+    if selected is not None:
+        x, y, a, b, d = selected
+        out.update(selected_xy=[x, y], selected_cov=[a, b, b, d])
+    _check_numbers(out, "marks")
+    return out
+
+
+def tile_code(name: str) -> int:
+    """The page's code for a zoomed-in source (TILE_SOURCES), or a ValueError naming the choices."""
+    if name not in TILE_SOURCES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_SOURCES)}, got {name!r}")
+    return TILE_SOURCES[name]
 
 
 def slider_parts(z0: np.ndarray, basis: Any, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
@@ -141,6 +170,8 @@ def slider_parts(z0: np.ndarray, basis: Any, lo: np.ndarray, hi: np.ndarray, c: 
              "label_score": basis.scores}, {"score_kind": kind, "version": version})
 
 
+TILE_SOURCES = {"dots": 0, "image": 1, "decoded": 2}  # zoomed in: dots, each point's image, its decoded mean
+MAX_MEAN_BYTES = 4 * 2 ** 20  # a PCA map's per-point means as float16 (BENCHMARKS.md); beyond, no decoded tiles
 MAX_THUMB_BYTES = 8 * 2 ** 20  # pixels: MNIST's 10,000 test digits fit (BENCHMARKS.md); more get no hover picture
 THUMB_LEVELS = 15  # grey levels 0..15, two pixels to a byte: enough for a 56-pixel hover picture
 
@@ -158,6 +189,15 @@ def thumb_words(images: np.ndarray) -> np.ndarray:
     q = thumb_levels(images)
     q = np.concatenate([q, np.zeros(len(q) % 2, np.uint8)])
     return byte_words(q[0::2] | (q[1::2] << 4))
+
+
+def half_words(a: np.ndarray, limit: int) -> np.ndarray | None:
+    """An array as float16 bytes in float32 words (byte_words; explorer/web/half.js reads them), or None when
+    they would take over limit bytes or a value does not fit a float16 (65504)."""
+    a = np.asarray(a, np.float32)
+    if 2 * a.size > limit or not np.all(np.abs(a) <= np.finfo(np.float16).max):
+        return None
+    return byte_words(a.astype("<f2").view(np.uint8))
 
 
 def byte_words(b: np.ndarray) -> np.ndarray:

@@ -1,6 +1,10 @@
 """The latent map as an in-page component: the decoder's weights and the map's points go to the browser in
 one blob, and the decoder runs under the pointer there (explorer/web/latent_map.js). A click comes back as a
-trigger: the index of the nearest dot, or the z clicked on empty space."""
+trigger: the index of the nearest dot, or the z clicked on empty space.
+
+The star and the other marks go in a second, tiny component beside the map (explorer/web/streamlit/map_marks.js),
+so the map's element is the same on every click's rerun and Streamlit sends the browser a reference to the copy it
+holds instead of the blob (issue 24: a click sends a click)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,12 +14,14 @@ from explorer.latent.holes import Holes
 from explorer.latent.projection import Projection
 from explorer.model.latent_model import LatentModel
 from explorer.ui.widgets.in_page import unsupported
-from explorer.web.payload import map_mode, map_payload
+from explorer.web.payload import map_marks, map_mode, map_payload
 from explorer.web.sources import component_js, source
 
 _COMPONENT = st.components.v2.component("vae_explorer_latent_map",
                                         js=component_js("latent_map"),
                                         css=source("latent_map.css"))
+_MARKS = st.components.v2.component("vae_explorer_map_marks", js=component_js("map_marks"))
+MARKS_SUFFIX = "_marks"  # the marks component's key: the map's + this (the map page hides its empty element)
 
 
 def hover_note(proj: Projection, model: LatentModel) -> str:
@@ -31,17 +37,20 @@ def hover_note(proj: Projection, model: LatentModel) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=4)  # a few MB each: this session's last few choices
 def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coords: np.ndarray,
-            labels: np.ndarray | None, mu: np.ndarray, selected: tuple[float, ...] | None, index_offset: int,
-            height: int, marks: dict | None = None, thumbs_key: str = "", _thumbs: np.ndarray | None = None,
-            holes_key: str = "", _holes: Holes | None = None) -> bytes:
-    """map_payload, cached per model, map, chosen point and marks (key and method stand in for the model and
-    map, thumbs_key for the images, holes_key for the prior's holes)."""
-    return map_payload(_model, _proj, coords, labels, mu, selected, index_offset, height, marks, _thumbs, _holes)
+            labels: np.ndarray | None, mu: np.ndarray, index_offset: int, height: int, thumbs_key: str = "",
+            _thumbs: np.ndarray | None = None, holes_key: str = "", _holes: Holes | None = None) -> bytes:
+    """map_payload without the marks, cached per model and map (key and method stand in for the model and map,
+    thumbs_key for the images, holes_key for the prior's holes): a click does not change it."""
+    return map_payload(_model, _proj, coords, labels, mu, None, index_offset, height, None, _thumbs, _holes)
 
 
-def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None):
-    """The component itself, for a payload built elsewhere (the Train page's live map)."""
-    return _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick, on_select_change=on_select)
+def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None, marks: dict | None = None):
+    """The component itself, for a payload built elsewhere (the Train page's live map). marks: map_marks, sent
+    in their own component (none: the blob's own marks stay)."""
+    result = _COMPONENT(data=blob, key=widget_key, on_pick_change=on_pick, on_select_change=on_select)
+    if marks is not None:
+        _MARKS(data={"map": widget_key, "marks": marks}, key=widget_key + MARKS_SUFFIX)
+    return result
 
 
 def render(model: LatentModel, key: str, proj: Projection, method: str, coords: np.ndarray,
@@ -55,8 +64,8 @@ def render(model: LatentModel, key: str, proj: Projection, method: str, coords: 
     canvas's in CSS px, or 0 to fit the window below the map's top (the page fits it, equal scales on both axes).
     holes: (a key naming them, the prior's holes) to shade under the points (a 2-D latent's own axes)."""
     blob = payload(model, key, proj, method, np.asarray(coords, np.float32), labels, np.asarray(mu, np.float32),
-                   selected, index_offset, height, marks, *(thumbs or ("", None)), *(holes or ("", None)))
-    mount(blob, widget_key, on_pick, on_select)
+                   index_offset, height, *(thumbs or ("", None)), *(holes or ("", None)))
+    mount(blob, widget_key, on_pick, on_select, map_marks(selected, marks))
 
 
 __all__ = ["render", "hover_note", "mount", "unsupported"]

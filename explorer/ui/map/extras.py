@@ -18,11 +18,13 @@ from explorer.figures.images import grid
 from explorer.latent.mixture import sample_mixture, sample_prior
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
+from explorer.store.guarded import UNREADABLE, Unreadable
 from explorer.ui.map import legend, view
 from explorer.ui.state import caches, current_model
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import pictures
 from explorer.ui.widgets.in_page import cannot_run
+from explorer.ui.widgets.plain_text import plain
 from explorer.web.export import export_page
 
 N_SAMPLES = 64
@@ -90,8 +92,13 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
         return
     legend.label_legend(data.test_y[:n].numpy() if data.test_y is not None else None, data.classes,
                         "label (every map below)")
-    cols = st.columns(len(names) + 1)
-    entries = [(cur.name, cur)] + [(name, others[name][2]()) for name in names]
+    entries = [(cur.name, cur)]
+    for name in names:
+        try:
+            entries.append((name, others[name][2]()))
+        except Unreadable as e:  # a file that cannot be opened is one line, and the others still draw
+            st.caption(f"{plain(name)} {UNREADABLE}: {plain(e)}")
+    cols = st.columns(len(entries))
     for col, (name, c) in zip(cols, entries):
         # Models may differ in latent size: a 2-D one is its own map; a larger one gets this page's method.
         m = "axes" if c.model.latent_dim <= 2 else (method if method != "axes" else "pca")

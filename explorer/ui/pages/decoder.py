@@ -16,6 +16,7 @@ from explorer.latent.sliders import (SliderBasis, apply_sliders, slider_basis, s
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.ui.state import caches, posteriors, selection, widget_memory
+from explorer.ui.state.once_per_message import once_per_message
 from explorer.ui.widgets import guards, pictures, presenter_mode
 from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
@@ -45,7 +46,7 @@ def page_panel(model: LatentModel, z0: torch.Tensor, basis: SliderBasis, lo: np.
     """Sliders and image in the page (decoded there as a slider moves); the traversal follows when it stops."""
     c = np.asarray(st.session_state["dec_c"], dtype=np.float64)
     blob = slider_payload(model, z0, basis, lo, hi, c, st.session_state["_dec_version"])
-    _SLIDERS(data=blob, key="dec_sliders", on_c_change=slider_moved, height="content")
+    _SLIDERS(data=blob, key="dec_sliders", on_c_change=_ON_MOVED, height="content")
     st.caption("The image is decoded in this page as the slider moves (no server round trip); the traversal "
                "below follows when you let go.")
     traversal(model, apply_sliders(z0, basis.U, c), basis)
@@ -57,6 +58,9 @@ def slider_moved() -> None:
     c = received.clean_values(sent, len(st.session_state.get("dec_c") or []))
     if c is not None:
         st.session_state["dec_c"] = c
+
+
+_ON_MOVED = once_per_message("slider_moved", slider_moved)  # a message of many moves is read once
 
 
 @st.fragment

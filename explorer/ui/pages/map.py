@@ -10,6 +10,7 @@ from explorer.model.latent_model import LatentModel
 from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, points, projector, tools, view, view_3d
 from explorer.ui.state import caches, map_points, selection, user_images
 from explorer.ui.state.current_model import Current
+from explorer.ui.state.once_per_message import once_per_message
 from explorer.ui.widgets import draw_panel, guards, pictures
 from explorer.ui.widgets.plain_text import plain
 from explorer.web import received
@@ -17,9 +18,10 @@ from explorer.web.panels import star_mark
 
 MAP_KEY = "latent_map"
 # this page only: less empty margin around the main block, so the map gets the width and the fold's height
-_TIGHT = ("<style>.stMainBlockContainer { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }"
-          "</style>")
 CANVAS_KEY = "latent_canvas"
+_TIGHT = ("<style>.stMainBlockContainer { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }"
+          f".st-key-{CANVAS_KEY}{canvas.MARKS_SUFFIX} {{ display: none; }}"  # the marks' element draws nothing
+          "</style>")
 
 
 @st.cache_data(show_spinner="Decoding the manifold…", max_entries=64)
@@ -30,17 +32,29 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
     return pictures.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
+PICK_REFUSED = "_map_pick_refused"  # a click that failed its check, shown once by the map's fragment
+
+
 def picked() -> None:
     """The map's click, before the fragment reruns: a dot's index, or a z clicked on empty space."""
     cur = selection.current()
     if cur is None:
         return
     result = st.session_state.get(CANVAS_KEY)  # the component's value, under its widget key
-    pick = received.clean_pick(getattr(result, "pick", None), view.points_drawn(), cur.model.latent_dim)
+    sent = getattr(result, "pick", None)
+    pick = received.clean_pick(sent, view.points_drawn(), cur.model.latent_dim)
     if pick and "index" in pick:
         selection.choose_index(pick["index"])
     elif pick:
         selection.choose_z(pick["z"])
+    elif sent is not None:  # only a forged message gets here; say so once, beside the map
+        st.session_state[PICK_REFUSED] = (f"The map sent a click that is not "
+                                          f"{received.pick_rule(view.points_drawn(), cur.model.latent_dim)}; "
+                                          "it was ignored.")
+
+
+_ON_PICK = once_per_message("map_pick", picked)  # a message of many clicks is read once: its last click wins
+_ON_SELECT = once_per_message("map_select", lambda: tools.on_select(CANVAS_KEY))
 
 
 def selected_mark(md: view.MapData, sel: int, z: list[float] | None = None) -> tuple[float, ...] | None:
@@ -71,6 +85,8 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False,
         chart_key += f":{data.name}"
     if why is not None and (clicked := _server_map_input(chart_key, md.n)) is not None:
         sel, chosen_z = clicked, None
+    if refused := st.session_state.pop(PICK_REFUSED, None):
+        st.warning(refused)
     left, right = st.columns([5, 2], gap="small")  # the map takes the page; the chosen point beside it
     image = chosen_z is None and not selection.shows_drawing()  # the tools work from a chosen test image
     marks = projector.tools(cur, data, md, sel if image else None,  # drawn below the map, read first
@@ -83,14 +99,16 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False,
             shade = map_holes.grid(cur, test or data, md) if holes else None
             canvas.render(cur.model, cur.key, md.proj, method, md.coords, labels, md.enc.mean[:md.n],
                                  selected_mark(md, sel, chosen_z), widget_key=CANVAS_KEY,
-                                 on_pick=picked, marks=marks, thumbs=tools.thumbs(data, md.n),
-                                 on_select=lambda: tools.on_select(CANVAS_KEY), holes=shade)
+                                 on_pick=_ON_PICK, marks=marks, thumbs=tools.thumbs(data, md.n),
+                                 on_select=_ON_SELECT, holes=shade)
             if shade is not None:
                 st.caption(map_holes.caption(shade[1]))
             st.caption(f"Hover to decode: {canvas.hover_note(md.proj, cur.model)}. Click a dot to choose "
                        "that image (the nearest dot wins), or empty space to keep that z. Drag to pan, Ctrl + "
                        "wheel or the buttons to zoom, double-click to reset, PNG saves the view; the legend "
-                       "hides labels. “box” and “lasso” select points for the Selection tool below.")
+                       "hides labels. Zoomed in to a few hundred points, each is drawn as its test image, or as "
+                       "its posterior mean decoded in this page (the “zoomed in” menu). “box” and “lasso” select "
+                       "points for the Selection tool below.")
             x_title, y_title = md.proj.axis_titles()
             st.caption(f"Axes: {x_title} across, {y_title} up, one unit as long on both." + _class_note(data))
         else:
@@ -107,14 +125,18 @@ def map_and_choice(cur: Current, data, method: str, n: int, holes: bool = False,
 
 def _beside(cur: Current, data, md: view.MapData, sel: int, chosen_z: list[float] | None) -> None:
     """Beside the map: the chosen point, the drawing pad and the 3-D view."""
-    chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"])
+    # the drawing pad (the encoder and decoder, 4.3 MB for mnist_vae2) and the 3-D view (a figure of every point,
+    # re-sent with each new choice) are built only while their tab is open: not in every page that opens the map
+    chosen, draw, view3d = st.tabs(["Chosen point", "Draw your own", "3-D view"], key="map_beside",
+                                   on_change="rerun")
     with view3d:
-        view_3d.render(cur, data, md, sel)
+        if view3d.open:
+            view_3d.render(cur, data, md, sel)
     with draw:
         st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
                    "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
                    "and to the Interpolate and maths pages.")
-        if draw_panel.render(cur, data) is not None:
+        if draw.open and draw_panel.render(cur, data) is not None:
             selection.show_drawing()
             st.rerun(scope="fragment")  # the map above was drawn with the old choice's marks: draw it again
     with chosen:

@@ -22,8 +22,7 @@ from explorer.latent.mixture import fit_mixture
 from explorer.latent.projection import Projection
 from explorer.model.encoding import Encoding
 from explorer.model.latent_model import LatentModel
-from explorer.store import saves
-from explorer.store.checkpoint import CheckpointError, load_model, read_metadata
+from explorer.store import guarded, saves
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
 from explorer.store.vaex_file import SUFFIX as VAEX
 from explorer.ui.state import map_points, user_images
@@ -60,11 +59,7 @@ class Bundled:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _card(path: str, mtime: float) -> dict:
-    try:
-        meta = read_metadata(path)
-    except (CheckpointError, OSError) as e:
-        return {"error": str(e)}
-    return {k: v for k, v in meta.items() if k not in ("history", "optimizer")}
+    return guarded.card(path)
 
 
 def _preference(b: Bundled) -> tuple:
@@ -101,9 +96,17 @@ def saved_checkpoints() -> list[Bundled]:
 
 
 @st.cache_resource(show_spinner="Loading checkpoint…", max_entries=16)
+def _opened(path: str, mtime: float, device: str) -> LatentModel | str:
+    return guarded.open_model(path, device)  # a refusal is kept too: a bad file is not read at every rerun
+
+
 def load_bundled(path: str, mtime: float, device: str) -> LatentModel:
-    """A checkpoint in eval mode, shared read-only by every session (mtime: reload a rewritten file)."""
-    return load_model(path, device=device)
+    """A checkpoint in eval mode, shared read-only by every session (mtime: reload a rewritten file); a file
+    that cannot be opened raises guarded.Unreadable with the reason in one line."""
+    got = _opened(path, mtime, device)
+    if isinstance(got, str):
+        raise guarded.Unreadable(got)
+    return got
 
 
 @st.cache_resource(show_spinner="Loading the test set…", max_entries=4)

@@ -8,7 +8,6 @@ else's cookie: the app has no accounts.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 import threading
@@ -19,17 +18,14 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.jobs import JobSpec, TrainingJob
-from explorer.jobs.registry import DEFAULT_GRACE_S, JobRegistry
+from explorer.jobs.registry import JobRegistry
 from explorer.store import saves
 from explorer.ui.state import caches
+from explorer.ui.training.reaper_settings import HEARTBEAT_S, MISSED_BEATS, grace_from_env
 from explorer.web.sources import component_js
 
 COOKIE = "vaex_token"
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
-GRACE_ENV = "EXPLORER_TRAINING_GRACE_S"
-HEARTBEAT_ENV = "EXPLORER_TRAINING_HEARTBEAT_S"
-DEFAULT_HEARTBEAT_S = 20.0
-MISSED_BEATS = 4.5  # a page not heard for this many beats is not seen (a busy server delays a beat or two)
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
 REATTACHED = "_train_reattached"  # shown once on the Train page after a reload found the job
 _TOKEN = "_browser_token"
@@ -37,44 +33,6 @@ _FORM_BACK = "_train_form_restored"  # this session has had its browser's Train 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 _COOKIE_SETTER = st.components.v2.component("vae_explorer_browser_token", js=component_js("browser_token"))
-
-
-def grace_from_env() -> float:
-    """EXPLORER_TRAINING_GRACE_S: seconds a training whose browser is gone keeps running (default 600)."""
-    raw = os.environ.get(GRACE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_GRACE_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{GRACE_ENV} must be a number of seconds, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"{GRACE_ENV} must be 0 or more seconds, got {raw!r}")
-    return value
-
-
-def heartbeat_from_env() -> float:
-    """EXPLORER_TRAINING_HEARTBEAT_S: seconds between an open page's heartbeats (default 20)."""
-    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_HEARTBEAT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{HEARTBEAT_ENV} must be a number of seconds, got {raw!r}") from None
-    if not 0.5 <= value <= 3600:
-        raise ValueError(f"{HEARTBEAT_ENV} must be from 0.5 to 3600 seconds, got {raw!r}")
-    return value
-
-
-def _heartbeat_or_default() -> float:
-    try:
-        return heartbeat_from_env()
-    except ValueError:  # streamlit_app.py refuses to run with it and says why
-        return DEFAULT_HEARTBEAT_S
-
-
-HEARTBEAT_S = _heartbeat_or_default()  # read once: the fragment's timer is set when this module loads
 
 
 def token() -> str:
@@ -244,7 +202,7 @@ def default_stem(job: TrainingJob) -> str:
 
 
 def save(job: TrainingJob, raw_name: str, overwrite: bool = False) -> Path:
-    """Save the job's model for this browser; SaveRefused / FileExistsError say why not."""
+    """Save the job's model for this browser; SaveRefused / AlreadySaved say why not."""
     path = saves.save_as(job.save, saves_folder(), saves.clean_name(raw_name, default_stem(job)), owner_id(),
                          overwrite=overwrite, protected=(caches.trained_dir(),))
     snap = job.snapshot()

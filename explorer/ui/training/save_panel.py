@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer.jobs import JobSnapshot, TrainingJob
 from explorer.store import saves
-from explorer.store.saves import SaveRefused
+from explorer.store.saves import AlreadySaved, SaveRefused
 from explorer.ui.training import browser_jobs
 from explorer.ui.widgets.plain_text import plain
 
@@ -25,7 +25,7 @@ def save_clicked(job: TrainingJob, overwrite: bool = False, name: str | None = N
         path = browser_jobs.save(job, raw, overwrite=overwrite)  # atomic: a reader never sees half a file
         st.session_state[SAVED] = ("success", f"Saved {path.name} in {plain(path.parent)}. The sidebar lists it under "
                                               f"{SAVED_SOURCE}.")
-    except FileExistsError:  # this browser's own file: ask first
+    except AlreadySaved:  # this browser's own file: ask first
         st.session_state[CONFIRM] = raw
     except (SaveRefused, OSError, RuntimeError) as e:
         st.session_state[SAVED] = ("error", f"Could not save: {plain(e)}")

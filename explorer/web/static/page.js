@@ -4,6 +4,7 @@
 import { MAP_NEAREST } from "../codes.js";
 import { mountSliders } from "../decoder_sliders.js";
 import { mountDraw } from "../draw.js";
+import { halfValue } from "../half.js";
 import { lerp, slerp } from "../interpolate.js";
 import { mountMap } from "../latent_map.js";
 import { project } from "../map_view.js";
@@ -11,14 +12,6 @@ import { drawImage } from "../pixels.js";
 import * as VAENet from "../vaenet.js";
 
 const STEPS = 8;  // codes on each interpolation path, both ends included
-
-// a float16's bits as its value (every float16 is a float32 exactly)
-function halfValue(h) {
-  const sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, f = h & 1023;
-  if (e === 0) return sign * f * 2 ** -24;
-  if (e === 31) return f ? NaN : sign * Infinity;
-  return sign * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 // the float32 blob from the file's form of it: the ranges listed in `half` ([offset, size] in floats, in
 // order) are stored as float16 (explorer/web/page_blob.py for_file); every other byte is copied as it is

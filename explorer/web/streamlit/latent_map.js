@@ -1,7 +1,24 @@
 // The latent map as a Streamlit component (st.components.v2, explorer/ui/map/canvas.py): a click and a finished
 // box or lasso come back as triggers "pick" and "select"; a drawing encoded by the draw component on the same
-// page arrives as a "vaex:drawn" event on document.
+// page arrives as a "vaex:drawn" event on document. The data is the blob (model and points), the same bytes on
+// every click's rerun, so Streamlit sends a reference to the copy the browser holds; the marks (the star, the
+// selection, lines: a few numbers) come from their own component (./map_marks.js) as a "vaex:marks" event.
 import { mountMap } from "../latent_map.js";
+import { marksFor } from "./map_marks.js";
+
+// the widget key Streamlit gives the element that holds this component (class st-key-<key>), or ""
+function widgetKey(el) {
+  const host = el.getRootNode().host || el;
+  const box = host.closest ? host.closest("[class*='st-key-']") : null;
+  const m = box ? /(?:^|\s)st-key-(\S+)/.exec(box.className) : null;
+  return m ? m[1] : "";
+}
+
+const sameBytes = (a, b) => {
+  if (!a || !b || a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -10,14 +27,23 @@ export default function (component) {
     root = document.createElement("div"); parentElement.appendChild(root);
     const send = (name) => (value) => root.__trigger(name, value);  // this render's setTriggerValue
     const map = mountMap(root, { onPick: send("pick"), onSelect: send("select") });
-    root.__st = { map, onDrawn: (e) => map.showDrawn(e.detail) };
+    const key = widgetKey(parentElement);
+    const onMarks = (e) => { if (e.detail === key) map.setMarks(marksFor(key)); };
+    root.__st = { map, key, onDrawn: (e) => map.showDrawn(e.detail), onMarks };
   }
-  const { map, onDrawn } = root.__st;
+  const { map, key, onDrawn, onMarks } = root.__st;
   root.__trigger = setTriggerValue;
-  map.load(data);
+  const blob = data instanceof Uint8Array ? data : new Uint8Array(data || []);
+  if (!sameBytes(blob, root.__blob)) {  // a rerun re-renders with the same bytes: parse and index them once
+    root.__blob = map.load(blob) ? blob : null;
+    const marks = marksFor(key);
+    if (marks) map.setMarks(marks);
+  }
   // (re)attached on every render and detached by its cleanup: safe if Streamlit calls a cleanup early
   document.removeEventListener("vaex:drawn", onDrawn);
   document.addEventListener("vaex:drawn", onDrawn);
+  document.removeEventListener("vaex:marks", onMarks);
+  document.addEventListener("vaex:marks", onMarks);
   const stop = map.watch();
-  return () => { document.removeEventListener("vaex:drawn", onDrawn); stop(); };
+  return () => { document.removeEventListener("vaex:drawn", onDrawn); document.removeEventListener("vaex:marks", onMarks); stop(); };
 }
