@@ -98,3 +98,35 @@ def test_a_lasso_selects_exactly_the_dots_inside(page) -> None:
     ids, want = lasso(page, [(cx + 150 * np.cos(a) * (1 + 0.3 * np.sin(3 * a)), cy + 110 * np.sin(a)) for a in t])
     assert len(want) > 1000
     assert ids == want
+
+
+PIXELS = "([x, y, w, h]) => Array.from(window.__m.state.base.getContext('2d').getImageData(x, y, w, h).data)"
+
+
+def test_a_slow_maps_pan_moves_its_picture_and_draws_it_whole_when_released(page) -> None:
+    """A pan on a map whose full draw is slow (map_view.js panRedraw) moves the picture the pan began with, pixel
+    for pixel, and draws every point again when the button is released."""
+    page.dblclick(".vx-over", position={"x": 5, "y": 5})  # the fitted view
+    page.locator(".vx-btn", has_text="pan").first.click()
+    box = page.locator(".vx-over").bounding_box()
+    assert page.evaluate("() => window.devicePixelRatio") == 1
+    cx, cy, dx, dy = round(box["width"] / 2), round(box["height"] / 2), 40, 20
+    rect = [cx - 60, cy - 40, 120, 80]
+    before = np.asarray(page.evaluate(PIXELS, rect), np.uint8)
+    page.evaluate("() => { window.__m.state.drawMs = 1e9; }")  # as slow as a million points, whatever this machine
+    page.mouse.move(box["x"] + cx, box["y"] + cy)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + cx + dx * k / 10, box["y"] + cy + dy * k / 10)
+    assert page.evaluate("() => window.__m.state.snap !== null")
+    moved = np.asarray(page.evaluate(PIXELS, [rect[0] + dx, rect[1] + dy, 120, 80]), np.uint8)
+    assert np.array_equal(moved, before), "the pan did not move the picture it began with"
+    page.mouse.up()
+    assert page.evaluate("() => window.__m.state.snap === null")
+    whole = np.asarray(page.evaluate(PIXELS, [rect[0] + dx, rect[1] + dy, 120, 80]), np.uint8)
+    assert np.array_equal(whole, before), "the whole map drawn after the pan differs from the moved picture"
+    xy = screen(page)  # every dot where the moved picture had it
+    assert page.evaluate("() => window.__m.state.drawMs < 1e9")
+    page.dblclick(".vx-over", position={"x": 5, "y": 5})
+    after = screen(page)
+    assert np.abs(after - xy).max() > 1  # the reset moved the view back: the pan had moved it

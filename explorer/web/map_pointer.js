@@ -4,7 +4,7 @@ import { KIND_VAE, MAP_AXES, MAP_NEAREST, MAP_PCA } from "./codes.js";
 import { mx, my } from "./map_coords.js";
 import { nearestInGrid } from "./map_grid.js";
 import { selectEnd, selectMove, selectStart, showTip } from "./map_select.js";
-import { overlay, redraw, resize } from "./map_view.js";
+import { endPan, overlay, panRedraw, redraw, resize } from "./map_view.js";
 import { drawImage } from "./pixels.js";
 import * as VAENet from "./vaenet.js";
 
@@ -94,6 +94,8 @@ export function savePng(S) {
   }, "image/png");
 }
 
+const REST_MS = 250;  // a pan still this long is drawn whole (map_view.js panRedraw)
+
 export function attach(S) {
   const c = S.over;
   let pending = null, drag = null;
@@ -106,7 +108,11 @@ export function attach(S) {
     if (drag) {
       const dx = mx(S, p.px) - mx(S, drag.px), dy = my(S, p.py) - my(S, drag.py);
       if (Math.abs(p.px - drag.sx) + Math.abs(p.py - drag.sy) > 4) drag.moved = true;
-      if (drag.moved && S.tool === "pan") { S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; S.userView = true; drag.px = p.px; drag.py = p.py; redraw(S); }
+      if (drag.moved && S.tool === "pan") {
+        S.view = { x0: S.view.x0 - dx, x1: S.view.x1 - dx, y0: S.view.y0 - dy, y1: S.view.y1 - dy }; S.userView = true;
+        drag.px = p.px; drag.py = p.py; panRedraw(S);
+        clearTimeout(drag.rest); drag.rest = setTimeout(() => endPan(S), REST_MS);  // a pan that rests is drawn whole
+      }
     }
     if (!S.model) return;
     // a move is drawn at once (a decode takes a millisecond or two) unless one was drawn under 8 ms ago;
@@ -126,13 +132,17 @@ export function attach(S) {
   c.addEventListener("pointerup", (e) => {
     if (S.drag) { selectEnd(S); return; }
     const d = drag; drag = null;
+    if (d) { clearTimeout(d.rest); endPan(S); }
     if (!d || d.moved || e.button !== 0) return;
     clearTimeout(clickTimer);
     if (e.detail > 1) return;  // the second click of a double-click
     const p = pos(e);
     clickTimer = setTimeout(() => pick(S, p.px, p.py), 250);
   });
-  const endDrag = () => { drag = null; if (S.drag) { S.drag = null; overlay(S); } };  // a lost capture ends a lasso
+  const endDrag = () => {  // a lost capture ends a pan or a lasso
+    if (drag) { clearTimeout(drag.rest); endPan(S); }
+    drag = null; if (S.drag) { S.drag = null; overlay(S); }
+  };
   c.addEventListener("pointercancel", endDrag);
   c.addEventListener("lostpointercapture", endDrag);
   c.addEventListener("pointerleave", () => { S.hover = null; S.tip.style.display = "none"; S.card.classList.remove("vx-on"); overlay(S); });

@@ -49,7 +49,47 @@ function equalize(S, v, k = 0) {
 }
 
 export function redraw(S) {
+  const t0 = performance.now();
+  S.snap = null;  // a pan's picture (panRedraw) is stale once the whole map is drawn again
   if (!S.view) S.view = equalize(S, bounds(S));
+  const ctx = axes(S);
+  ctx.save(); ctx.beginPath(); ctx.rect(S.M.l, S.M.t, S.w - S.M.l - S.M.r, S.h - S.M.t - S.M.b); ctx.clip();
+  drawHoles(S, ctx);  // under the points
+  if (!drawTiles(S, ctx, () => redraw(S))) drawPoints(S, ctx);  // few points in view: their pictures
+  ctx.restore();
+  S.drawMs = performance.now() - t0; S.drawnView = S.view;
+  overlay(S);
+}
+
+// A pan of a map whose full picture is slow to draw (a million points: 25 ms and up) moves the picture drawn
+// when the pan began instead of drawing every point on every move; the full picture follows when the pan ends
+// or rests (endPan). The axes are drawn afresh on each move; newly uncovered ground stays empty until then.
+const SLOW_MS = 12;
+
+export function panRedraw(S) {
+  if (!S.snap && !(S.drawMs > SLOW_MS)) { redraw(S); return; }
+  if (!S.snap) {
+    const c = document.createElement("canvas");
+    c.width = S.base.width; c.height = S.base.height;
+    c.getContext("2d").drawImage(S.base, 0, 0);
+    S.snap = { canvas: c, view: S.drawnView, w: S.w, h: S.h };  // the view it was drawn at, not the pan's new one
+  }
+  const v = S.snap.view, kx = (S.w - S.M.l - S.M.r) / (S.view.x1 - S.view.x0);
+  const ky = (S.h - S.M.t - S.M.b) / (S.view.y1 - S.view.y0);
+  const ctx = axes(S);
+  ctx.save(); ctx.beginPath(); ctx.rect(S.M.l, S.M.t, S.w - S.M.l - S.M.r, S.h - S.M.t - S.M.b); ctx.clip();
+  const px = (d) => Math.round(d * S.r) / S.r;  // whole device pixels: a copy, not a blurred resample
+  ctx.drawImage(S.snap.canvas, px((v.x0 - S.view.x0) * kx), px((S.view.y1 - v.y1) * ky), S.snap.w, S.snap.h);
+  ctx.restore();
+  overlay(S);
+}
+
+export function endPan(S) {
+  if (S.snap) redraw(S);
+}
+
+// the white ground, the grid and the tick labels of the current view; the base canvas's context, scaled
+function axes(S) {
   const ctx = S.base.getContext("2d");
   ctx.setTransform(S.r, 0, 0, S.r, 0, 0);
   ctx.clearRect(0, 0, S.w, S.h);
@@ -64,11 +104,7 @@ export function redraw(S) {
     const y = sy(S, t); ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(S.w - m.r, y); ctx.stroke();
     ctx.textAlign = "right"; ctx.fillText(+t.toPrecision(4), m.l - 4 * sc, y + 4 * sc);
   }
-  ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, S.w - m.l - m.r, S.h - m.t - m.b); ctx.clip();
-  drawHoles(S, ctx);  // under the points
-  if (!drawTiles(S, ctx, () => redraw(S))) drawPoints(S, ctx);  // few points in view: their pictures
-  ctx.restore();
-  overlay(S);
+  return ctx;
 }
 
 export function overlay(S) {
