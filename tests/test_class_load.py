@@ -21,9 +21,9 @@ PEAK_RSS_MB = 1500  # a bound well above this run's peak (4 sessions, 3 training
 def test_four_sessions_three_trainings_under_a_limit_of_two():
     from benchmarks.load_class import run
 
-    # the first two run 80 epochs (about a minute), so the third surely finds both slots taken: 8 epochs of this
-    # tiny model take about 5 s, less than starting the next training in a browser on a quiet machine
-    res = run(sessions=4, trainers=3, limit=2, epochs=8, reps=3, first_epochs=80)
+    # the first two run 48 epochs (about 30 s quiet, 60 s under load), so the third surely finds both slots taken:
+    # 8 epochs of this tiny model take about 5 s, less than starting the next training in a browser
+    res = run(sessions=4, trainers=3, limit=2, epochs=8, reps=3, first_epochs=48)
     assert res["queued_seen"] == 1 and res["server_said_running_max"] <= 2
     assert res["peak_rss_mb"] < PEAK_RSS_MB, res
 

@@ -144,7 +144,12 @@ def test_the_3d_view_shows_a_model_with_three_or_more_dimensions(app) -> None:
     from explorer.latent.projection import pca_3d
     from tests.test_app import choose
 
+    assert not any("needs a latent of 3 or more" in c.value for c in app.main.caption)  # built only while open
+    app.session_state["map_beside"] = "3-D view"  # the tab is opened (its state, as a click on it sets)
+    app.run()
     assert any("needs a latent of 3 or more" in c.value for c in app.main.caption)  # the 2-D model
+    assert not app.get("plotly_chart") or not any(
+        "scatter3d" in c.proto.spec for c in app.get("plotly_chart"))
     choose(app, "vae20")
     n = len(array(map_payload(app), "coords"))
     figs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
