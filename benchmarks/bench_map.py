@@ -8,7 +8,7 @@ decoder and N synthetic 2-D codes (ten Gaussian clusters, labels 0..9), and, wit
 - open: from the page's fetch of the blob to the second animation frame after load() (the map drawn);
 - pan, zoom: frame time while a drag pans (the pan tool) and while Ctrl+wheel zooms: for each event the page
   handles, its handler's time plus how far the next frame (where the canvas is rasterised) overran one
-  display period; median and p95 (a map whose whole picture takes over 12 ms moves that picture while it pans:
+  display period; median and p95 (a map whose whole picture takes over a display period moves that picture while it pans:
   map_view.js panRedraw; "whole picture at release" is the draw of every point when the button comes up);
 - hover: the map's own stats.frame (pointer event -> decoded image and cross drawn), sweeping the pointer;
 - zoomed in (--tiles-runs): Ctrl+wheel over a point until the map draws each point in view as a tile

@@ -61,10 +61,10 @@ export function redraw(S) {
   overlay(S);
 }
 
-// A pan of a map whose full picture is slow to draw (a million points: 25 ms and up) moves the picture drawn
+// A pan of a map whose full picture is slow to draw (a million points: about 25 ms) moves the picture drawn
 // when the pan began instead of drawing every point on every move; the full picture follows when the pan ends
 // or rests (endPan). The axes are drawn afresh on each move; newly uncovered ground stays empty until then.
-const SLOW_MS = 12;
+const SLOW_MS = 1000 / 60;  // a picture that takes longer than a display period to draw moves instead
 
 export function panRedraw(S) {
   if (!S.snap && !(S.drawMs > SLOW_MS)) { redraw(S); return; }
