@@ -62,6 +62,7 @@ function load(S, blob) {
   if (S.preview.width !== W * scale || S.preview.height !== H * scale) { S.preview.width = W * scale; S.preview.height = H * scale; }
   legend(S);
   resize(S);
+  S.drawMs = undefined;  // a new blob's first draw is slower than the rest (the page's code warming up): not a measure
   if (S.hover) showHover(S, { px: S.hover.screen[0], py: S.hover.screen[1], t: performance.now() });  // new weights
 }
 
