@@ -1,6 +1,7 @@
 """The latent map at 100,000 points in headless Chromium (issue 24), mounted alone as benchmarks/bench_map.py mounts
 it: a click picks the nearest visible dot (held against a brute-force search in Python over the page's own screen
-coordinates), and a lasso selects exactly the dots inside it (the even-odd rule, worked out in Python)."""
+coordinates), a lasso selects exactly the dots inside it (the even-odd rule, worked out in Python), a hover decodes
+the z under the pointer as torch does, and a slow map's pan moves its picture and draws it whole on release."""
 from __future__ import annotations
 
 import numpy as np
@@ -130,3 +131,27 @@ def test_a_slow_maps_pan_moves_its_picture_and_draws_it_whole_when_released(page
     page.dblclick(".vx-over", position={"x": 5, "y": 5})
     after = screen(page)
     assert np.abs(after - xy).max() > 1  # the reset moved the view back: the pan had moved it
+
+
+def test_hovering_decodes_the_z_under_the_pointer_as_torch_does(page) -> None:
+    import torch
+
+    from explorer import load_model
+
+    model = load_model(REPO / "trained" / "mnist_vae2.safetensors")
+    page.dblclick(".vx-over", position={"x": 5, "y": 5})
+    box = page.locator(".vx-over").bounding_box()
+    previews = []
+    for fx, fy in [(0.4, 0.4), (0.6, 0.7)]:
+        px, py = round(box["width"] * fx), round(box["height"] * fy)
+        before = page.evaluate("() => window.__m.state.decodes")
+        page.mouse.move(box["x"] + px, box["y"] + py)
+        page.wait_for_function("(n) => window.__m.state.decodes > n", arg=before, timeout=10_000)
+        z, at, img = page.evaluate("""() => { const S = window.__m.state, z = S.hover.z;
+            return [z, S.toScreen(z[0], z[1]), S.decodeAt(z)]; }""")
+        assert abs(at[0] - px) < 0.5 and abs(at[1] - py) < 0.5, (at, px, py)  # the z under the pointer
+        with torch.no_grad():
+            want = model.decode(torch.tensor([z], dtype=torch.float32)).mean.flatten().numpy()
+        np.testing.assert_allclose(np.asarray(img, np.float32), want, atol=1e-4)
+        previews.append(page.evaluate("() => window.__m.state.preview.toDataURL()"))
+    assert previews[0] != previews[1], "the preview did not change with the pointer"
