@@ -15,6 +15,7 @@ function widgetKey(el) {
 }
 
 const sameBytes = (a, b) => {
+  if (a === b) return true;
   if (!a || !b || a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
