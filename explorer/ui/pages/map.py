@@ -17,8 +17,8 @@ from explorer.web import received
 from explorer.web.panels import star_mark
 
 MAP_KEY = "latent_map"
-# this page only: less empty margin around the main block, so the map gets the width and the fold's height
 CANVAS_KEY = "latent_canvas"
+# this page only: less empty margin around the main block, so the map gets the width and the fold's height
 _TIGHT = ("<style>.stMainBlockContainer { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }"
           f".st-key-{CANVAS_KEY}{canvas.MARKS_SUFFIX} {{ display: none; }}"  # the marks' element draws nothing
           "</style>")
