@@ -64,3 +64,16 @@ def test_a_model_that_turns_nan_on_the_test_images_is_one_line_from_estimators(t
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "tensor(" not in err, err
     assert "non-finite" in err and "loc" in err, err
+
+
+def test_a_model_that_turns_nan_writes_no_codes_file_and_says_so_in_one_line(tmp_path: Path, monkeypatch,
+                                                                              capsys, mnist_dir) -> None:
+    """encode wrote NaN codes and exited 0 (a file read_codes then refused); now it is one line and no file."""
+    monkeypatch.setattr("explorer.store.header.non_finite", lambda *a: None)
+    path, out = tmp_path / "absurd.safetensors", tmp_path / "codes.npz"
+    path.write_bytes(absurd(good_bytes(tmp_path)))
+    assert main(["encode", str(path), "--n", "16", "--out", str(out), "--data-dir", str(mnist_dir.parent),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "non-finite posterior" in err, err
+    assert not out.exists()

@@ -55,7 +55,13 @@ def codes_metadata(checkpoint: str | Path, model, split: str, images: str | None
 
 
 def write_codes(path: str | Path, enc: Encoding, data: SplitImages, meta: dict[str, Any]) -> None:
-    """Write the file atomically: its arrays, and meta (with n) as a JSON string."""
+    """Write the file atomically: its arrays, and meta (with n) as a JSON string. A ValueError, and no file,
+    for a non-finite mean or std: read_codes would refuse that file, and its points would mean nothing."""
+    for what, a in (("mean", enc.mean), ("std", enc.std)):
+        bad = int((~np.isfinite(np.asarray(a).reshape(len(a), -1))).any(1).sum())
+        if bad:
+            raise ValueError(f"the model gives non-finite posterior {what}s for {bad:,} of these {len(a):,} images: "
+                             "its numbers are unusable here, so no codes file is written")
     arrays = {"mean": enc.mean.astype(np.float32), "std": enc.std.astype(np.float32),
               "labels": data.labels.numpy().astype(np.int64), "indices": data.indices.numpy().astype(np.int64),
               "from_train": data.from_train.numpy().astype(bool),
