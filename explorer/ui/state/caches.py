@@ -25,7 +25,7 @@ from explorer.store import saves
 from explorer.store.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
 from explorer.store.vaex_file import SUFFIX as VAEX
-from explorer.ui.state import user_images
+from explorer.ui.state import session_end, user_images
 from explorer.ui.widgets.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
@@ -145,6 +145,19 @@ def likelihood_images(model: LatentModel, dataset: str) -> torch.Tensor:
 
 _ENCODINGS = SharedWork(16, "encoding")
 _PROJECTIONS = SharedWork(32, "projection")
+
+
+def _forget(key: str) -> None:
+    """Drop what was derived from the model under key (and from it with a person's images: their keys end
+    with it), once no session uses it."""
+    def about(k: tuple) -> bool:
+        return k[0] == key or k[0].endswith(":" + key)
+
+    _ENCODINGS.drop(about)
+    _PROJECTIONS.drop(about)
+
+
+session_end.on_forget("caches", _forget)
 
 
 def file_cache_name(_model: LatentModel, key: str) -> str | None:
