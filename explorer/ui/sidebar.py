@@ -12,6 +12,7 @@ from explorer.model.config import IMPORTED
 from explorer.model.devices import available_devices, resolve_device
 from explorer.model.imported import ImportedModel
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
+from explorer.store.request_memory import upload_estimate
 from explorer.ui.state import caches, current_model, selection, session_end, user_images
 from explorer.ui.widgets import guards, presenter_mode
 from explorer.ui.widgets.plain_text import plain
@@ -126,6 +127,10 @@ def _uploaded(device: str) -> current_model.Current | None:
     model = session_end.uploads().claim(key, sid)
     if model is None:
         try:
+            why = caches.over_budget(upload_estimate(data, up.name))  # before anything is built
+            if why:
+                st.sidebar.error(f"Cannot load {plain(up.name)}: {plain(why)}.")
+                return None
             model = load_checkpoint_bytes(data, name=up.name, device=device).model
         except CheckpointError as e:
             st.sidebar.error(f"Cannot load this checkpoint. {plain(e)}")

@@ -16,6 +16,7 @@ import torch
 from explorer.data import ImageDataset
 from explorer.data.pixels import scored_pixels
 from explorer.data.ref import DatasetRef, load_test_set
+from explorer.jobs.admission import max_trainings_from_env
 from explorer.jobs.shared_work import SharedWork
 from explorer.latent.mixture import fit_mixture
 from explorer.latent.projection import Projection
@@ -24,8 +25,11 @@ from explorer.model.latent_model import LatentModel
 from explorer.store import saves
 from explorer.store.checkpoint import CheckpointError, load_model, read_metadata
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
+from explorer.store.request_memory import RequestEstimate, check_request, encoding_estimate, projection_estimate
 from explorer.store.vaex_file import SUFFIX as VAEX
+from explorer.train.memory import OverBudget, memory_budget_mb
 from explorer.ui.state import session_end, user_images
+from explorer.ui.widgets.plain_text import plain
 from explorer.ui.widgets.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
@@ -170,6 +174,23 @@ def file_cache_name(_model: LatentModel, key: str) -> str | None:
         return None
 
 
+def over_budget(estimate: RequestEstimate) -> str | None:
+    """Why this server refuses a request (its estimate over the memory budget of a training), or None."""
+    try:
+        check_request(estimate, memory_budget_mb(max_trainings_from_env()))
+    except OverBudget as e:
+        return str(e)
+    return None
+
+
+def _refuse_over_budget(estimate: RequestEstimate) -> None:
+    """Stop the page (or its fragment) with one message, before a request that would not fit is computed."""
+    why = over_budget(estimate)
+    if why:
+        st.error(f"This server cannot do that: {plain(why)}.")
+        st.stop()
+
+
 def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     """Posterior means and stds of the whole test set, once per model: q(z|x) of the images its ELBO and
     log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior.
@@ -178,6 +199,7 @@ def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     if ready:
         return enc
     x, name = likelihood_images(_model, dataset), file_cache_name(_model, key)
+    _refuse_over_budget(encoding_estimate(_model, len(x)))
     with progress_bar() as wait:
         return _ENCODINGS.get((key, dataset), lambda p: cached_encoding(_model, x, name, p), wait)
 
@@ -188,6 +210,7 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
     if ready:
         return fitted
     mean, name = encoding(_model, key, dataset).mean[:n], file_cache_name(_model, key)
+    _refuse_over_budget(projection_estimate(method, *mean.shape))
     with progress_bar() as wait:
         return _PROJECTIONS.get((key, dataset, method, n), lambda p: cached_projection(mean, method, name, p), wait)
 
