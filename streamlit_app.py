@@ -2,13 +2,15 @@
 import streamlit as st
 
 from explorer import jobs
+from explorer.jobs.heap import tune_heap
 from explorer.train.memory import memory_budget_mb
 from explorer.ui import nav, runner_handoff, sidebar
-from explorer.ui.state import widget_memory
+from explorer.ui.state import session_end, widget_memory
 from explorer.ui.training import browser_jobs, reaper_settings
 from explorer.ui.widgets import presenter_mode
 from explorer.ui.widgets.plain_text import plain
 
+tune_heap()  # a heap that gives back what closed sessions freed (explorer/jobs/heap.py)
 runner_handoff.install()  # a fragment's rerun waits for the last run's messages (the white page after Start)
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
@@ -24,6 +26,7 @@ except ValueError as e:
     st.stop()
 
 page = st.navigation(nav.pages())
+session_end.watch()  # what this session leaves (uploads, their models) is dropped when it ends
 widget_memory.keep_widget_values()  # a Train form or an Interpolate pick survives a visit to another page
 browser_jobs.attach()  # a reloaded page finds the training this browser started; an open page keeps it
 presenter_mode.apply()

@@ -84,6 +84,14 @@ class SharedWork:
         while len(self._works) > self.max_entries and done:
             del self._works[done.pop(0)]
 
+    def drop(self, matches: Callable[[Hashable], bool]) -> int:
+        """Forget every key that matches (a running work finishes for its waiters, then is gone); how many."""
+        with self._lock:
+            keys = [k for k in self._works if matches(k)]
+            for k in keys:
+                del self._works[k]
+        return len(keys)
+
     def clear(self) -> None:
         with self._lock:
             self._works.clear()

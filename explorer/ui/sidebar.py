@@ -13,7 +13,8 @@ from explorer.model.devices import available_devices, resolve_device
 from explorer.model.imported import ImportedModel
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.store.guarded import UNREADABLE, Unreadable
-from explorer.ui.state import caches, current_model, selection, user_images
+from explorer.store.request_memory import upload_estimate
+from explorer.ui.state import caches, current_model, selection, session_end, user_images
 from explorer.ui.widgets import guards, presenter_mode
 from explorer.ui.widgets.plain_text import plain
 
@@ -122,10 +123,15 @@ def _uploaded(device: str) -> current_model.Current | None:
         return None
     data = up.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    cache = st.session_state.setdefault("_uploaded_models", {})
-    k = (digest, device)
-    if k not in cache:
+    key, sid = f"upload:{digest}:{device}", session_end.session_id()
+    # held for every session that uploads this file, and dropped when the last of them ends (session_end)
+    model = session_end.uploads().claim(key, sid)
+    if model is None:
         try:
+            why = caches.over_budget(upload_estimate(data, up.name))  # before anything is built
+            if why:
+                st.sidebar.error(f"Cannot load {plain(up.name)}: {plain(why)}.")
+                return None
             model = load_checkpoint_bytes(data, name=up.name, device=device).model
         except CheckpointError as e:
             st.sidebar.error(f"Cannot load this checkpoint. {plain(e)}")
@@ -133,9 +139,8 @@ def _uploaded(device: str) -> current_model.Current | None:
         except Exception as e:  # a header that parses but builds nothing sensible: still a message
             st.sidebar.error(f"Cannot load {plain(up.name)}: {type(e).__name__}: {plain(e)}")
             return None
-        cache.clear()  # one uploaded model per user is plenty; free the last one
-        cache[k] = model
-    return current_model.Current(cache[k], f"upload:{digest}:{device}", up.name, "upload")
+        model = session_end.uploads().put(key, sid, model)
+    return current_model.Current(model, key, up.name, "upload")
 
 
 def scored_on(model) -> str:

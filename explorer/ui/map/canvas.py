@@ -13,6 +13,7 @@ import streamlit as st
 from explorer.latent.holes import Holes
 from explorer.latent.projection import Projection
 from explorer.model.latent_model import LatentModel
+from explorer.ui.state import session_end
 from explorer.ui.widgets.in_page import unsupported
 from explorer.web.payload import map_marks, map_mode, map_payload
 from explorer.web.sources import component_js, source
@@ -42,6 +43,9 @@ def payload(_model: LatentModel, key: str, _proj: Projection, method: str, coord
     """map_payload without the marks, cached per model and map (key and method stand in for the model and map,
     thumbs_key for the images, holes_key for the prior's holes): a click does not change it."""
     return map_payload(_model, _proj, coords, labels, mu, None, index_offset, height, None, _thumbs, _holes)
+
+
+session_end.on_forget("map blob", lambda key: payload.clear())  # blobs hold weights: a gone upload's too
 
 
 def mount(blob: bytes, widget_key: str, on_pick=lambda: None, on_select=lambda: None, marks: dict | None = None):

@@ -16,6 +16,7 @@ import torch
 from explorer.data import ImageDataset
 from explorer.data.pixels import scored_pixels
 from explorer.data.ref import DatasetRef, load_test_set
+from explorer.jobs.admission import max_trainings_from_env
 from explorer.jobs.shared_work import SharedWork
 from explorer.latent.map import check_points
 from explorer.latent.mixture import fit_mixture
@@ -24,8 +25,11 @@ from explorer.model.encoding import Encoding
 from explorer.model.latent_model import LatentModel
 from explorer.store import guarded, saves
 from explorer.store.map_cache import cached_encoding, cached_projection, encoding_name
+from explorer.store.request_memory import RequestEstimate, check_request, encoding_estimate, projection_estimate
 from explorer.store.vaex_file import SUFFIX as VAEX
-from explorer.ui.state import map_points, user_images
+from explorer.train.memory import OverBudget, memory_budget_mb
+from explorer.ui.state import map_points, session_end, user_images
+from explorer.ui.widgets.plain_text import plain
 from explorer.ui.widgets.waiting import progress_bar
 
 TRAINED_ENV = "EXPLORER_TRAINED_DIR"  # point the app at another folder of checkpoints (tests do)
@@ -154,6 +158,19 @@ _ENCODINGS = SharedWork(16, "encoding")
 _PROJECTIONS = SharedWork(32, "projection")
 
 
+def _forget(key: str) -> None:
+    """Drop what was derived from the model under key (and from it with a person's images: their keys end
+    with it), once no session uses it."""
+    def about(k: tuple) -> bool:
+        return k[0] == key or k[0].endswith(":" + key)
+
+    _ENCODINGS.drop(about)
+    _PROJECTIONS.drop(about)
+
+
+session_end.on_forget("caches", _forget)
+
+
 def file_cache_name(_model: LatentModel, key: str) -> str | None:
     """The file-cache name of a bundled or saved checkpoint's encoding; None for a model without a file."""
     path = map_points.checkpoint_of(key)
@@ -163,6 +180,23 @@ def file_cache_name(_model: LatentModel, key: str) -> str | None:
         return encoding_name(path, _model)
     except OSError:
         return None
+
+
+def over_budget(estimate: RequestEstimate) -> str | None:
+    """Why this server refuses a request (its estimate over the memory budget of a training), or None."""
+    try:
+        check_request(estimate, memory_budget_mb(max_trainings_from_env()))
+    except OverBudget as e:
+        return str(e)
+    return None
+
+
+def _refuse_over_budget(estimate: RequestEstimate) -> None:
+    """Stop the page (or its fragment) with one message, before a request that would not fit is computed."""
+    why = over_budget(estimate)
+    if why:
+        st.error(f"This server cannot do that: {plain(why)}.")
+        st.stop()
 
 
 def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
@@ -175,6 +209,7 @@ def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     if ready:
         return enc
     x, name = likelihood_images(_model, dataset), file_cache_name(_model, key)
+    _refuse_over_budget(encoding_estimate(_model, len(x)))
     with progress_bar() as wait:
         return _ENCODINGS.get((key, dataset), lambda p: cached_encoding(_model, x, name, p), wait)
 
@@ -188,6 +223,7 @@ def projection(_model: LatentModel, key: str, dataset: str, method: str, n: int)
     mean = encoding(_model, key, dataset).mean[:n]
     points = map_points.is_points(dataset)
     name = map_points.cache_name(_model, key, dataset) if points else file_cache_name(_model, key)
+    _refuse_over_budget(projection_estimate(method, *mean.shape))
     with progress_bar() as wait:
         return _PROJECTIONS.get((key, dataset, method, n), lambda p: cached_projection(mean, method, name, p), wait)
 

@@ -13,6 +13,7 @@ import torch
 
 from explorer.data import ImageDataset
 from explorer.model.latent_model import LatentModel
+from explorer.ui.state import session_end
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets.in_page import unsupported
 from explorer.ui.widgets.plain_text import plain
@@ -31,6 +32,9 @@ _COMPONENT = st.components.v2.component(
 def payload(_model: LatentModel, key: str, dataset: str | None, _test_x: torch.Tensor | None) -> bytes:
     """draw_payload, cached per model (key) and data set."""
     return draw_payload(_model, _test_x)
+
+
+session_end.on_forget("drawing blob", lambda key: payload.clear())  # it holds the encoder's weights
 
 
 def render(cur: Current, data: ImageDataset | None, key: str = "draw") -> torch.Tensor | None:
