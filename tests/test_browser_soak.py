@@ -4,8 +4,9 @@ server's resident memory after the 20th must be within 10% of its level after th
 brought (the file, the model, its encodings, the map's blob) may stay behind its last session."""
 from __future__ import annotations
 
-import os
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,34 +42,46 @@ def settled_rss_mb(pid: int, wait_s: float) -> float:
     return low
 
 
-def test_uploads_give_their_memory_back_when_their_tabs_close(tmp_path) -> None:
-    ckpt = save_model(build_model(ModelConfig(latent_dim=2, hidden=(WIDTH,))), tmp_path / "wide.safetensors",
+def wide_checkpoint(folder: Path, width: int = WIDTH) -> Path:
+    return save_model(build_model(ModelConfig(latent_dim=2, hidden=(width,))), folder / "wide.safetensors",
                       dataset={"name": "mnist"})
-    assert ckpt.stat().st_size > 16 * 2**20
-    env = {"EXPLORER_TRAINED_DIR": str(tmp_path / "trained"), "EXPLORER_CACHE_DIR": str(tmp_path / "cache"),
-           "EXPLORER_SAVES_DIR": str(tmp_path / "saved"), "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(TTL_S)}
-    (tmp_path / "trained").mkdir()
+
+
+def soak(folder: Path, ckpt: Path, rounds: int, settled: set[int]) -> list[float]:
+    """Upload ckpt into a new tab of a fresh server and close the tab, `rounds` times; the server's RSS after each
+    (in MB), after the session has ended for the rounds in `settled` (the others show the trend only)."""
+    (folder / "trained").mkdir(exist_ok=True)
+    env = {"EXPLORER_TRAINED_DIR": str(folder / "trained"), "EXPLORER_CACHE_DIR": str(folder / "cache"),
+           "EXPLORER_SAVES_DIR": str(folder / "saved"), "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(TTL_S)}
     series: list[float] = []
-    t0 = time.monotonic()
-    with AppServer(env=env, log_path=tmp_path / "server.log") as server, sync_playwright() as p:
+    with AppServer(env=env, log_path=folder / "server.log") as server, sync_playwright() as p:
         browser = launch(p)
         try:
-            for i in range(ROUNDS):
-                context = browser.new_context(viewport=VIEWPORT)
-                page = context.new_page()
-                page.set_default_timeout(120_000)
-                page.goto(f"{server.url}/map")
-                page.locator("[data-testid='stSidebar'] input[type='file']").first.set_input_files(str(ckpt))
-                page.wait_for_selector(".vx-root[data-ready='1']")  # encoded, projected, blob sent and drawn
-                wait_idle(page)
-                context.close()
-                # the two readings compared wait for the session to end; the others only show the trend
-                settle = TTL_S + 2.5 if i in (0, ROUNDS - 1) else 0
-                series.append(settled_rss_mb(server.proc.pid, settle))
+            for i in range(rounds):
+                upload_and_close(browser, server.url, ckpt)
+                series.append(settled_rss_mb(server.proc.pid, TTL_S + 2.5 if i in settled else 0))
         finally:
             browser.close()
-    took = time.monotonic() - t0
-    print(f"RSS after each upload and close (MB): {[round(r) for r in series]}; {took:.0f} s")
+    return series
+
+
+def upload_and_close(browser: Any, url: str, ckpt: Path) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{url}/map")
+    page.locator("[data-testid='stSidebar'] input[type='file']").first.set_input_files(str(ckpt))
+    page.wait_for_selector(".vx-root[data-ready='1']")  # encoded, projected, blob sent and drawn
+    wait_idle(page)
+    context.close()
+
+
+def test_uploads_give_their_memory_back_when_their_tabs_close(tmp_path) -> None:
+    ckpt = wide_checkpoint(tmp_path)
+    assert ckpt.stat().st_size > 16 * 2**20
+    t0 = time.monotonic()
+    series = soak(tmp_path, ckpt, ROUNDS, {0, ROUNDS - 1})
+    print(f"RSS after each upload and close (MB): {[round(r) for r in series]}; {time.monotonic() - t0:.0f} s")
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-2000:]
     assert series[-1] <= 1.10 * series[0], f"RSS grew from {series[0]:.0f} MB to {series[-1]:.0f} MB: {series}"

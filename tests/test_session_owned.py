@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.jobs.heap import SETTINGS, trim_heap, tune_heap
+from explorer.jobs.heap import SETTINGS, freeing_tops, trim_heap, tune_heap
 from explorer.jobs.session_owned import SessionOwned, SessionWatch
 from explorer.jobs.shared_work import SharedWork
 
@@ -80,3 +80,6 @@ def test_the_heap_settings_apply_and_an_administrators_own_win(monkeypatch) -> N
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert "MALLOC_ARENA_MAX" not in tune_heap()
     assert trim_heap()
+    with freeing_tops():  # a block freed at an arena's top while the tops are given back
+        block = bytearray(8 * 2**20)
+        del block

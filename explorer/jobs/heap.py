@@ -9,6 +9,8 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt's parameters (malloc.h)
 SETTINGS = (  # (mallopt parameter, value, the environment variable with which an administrator overrides it)
@@ -42,9 +44,30 @@ def tune_heap() -> list[str]:
 
 
 def trim_heap() -> bool:
-    """Return the free pages inside the arenas to the system (malloc_trim); True when it ran."""
+    """Return the free pages inside the arenas to the system (malloc_trim); True when it ran. It cannot reach
+    the free top of a thread's arena: use freeing_tops around the frees for that."""
     libc = _libc()
     if libc is None:
         return False
     libc.malloc_trim(0)
     return True
+
+
+@contextmanager
+def freeing_tops() -> Iterator[None]:
+    """While inside, a block freed at the top of an arena (from any thread) gives the free top back at once
+    (a trim threshold of 0); the threshold in force before is restored after."""
+    libc = _libc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(M_TRIM_THRESHOLD, 0)
+    try:
+        yield
+    finally:
+        libc.mallopt(M_TRIM_THRESHOLD, _trim_threshold())
+
+
+def _trim_threshold() -> int:
+    raw = os.environ.get("MALLOC_TRIM_THRESHOLD_", "")
+    return int(raw) if raw.isdigit() else dict((p, v) for p, v, _ in SETTINGS)[M_TRIM_THRESHOLD]

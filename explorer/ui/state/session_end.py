@@ -15,7 +15,7 @@ from typing import Callable
 
 import streamlit as st
 
-from explorer.jobs.heap import trim_heap
+from explorer.jobs.heap import freeing_tops, trim_heap
 from explorer.jobs.session_owned import SessionOwned, SessionWatch
 
 TTL_OPTION = "server.disconnectedSessionTTL"
@@ -58,21 +58,28 @@ class _Reaper:
             return []
         rt = Runtime.instance()
         ended = self.watch.ended(rt.is_active_session, float(st.get_option(TTL_OPTION)))
-        for sid in ended:
-            rt.uploaded_file_mgr.remove_session_files(sid)  # what AppSession.shutdown would do
-            rt.media_file_mgr.clear_session_refs(sid)
-            app = self.apps.pop(sid, lambda: None)()
-            if app is not None:  # past the TTL: Streamlit will not resume it, but may still hold it
-                app.session_state.clear()
-            self.uploads.end(sid)
         if ended:
-            rt.media_file_mgr.remove_orphaned_files()
             self.trims = 4  # and on the next sweeps: what a finishing script thread lets go of a moment later
-        if self.trims:
-            self.trims -= 1
+        if not self.trims:
+            return ended
+        self.trims -= 1
+        with freeing_tops():  # what is freed here leaves no free top in its arena (trim_heap cannot reach those)
+            for sid in ended:
+                self._end(rt, sid)
+            if ended:
+                rt.media_file_mgr.remove_orphaned_files()
             gc.collect()  # a model's modules refer to each other: free them now, not at some later collection
-            trim_heap()
+        trim_heap()
         return ended
+
+    def _end(self, rt, sid: str) -> None:
+        """What AppSession.shutdown would have done, and the session's uploaded model let go of."""
+        rt.uploaded_file_mgr.remove_session_files(sid)
+        rt.media_file_mgr.clear_session_refs(sid)
+        app = self.apps.pop(sid, lambda: None)()
+        if app is not None:  # past the TTL: Streamlit will not resume it, but may still hold it
+            app.session_state.clear()
+        self.uploads.end(sid)
 
     def run(self, every_s: float) -> None:
         def loop() -> None:
