@@ -403,6 +403,9 @@ def test_train_settings_survive_other_pages_before_and_during_a_training(app: Ap
     for title in ("Latent map", "Interpolate", "Train", "Decoder sliders", "Train"):
         nav(page, title)
     expect(page.get_by_text("Training · epoch")).to_be_visible()
+    # the form is read once the page's run has ended: in one loaded full run it was read mid-run, at the default
+    expect(page.locator(".st-key-train_epochs input")).to_have_value("200", timeout=20_000)
+    wait_idle(page)
     assert form() == ("digits", "200", "48", "3")
     stop_button(page).click()
     expect(page.get_by_text("Stopped · epoch")).to_be_visible()
