@@ -12,32 +12,28 @@ DEFAULT_HEARTBEAT_S = 20.0
 MISSED_BEATS = 4.5  # a page not heard for this many beats is not seen (a busy server delays a beat or two)
 
 
-def grace_from_env() -> float:
-    """EXPLORER_TRAINING_GRACE_S: seconds a training whose browser is gone keeps running (default 600)."""
-    raw = os.environ.get(GRACE_ENV, "").strip()
+def _seconds(name: str, default: float, lo: float, hi: float, span: str) -> float:
+    """The seconds in environment variable `name` (default when unset) within [lo, hi]; a ValueError naming it."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_GRACE_S
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{GRACE_ENV} must be a number of seconds, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"{GRACE_ENV} must be 0 or more seconds, got {raw!r}")
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not lo <= value <= hi:  # NaN fails both
+        raise ValueError(f"{name} must be {span} seconds, got {raw!r}")
     return value
+
+
+def grace_from_env() -> float:
+    """EXPLORER_TRAINING_GRACE_S: seconds a training whose browser is gone keeps running (default 600)."""
+    return _seconds(GRACE_ENV, DEFAULT_GRACE_S, 0, 1e308, "0 or more")
 
 
 def heartbeat_from_env() -> float:
     """EXPLORER_TRAINING_HEARTBEAT_S: seconds between an open page's heartbeats (default 20)."""
-    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_HEARTBEAT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{HEARTBEAT_ENV} must be a number of seconds, got {raw!r}") from None
-    if not 0.5 <= value <= 3600:
-        raise ValueError(f"{HEARTBEAT_ENV} must be from 0.5 to 3600 seconds, got {raw!r}")
-    return value
+    return _seconds(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_S, 0.5, 3600, "from 0.5 to 3600")
 
 
 def _heartbeat_or_default() -> float:
