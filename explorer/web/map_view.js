@@ -48,6 +48,16 @@ function equalize(S, v, k = 0) {
   return { x0: cx - W / k / 2, x1: cx + W / k / 2, y0: cy - H / k / 2, y1: cy + H / k / 2 };
 }
 
+// a map drawn once, with no overlay and no tools (the side-by-side maps): the points' extent fitted with equal
+// scales, the axes and the dots, as the main map draws them
+export function drawStill(S) {
+  S.view = equalize(S, bounds(S));
+  const ctx = axes(S);
+  ctx.save(); ctx.beginPath(); ctx.rect(S.M.l, S.M.t, S.w - S.M.l - S.M.r, S.h - S.M.t - S.M.b); ctx.clip();
+  drawPoints(S, ctx);
+  ctx.restore();
+}
+
 export function redraw(S) {
   const t0 = performance.now();
   S.snap = null;  // a pan's picture (panRedraw) is stale once the whole map is drawn again

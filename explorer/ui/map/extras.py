@@ -20,6 +20,7 @@ from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.store.guarded import UNREADABLE, Unreadable
 from explorer.ui.map import legend, view
+from explorer.ui.map.still import still_map
 from explorer.ui.state import caches, current_model
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import pictures
@@ -104,10 +105,10 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
         m = "axes" if c.model.latent_dim <= 2 else (method if method != "axes" else "pca")
         md = view.load(c, data, m, n)
         short = name if len(name) <= 34 else name[:33] + "…"  # a column is narrow; the full name is in the picker
-        fig = view.figure(c, data, md, height=400, title=f"{short}<br>{c.model.config.kind.upper()}")
-        fig.update_layout(showlegend=False, margin=dict(t=70))
-        col.plotly_chart(fig, key=f"compare:{name}", config={"displaylogo": False})
-        col.caption(_headline(c.model))
+        with col:
+            st.markdown(f"**{plain(short)}** · {c.model.config.kind.upper()} · {view.method_label(md.method)}")
+            still_map(md.coords, data.test_y[:n].numpy() if data.test_y is not None else None, f"compare:{name}")
+            st.caption(_headline(c.model))
     units = {model_unit(c.model) for _, c in entries}
     if len(units) > 1 or not next(iter(units)).probability:
         a, *rest = units
