@@ -63,14 +63,16 @@ def poisoned(base: bytes, value: float, key: str = "model.encoder.net.1.weight")
     return join(header, body[:start] + struct.pack("<f", value) + body[start + 4:])
 
 
-def absurd(base: bytes, value: float = 1e38) -> bytes:
-    """base with every weight set to value: each finite, so a NaN check passes them, yet they overflow."""
+def absurd(base: bytes, value: float = 1e38, alternate: bool = False) -> bytes:
+    """base with every weight set to value: each finite, so a NaN check passes them, yet they overflow.
+    alternate: +value and -value in turn, so the overflows meet as inf - inf = NaN (the decoder's too)."""
     header, _, body = split(base)
     out = bytearray(body)
     for k, v in header.items():
         if k != "__metadata__" and v["dtype"] == "F32":
             start, end = v["data_offsets"]
-            out[start:end] = struct.pack("<f", value) * ((end - start) // 4)
+            pair = struct.pack("<ff", value, -value if alternate else value)
+            out[start:end] = (pair * ((end - start) // 8 + 1))[:end - start]
     return join(header, bytes(out))
 
 

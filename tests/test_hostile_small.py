@@ -77,3 +77,16 @@ def test_a_model_that_turns_nan_writes_no_codes_file_and_says_so_in_one_line(tmp
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "non-finite posterior" in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["neighbours", "--index", "0", "--k", "3"]])
+def test_a_model_that_turns_nan_lists_no_neighbours_and_says_so_in_one_line(command: list, tmp_path: Path,
+                                                                             monkeypatch, capsys) -> None:
+    """neighbours printed NaN distances and wrote their strip, exiting 0."""
+    monkeypatch.setattr("explorer.store.header.non_finite", lambda *a: None)
+    path, out = tmp_path / "absurd.safetensors", tmp_path / "out.png"
+    path.write_bytes(absurd(good_bytes(tmp_path), alternate=True))
+    assert main([command[0], str(path), *command[1:], "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "non-finite" in err and "nan" not in err, err
+    assert not out.exists()

@@ -13,6 +13,7 @@ from ..latent.neighbours import METRICS, Neighbours, check_index, metrics_for, n
 from ..model.devices import resolve_device
 from ..model.encoding import Encoding, encode
 from ..model.latent_model import LatentModel
+from ..model.probe import require_finite
 from .common import add_images, model_with_images, add_device_seed, apply_threads, positive_int
 
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     data = test_split(model, args.data_dir)
     check_index(args.index, len(data.test_x), "--index")
     enc = encode(model, DatasetRef.of(model).scored(data.test_x))  # the posterior the map shows
+    for what, a in (("posterior means", enc.mean), ("posterior stds", enc.std)):  # else NaN distances
+        require_finite(a, what)
     found = find_all(model, enc, data.test_x, args.index, args.k)
     rows = [data.test_x[[args.index, *nb.ids.tolist()]] for nb in found]
     strip = grid(torch.cat(rows), nrow=len(found[0].ids) + 1)

@@ -57,3 +57,16 @@ def _prior_draws(prior: Distribution) -> torch.Tensor:
     mean, std = prior.mean, prior.stddev
     eps = torch.randn(PROBE_SIZE, *mean.shape, generator=torch.Generator().manual_seed(0)).to(mean.device)
     return mean + std * eps
+
+
+def require_finite(a, what: str, of: str = "images", then: str = "") -> None:
+    """A ValueError in one line when any row of a (N, ...) array or tensor holds a non-finite number: a model
+    the probe passed can still overflow on other inputs, and a NaN would be printed or drawn as if it meant
+    something. then: what is not done because of it (", so no codes file is written")."""
+    t = torch.as_tensor(a)
+    if not t.is_floating_point() or not len(t):
+        return
+    bad = int((~torch.isfinite(t.reshape(len(t), -1))).any(1).sum())
+    if bad:
+        raise ValueError(f"the model gives non-finite {what} for {bad:,} of these {len(t):,} {of}: its numbers "
+                         f"are unusable here{then}")

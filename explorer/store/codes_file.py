@@ -18,6 +18,7 @@ import numpy as np
 from ..data.ref import DatasetRef
 from ..data.splits import SplitImages, train_seed
 from ..model.encoding import Encoding
+from ..model.probe import require_finite
 from .atomic import atomic_write
 from .file_cache import file_digest
 
@@ -58,10 +59,7 @@ def write_codes(path: str | Path, enc: Encoding, data: SplitImages, meta: dict[s
     """Write the file atomically: its arrays, and meta (with n) as a JSON string. A ValueError, and no file,
     for a non-finite mean or std: read_codes would refuse that file, and its points would mean nothing."""
     for what, a in (("mean", enc.mean), ("std", enc.std)):
-        bad = int((~np.isfinite(np.asarray(a).reshape(len(a), -1))).any(1).sum())
-        if bad:
-            raise ValueError(f"the model gives non-finite posterior {what}s for {bad:,} of these {len(a):,} images: "
-                             "its numbers are unusable here, so no codes file is written")
+        require_finite(a, f"posterior {what}s", then=", so no codes file is written")
     arrays = {"mean": enc.mean.astype(np.float32), "std": enc.std.astype(np.float32),
               "labels": data.labels.numpy().astype(np.int64), "indices": data.indices.numpy().astype(np.int64),
               "from_train": data.from_train.numpy().astype(bool),
