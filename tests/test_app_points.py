@@ -186,3 +186,31 @@ def test_a_codes_file_that_is_not_this_models_is_a_message(app, trained, tmp_pat
     assert said in warnings(app) and "The map shows the test split" in warnings(app)
     assert coords(app).shape == (359, 2)
     assert json.dumps(warnings(app)).count("\\n") == 0  # one line each
+
+
+def test_an_upload_no_session_uses_takes_its_split_encodings_with_it():
+    """Issue 25: a model is dropped with its encodings when its last session ends; the map's split encodings too."""
+    from explorer.ui.state import session_end
+
+    mine, other = ("upload:abc:cpu", "digits@both"), ("bundled:f:1:cpu", "digits@both")
+    for key in (mine, other):
+        map_points._ENCODINGS._work.get(key, lambda p: "an encoding")
+    session_end.forget("upload:abc:cpu")
+    assert map_points._ENCODINGS.peek(mine) is None and map_points._ENCODINGS.peek(other) == "an encoding"
+    map_points._ENCODINGS.drop(lambda k: k == other)
+
+
+def test_a_split_encoding_over_the_memory_budget_is_refused_before_it_runs(app, monkeypatch):
+    """Issue 25: every request that allocates is held to the budget; the map's training and both splits too."""
+    from explorer.store.request_memory import RequestEstimate
+    from explorer.ui.state import caches
+
+    real = caches.encoding_estimate
+    monkeypatch.setattr(caches, "encoding_estimate", lambda m, n: RequestEstimate(
+        f"encoding {n:,} images", 10**15, "as a test asks") if n > 1000 else real(m, n))
+    before = map_points._ENCODINGS.computed
+    app.radio(key="map_points").set_value("both").run()
+    assert not app.exception, [e.value for e in app.exception]
+    said = [re.sub(r"\\(.)", r"\1", e.value) for e in app.error]  # as a reader sees the Markdown
+    assert any("encoding 1,797 images would need" in e and "budget" in e for e in said), said
+    assert map_points._ENCODINGS.computed == before

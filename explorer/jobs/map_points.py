@@ -39,6 +39,10 @@ class SplitEncodings:
         """The encoding of x (the images as scored) under key; wait(fraction, text, seconds) while it is made."""
         return self._work.get(key, lambda p: cached_split_encoding(model, x, name, p), wait)
 
+    def drop(self, matches: Callable[[Hashable], bool]) -> int:
+        """Forget the encodings whose key matches (an upload no session uses any more); how many."""
+        return self._work.drop(matches)
+
     def clear(self) -> None:
         self._work.clear()
 

@@ -204,7 +204,7 @@ def encoding(_model: LatentModel, key: str, dataset: str) -> Encoding:
     log p(x) are computed on, so the map, its chosen-point panel and the other pages share one posterior.
     One object for every session: never write into its arrays."""
     if map_points.is_points(dataset):
-        return map_points.encoding(_model, key, dataset)
+        return map_points.encoding(_model, key, dataset, lambda n: _refuse_over_budget(encoding_estimate(_model, n)))
     ready, enc = _ENCODINGS.peek((key, dataset))
     if ready:
         return enc

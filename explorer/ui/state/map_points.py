@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -22,6 +23,7 @@ from explorer.model.latent_model import LatentModel
 from explorer.store.codes_file import Codes
 from explorer.store.codes_fit import codes_rows, needed_split
 from explorer.store.map_cache import split_encoding_name
+from explorer.ui.state import session_end
 from explorer.ui.widgets.waiting import progress_bar
 
 SEP = "@"
@@ -162,9 +164,10 @@ def likelihood_images(model: LatentModel, name: str) -> torch.Tensor:
     return _scored(name, ref.pixels, ref.test_seed, ref.levels, model)
 
 
-def encoding(model: LatentModel, key: str, name: str) -> Encoding:
+def encoding(model: LatentModel, key: str, name: str, refuse: Callable[[int], None] = lambda n: None) -> Encoding:
     """q(z|x) of every point: a codes file's own numbers, or the split encoded once for every session (read
-    from the file `encode --split` and `warm --splits` write when it is there), with a bar and a count."""
+    from the file `encode --split` and `warm --splits` write when it is there), with a bar and a count.
+    refuse(n): stops the page before n images are encoded over the server's memory budget."""
     base, what = _parts(name)
     if what.startswith(CODES):
         codes = _codes(name)
@@ -173,8 +176,17 @@ def encoding(model: LatentModel, key: str, name: str) -> Encoding:
     if enc is not None:
         return enc
     x = likelihood_images(model, name)  # here, in the page's run: the panel beside the map needs them anyway
+    refuse(len(x))
     with progress_bar() as wait:
         return _ENCODINGS.get((key, name), model, x, cache_name(model, key, name), wait)
+
+
+def _forget(key: str) -> None:
+    """An upload's split encodings go with it (its key, or a key ending with it: a person's images under it)."""
+    _ENCODINGS.drop(lambda k: k[0] == key or k[0].endswith(":" + key))
+
+
+session_end.on_forget("map points", _forget)
 
 
 def cache_name(model: LatentModel, key: str, name: str) -> str | None:
