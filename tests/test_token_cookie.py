@@ -84,6 +84,13 @@ def test_a_valid_token_is_kept_and_a_bad_one_replaced(tmp_path):
         assert all(k != b"if-none-match" for k, _ in scope["headers"]), "a 304 would carry no page for the cookie"
 
 
+def test_the_cookie_is_read_as_the_websocket_reads_it(tmp_path):
+    """Starlette's lenient parser (st.context.cookies uses it): another site's odd cookie does not hide ours."""
+    for before in (b"a=x y", b"flag", b'q=x"y', b"_streamlit_xsrf=2|ab|cd|1"):  # http.cookies gives up at the first
+        odd = [(b"cookie", before + b"; vaex_token=" + TOKEN_A.encode())]
+        assert set_cookies(serve(tmp_path, "/", headers=odd)[0]) == [], before
+
+
 def test_a_revoked_token_is_replaced_and_other_browsers_are_not(tmp_path):
     browsers.revoke(tmp_path, browsers.browser_id(TOKEN_A))
     assert new_token(serve(tmp_path, "/", cookie=TOKEN_A)[0]) != TOKEN_A
@@ -112,6 +119,9 @@ def test_a_claim_link_gives_a_fresh_token_the_reset_browsers_files_once(tmp_path
     # used up: the same link again (a copied one) gives nothing; a valid token keeps itself
     assert set_cookies(serve(tmp_path, "/train", cookie="B" * 32, query=f"claim={code}".encode())[0]) == []
     other = new_token(serve(tmp_path, "/train", query=f"claim={code}".encode())[0])
+    code = browsers.revoke(tmp_path, browsers.browser_id(fresh))
+    serve(tmp_path, "/train", query=f"claim={code}".encode(), method="HEAD")  # a link checker's HEAD
+    assert browsers.claim(tmp_path, code, "C" * 32) == browsers.browser_id(fresh)  # did not use it up
     assert browsers.inherited(tmp_path, browsers.owner_of(other)) == []
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any, Awaitable, Callable, MutableMapping
 from urllib.parse import parse_qs
+
+from starlette.requests import cookie_parser
 
 from explorer.store import browsers, saves
 
@@ -35,13 +36,10 @@ def is_page(path: str) -> bool:
 
 
 def sent_token(scope: Scope) -> str:
-    """The vaex_token cookie of the request, '' when there is none."""
-    raw = b"; ".join(v for k, v in scope.get("headers", []) if k == b"cookie").decode("latin-1")
-    try:
-        morsel = SimpleCookie(raw).get(COOKIE)
-    except CookieError:
-        return ""
-    return morsel.value if morsel is not None else ""
+    """The vaex_token cookie of the request, '' when there is none: parsed as the websocket's cookies are (for
+    st.context.cookies), so the two never disagree about which token a browser sent."""
+    raw = next((v for k, v in scope.get("headers", []) if k == b"cookie"), b"").decode("latin-1")
+    return cookie_parser(raw).get(COOKIE, "")
 
 
 def set_cookie(token: str, secure: bool) -> bytes:
@@ -79,7 +77,7 @@ class TokenCookie:
         """A new token for this page request, or None when its own is good (in a thread: it may read files)."""
         folder = self.folder()
         code = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(CLAIM, [""])[0]
-        if code:
+        if code and scope.get("method") == "GET":  # a HEAD (a link checker) does not use the code up
             token = browsers.new_token()
             try:
                 if browsers.claim(folder, code, token) is not None:
