@@ -10,9 +10,11 @@ from typing import NoReturn
 
 from ..model.devices import DeviceError
 from ..store.checkpoint import CheckpointError
-from . import attribute, encode, estimators, evaluate, export_html, import_onnx, info, interpolate, neighbours, sample, train, warm
+from . import (attribute, browsers, encode, estimators, evaluate, export_html, import_onnx, info, interpolate, neighbours,
+               sample, train, warm)
 
-COMMANDS = [train, info, sample, interpolate, neighbours, attribute, evaluate, estimators, encode, warm, import_onnx, export_html]
+COMMANDS = [train, info, sample, interpolate, neighbours, attribute, evaluate, estimators, encode, warm, import_onnx,
+            export_html, browsers]
 
 
 def build_parser() -> argparse.ArgumentParser:

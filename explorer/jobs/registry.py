@@ -80,6 +80,21 @@ class JobRegistry:
             e.orphaned_since, e.last_beat = None, self._clock()  # a script run of this page is a beat too
             return e.job
 
+    def rekey(self, match: Callable[[str], bool], token: str, session_id: str) -> TrainingJob | None:
+        """A teacher reset a browser and its claim link was opened: the job kept under the first token that
+        `match`es is `token`'s now, shown in session_id only (the sessions of the old token, a copied cookie's
+        among them, no longer keep it). None when there is none, or `token` has a job of its own already."""
+        with self._lock:
+            if token in self._entries:
+                return None
+            old = next((t for t in self._entries if match(t)), None)
+            if old is None:
+                return None
+            e = self._entries.pop(old)
+            e.sessions, e.orphaned_since, e.last_beat = {session_id}, None, self._clock()
+            self._entries[token] = e
+            return e.job
+
     def jobs(self) -> list[TrainingJob]:
         with self._lock:
             return [e.job for e in self._entries.values()]

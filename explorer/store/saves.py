@@ -18,6 +18,7 @@ from . import owners as index
 from .owners import OWNERS
 
 SAVES_ENV = "EXPLORER_SAVES_DIR"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "saved"  # saved/ beside the bundled trained/ of the repository
 SUFFIX = ".safetensors"
 MAX_NAME = 200  # characters, suffix included: well under the 255 bytes most file systems allow a name
 
@@ -30,7 +31,8 @@ class AlreadySaved(FileExistsError):
     """The name is this owner's own file: replace it only when they say so (overwrite=True)."""
 
 
-def saves_dir(default: Path) -> Path:
+def saves_dir(default: Path = DEFAULT_DIR) -> Path:
+    """Where the app saves models, and where a teacher's browser resets are kept (the app and the CLI agree)."""
     env = os.environ.get(SAVES_ENV, "").strip()
     return Path(env) if env else default
 

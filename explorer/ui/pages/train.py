@@ -191,6 +191,8 @@ def new_training(disabled: bool) -> None:
 st.title("Train a model")
 st.caption("Training runs in the background: the other pages stay usable, and this page follows it live. "
            "Each browser trains its own model, and finds it again after a reload.")
+st.caption(f"This browser's id: **{browser_jobs.browser_id()}**. If somebody else may be using it, give this id to "
+           "your teacher: they can reset it and give you a link that brings your training and saved files back.")
 if st.session_state.pop("_train_go_to_map", False):
     st.switch_page("explorer/ui/pages/map.py")
 chosen = selection.current()

@@ -46,7 +46,7 @@ def trained_dir() -> Path:
 
 def saves_dir() -> Path:
     """Where the app saves models (EXPLORER_SAVES_DIR, default saved/ beside trained/)."""
-    return saves.saves_dir(REPO_ROOT / "saved")
+    return saves.saves_dir()
 
 
 def default_model() -> str:

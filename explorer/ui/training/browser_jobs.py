@@ -1,15 +1,15 @@
 """This browser's training across reloads, and where the app saves models on a shared server.
 
-Identity: a random token per browser, kept in a cookie (`vaex_token`, SameSite=Strict, a week). A reload
-or a second tab of the same browser sends it back, so the Train page finds the training it started.
-It protects a class from accidents (a reload, a closed laptop), not from a person who copies someone
-else's cookie: the app has no accounts.
+Identity: a random token per browser, which the server sets as an HttpOnly, SameSite=Strict cookie (`vaex_token`,
+a week; ui/training/token_cookie.py) and the session reads from its websocket's handshake: page script never
+holds it, and it never travels in component data. A reload or a second tab of the same browser sends it back,
+so the Train page finds the training it started. A teacher can reset a browser (`python -m explorer browsers
+reset ID`, explorer/store/browsers.py): its token is refused from then on, here too while a page is open, and
+the claim link gives its files and its training to a fresh token. Without a cookie (AppTest, a browser that
+refuses cookies) a session has a token of its own, and a reload does not find the training.
 """
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -19,29 +19,30 @@ import streamlit as st
 
 from explorer.jobs import JobSpec, TrainingJob
 from explorer.jobs.registry import JobRegistry
-from explorer.store import saves
+from explorer.store import browsers, saves
 from explorer.ui.state import caches
 from explorer.ui.training.reaper_settings import HEARTBEAT_S, MISSED_BEATS, grace_from_env
-from explorer.web.sources import component_js
+from explorer.ui.training.token_cookie import CLAIM, COOKIE
 
-COOKIE = "vaex_token"
-COOKIE_MAX_AGE_S = 7 * 24 * 3600
 JOB = "train_job"  # this session's TrainingJob: per user, so never in a shared cache
 REATTACHED = "_train_reattached"  # shown once on the Train page after a reload found the job
 _TOKEN = "_browser_token"
 _FORM_BACK = "_train_form_restored"  # this session has had its browser's Train form back
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-_COOKIE_SETTER = st.components.v2.component("vae_explorer_browser_token", js=component_js("browser_token"))
 
 
 def token() -> str:
-    """This browser's token: the cookie's, else a new one that the page is asked to store."""
+    """This browser's token: the cookie's, else one of this session's own; a new one once a teacher has reset
+    it (and the training it showed is no longer this page's)."""
     t = st.session_state.get(_TOKEN)
-    if t is None:
-        sent = _cookie()
-        t = sent if _TOKEN_RE.fullmatch(sent) else secrets.token_urlsafe(24)
-        st.session_state[_TOKEN] = t
+    if t is not None and not browsers.is_revoked(saves_folder(), t):
+        return t
+    if t is not None:  # reset while this page was open: it is somebody else's browser now
+        st.session_state.pop(JOB, None)
+        st.session_state.pop(REATTACHED, None)
+    sent = _cookie()
+    good = browsers.valid_token(sent) and not browsers.is_revoked(saves_folder(), sent)
+    t = sent if good else browsers.new_token()
+    st.session_state[_TOKEN] = t
     return t
 
 
@@ -52,15 +53,12 @@ def _cookie() -> str:
 
 def owner_id() -> str:
     """Who saved a file, as the saves index records it: a hash, so the index never holds a token."""
-    return hashlib.sha256(token().encode()).hexdigest()[:16]
+    return browsers.owner_of(token())
 
 
-def remember_browser(slot) -> None:
-    """Ask the page to keep the token (once per session; the cookie comes back on the next connect)."""
-    if _cookie() != token():
-        with slot:
-            _COOKIE_SETTER(data={"name": COOKIE, "token": token(), "max_age": COOKIE_MAX_AGE_S},
-                           key="browser_token")
+def browser_id() -> str:
+    """The short, non-secret name of this browser that the Train page shows (a teacher resets it by this)."""
+    return browsers.browser_id(token())
 
 
 def _session_id() -> str:
@@ -85,7 +83,7 @@ def _keep(tok: str, job: TrainingJob) -> Path | None:
         return None
     folder = saves_folder()
     name = saves.unique_name(f"{default_stem(job)}-unattended", folder)
-    owner = hashlib.sha256(tok.encode()).hexdigest()[:16]
+    owner = browsers.current_owner(folder, browsers.owner_of(tok))  # its heir, if a teacher reset it and it was claimed
     return saves.save_as(job.save, folder, name, owner, protected=(caches.trained_dir(),))
 
 
@@ -130,15 +128,17 @@ def registry() -> JobRegistry:
 
 
 def attach() -> None:
-    """Before the pages draw: a new session of this browser gets its Train form back, a session that has no
-    training takes over the one its browser started, and the page keeps its training alive (heartbeat).
+    """Before the pages draw: a new session of this browser gets its Train form back (and, opened from a claim
+    link, the training of the browser a teacher reset), a session that has no training takes over the one its
+    browser started, and the page keeps its training alive (heartbeat).
 
-    The cookie setter and the heartbeat sit in two containers made first in the sidebar, in every run, whether
-    they draw anything or not: every other element keeps its delta path, and the heartbeat fragment keeps its
-    id, whatever this browser has done (see the note on fixed slots in ui/pages/train.py)."""
-    cookie_slot, beat_slot = st.sidebar.container(), st.sidebar.container()
+    The heartbeat sits in a container made first in the sidebar, in every run, whether it draws anything or not:
+    every other element keeps its delta path, and the heartbeat fragment keeps its id, whatever this browser has
+    done (see the note on fixed slots in ui/pages/train.py)."""
+    beat_slot = st.sidebar.container()
     if _FORM_BACK not in st.session_state:
         st.session_state[_FORM_BACK] = True
+        inherit()
         for key, value in form_memory().get(token()).items():
             st.session_state.setdefault(key, value)
     if st.session_state.get(JOB) is None:
@@ -148,10 +148,18 @@ def attach() -> None:
             st.session_state[REATTACHED] = True
             for key, value in form_values(job.spec).items():  # the form shows what that training was given
                 st.session_state.setdefault(key, value)
-    remember_browser(cookie_slot)
     if registry().beat(token()):  # this browser has a training here: its open page beats
         with beat_slot:
             _beat()
+
+
+def inherit() -> None:
+    """Once a session: if this browser's token came from a claim link, the reset browser's training is its own
+    now (its saved files were handed over when the link was opened). The link's code, used up, leaves the URL."""
+    for old in browsers.inherited(saves_folder(), owner_id()):
+        registry().rekey(lambda tok, old=old: browsers.owner_of(tok).startswith(old), token(), _session_id())
+    if CLAIM in st.query_params:
+        del st.query_params[CLAIM]
 
 
 @st.fragment(run_every=HEARTBEAT_S)
@@ -203,7 +211,10 @@ def default_stem(job: TrainingJob) -> str:
 
 def save(job: TrainingJob, raw_name: str, overwrite: bool = False) -> Path:
     """Save the job's model for this browser; SaveRefused / AlreadySaved say why not."""
-    path = saves.save_as(job.save, saves_folder(), saves.clean_name(raw_name, default_stem(job)), owner_id(),
+    owner = owner_id()  # first: a token reset meanwhile drops the job from this session
+    if st.session_state.get(JOB) is not job:  # a Save clicked on a page whose browser a teacher has since reset
+        raise saves.SaveRefused("this training is no longer this browser's (it was reset); reload the page")
+    path = saves.save_as(job.save, saves_folder(), saves.clean_name(raw_name, default_stem(job)), owner,
                          overwrite=overwrite, protected=(caches.trained_dir(),))
     snap = job.snapshot()
     job.kept = (snap.run, snap.epoch)
