@@ -761,3 +761,17 @@ def test_pages_are_not_parsed_for_magic_and_need_none(app) -> None:
             if isinstance(node, ast.Expr) and not isinstance(node.value, (ast.Call, ast.Await)):
                 is_text = isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
                 assert is_text, f"{script.name}:{node.lineno} would need magic to be shown"
+
+
+def test_an_edit_followed_at_once_by_another_page_is_kept_for_the_browsers_next_session(app, monkeypatch):
+    """A Train form edit whose rerun is overtaken by a click on another page (or a reload) before the form is drawn
+    again: the browser's next session (same token) still gets it. The form's memory was written only after the form
+    drew, so the edit was lost (a reload right after a page visit showed the latent size back at 2)."""
+    from explorer.ui.training import browser_jobs
+
+    monkeypatch.setattr(browser_jobs, "_cookie", lambda: "t" * 24)  # one browser: AppTest sends no cookies
+    first = goto(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run(), "train")
+    first.number_input(key="train_latent").set_value(3)
+    goto(first, "decoder")  # that edit's run is the Decoder page's: the form is not drawn in it
+    second = goto(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run(), "train")
+    assert second.number_input(key="train_latent").value == 3

@@ -20,7 +20,7 @@ import streamlit as st
 from explorer.jobs import JobSpec, TrainingJob
 from explorer.jobs.registry import JobRegistry
 from explorer.store import browsers, saves
-from explorer.ui.state import caches
+from explorer.ui.state import caches, widget_memory
 from explorer.ui.training.reaper_settings import HEARTBEAT_S, MISSED_BEATS, grace_from_env
 from explorer.ui.training.token_cookie import CLAIM, COOKIE
 
@@ -98,8 +98,9 @@ class FormMemory:
         self._values: OrderedDict[str, dict] = OrderedDict()
 
     def put(self, tok: str, values: dict) -> None:
+        """Merged into what the browser had: a run that has not drawn every field keeps the others."""
         with self._lock:
-            self._values[tok] = dict(values)
+            self._values[tok] = {**self._values.get(tok, {}), **values}
             self._values.move_to_end(tok)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
@@ -148,6 +149,7 @@ def attach() -> None:
             st.session_state[REATTACHED] = True
             for key, value in form_values(job.spec).items():  # the form shows what that training was given
                 st.session_state.setdefault(key, value)
+    remember_form(widget_memory.registered("train_"))  # an edit followed at once by a visit elsewhere: kept
     if registry().beat(token()):  # this browser has a training here: its open page beats
         with beat_slot:
             _beat()

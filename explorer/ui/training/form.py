@@ -28,6 +28,9 @@ def settings_form(disabled: bool) -> JobSpec | None:
     """The settings (a JobSpec when Start is pressed). Plain widgets in a fragment, not an st.form: a change
     reruns only the fragment, and every value is in session_state at once, so an edit not yet started
     survives a visit to another page (widget_memory.key); a form would hold it in the browser until submitted."""
+    # An edit's rerun can be cut short by a click elsewhere or a reload before the widgets below are drawn: the
+    # browser's memory takes the edit now, from the value the page sent, and again after drawing (new defaults).
+    browser_jobs.remember_form(widget_memory.registered("train_"))
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns(4)
         with c1:
