@@ -13,13 +13,14 @@ def main() -> None:
     from explorer.jobs.heap import tune_heap
     from explorer.train.memory import memory_budget_mb
     from explorer.ui import nav, runner_handoff, sidebar
-    from explorer.ui.state import session_end, widget_memory
+    from explorer.ui.state import edit_handoff, session_end, widget_memory
     from explorer.ui.training import browser_jobs, reaper_settings
     from explorer.ui.widgets import presenter_mode
     from explorer.ui.widgets.plain_text import plain
 
     tune_heap()  # a heap that gives back what closed sessions freed (explorer/jobs/heap.py)
     runner_handoff.install()  # a fragment's rerun waits for the last run's messages (the white page after Start)
+    edit_handoff.install()  # an edit whose rerun a page switch overtook still reaches the next run
 
     st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
                        initial_sidebar_state="collapsed" if presenter_mode.presenting() else "auto")
