@@ -386,6 +386,10 @@ def test_train_settings_survive_other_pages_before_and_during_a_training(app: Ap
     nav(page, "Decoder sliders")
     nav(page, "Train")
     page.locator(".st-key-train_hidden input").wait_for()
+    # a person reads the form before reloading: the server has run the page with the edits by then (a reload
+    # within a second of four edits on a loaded server closed the session before it ran them: nothing to keep)
+    page.wait_for_timeout(1000)
+    wait_idle(page)
 
     def form() -> tuple:
         return (page.locator(".st-key-train_dataset input").input_value(),
