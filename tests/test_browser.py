@@ -383,6 +383,8 @@ def test_train_settings_survive_other_pages_before_and_during_a_training(app: Ap
     train_digits(page, app, epochs="200", batch_size="3")
     fill(page, "train_hidden", "48")
     fill(page, "train_latent", "3")
+    page.wait_for_timeout(300)  # a person's pause: the edits' reruns start before the click on another page
+    wait_idle(page)
     nav(page, "Decoder sliders")
     nav(page, "Train")
     page.locator(".st-key-train_hidden input").wait_for()
