@@ -82,15 +82,33 @@ class TreeRSS(PeakRSS):
 
 
 def tree_rss_kb(pid: int) -> int:
-    total, todo = 0, [pid]
+    """VmRSS of pid and its descendants. A child with the server's own command line is a fork on its way to an
+    exec (something in the server runs a subprocess now and then): it shares the server's pages, and adding its
+    VmRSS would count them twice (a phase that never touched the server peaked 550 MB higher that way)."""
+    def status(p: int) -> tuple[int, bytes]:
+        kb = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text())
+        return (int(kb.group(1)) if kb else 0), Path(f"/proc/{p}/cmdline").read_bytes()
+
+    try:
+        total, own = status(pid)
+    except OSError:
+        return 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            total += int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text()).group(1))
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, AttributeError):  # gone meanwhile, or a zombie without VmRSS
-            pass
+            children = [int(c) for task in Path(f"/proc/{p}/task").iterdir()
+                        for c in (task / "children").read_text().split()]
+        except OSError:  # gone meanwhile
+            continue
+        for c in children:
+            try:
+                kb, cmdline = status(c)
+            except OSError:
+                continue
+            if cmdline != own:
+                total += kb
+                todo.append(c)
     return total
 
 
