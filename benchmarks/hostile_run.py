@@ -1,7 +1,7 @@
 """Issue 25's "Done means" figures in one run: every attack of the hostile-input tests, against ONE real server.
 
     python -m benchmarks.hostile_run            # the whole campaign (BENCHMARKS.md, "Hostile run (issue 25)")
-    python -m benchmarks.hostile_run --quick    # a third of the files and values, 3 soak rounds
+    python -m benchmarks.hostile_run --quick    # a third of the files and values, one cut-off upload, 3 soak rounds
 
 One `streamlit run` (tests/browser_harness.AppServer) with EXPLORER_MEMORY_BUDGET_MB set, so that the budget,
 not the machine, bounds what a request may take, and one headless Chromium. The attacks are the tests' own:
@@ -126,7 +126,10 @@ class LogWatch:
             return 0, ""
         lines = new[new.find("Traceback"):].splitlines()[1:]
         end = next((i for i, line in enumerate(lines) if line and not line[0].isspace()), len(lines))
-        frame = next((line.strip() for line in reversed(lines[:end]) if line.strip().startswith("File ")), "")
+        frames = [line.strip() for line in lines[:end] if line.strip().startswith("File ")]
+        # the innermost frame of ours or Streamlit's says where; starlette's and uvicorn's only how it got there
+        frame = next((f for f in reversed(frames) if "streamlit" in f or str(REPO) in f), frames[-1] if frames else "")
+        frame = re.sub(r'"[^"]*site-packages/', '"', frame)
         return new.count("Traceback"), f"{lines[end] if end < len(lines) else '?'} ({frame})"
 
 
@@ -646,8 +649,12 @@ def run(quick: bool, work: Path) -> str:
             (d / f"{name}.safetensors").write_bytes(data)
         files.append((name, files_dir / f"{name}.safetensors"))
     (trained / "good.safetensors").write_bytes(good_bytes(work))  # what every session opens on: the map works
-    data_dir = os.environ.get("EXPLORER_DATA_DIR", str(REPO.parent.parent / "shared" / "data"))
-    env = {"EXPLORER_MEMORY_BUDGET_MB": str(BUDGET_MB), "EXPLORER_DATA_DIR": data_dir,
+    # MNIST's training files where the tests find them (tests/conftest.py), a worktree's one folder deeper; without
+    # them the Train page's MNIST is its bundled 10,000 images, and the forms' data smaller
+    shared = [Path(os.environ["EXPLORER_DATA_DIR"])] if os.environ.get("EXPLORER_DATA_DIR") else \
+        [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
+    data_dir = next((d for d in shared if (d / "mnist").is_dir()), shared[0])
+    env = {"EXPLORER_MEMORY_BUDGET_MB": str(BUDGET_MB), "EXPLORER_DATA_DIR": str(data_dir),
            "EXPLORER_TRAINED_DIR": str(trained), "EXPLORER_SAVES_DIR": str(saved),
            "EXPLORER_CACHE_DIR": str(work / "cache"), "EXPLORER_DEFAULT_MODEL": "good",
            "EXPLORER_MAX_TRAININGS": "1", "EXPLORER_TRAIN_THREADS": "1",
@@ -702,8 +709,8 @@ def run(quick: bool, work: Path) -> str:
              "(and its rise over the phase's start): " + ", ".join(
                  f"{k} {rss.peaks.get(k, 0) / MB:,.0f} ({(rss.peaks.get(k, 0) - starts[k]) / MB:+,.0f})"
                  for k in starts),
-             *[f"  - {name}: peak {mb:,.0f} MB ({mb - before:+,.0f}), answered in {s:.1f} s: {said[:150]!r}"
-               for name, (mb, before, s, said) in form_peaks.items()],
+             *[f"  - {name}: peak {mb:,.0f} MB ({mb - before:+,.0f}), answered in {secs:.1f} s: {said[:150]!r}"
+               for name, (mb, before, secs, said) in form_peaks.items()],
              f"- {FLOOD:,} clicks in one message: handled in {flood_s:.1f} s, its last click chosen",
              f"- owner entries lost under 4 x 25 concurrent saves: {lost}",
              f"- RSS after the upload soak ({len(series)} rounds of a 19 MB checkpoint, each tab closed): "
@@ -717,9 +724,14 @@ def run(quick: bool, work: Path) -> str:
     return "\n".join(lines)
 
 
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a third of the files and values, 3 soak rounds")
+    ap.add_argument("--quick", action="store_true",
+                    help="a third of the files and values, one cut-off upload, 3 soak rounds")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (the server's log, the files)")
     a = ap.parse_args()
     why = missing_browser()
@@ -732,8 +744,9 @@ def main() -> None:
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
     print(f"{time.strftime('%Y-%m-%d')} · commit {commit} · load average at start {load[0]:.2f}, at end "
           f"{os.getloadavg()[0]:.2f} · {os.cpu_count()} cores{' · --quick' if a.quick else ''}"
           + (f" · work folder {work}" if a.keep else ""))
