@@ -189,9 +189,10 @@ def test_conv_refuses_an_image_too_small() -> None:
 
 def test_a_config_deeper_than_a_checkpoint_may_hold_is_refused_at_once() -> None:
     """The Train form took Hidden sizes "8,8,..." of 100,000 layers: the memory estimate built every layer (on
-    the meta device, yet each a Python object) for 46 s and 1.4 GB of the server's memory before the budget
-    refused it (BENCHMARKS.md, "Hostile run"); a checkpoint's schema already refused more than 64 hidden sizes,
-    so a deeper model could be trained but never opened again. The rule is now the config's, and costs nothing."""
+    the meta device, yet each a Python object), a cost in time and server memory that grows with the count, before
+    the budget refused it (BENCHMARKS.md, "Hostile run (issue 25)", has the figures); a checkpoint's schema already
+    refused more than 64 hidden sizes, so a deeper model could be trained but never opened again. The rule is now
+    the config's, and costs nothing."""
     from explorer.jobs import JobSpec
     from explorer.model.config import MAX_LAYERS
     from explorer.store.schema import MAX_LAYERS as STORED
