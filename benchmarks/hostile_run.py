@@ -485,7 +485,7 @@ def form_row(browser: Any, server: AppServer, log: LogWatch, rss: TreeRSS, quick
 # -- a copied cookie after a teacher's reset (tests/test_browser_token.py's steps, each one counted) -----------
 def cookie_row(browser: Any, server: AppServer, saves: Path) -> Row:
     """Each check reads what stays on the page (the browser's id, the training's state), not the one-run notice
-    "Your training ... is here again", which a second full run of a slow page can take away before it is read."""
+    "Your training ... is here again": in one run B's page had A's training and not the notice (not understood)."""
     import hashlib
 
     from tests import test_browser_token as tok
