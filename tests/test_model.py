@@ -185,3 +185,21 @@ def test_config_from_dict() -> None:
 def test_conv_refuses_an_image_too_small() -> None:
     with pytest.raises(ValueError, match="too small"):
         build_model(ModelConfig(image_shape=(1, 4, 4), arch="conv", hidden=(4, 4, 4)))
+
+
+def test_a_config_deeper_than_a_checkpoint_may_hold_is_refused_at_once() -> None:
+    """The Train form took Hidden sizes "8,8,..." of 100,000 layers: the memory estimate built every layer (on
+    the meta device, yet each a Python object), a cost in time and server memory that grows with the count, before
+    the budget refused it (BENCHMARKS.md, "Hostile run (issue 25)", has the figures); a checkpoint's schema already
+    refused more than 64 hidden sizes, so a deeper model could be trained but never opened again. The rule is now
+    the config's, and costs nothing."""
+    from explorer.jobs import JobSpec
+    from explorer.model.config import MAX_LAYERS
+    from explorer.store.schema import MAX_LAYERS as STORED
+
+    assert STORED == MAX_LAYERS == 64  # one rule: what can be trained can be opened
+    ModelConfig(hidden=(8,) * MAX_LAYERS)
+    with pytest.raises(ValueError, match=r"^hidden may list at most 64 layer sizes, got 100,000$"):
+        ModelConfig(hidden=(8,) * 100_000)
+    with pytest.raises(ValueError, match="at most 64 layer sizes"):  # the Train page's Start, on its own thread
+        JobSpec("digits", model=dict(hidden=(8,) * (MAX_LAYERS + 1), latent_dim=2))

@@ -12,6 +12,8 @@ IMPORTED = "imported"  # a model trained elsewhere (explorer.model.imported): it
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "softplus")
 MAX_WIDTH = 2**24  # a layer width or latent size past this is a mistake (and would overflow sizes)
+MAX_LAYERS = 64  # hidden sizes; a longer list is no model anyone trains, and each layer costs time and memory
+# to build (the memory estimate builds them too) before a budget can refuse it; checkpoints hold the same limit
 
 
 @dataclass
@@ -46,6 +48,8 @@ class ModelConfig:
             raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
         if (not self.hidden and self.arch != IMPORTED) or min(self.hidden, default=1) < 1:
             raise ValueError(f"hidden must list positive sizes, got {self.hidden}")
+        if len(self.hidden) > MAX_LAYERS:
+            raise ValueError(f"hidden may list at most {MAX_LAYERS} layer sizes, got {len(self.hidden):,}")
         if max(self.hidden + (self.latent_dim,)) > MAX_WIDTH:
             raise ValueError(f"layer widths and the latent size may be at most {MAX_WIDTH:,}")
         if not 0 < self.sigma < float("inf"):

@@ -10,10 +10,10 @@ import math
 from dataclasses import fields
 from typing import Any, Callable
 
+from ..model.config import MAX_LAYERS  # hidden sizes in a config: what can be trained can be opened
 from ..train.trainer import TrainConfig
 
 MAX_DEPTH = 16  # our own metadata nests 5 deep (history.state.partial.bin.n)
-MAX_LAYERS = 64  # hidden sizes in a config; a longer list is no model anyone trained
 
 
 class SchemaError(ValueError):
