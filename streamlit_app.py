@@ -48,6 +48,7 @@ if __name__ == "__main__":  # the page script (Streamlit's runtime, AppTest)
 else:  # imported by `streamlit run` to be served: the server, with the token cookie in front of Streamlit's routes
     from starlette.middleware import Middleware
 
+    from explorer.ui.quiet_disconnect import QuietDisconnect
     from explorer.ui.training.token_cookie import TokenCookie
 
-    app = st.App(__file__, middleware=[Middleware(TokenCookie)])
+    app = st.App(__file__, middleware=[Middleware(QuietDisconnect), Middleware(TokenCookie)])

@@ -194,3 +194,23 @@ def test_the_reset_command_prints_a_one_time_link(tmp_path, capsys):
     assert main(["browsers", "reset", "3fa94c0e", "--saves-dir", str(tmp_path / "file")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert json.loads((tmp_path / browsers.BROWSERS).read_text())["revoked"].keys() == {browsers.browser_id(TOKEN_A)}
+
+
+def test_a_browser_that_leaves_during_a_request_is_one_log_line_not_a_traceback(caplog) -> None:
+    """Streamlit's upload route lets ClientDisconnect escape when a tab closes mid-upload; uvicorn logged a stack."""
+    from starlette.requests import ClientDisconnect
+
+    from explorer.ui.quiet_disconnect import QuietDisconnect
+
+    async def upload_route(scope, receive, send):
+        raise ClientDisconnect()
+
+    with caplog.at_level(logging.INFO, logger="explorer.ui.quiet_disconnect"):
+        asyncio.run(QuietDisconnect(upload_route)({"type": "http", "path": "/_stcore/upload_file/x"}, None, None))
+    assert [r.getMessage() for r in caplog.records] == ["the browser left during its request to /_stcore/upload_file/x"]
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("a real error")
+
+    with pytest.raises(RuntimeError):  # anything else is still the server's to log
+        asyncio.run(QuietDisconnect(broken)({"type": "http", "path": "/"}, None, None))

@@ -1,0 +1,28 @@
+"""A browser that leaves during an upload is one log line, not a traceback.
+
+Streamlit 1.67's upload route (starlette_routes._upload_put) lets starlette's ClientDisconnect escape when a tab
+closes while its file is still being sent; uvicorn then logs "Exception in ASGI application" with a whole stack,
+every time (benchmarks/hostile_run.py: 3 of 3 cut-off uploads). Nothing is wrong but the log: the request has no
+one left to answer. This pure ASGI middleware (streamlit_app.py puts it in front of Streamlit's routes) ends such
+a request quietly.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, MutableMapping
+
+from starlette.requests import ClientDisconnect
+
+log = logging.getLogger(__name__)
+ASGIApp = Callable[[MutableMapping[str, Any], Callable, Callable], Awaitable[None]]
+
+
+class QuietDisconnect:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable, send: Callable) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.info("the browser left during its request to %s", scope.get("path", "?"))
