@@ -33,15 +33,21 @@ def folded(first: WidgetStates, then: WidgetStates) -> dict:
     return {w.id: getattr(w, w.WhichOneof("value")) for w in data.widget_states.widgets}
 
 
+def streamlits_own(monkeypatch) -> None:
+    """The fold as Streamlit ships it (an app test in this process may have installed the patch already)."""
+    fold = script_requests._coalesce_widget_states
+    monkeypatch.setattr(script_requests, "_coalesce_widget_states", getattr(fold, "__wrapped__", fold))
+
+
 def test_the_edit_survives_the_page_switch_that_overtook_it(monkeypatch) -> None:
-    monkeypatch.setattr(script_requests, "_coalesce_widget_states", script_requests._coalesce_widget_states)
+    streamlits_own(monkeypatch)
     assert LATENT not in folded(states(latent=3), states(seed=1))  # Streamlit's own fold drops it
     assert edit_handoff.install()
     assert folded(states(latent=3), states(seed=1)) == {LATENT: 3, "$$ID-seed-train_seed": 1}
 
 
 def test_a_newer_value_wins_and_triggers_stay_streamlits(monkeypatch) -> None:
-    monkeypatch.setattr(script_requests, "_coalesce_widget_states", script_requests._coalesce_widget_states)
+    streamlits_own(monkeypatch)
     assert edit_handoff.install() and edit_handoff.install()  # once: a second install changes nothing
     assert folded(states(latent=3), states(latent=5)) == {LATENT: 5}
     assert folded(states(latent=3, pad=True), states(seed=1))[PAD] is True  # an unread click: Streamlit keeps it

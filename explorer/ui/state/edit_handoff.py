@@ -46,5 +46,6 @@ def install() -> bool:
         return keep_unsent(original(old_states, new_states), old_states)
 
     setattr(coalesce, _PATCHED, True)
+    coalesce.__wrapped__ = original  # Streamlit's own, for a test to compare
     script_requests._coalesce_widget_states = coalesce
     return True
