@@ -16,14 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import owners as index
+from .atomic import atomic_write
 
 BROWSERS = ".browsers.json"
 CLAIM_PARAM = "claim"  # the link's query parameter: URL/?claim=CODE
@@ -61,23 +62,14 @@ def _hash_code(code: str) -> str:
 def read(folder: Path) -> dict[str, dict]:
     """Revoked id -> {"at": time, "claim": code hash, "heir": owner hash or None}. An unparsable file is moved
     aside (its revocations no longer apply until merged back: the log says so)."""
-    path = Path(folder) / BROWSERS
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    try:
-        data = json.loads(text)
+    def check(data: Any) -> dict:
         revoked = data.get("revoked") if isinstance(data, dict) else None
         if not isinstance(revoked, dict) or not all(_entry_ok(k, v) for k, v in revoked.items()):
             raise ValueError("expected {\"revoked\": {id: {\"claim\": ..., \"heir\": ...}}}")
-    except (ValueError, RecursionError) as e:
-        aside = path.with_name(f"{BROWSERS}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}")
-        os.replace(path, aside)
-        log.warning("the browser resets file %s could not be read (%s); it is kept as %s, and the browsers it "
-                    "reset are NOT refused until it is merged back", path, str(e)[:200], aside.name)
-        return {}
-    return revoked
+        return revoked
+
+    return index.read_json(Path(folder) / BROWSERS, check, "the browser resets file",
+                           "the browsers it reset are NOT refused until it is merged back")
 
 
 def _entry_ok(key: object, v: object) -> bool:
@@ -87,9 +79,7 @@ def _entry_ok(key: object, v: object) -> bool:
 
 def _write(folder: Path, revoked: dict[str, dict]) -> None:
     """Replace the file atomically (call under owners.locked())."""
-    tmp = Path(folder) / f".browsers-{secrets.token_hex(6)}.tmp"
-    tmp.write_text(json.dumps({"revoked": revoked}, indent=0, sort_keys=True))
-    os.replace(tmp, Path(folder) / BROWSERS)
+    atomic_write(Path(folder) / BROWSERS, json.dumps({"revoked": revoked}, indent=0, sort_keys=True).encode())
 
 
 def _current(folder: Path) -> dict[str, dict]:

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 try:
     import fcntl
@@ -39,22 +39,31 @@ def locked(folder: Path) -> Iterator[None]:
 
 def read(folder: Path) -> dict[str, str]:
     """The index (empty when there is none). An unparsable one is moved aside with a warning in the log."""
-    path = folder / OWNERS
+    def check(data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise ValueError(f"an index is a JSON object, not {type(data).__name__}")
+        return data
+
+    data = read_json(folder / OWNERS, check, "the owners index",
+                     "until its entries are merged back, nobody may replace the files it listed")
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def read_json(path: Path, check: Callable[[Any], dict], what: str, meanwhile: str) -> dict:
+    """A small JSON file of the saves folder through check (a ValueError for a wrong shape); {} when there is none.
+    One that cannot be read is moved aside, never lost, and the log says so and what that means meanwhile."""
     try:
         text = path.read_text()
     except FileNotFoundError:
         return {}
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError(f"an index is a JSON object, not {type(data).__name__}")
+        return check(json.loads(text))
     except (ValueError, RecursionError) as e:
-        aside = path.with_name(f"{OWNERS}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}")
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}")
         os.replace(path, aside)
-        log.warning("the owners index %s could not be read (%s); it is kept as %s, and until its entries are "
-                    "merged back, nobody may replace the files it listed", path, str(e)[:200], aside.name)
+        log.warning("%s %s could not be read (%s); it is kept as %s, and %s", what, path, str(e)[:200],
+                    aside.name, meanwhile)
         return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def write(folder: Path, owners: dict[str, str]) -> None:
