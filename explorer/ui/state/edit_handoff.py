@@ -4,7 +4,7 @@ Streamlit folds a rerun request that arrives while another is still waiting to s
 newer request's widget values (scriptrunner_utils.script_requests._coalesce_widget_states). A page switch sends
 only the values of widgets on the new page. So a Train form edit committed on blur, by the very click on a page
 link in the sidebar (its rerun still waiting behind the last one), reached no run at all: the form came back with
-the old value (1 run in about 15 of the class's settings test, under load). The fold here also keeps an older
+the old value (2 runs in 25 of a loop of the settings test's steps). The fold here also keeps an older
 request's values of widgets the newer one does not mention; a value the newer one sends still wins.
 """
 from __future__ import annotations
