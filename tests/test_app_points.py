@@ -205,6 +205,9 @@ def test_a_split_encoding_over_the_memory_budget_is_refused_before_it_runs(app, 
     from explorer.store.request_memory import RequestEstimate
     from explorer.ui.state import caches
 
+    from explorer.jobs.map_points import SplitEncodings
+
+    monkeypatch.setattr(map_points, "_ENCODINGS", SplitEncodings(4))  # none held from an earlier test's choice
     real = caches.encoding_estimate
     monkeypatch.setattr(caches, "encoding_estimate", lambda m, n: RequestEstimate(
         f"encoding {n:,} images", 10**15, "as a test asks") if n > 1000 else real(m, n))
