@@ -16,8 +16,8 @@ from ..train.memory import BUDGET_ENV, MB, BYTES, OverBudget, layer_outputs
 from .header import read_header
 
 # Factors, each checked against a measured peak (tests/test_request_memory.py):
-MODEL_COPIES = 4  # besides the file's tensors as read: the model's weights, a copy while the file is unpacked,
-#                   and the page's blob (packed from a copy of its own)
+MODEL_COPIES = 5  # besides the file's tensors as read: the model's weights, a copy while the file is unpacked,
+#                   the page's blob (packed from a copy of its own), and one for the allocator's slack
 ENCODING_COPIES = 6  # means and stds as the batches' pieces (the means keep the encoder's whole output: 3) and
 #                      joined (2), and one for the allocator's slack
 ACTIVATION_COPIES = 2  # a batch's layer outputs and the temporaries of its posterior
