@@ -49,6 +49,8 @@ else:  # imported by `streamlit run` to be served: the server, with the token co
     from starlette.middleware import Middleware
 
     from explorer.ui.quiet_disconnect import QuietDisconnect
+    from explorer.ui.still_skeletons import StillSkeletons
     from explorer.ui.training.token_cookie import TokenCookie
 
-    app = st.App(__file__, middleware=[Middleware(QuietDisconnect), Middleware(TokenCookie)])
+    app = st.App(__file__, middleware=[Middleware(QuietDisconnect), Middleware(TokenCookie),
+                                       Middleware(StillSkeletons)])

@@ -71,9 +71,18 @@ def choose(at: AppTest, name: str) -> AppTest:
 
 def card(at: AppTest) -> str:
     """The model card as a reader sees it: its Markdown (file-derived text in it is backslash-escaped) and its
-    plain text (the file's own words are shown as text)."""
+    plain text (the file's own words are shown as text). Opens "details" first: it is built only while open."""
+    if not ("card_details" in at.session_state and at.session_state["card_details"]):
+        at.session_state["card_details"] = True
+        ok(at.run())
     md = re.sub(r"\\(.)", r"\1", "\n".join(m.value for m in at.sidebar.markdown))
     return "\n".join([md] + [t.value for t in at.sidebar.text])
+
+
+def below(at: AppTest, tab: str) -> AppTest:
+    """Open one of the tabs under the map (only the open one is built), as a click on it does."""
+    at.session_state["map_below"] = tab
+    return ok(at.run())
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -375,6 +384,7 @@ def test_map_shows_points_posterior_and_numbers(app):
     assert "ELBO (nats per image)" in labels and "log p(x) (nats per image)" in labels
     assert any(c.value.startswith("gap log p(x) − ELBO ") for c in app.main.caption)  # beside the two metrics
     assert image_by_caption(app, "test image 0")
+    below(app, "Export")
     keys = {b.key for b in app.main.get("download_button")} if app.main.get("download_button") else set()
     assert {"dl_csv", "dl_map", "dl_manifold", "dl_html"} <= keys  # dl_html: made when clicked
 
@@ -391,7 +401,7 @@ def test_map_of_a_50_d_latent_writes_no_pandas_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_TRAINED_DIR", str(tmp_path))
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always", PerformanceWarning)
-        at = ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+        at = below(ok(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run()), "Export")
     assert at.session_state["_explorer_current"].model.latent_dim == 50
     assert "dl_csv" in {b.key for b in at.main.get("download_button")}
     assert not [w for w in seen if issubclass(w.category, PerformanceWarning)], [str(w.message) for w in seen]
@@ -463,6 +473,7 @@ def test_ae_map_has_no_bound_and_says_why(app):
 
 
 def test_side_by_side_offers_the_other_kinds(app, trained):
+    below(app, "Models side by side")
     ms = app.multiselect(key="compare_models")
     assert "ae2" in ms.value  # an AE of the same data and latent size is compared by default
     assert len(still_maps(app)) >= 2 and not charts(app)  # drawn in the page: no WebGL chart per map
@@ -485,6 +496,7 @@ def test_side_by_side_maps_share_one_legend_of_label_colours(app):
     names every label in the colour its points have on all of them."""
     from explorer.figures.plots import label_color
 
+    below(app, "Models side by side")
     ok(app.multiselect(key="compare_models").set_value(["ae2", "vae20"]).run())
     assert len(still_maps(app)) >= 3
     legends = [m.value for m in app.main.markdown if "vx-label-legend" in m.value]
@@ -498,7 +510,7 @@ def test_side_by_side_offers_models_trained_in_this_session(app):
     m = tiny("ae", 2, seed=6)
     m.metadata = {"dataset": MNIST}
     app.session_state["session_models"] = {"my AE": m}
-    ok(app.run())
+    below(app, "Models side by side")
     ms = app.multiselect(key="compare_models")
     assert ms.options[0] == "my AE (AE)" and ms.value[0] == "my AE"
     assert any(m.value.startswith("**my AE** · AE") for m in app.main.markdown)
@@ -508,6 +520,7 @@ def test_side_by_side_offers_models_trained_in_this_session(app):
 
 
 def test_resampling_changes_the_samples(app):
+    below(app, "Samples")
     before = image_by_caption(app, "z ~ p(z)")
     ok(app.button(key="resample").click().run())
     assert image_by_caption(app, "z ~ p(z)") != before

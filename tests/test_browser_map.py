@@ -85,6 +85,7 @@ def test_the_side_by_side_maps_are_drawn_in_the_page_with_equal_axes(app, browse
     page = ctx.new_page()
     try:
         open_page(page, app, "", ".vx-root[data-ready='1']")
+        page.get_by_role("tab", name="Models side by side").click()  # built when its tab opens
         stills = page.locator(".vx-still[data-ready='1']")
         stills.nth(1).scroll_into_view_if_needed()
         assert stills.count() == 2 and page.get_by_test_id("stPlotlyChart").count() == 0

@@ -2,7 +2,8 @@
 cookie that page script cannot read and no websocket frame carries; a copied cookie stops working once a teacher
 resets the browser (`python -m explorer browsers reset ID`, a real process), and the claim link gives the student
 a new cookie with the training and the saved file back. A reload finding the training with this cookie is
-tests/test_browser.py's test_a_reload_finds_the_running_training_again. Uses that file's app and browser."""
+tests/test_browser.py's test_a_reload_finds_the_running_training_again. The page's head, which the server's
+other middleware writes (explorer/ui/still_skeletons.py), is checked here too. Uses that file's app and browser."""
 from __future__ import annotations
 
 import hashlib
@@ -59,6 +60,21 @@ def test_the_token_is_an_httponly_cookie_that_no_page_script_or_frame_holds(app,
         nav(page, "Train")
         assert len(frames) > 10
         assert not [f for f in frames if cookie["value"].encode() in f], "a websocket frame carried the token"
+    finally:
+        ctx.close()
+
+
+def test_placeholders_are_held_still_from_the_page_head(app, browser) -> None:
+    ctx = context(browser)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{app.url}/map", wait_until="commit")
+        # in force before any script of Streamlit's ran: it is in the HTML the server sent
+        page.wait_for_function("document.head && document.head.querySelector('style[data-vx=\"still-skeletons\"]')")
+        still = page.evaluate("""() => { const s = document.createElement('div'); s.dataset.testid = 'stSkeleton';
+            s.style.animation = 'spin 1s infinite'; document.body.appendChild(s);
+            const a = getComputedStyle(s).animationName; s.remove(); return a; }""")
+        assert still == "none"
     finally:
         ctx.close()
 

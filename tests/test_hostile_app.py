@@ -58,7 +58,10 @@ def trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def start() -> AppTest:
-    return clean(AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT).run())
+    """The app with the model card's details open (they are built only while open), so file text reaches them."""
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.session_state["card_details"] = True
+    return clean(at.run())
 
 
 def upload(at: AppTest, name: str, data: bytes) -> AppTest:

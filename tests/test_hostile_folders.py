@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 from hostile_files import DIGITS, good_bytes, poisoned, with_meta
 from test_hostile_app import clean, seen, start
 
+from explorer.ui.map.extras import BELOW
+
 PAGES = ("map", "decoder", "interpolate", "maths", "train", "lesson")
 
 
@@ -50,6 +52,10 @@ def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pages(at: AppTest) -> None:
     for page in PAGES:
         clean(at.switch_page(f"explorer/ui/pages/{page}.py").run())
+        if page == "map":  # each tab under the map is built only while it is open
+            for tab in BELOW:
+                at.session_state["map_below"] = tab
+                clean(at.run())
 
 
 def test_bad_files_in_both_folders_are_one_entry_each_on_every_page(folders: Path) -> None:
@@ -71,7 +77,9 @@ def test_bad_files_in_both_folders_are_one_entry_each_on_every_page(folders: Pat
 
 
 def test_the_side_by_side_maps_show_a_file_that_cannot_be_opened_as_unreadable(folders: Path) -> None:
-    at = clean(start().switch_page("explorer/ui/pages/map.py").run())
+    at = start()
+    at.session_state["map_below"] = "Models side by side"
+    at = clean(at.switch_page("explorer/ui/pages/map.py").run())
     pick = at.multiselect(key="compare_models")
     assert sorted(pick.options) == ["graphs (VAE)", "nan (VAE)"], pick.options  # the readable records of digits
     clean(pick.set_value(["nan", "graphs"]).run())

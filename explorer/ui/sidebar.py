@@ -198,9 +198,11 @@ def _card(cur: current_model.Current) -> None:
                          + (f", {meta['status']}" if isinstance(meta.get("status"), str) else "")))
         for k, v in metrics.items():
             rows.append((_DETAIL_NAMES.get(k, str(k).replace("_", " ")), _metric(v) + _detail_unit(k, v)))
-        with st.expander("details"):
-            st.text("\n".join(f"{k}: {v}" for k, v in rows))
-            st.caption(plain(m.describe()))
+        details = st.expander("details", key="card_details", on_change="rerun")
+        with details:
+            if details.open:  # built when opened: every page carries the sidebar, and its browser draws it
+                st.text("\n".join(f"{k}: {v}" for k, v in rows))
+                st.caption(plain(m.describe()))
 
 
 def _origin(model: ImportedModel) -> str:

@@ -28,6 +28,7 @@ from explorer.ui.widgets.in_page import cannot_run
 from explorer.ui.widgets.plain_text import plain
 from explorer.web.export import export_page
 
+BELOW = ["Manifold", "Samples", "Models side by side", "Export"]  # the tabs under the map (pages/map.py)
 N_SAMPLES = 64
 EAGER_MAX = 10_000  # points up to which the CSV and PNG are made with the page; more (seconds each) when clicked
 
@@ -78,7 +79,6 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
             label = b.name if b.name not in others else f"{b.name} (bundled)"
             others[label] = (b.meta["config"]["kind"], b.meta["config"]["latent_dim"],
                              lambda b=b: current_model.bundled_current(b, device))
-    st.subheader("Side by side")
     if not others:
         st.caption(f"Other models of {data.name} would appear here: bundled ones, or ones you train on the "
                    "Train page (e.g. an AE and a DAE next to this VAE).")
@@ -128,7 +128,6 @@ def _headline(model) -> str:
 
 
 def exports(cur: Current, data: ImageDataset, md: view.MapData, manifold_png: bytes) -> None:
-    st.subheader("Export")
     labels = data.test_y[:md.n].numpy() if data.test_y is not None else None
     c1, c2, c3 = st.columns(3)
     csv = lambda: _csv(md, labels)  # noqa: E731

@@ -201,11 +201,23 @@ intro.caption(f"**{plain(cur.name)}**: each dot is one of the {_which(data, show
               "what it decodes there.")
 map_and_choice(cur, shown, method, n, holes, data)
 
-g_left, _ = st.columns([2, 3])
-with g_left:
-    g = st.slider("Manifold grid size", 5, 25, 15, key="manifold_n")
-    png, caption = manifold_png(cur.model, cur.key, data.name, g)
-    st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
-extras.samples(cur, data)
-extras.compare(cur, data, method, min(n, len(data.test_x)))
-extras.exports(cur, shown, view.load(cur, shown, method, n), png)
+# Below the map, one tab at a time: only the open tab is built. A class opening the map at once shares the
+# machine's CPU, and every element a page draws costs its browser; the map comes first (benchmarks/map_open.py).
+manifold_tab, samples_tab, compare_tab, export_tab = st.tabs(extras.BELOW, key="map_below", on_change="rerun")
+with manifold_tab:
+    if manifold_tab.open:
+        g_left, _ = st.columns([2, 3])
+        with g_left:
+            g = st.slider("Manifold grid size", 5, 25, 15, key="manifold_n")
+            png, caption = manifold_png(cur.model, cur.key, data.name, g)
+            st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
+with samples_tab:
+    if samples_tab.open:
+        extras.samples(cur, data)
+with compare_tab:
+    if compare_tab.open:
+        extras.compare(cur, data, method, min(n, len(data.test_x)))
+with export_tab:
+    if export_tab.open:
+        png, _ = manifold_png(cur.model, cur.key, data.name, st.session_state.get("manifold_n", 15))
+        extras.exports(cur, shown, view.load(cur, shown, method, n), png)

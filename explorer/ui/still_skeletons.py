@@ -1,0 +1,63 @@
+"""Streamlit draws a pulsing placeholder (stSkeleton) for each element whose code is still loading, and for the
+app itself while its first answer is on the way. A page that opens while 7 others do (a class, every browser on
+one 2-core machine: benchmarks/map_open.py) waits seconds for that code, and the pulse is repainted all the
+while: it was an eighth of the machine's work as 8 pages opened the map. Held still, a placeholder is still
+there; it only stops repainting.
+
+The rule has to be in force before Streamlit draws its first placeholder, so it cannot come with the page's
+script (an st.html or st.markdown style arrives after its own code has loaded). This pure ASGI middleware
+(streamlit_app.py puts it in front of Streamlit's server) writes it into the page's HTML head instead.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, MutableMapping
+
+from explorer.ui.training.token_cookie import is_page
+
+STYLE = (b"<style data-vx=\"still-skeletons\">[data-testid='stSkeleton'], [data-testid='stSkeleton'] * "
+         b"{ animation: none !important; }</style>")
+# the page as Streamlit stores it: plain (no gzip to undo), and whole (no 304 that would keep an older head)
+_DROPPED = (b"accept-encoding", b"if-none-match", b"if-modified-since", b"range")
+_STALE = (b"content-length", b"etag", b"last-modified")  # they describe Streamlit's file, not the page we send
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
+
+
+def with_style(html: bytes) -> bytes:
+    """The page with STYLE at the end of its head; a page without a head is left as it is."""
+    at = html.find(b"</head>")
+    return html if at < 0 else html[:at] + STYLE + html[at:]
+
+
+class StillSkeletons:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET" or not is_page(scope["path"]):
+            return await self.app(scope, receive, send)
+        scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k.lower() not in _DROPPED])
+        start: MutableMapping[str, Any] | None = None
+        body: list[bytes] = []
+
+        async def rewrite(message: MutableMapping[str, Any]) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                plain = not any(k.lower() == b"content-encoding" for k, v in headers)
+                if message.get("status") == 200 and html and plain:
+                    start = message  # held until the whole body is here: its length changes
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = with_style(b"".join(body))
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in _STALE]
+                await send(dict(start, headers=headers + [(b"content-length", str(len(page)).encode())]))
+                message = {"type": "http.response.body", "body": page}
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
