@@ -19,6 +19,7 @@ MOUNT = """async () => {
     const root = document.getElementById('root');
     window.__m = window.mountMap(root, { onPick: (p) => window.__picks.push(p), onSelect: (s) => window.__sel.push(s.ids) });
     window.__m.load(blob);
+    await window.__m.state.thumbsReady;  // deflated thumbnails join the map once inflated (latent_map.js)
     const c = root.querySelector('.vx-over');
     for (const kind of ['pointerdown', 'pointermove']) c.addEventListener(kind, (e) => {
         const r = c.getBoundingClientRect(); if (e.buttons) window.__poly.push([e.clientX - r.left, e.clientY - r.top]); });

@@ -1,5 +1,7 @@
 """The Latent map's projector tools under AppTest: what they draw on the map (the payload's header numbers)
 equals the core's answer, and each panel shows what it says."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -86,7 +88,8 @@ def test_highlight_and_thumbnails_reach_the_page(app) -> None:
     ok(app.multiselect(key="map_highlight").set_value([3, 8]).run())
     p = map_payload(app)
     assert p[0]["highlight"] == [3, 8]
-    packed = array(p, "thumbs").view(np.uint8)
+    z = array(p, "thumbs_z").view(np.uint8)[:p[0]["thumbs_z_bytes"]]  # deflated (payload.map_parts)
+    packed = np.frombuffer(zlib.decompress(z.tobytes()), np.uint8)
     levels = np.stack([packed & 15, packed >> 4], 1).ravel()  # pixel 2i low, 2i+1 high: as the page reads them
     test_x = load_test_set("mnist").test_x
     assert np.array_equal(levels[:784], np.round(test_x[0].numpy().ravel() * 15).astype(np.uint8))

@@ -37,7 +37,7 @@ def test_prepare_maps_the_given_images_and_packs_three_blobs(tiny) -> None:
     assert p.x.shape == (50, 1, 12, 10) and float(p.x.max()) <= 1.0  # bytes became grey levels
     assert p.proj.key == "axes" and np.allclose(p.coords, p.enc.mean, atol=1e-6)  # a 2-D latent is its own map
     header, _ = read(map_blob(p, 400))
-    assert header["height"] == 400 and header["arrays"]["coords"][1:] == [50, 2] and "thumbs" in header["arrays"]
+    assert header["height"] == 400 and header["arrays"]["coords"][1:] == [50, 2] and "thumbs_z" in header["arrays"]
     assert header["tiles"] == 1 and read(map_blob(p, 400, "decoded"))[0]["tiles"] == 2  # payload.TILE_SOURCES
     assert not header["model"]["encoder"] and read(draw_blob(p))[0]["model"]["encoder"]  # only the pad encodes
     assert read(sliders_blob(p, 7, 3))[0]["version"] == 3

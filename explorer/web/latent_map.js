@@ -55,6 +55,7 @@ function load(S, blob) {
   S.n = p.arrays.coords.shape[0]; S.payloadBytes = blob.byteLength;
   indexLabels(S); S.grid = buildGrid(S.coords, S.n);  // once per blob: what every redraw and pick reads
   loadMarks(S, p); loadHoles(S, p); loadTiles(S, p); tileOptions(S);
+  if (p.arrays.thumbs_z) inflateThumbs(S, p);
   if (!same) S.hidden.clear();
   if (!same || !S.userView) { S.view = null; S.userView = false; }
   S.drawn = S.q ? project(S, S.q) : null;
@@ -64,6 +65,18 @@ function load(S, blob) {
   resize(S);
   S.drawMs = undefined;  // a new blob's first draw is slower than the rest (the page's code warming up): not a measure
   if (S.hover) showHover(S, { px: S.hover.screen[0], py: S.hover.screen[1], t: performance.now() });  // new weights
+}
+
+// thumbnails sent deflated (payload.py map_parts) join the map once inflated (native code, off the main
+// thread): the map is drawn first; a newer blob by then takes their place
+function inflateThumbs(S, p) {
+  const h = p.header, z = p.arrays.thumbs_z.data, bytes = new Uint8Array(z.buffer, z.byteOffset, h.thumbs_z_bytes);
+  S.thumbsReady = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate")))
+    .arrayBuffer().then((buf) => {
+      if (S.header !== h) return;
+      S.thumbs = new Uint8Array(buf);
+      loadTiles(S, p); tileOptions(S); redraw(S);
+    }).catch((err) => { if (S.header === h) S.info.textContent = "The map's pictures could not be unpacked: " + err.message; });
 }
 
 // the zoomed-in sources this blob can give, the one drawn chosen; no choice to make: no control
