@@ -33,8 +33,10 @@ def far_apart_image(model) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
 
 def panel_posterior(at: AppTest) -> tuple[np.ndarray, np.ndarray]:
     """The (mean, std) rows of the map's chosen-point panel."""
-    df = next(d.value for d in at.main.dataframe if "posterior mean μ" in d.value.index)
-    return df.loc["posterior mean μ"].to_numpy(), df.loc["posterior std σ"].to_numpy()
+    table = next(m.value for m in at.main.markdown if "**posterior mean μ**" in m.value)
+    rows = {r.split("|")[1].strip(" *"): np.array([float(v) for v in r.split("|")[2:-1]])
+            for r in table.splitlines()[2:]}  # explorer/ui/widgets/number_table.py: 4 decimals
+    return rows["posterior mean μ"], rows["posterior std σ"]
 
 
 def test_the_map_the_maths_page_the_decoder_interpolate_and_the_lesson_share_one_posterior(monkeypatch) -> None:
@@ -47,11 +49,14 @@ def test_the_map_the_maths_page_the_decoder_interpolate_and_the_lesson_share_one
     assert at.sidebar.selectbox(key="bundled_name").value == "mnist_vae2"
     ok(at.number_input(key="map_index").set_value(i).run())
     mu, sigma = panel_posterior(at)
-    np.testing.assert_allclose(mu, mu_want, atol=1e-5)  # the binarized image's q(z|x), from the core
+    np.testing.assert_allclose(mu, mu_want, atol=5e-5)  # the binarized image's q(z|x), from the core (as shown)
+    np.testing.assert_allclose(sigma, sigma_want, atol=5e-5)
+    header, _ = map_payload(at)  # the star and its ellipse on the map (a 2-D latent: z itself), unrounded
+    mu = np.asarray(header["selected_xy"], np.float32)
+    sigma = np.sqrt(np.asarray(header["selected_cov"])[[0, 3]]).astype(np.float32)
+    assert header["selected_cov"][1:3] == [0, 0]
+    np.testing.assert_allclose(mu, mu_want, atol=1e-5)
     np.testing.assert_allclose(sigma, sigma_want, atol=1e-6)
-    header, _ = map_payload(at)  # the star and its ellipse on the map (a 2-D latent: z itself)
-    assert header["selected_xy"] == mu.tolist()
-    assert header["selected_cov"] == pytest.approx([sigma[0] ** 2, 0, 0, sigma[1] ** 2], rel=1e-6)
     assert array(map_payload(at), "coords")[i].tolist() == mu.tolist()  # the dot itself
 
     ok(at.button(key="to_decoder").click().run())
@@ -98,8 +103,8 @@ def test_a_drawing_has_one_posterior_on_the_map_panel_and_the_maths_page(monkeyp
     at.session_state[selection.SHOWS_DRAWING] = True  # as "Use it" leaves it
     ok(at.run())
     mu, sigma = panel_posterior(at)
-    np.testing.assert_allclose(mu, q.mean[0], atol=1e-5)
-    np.testing.assert_allclose(sigma, q.std[0], atol=1e-6)
+    np.testing.assert_allclose(mu, q.mean[0], atol=5e-5)
+    np.testing.assert_allclose(sigma, q.std[0], atol=5e-5)
     goto(at, "maths")
     ok(at.radio(key="maths_src").set_value("drawing").run())
     shown = next(c.value for c in at.main.caption if c.value.startswith("μ = "))
