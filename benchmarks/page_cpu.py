@@ -24,14 +24,15 @@ BARE = 'import streamlit as st\nst.title("A bare page")\n'
 
 
 def cpu_s(pids: list[int]) -> float:
-    """User + system seconds of these processes and of their reaped children."""
+    """User + system seconds of these (live) processes. Not their reaped children's: a closed page's renderer,
+    reaped by Chromium's zygote, would be counted again in the next open's (it once doubled a page's figure)."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone since it was listed
             continue
-        total += sum(int(f) for f in fields[11:15])
+        total += sum(int(f) for f in fields[11:13])
     return total / TICKS
 
 
