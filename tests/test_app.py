@@ -242,6 +242,25 @@ def test_empty_trained_dir_points_to_the_train_page(tmp_path, monkeypatch):
         assert any("No model is loaded" in i.value for i in goto(at, page).main.info)
 
 
+def test_your_images_are_built_when_opened_and_kept_when_closed(app):
+    """The sidebar's "Your images" (an uploader: every page carries the sidebar) is built only while open, or
+    while it holds a file: closing it keeps the images on the map."""
+    def uploaders() -> list:
+        return [u for u in app.sidebar.get("file_uploader") if u.key == "images_upload"]
+
+    assert not uploaders()  # closed by default for a model that names its data set
+    app.session_state["images_box_0"] = True
+    ok(app.run())
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(0).integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    ok(uploaders()[0].set_value(("mine.npy", buf.getvalue(), "application/octet-stream")).run())
+    assert app.session_state["_explorer_current"].key.startswith("user-images:")
+    app.session_state["images_box_0"] = False  # closed again: the file stays, and so does its map
+    ok(app.run())
+    assert uploaders() and app.session_state["_explorer_current"].key.startswith("user-images:")
+    assert len(array(map_payload(app), "coords")) == 30
+
+
 def test_uploaded_checkpoints_bad_and_good(app, trained):
     ok(app.sidebar.radio(key="model_source").set_value("upload").run())
     uploader = app.sidebar.file_uploader(key="ckpt_upload")

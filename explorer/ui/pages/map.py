@@ -133,12 +133,13 @@ def _beside(cur: Current, data, md: view.MapData, sel: int, chosen_z: list[float
         if view3d.open:
             view_3d.render(cur, data, md, sel)
     with draw:
-        st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
-                   "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
-                   "and to the Interpolate and maths pages.")
-        if draw.open and draw_panel.render(cur, data) is not None:
-            selection.show_drawing()
-            st.rerun(scope="fragment")  # the map above was drawn with the old choice's marks: draw it again
+        if draw.open:
+            st.caption("Draw a digit: the encoder runs in this page as you draw, and its point (a white dot ringed "
+                       "in black, with its 1σ ellipse for a VAE) moves on the map. “Use it” hands it to this panel "
+                       "and to the Interpolate and maths pages.")
+            if draw_panel.render(cur, data) is not None:
+                selection.show_drawing()
+                st.rerun(scope="fragment")  # the map above was drawn with the old choice's marks: draw it again
     with chosen:
         if st.session_state.get("map_index") != sel:
             st.session_state["map_index"] = sel  # a click on the map moves the index box too

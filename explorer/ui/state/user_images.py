@@ -21,6 +21,8 @@ from explorer.store.file_cache import cache_dir
 from explorer.ui.widgets.plain_text import plain
 
 PREFIX = "images:"
+UPLOAD_KEY = "images_upload"
+BOX_KEY = "images_box"  # the expander's open state, one per default (a nameless model's opens by itself)
 MAX_UPLOAD_BYTES = 512 * 2 ** 20  # the uploader's own limit is set in .streamlit/config.toml
 
 
@@ -81,12 +83,17 @@ def choose(model: LatentModel, key: str) -> tuple[LatentModel, str] | None:
     """The sidebar's "Your images": (the model with the uploaded images as its test split, its cache key), or
     None. Open by default for a model that names no data set: without images its map has nothing to show."""
     needs = DatasetRef.of(model).name is None
-    with st.sidebar.expander("Your images", expanded=needs):
-        st.caption("Map this model's latent space on your own images: a .zip of a folder of pictures (its "
-                   "subfolders become classes), an .npz or .npy array (N, H, W), "
-                   "(N, C, H, W) or (N, H, W, C), with labels under \"labels\" in an .npz, or an IDX file. "
-                   f"They must be the model's size ({'x'.join(map(str, model.config.image_shape))}, C x H x W).")
-        up = st.file_uploader("Images", key="images_upload")
+    box = st.sidebar.expander("Your images", expanded=needs, key=f"{BOX_KEY}_{int(needs)}", on_change="rerun")
+    up = None
+    with box:
+        # built while open, or while it holds a file (an uploader left undrawn would drop it): every page
+        # carries the sidebar, and its browser draws (and first fetches the code of) each element
+        if box.open or st.session_state.get(UPLOAD_KEY) is not None:
+            st.caption("Map this model's latent space on your own images: a .zip of a folder of pictures (its "
+                       "subfolders become classes), an .npz or .npy array (N, H, W), "
+                       "(N, C, H, W) or (N, H, W, C), with labels under \"labels\" in an .npz, or an IDX file. "
+                       f"They must be the model's size ({'x'.join(map(str, model.config.image_shape))}, C x H x W).")
+            up = st.file_uploader("Images", key=UPLOAD_KEY)
     if up is None:
         return None
     try:
