@@ -171,38 +171,44 @@ def _card(cur: current_model.Current) -> None:
     ds = meta.get("dataset") or {}
     size = ds.get("train_size")
     metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+    # few elements (each costs every page's browser its drawing): the app's words in one Markdown, the file's
+    # own words (name, data set, where it came from) in one text, shown literally, never as Markdown
     with st.sidebar.container(border=True):
-        st.markdown("**Model card**")
-        st.text(cur.name)
         if isinstance(m, ImportedModel):  # no architecture of ours to name: where it came from instead
-            st.markdown(f"{c.kind.upper()} · trained elsewhere · latent **{c.latent_dim}**")
-            st.text(_origin(m))
+            kind = f"{c.kind.upper()} · trained elsewhere · latent **{c.latent_dim}**"
         else:
-            arch = f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}"
-            st.markdown(f"{c.kind.upper()} · {arch} · latent **{c.latent_dim}**")
+            kind = f"{c.kind.upper()} · {c.arch.upper()} {'-'.join(map(str, c.hidden))} · latent **{c.latent_dim}**"
+        st.markdown(f"**Model card**  \n{kind}")
         data = str(ds.get("name", "unknown data")) + (f", {size:,} training images" if isinstance(size, int) else "")
-        st.text(data)
+        st.text("\n".join([cur.name, data] + ([_origin(m)] if isinstance(m, ImportedModel) else [])))
         head = _headline(m, metrics)
         if head:
             st.markdown("\n".join(f"- {k}: **{v}**" for k, v in head))
-            st.caption(scored_on(m))
+            notes = [scored_on(m)]
             if isinstance(metrics.get("active_units"), int):  # which of the two rules (evaluation.latent_use)
-                st.caption(f"Active: {ACTIVE_RULE}. The Train page counts dimensions alive by {ALIVE_RULE}.")
-        rows = [("likelihood", c.likelihood.replace("_", " ")), ("activation", c.activation),
-                ("parameters", f"{m.num_parameters():,}")]
-        if isinstance(m, ImportedModel):  # its names are in the card above; its activations are its own
-            rows = [("image layout", m.card.layout), rows[-1]]
-        epochs = (meta.get("history") or {}).get("epochs") or []
-        if epochs:
-            rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
-                         + (f", {meta['status']}" if isinstance(meta.get("status"), str) else "")))
-        for k, v in metrics.items():
-            rows.append((_DETAIL_NAMES.get(k, str(k).replace("_", " ")), _metric(v) + _detail_unit(k, v)))
+                notes.append(f"Active: {ACTIVE_RULE}. The Train page counts dimensions alive by {ALIVE_RULE}.")
+            st.caption("  \n".join(notes))
         details = st.expander("details", key="card_details", on_change="rerun")
         with details:
             if details.open:  # built when opened: every page carries the sidebar, and its browser draws it
-                st.text("\n".join(f"{k}: {v}" for k, v in rows))
+                st.text("\n".join(f"{k}: {v}" for k, v in _details(m, meta, metrics)))
                 st.caption(plain(m.describe()))
+
+
+def _details(m, meta: dict, metrics: dict) -> list[tuple[str, str]]:
+    """The rest of what the checkpoint says, for the card's details."""
+    c = m.config
+    rows = [("likelihood", c.likelihood.replace("_", " ")), ("activation", c.activation),
+            ("parameters", f"{m.num_parameters():,}")]
+    if isinstance(m, ImportedModel):  # its names are in the card above; its activations are its own
+        rows = [("image layout", m.card.layout), rows[-1]]
+    epochs = (meta.get("history") or {}).get("epochs") or []
+    if epochs:
+        rows.append(("trained", f"{len(epochs)} epoch{'' if len(epochs) == 1 else 's'}"
+                     + (f", {meta['status']}" if isinstance(meta.get("status"), str) else "")))
+    for k, v in metrics.items():
+        rows.append((_DETAIL_NAMES.get(k, str(k).replace("_", " ")), _metric(v) + _detail_unit(k, v)))
+    return rows
 
 
 def _origin(model: ImportedModel) -> str:
