@@ -10,7 +10,9 @@ own session) per student. It checks what a class needs, and fails (AssertionErro
 - a reload mid-training finds the run again (the browser's token);
 - no session sees another's models or settings;
 - no page shows an exception and the server logs no traceback;
-and it reports the server's peak memory and the sliders' latency under that load.
+and it reports how long the class waited for the map (every session opens it at once, on a warmed server:
+its file cache filled by `python -m explorer warm`, and the map opened by the server itself as it started; open
+-> map drawn, median and max), the server's peak memory and the sliders' latency under that load.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.class_open import READY_SCRIPT, drawn_at, warm
 from tests.browser_harness import REPO, VIEWPORT, AppServer, launch, wait_idle
 
 TIMEOUT_MS = 300_000
@@ -123,25 +126,33 @@ def run(sessions: int = 8, trainers: int = 4, limit: int = 2, epochs: int = 20, 
 
     saves = Path(tempfile.mkdtemp(prefix="vaex-load-saves-"))
     log_path = log_path or Path(tempfile.mkdtemp(prefix="vaex-load-")) / "server.log"
+    cache = saves.parent / (saves.name + "-cache")  # warmed before class, as the README tells a teacher
+    warm([str(REPO / "trained" / "mnist_vae2.safetensors")], cache, "pca")
     env = {"EXPLORER_MAX_TRAININGS": str(limit), "EXPLORER_TRAIN_THREADS": "1", "EXPLORER_SAVES_DIR": str(saves),
-           "EXPLORER_TRAINED_DIR": str(REPO / "trained")}
+           "EXPLORER_TRAINED_DIR": str(REPO / "trained"), "EXPLORER_CACHE_DIR": str(cache),
+           "EXPLORER_WARM_PAGES": "map"}  # the server opens the map itself as it starts, as by default
     out: dict = {"sessions": sessions, "trainers": trainers, "limit": limit}
     t_start = time.perf_counter()
     with AppServer(env=env, log_path=log_path) as server, PeakRSS(server.proc.pid) as rss, sync_playwright() as p:
         browser = launch(p)
-        pages, page_errors = [], []
+        server.wait_log("warmed /map in")  # a class comes minutes after the teacher starts the server
+        pages, page_errors, t0, opened = [], [], {}, {}
         for i in range(sessions):
             ctx = browser.new_context(viewport=VIEWPORT)
             ctx.set_default_timeout(TIMEOUT_MS)
+            ctx.add_init_script(READY_SCRIPT)
             pages.append(ctx.new_page())
             pages[-1].on("pageerror", lambda e, i=i: page_errors.append((i, str(e)[:300])))  # a white page
-        opened = []
-        for page in pages:  # everyone browses first: the map with the model in the page
-            t0 = time.perf_counter()
-            page.goto(f"{server.url}/map")
-            page.locator(".vx-root[data-ready='1']").first.wait_for(timeout=TIMEOUT_MS)
-            opened.append(time.perf_counter() - t0)
-        out["map_open_s_median"] = statistics.median(opened)
+            pages[-1].on("console", drawn_at(i, t0, opened))
+        for i, page in enumerate(pages):  # the class opens the map at once: the model runs in each page
+            t0[i] = time.perf_counter()
+            page.goto(f"{server.url}/map", wait_until="commit")
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while len(opened) < sessions and time.monotonic() < deadline:
+            pages[0].wait_for_timeout(100)
+        assert len(opened) == sessions, f"only {len(opened)} of {sessions} maps were drawn"
+        out["map_open_s_median"] = statistics.median(opened.values())
+        out["map_open_s_max"] = max(opened.values())
         hidden = [16 + 8 * i for i in range(trainers)]  # each trainer's own setting, to check nobody sees another's
         queued_seen, most_running, server_running = set(), 0, 0
         for i, (page, h) in enumerate(zip(pages, hidden)):

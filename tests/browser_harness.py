@@ -51,7 +51,8 @@ class AppServer:
         self.port = free_port()
         self.cpus = cpus  # pin the server to these cores (benchmarks: keep the browser off them)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
+        # no warm visit of its own (explorer/ui/warm_start.py) unless asked: tests count runs and memory from start
+        self.env = {"EXPLORER_WARM_PAGES": "", **os.environ, **(env or {})}
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.count_runs = count_runs  # debug log: Streamlit writes "Running script" for every (fragment) run
@@ -78,6 +79,16 @@ class AppServer:
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"streamlit did not answer on {self.url} within {timeout:.0f}s")
+
+    def wait_log(self, text: str, timeout: float = 300.0) -> str:
+        """The server log's line that holds text, once it is written (needs a log_path)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text(errors="replace").splitlines():
+                if text in line:
+                    return line
+            time.sleep(0.2)
+        raise RuntimeError(f"the server did not log {text!r} within {timeout:.0f}s; see {self.log_path}")
 
     def runs(self) -> int:
         """Script and fragment runs so far (needs count_runs and a log_path)."""
