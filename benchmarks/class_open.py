@@ -2,6 +2,7 @@
 file cache warmed before class (`python -m explorer warm`). benchmarks/map_open.py and load_class.py use it."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,14 +14,19 @@ from tests.browser_harness import REPO
 # Each page says when its map is drawn (a console line) instead of being asked ten times a second: eight pages
 # polled through Playwright cost the machine about 3 CPU-s of the benchmark's own, on the 2 cores being measured.
 # Components draw in shadow roots, so every shadow root is watched as it is made.
-READY_SCRIPT = """(() => { let said = false;
-  const check = (root) => { if (!said && root.querySelector(".vx-root[data-ready='1']")) {
+def ready_script(selector: str = ".vx-root[data-ready='1']") -> str:
+    """An init script that logs "vx-map-drawn" once an element matching selector is in the page."""
+    return """(() => { let said = false;
+  const check = (root) => { if (!said && root.querySelector(%s)) {
     said = true; console.log("vx-map-drawn"); } };
   const watch = (root) => new MutationObserver(() => check(root)).observe(root,
     {subtree: true, childList: true, attributes: true, attributeFilter: ["data-ready"]});
   const attach = Element.prototype.attachShadow;
   Element.prototype.attachShadow = function (o) { const r = attach.call(this, o); watch(r); return r; };
-  watch(document); })();"""
+  watch(document); })();""" % json.dumps(selector)
+
+
+READY_SCRIPT = ready_script()
 
 
 def drawn_at(i: int, t0: dict, done: dict):

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import logging
 import os
 import pkgutil
 import time
 from typing import Any, AsyncIterator
 
-log = logging.getLogger(__name__)
+from streamlit.logger import get_logger
+
+log = get_logger(__name__)  # Streamlit's format and level: its log shows these lines beside its own
 ENV = "EXPLORER_WARM_PAGES"
 DEFAULT = "map"
 VISIT_TIMEOUT_S = 600.0  # a cold file cache: the encodings (and t-SNE or UMAP, if the page asks) are computed
@@ -65,29 +66,32 @@ def stream_url() -> str:
 
 async def visit(url: str, page: str, timeout_s: float = VISIT_TIMEOUT_S) -> int:
     """Run one page as a browser's first visit does; the bytes the server sent. Waits for the server to listen."""
+    return await asyncio.wait_for(_visit(url, page), timeout_s)  # (asyncio.timeout is Python 3.11+)
+
+
+async def _visit(url: str, page: str) -> int:
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    async with asyncio.timeout(timeout_s):
+    while True:
+        try:
+            ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None)
+            break
+        except OSError:  # not listening yet: the lifespan starts before the socket is bound
+            await asyncio.sleep(0.2)
+    async with ws:
+        ask = BackMsg()
+        ask.rerun_script.page_name = page
+        await ws.send(ask.SerializeToString())
+        sent = 0
         while True:
-            try:
-                ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None)
-                break
-            except OSError:  # not listening yet: the lifespan starts before the socket is bound
-                await asyncio.sleep(0.2)
-        async with ws:
-            ask = BackMsg()
-            ask.rerun_script.page_name = page
-            await ws.send(ask.SerializeToString())
-            sent = 0
-            while True:
-                data = await ws.recv()
-                sent += len(data)
-                msg = ForwardMsg()
-                msg.ParseFromString(data)
-                if msg.WhichOneof("type") == "script_finished":
-                    return sent
+            data = await ws.recv()
+            sent += len(data)
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            if msg.WhichOneof("type") == "script_finished":
+                return sent
 
 
 async def warm_pages(pages: list[str]) -> None:
@@ -99,14 +103,14 @@ async def warm_pages(pages: list[str]) -> None:
         except Exception as e:  # noqa: BLE001 -- a warm-up that fails costs the first student time, no more
             log.warning("could not warm /%s: %s: %s", page, type(e).__name__, e)
             continue
-        log.warning("warmed /%s in %.1f s (%.1f MB to the page)", page, time.perf_counter() - t0, sent / 1e6)
+        log.info("warmed /%s in %.1f s (%.1f MB to the page)", page, time.perf_counter() - t0, sent / 1e6)
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     t0 = time.perf_counter()
     n = import_app()
-    log.warning("imported %d modules of the app in %.1f s, before the first page", n, time.perf_counter() - t0)
+    log.info("imported %d modules of the app in %.1f s, before the first page", n, time.perf_counter() - t0)
     try:
         pages = pages_to_warm()
     except ValueError as e:
