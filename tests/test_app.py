@@ -540,6 +540,18 @@ def test_side_by_side_offers_models_trained_in_this_session(app):
     assert "my AE" not in [o.split(" (")[0] for o in ms.options] and "vae2" in ms.value
 
 
+def test_the_tabs_under_the_map_keep_their_settings(app):
+    """Only the open tab under the map is built; a setting made in one survives a visit to another."""
+    ok(app.slider(key="manifold_n").set_value(20).run())
+    below(app, "Samples")
+    assert not app.get("slider") or "manifold_n" not in [s.key for s in app.slider]  # not built meanwhile
+    ok(app.slider(key="gmm_k").set_value(5).run())
+    below(app, "Manifold")
+    assert app.slider(key="manifold_n").value == 20
+    below(app, "Samples")
+    assert app.slider(key="gmm_k").value == 5
+
+
 def test_resampling_changes_the_samples(app):
     below(app, "Samples")
     before = image_by_caption(app, "z ~ p(z)")

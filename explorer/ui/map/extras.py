@@ -21,7 +21,7 @@ from explorer.model.latent_model import LatentModel
 from explorer.store.guarded import UNREADABLE, Unreadable
 from explorer.ui.map import legend, view
 from explorer.ui.map.still import still_map
-from explorer.ui.state import caches, current_model
+from explorer.ui.state import caches, current_model, widget_memory
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import pictures
 from explorer.ui.widgets.in_page import cannot_run
@@ -45,7 +45,7 @@ def _samples_png(_model: LatentModel, key: str, dataset: str, source: str, compo
 def samples(cur: Current, data: ImageDataset) -> None:
     st.subheader("Samples: prior vs. a mixture fitted to the codes")
     c0, c1 = st.columns([3, 1])
-    k = c0.slider("Gaussian mixture components", 1, 30, 10, key="gmm_k")
+    k = c0.slider("Gaussian mixture components", 1, 30, 10, key=widget_memory.key("gmm_k"))
     if c1.button("New samples", key="resample"):
         st.session_state["sample_seed"] = st.session_state.get("sample_seed", 0) + 1
     seed = st.session_state.get("sample_seed", 0)
@@ -87,7 +87,7 @@ def compare(cur: Current, data: ImageDataset, method: str, n: int) -> None:
     if st.session_state.get("_compare_options") != list(others):  # a model was trained or chosen: fresh default
         st.session_state["_compare_options"] = list(others)
         st.session_state["compare_models"] = want[:2]
-    names = st.multiselect("Compare with", list(others), key="compare_models",
+    names = st.multiselect("Compare with", list(others), key=widget_memory.key("compare_models"),
                            format_func=lambda s: f"{s} ({others[s][0].upper()})")
     if not names:
         return
@@ -155,7 +155,7 @@ def html_export(cur: Current, data: ImageDataset, md: view.MapData) -> None:
         st.caption(f"Export as HTML needs the model running in a page, and this one cannot: {why}.")
         return
     c1, c2 = st.columns([1, 2])
-    half = c2.checkbox("float16 weights", key="html_f16", help="about half the weights' bytes; decodes change "
+    half = c2.checkbox("float16 weights", key=widget_memory.key("html_f16"), help="about half the weights' bytes; decodes change "
                        "slightly (BENCHMARKS.md has the error)")
 
     def build() -> bytes:

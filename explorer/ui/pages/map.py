@@ -8,7 +8,7 @@ from explorer.latent.geometry import manifold_latents
 from explorer.model.encoding import decode_images
 from explorer.model.latent_model import LatentModel
 from explorer.ui.map import canvas, extras, holes as map_holes, point_panel, points, projector, tools, view, view_3d
-from explorer.ui.state import caches, map_points, selection, user_images
+from explorer.ui.state import caches, map_points, selection, user_images, widget_memory
 from explorer.ui.state.current_model import Current
 from explorer.ui.state.once_per_message import once_per_message
 from explorer.ui.widgets import draw_panel, guards, pictures
@@ -204,12 +204,13 @@ map_and_choice(cur, shown, method, n, holes, data)
 
 # Below the map, one tab at a time: only the open tab is built. A class opening the map at once shares the
 # machine's CPU, and every element a page draws costs its browser; the map comes first (benchmarks/map_open.py).
+# Their widgets keep their values while another tab is open (widget_memory).
 manifold_tab, samples_tab, compare_tab, export_tab = st.tabs(extras.BELOW, key="map_below", on_change="rerun")
 with manifold_tab:
     if manifold_tab.open:
         g_left, _ = st.columns([2, 3])
         with g_left:
-            g = st.slider("Manifold grid size", 5, 25, 15, key="manifold_n")
+            g = st.slider("Manifold grid size", 5, 25, 15, key=widget_memory.key("manifold_n"))
             png, caption = manifold_png(cur.model, cur.key, data.name, g)
             st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
 with samples_tab:
@@ -220,5 +221,5 @@ with compare_tab:
         extras.compare(cur, data, method, min(n, len(data.test_x)))
 with export_tab:
     if export_tab.open:
-        png, _ = manifold_png(cur.model, cur.key, data.name, st.session_state.get("manifold_n", 15))
+        png, _ = manifold_png(cur.model, cur.key, data.name, st.session_state.get("manifold_n", 15))  # kept
         extras.exports(cur, shown, view.load(cur, shown, method, n), png)
