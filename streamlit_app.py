@@ -12,7 +12,7 @@ def main() -> None:
     from explorer import jobs
     from explorer.jobs.heap import tune_heap
     from explorer.train.memory import memory_budget_mb
-    from explorer.ui import nav, runner_handoff, sidebar, warm_start
+    from explorer.ui import nav, runner_handoff, sidebar
     from explorer.ui.state import edit_handoff, session_end, widget_memory
     from explorer.ui.training import browser_jobs, reaper_settings
     from explorer.ui.widgets import presenter_mode
@@ -25,12 +25,11 @@ def main() -> None:
     st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide",
                        initial_sidebar_state="collapsed" if presenter_mode.presenting() else "auto")
 
-    try:  # a bad EXPLORER_MAX_TRAININGS, _TRAIN_THREADS, _MEMORY_BUDGET_MB, grace, heartbeat, _WARM_PAGES: refused
+    try:  # a bad EXPLORER_MAX_TRAININGS, _TRAIN_THREADS, _MEMORY_BUDGET_MB, grace or heartbeat: refused now
         jobs.threads_per_training(jobs.max_trainings_from_env())
         memory_budget_mb(jobs.max_trainings_from_env())
         reaper_settings.grace_from_env()
         reaper_settings.heartbeat_from_env()
-        warm_start.pages_to_warm()
     except ValueError as e:
         st.error(f"This server's settings are wrong, so the app cannot run: {plain(e)}")
         st.stop()

@@ -550,6 +550,8 @@ def test_the_tabs_under_the_map_keep_their_settings(app):
     assert app.slider(key="manifold_n").value == 20
     below(app, "Samples")
     assert app.slider(key="gmm_k").value == 5
+    goto(goto(app, "decoder"), "map")  # and the open tab survives a visit to another page
+    assert app.slider(key="gmm_k").value == 5 and not [s for s in app.slider if s.key == "manifold_n"]
 
 
 def test_resampling_changes_the_samples(app):

@@ -179,3 +179,38 @@ def test_image_tiles_are_the_images_and_decoded_tiles_decode_each_points_own_mea
         z = torch.from_numpy(mu[i:i + 1].astype(np.float16).astype(np.float32))
         want = m.decode(z).mean[0, 0].numpy() * 255
     assert np.abs(read_tile(page, x0, y0, s, 28, 28) - want).max() <= 1.5
+
+
+def test_deflated_pictures_join_the_map_and_are_kept_or_done_without(browser) -> None:
+    """The app's blob carries its thumbnails deflated: the page inflates them after drawing the map, reuses them
+    for another blob of the same points, and without DecompressionStream draws the map without them."""
+    import explorer
+    from explorer.latent.projection import make_projection
+    from explorer.web.payload import map_payload
+
+    m = explorer.load_model(REPO / "trained" / "mnist_vae2.safetensors")
+    rng = np.random.default_rng(3)
+    coords = rng.normal(size=(60, 2)).astype(np.float32)
+    x = rng.random((60, 1, 28, 28)).astype(np.float32)
+    blob = map_payload(m, make_projection("axes"), coords, rng.integers(0, 10, 60), coords, thumbs=x)
+    page = map_page(browser, blob)
+    try:
+        page.evaluate(MOUNT)
+        got = np.asarray(page.evaluate("() => Array.from(window.__m.state.thumbs)"), np.uint8)
+        levels = np.stack([got & 15, got >> 4], 1).ravel()[:x.size]  # two pixels a byte, as pixels.js reads
+        assert np.array_equal(levels, thumb_levels(x))
+        kept = page.evaluate("""async () => { const S = window.__m.state, before = S.thumbs;
+            const blob = new Uint8Array(await (await fetch('/blob')).arrayBuffer());
+            window.__m.load(blob); return S.thumbs === before; }""")  # the same pictures, no second inflate
+        assert kept
+    finally:
+        page.close()
+    page = map_page(browser, blob)
+    try:
+        page.evaluate("() => { delete window.DecompressionStream; }")
+        page.evaluate(MOUNT)
+        state = page.evaluate("() => ({ready: document.getElementById('root').dataset.ready, "
+                              "thumbs: window.__m.state.thumbs, info: window.__m.state.info.textContent})")
+        assert state["ready"] == "1" and state["thumbs"] is None and "cannot unpack" in state["info"], state
+    finally:
+        page.close()

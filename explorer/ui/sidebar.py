@@ -11,6 +11,7 @@ from explorer.evaluation.latent_use import ACTIVE_RULE, ALIVE_RULE
 from explorer.model.config import IMPORTED
 from explorer.model.devices import available_devices, resolve_device
 from explorer.model.imported import ImportedModel
+from explorer.model.latent_model import LatentModel
 from explorer.store.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.store.guarded import UNREADABLE, Unreadable
 from explorer.store.request_memory import upload_estimate
@@ -195,7 +196,7 @@ def _card(cur: current_model.Current) -> None:
                 st.caption(plain(m.describe()))
 
 
-def _details(m, meta: dict, metrics: dict) -> list[tuple[str, str]]:
+def _details(m: LatentModel, meta: dict, metrics: dict) -> list[tuple[str, str]]:
     """The rest of what the checkpoint says, for the card's details."""
     c = m.config
     rows = [("likelihood", c.likelihood.replace("_", " ")), ("activation", c.activation),

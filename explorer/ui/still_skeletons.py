@@ -1,8 +1,7 @@
-"""Streamlit draws a pulsing placeholder (stSkeleton) for each element whose code is still loading, and for the
-app itself while its first answer is on the way. A page that opens while 7 others do (a class, every browser on
-one 2-core machine: benchmarks/map_open.py) waits seconds for that code, and the pulse is repainted all the
-while: it was an eighth of the machine's work as 8 pages opened the map. Held still, a placeholder is still
-there; it only stops repainting.
+"""Streamlit draws a pulsing placeholder (stSkeleton) for each element whose code is still loading. A page that
+opens while 7 others do (a class, every browser on one 2-core machine: benchmarks/map_open.py) waits seconds for
+that code, and the pulse is repainted all the while: it was about a sixth of the machine's work as 8 pages
+opened the map. Held still, a placeholder is still there; it only stops repainting.
 
 The rule has to be in force before Streamlit draws its first placeholder, so it cannot come with the page's
 script (an st.html or st.markdown style arrives after its own code has loaded). This pure ASGI middleware
@@ -31,13 +30,16 @@ def with_style(html: bytes) -> bytes:
 
 
 class StillSkeletons:
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or scope.get("method") != "GET" or not is_page(scope["path"]):
+        method = scope.get("method")
+        if scope["type"] != "http" or method not in ("GET", "HEAD") or not is_page(scope["path"]):
             return await self.app(scope, receive, send)
-        scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k.lower() not in _DROPPED])
+        # a HEAD is asked as a GET, so its headers say what a GET gets; its body is dropped
+        scope = dict(scope, method="GET",
+                     headers=[(k, v) for k, v in scope["headers"] if k.lower() not in _DROPPED])
         start: MutableMapping[str, Any] | None = None
         body: list[bytes] = []
 
@@ -57,7 +59,7 @@ class StillSkeletons:
                 page = with_style(b"".join(body))
                 headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in _STALE]
                 await send(dict(start, headers=headers + [(b"content-length", str(len(page)).encode())]))
-                message = {"type": "http.response.body", "body": page}
+                message = {"type": "http.response.body", "body": page if method == "GET" else b""}
             await send(message)
 
         await self.app(scope, receive, rewrite)

@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import os
 import pkgutil
+import ssl
 import time
 from typing import Any, AsyncIterator
 
@@ -35,8 +36,8 @@ def import_app() -> int:
     for name in names:
         try:
             importlib.import_module(name)
-        except Exception:  # the page that needs it will say what is wrong; the server still starts
-            log.exception("could not import %s ahead of the first page", name)
+        except Exception as e:  # the page that needs it will say what is wrong; the server still starts
+            log.warning("could not import %s ahead of the first page: %s: %s", name, type(e).__name__, e)
     return len(names)
 
 
@@ -55,13 +56,16 @@ def pages_to_warm(raw: str | None = None) -> list[str]:
 
 
 def stream_url() -> str:
-    """This server's websocket, on loopback (what it listens on, unless bound to one other address)."""
+    """This server's websocket, on loopback (what it listens on, unless bound to one other address), wss://
+    when it serves https."""
     from streamlit import config
 
     address = config.get_option("server.address") or "127.0.0.1"
     host = "127.0.0.1" if address in ("0.0.0.0", "::", "localhost") else address
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    scheme = "wss" if config.get_option("server.sslCertFile") else "ws"
     base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    return f"ws://{host}:{config.get_option('server.port')}/{base + '/' if base else ''}_stcore/stream"
+    return f"{scheme}://{host}:{config.get_option('server.port')}/{base + '/' if base else ''}_stcore/stream"
 
 
 async def visit(url: str, page: str, timeout_s: float = VISIT_TIMEOUT_S) -> int:
@@ -74,9 +78,12 @@ async def _visit(url: str, page: str) -> int:
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+    done = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+    # its own certificate, on loopback: it may be self-signed, and no name on it need be "127.0.0.1"
+    tls = ssl._create_unverified_context() if url.startswith("wss:") else None
     while True:
         try:
-            ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None)
+            ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None, ssl=tls)
             break
         except OSError:  # not listening yet: the lifespan starts before the socket is bound
             await asyncio.sleep(0.2)
@@ -90,7 +97,8 @@ async def _visit(url: str, page: str) -> int:
             sent += len(data)
             msg = ForwardMsg()
             msg.ParseFromString(data)
-            if msg.WhichOneof("type") == "script_finished":
+            # a run cut short for a rerun (a page that reruns itself) is not the end of the visit
+            if msg.WhichOneof("type") == "script_finished" and msg.script_finished in done:
                 return sent
 
 

@@ -68,13 +68,26 @@ function load(S, blob) {
 }
 
 // thumbnails sent deflated (payload.py map_parts) join the map once inflated (native code, off the main
-// thread): the map is drawn first; a newer blob by then takes their place
+// thread): the map is drawn first; a newer blob by then takes their place. The same bytes as the last blob's
+// (another blob of the same points) reuse the last pictures at once; a browser without DecompressionStream
+// (Safari before 16.4) draws the map without them and says so
 function inflateThumbs(S, p) {
   const h = p.header, z = p.arrays.thumbs_z.data, bytes = new Uint8Array(z.buffer, z.byteOffset, h.thumbs_z_bytes);
+  const kept = S.inflated;
+  let same = !!kept && kept.bytes.length === bytes.length;
+  for (let i = 0; same && i < bytes.length; i++) same = kept.bytes[i] === bytes[i];
+  if (same) {
+    S.thumbs = kept.thumbs; loadTiles(S, p); tileOptions(S); return;
+  }
+  if (typeof DecompressionStream === "undefined") {
+    S.info.textContent = "This browser cannot unpack the map's pictures (no DecompressionStream): the map works without them.";
+    return;
+  }
   S.thumbsReady = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate")))
     .arrayBuffer().then((buf) => {
       if (S.header !== h) return;
       S.thumbs = new Uint8Array(buf);
+      S.inflated = { bytes: bytes.slice(), thumbs: S.thumbs };
       loadTiles(S, p); tileOptions(S); redraw(S);
     }).catch((err) => { if (S.header === h) S.info.textContent = "The map's pictures could not be unpacked: " + err.message; });
 }

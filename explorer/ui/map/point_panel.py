@@ -13,7 +13,7 @@ from explorer.model.latent_model import LatentModel
 from explorer.ui.state import map_points, posteriors, selection
 from explorer.ui.state.current_model import Current
 from explorer.ui.widgets import pictures
-from explorer.ui.widgets.number_table import number_table
+from explorer.ui.widgets.number_table import per_dimension
 
 LL_SAMPLES = 1000  # importance samples for the per-point log p(x): a few ms for an MLP
 
@@ -43,11 +43,7 @@ def render_z(cur: Current, z: list[float]) -> None:
     image(img, "mean of p(x | z) at the clicked point")
     if model.is_variational:
         st.metric("log p(z) (nats)", f"{model.prior.log_prob(zt).item():.2f}", help="log N(z; 0, I)")
-    dims = [f"z{d + 1}" for d in range(len(z))]
-    if len(z) <= 8:
-        number_table(["z"], dims, [z])
-    else:
-        number_table(dims, ["z"], [[v] for v in z], height=220)
+    per_dimension(["z"], [z])
     if st.button("Start the decoder sliders here", key="z_to_decoder", width="stretch"):  # one to a row: narrow
         selection.start_decoder_at_z(z)
         st.toast("The Decoder sliders page now starts from this point")
@@ -77,12 +73,8 @@ def decoded_mean(model: LatentModel, mu: np.ndarray) -> torch.Tensor:
 
 
 def posterior_table(model: LatentModel, mu: np.ndarray, sigma: np.ndarray) -> None:
-    """q(z|x)'s mean and std per dimension: across for a few dimensions, down (scrolling) for many."""
-    dims, stats = [f"z{d + 1}" for d in range(model.latent_dim)], ["posterior mean μ", "posterior std σ"]
-    if model.latent_dim <= 8:
-        number_table(stats, dims, [mu, sigma])
-    else:
-        number_table(dims, stats, list(zip(mu, sigma)), height=220)
+    """q(z|x)'s mean and std per dimension."""
+    per_dimension(["posterior mean μ", "posterior std σ"], [mu, sigma])
 
 
 def render(cur: Current, data: ImageDataset, index: int) -> None:

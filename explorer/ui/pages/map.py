@@ -32,6 +32,7 @@ def manifold_png(_model: LatentModel, key: str, dataset: str, n: int) -> tuple[b
     return pictures.png(grid(decode_images(_model, z), nrow=n), 560), caption
 
 
+MANIFOLD_N = 15  # the manifold grid's default size, n x n
 PICK_REFUSED = "_map_pick_refused"  # a click that failed its check, shown once by the map's fragment
 
 
@@ -205,12 +206,13 @@ map_and_choice(cur, shown, method, n, holes, data)
 # Below the map, one tab at a time: only the open tab is built. A class opening the map at once shares the
 # machine's CPU, and every element a page draws costs its browser; the map comes first (benchmarks/map_open.py).
 # Their widgets keep their values while another tab is open (widget_memory).
-manifold_tab, samples_tab, compare_tab, export_tab = st.tabs(extras.BELOW, key="map_below", on_change="rerun")
+manifold_tab, samples_tab, compare_tab, export_tab = st.tabs(extras.BELOW, key=widget_memory.key("map_below"),
+                                                                    on_change="rerun")
 with manifold_tab:
     if manifold_tab.open:
         g_left, _ = st.columns([2, 3])
         with g_left:
-            g = st.slider("Manifold grid size", 5, 25, 15, key=widget_memory.key("manifold_n"))
+            g = st.slider("Manifold grid size", 5, 25, MANIFOLD_N, key=widget_memory.key("manifold_n"))
             png, caption = manifold_png(cur.model, cur.key, data.name, g)
             st.image(png, caption=f"Decoded manifold: {caption}", width="stretch", output_format="PNG")
 with samples_tab:
@@ -221,5 +223,5 @@ with compare_tab:
         extras.compare(cur, data, method, min(n, len(data.test_x)))
 with export_tab:
     if export_tab.open:
-        png, _ = manifold_png(cur.model, cur.key, data.name, st.session_state.get("manifold_n", 15))  # kept
+        png, _ = manifold_png(cur.model, cur.key, data.name, st.session_state.get("manifold_n", MANIFOLD_N))  # kept
         extras.exports(cur, shown, view.load(cur, shown, method, n), png)

@@ -8,6 +8,8 @@ from typing import Sequence
 import streamlit as st
 
 DIGITS = 4  # as st.dataframe shows floats
+ACROSS_MAX = 8  # latent dimensions shown across; more go down a scrolling box
+TALL_PX = 320  # that box: about seven rows
 
 
 def markdown(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[float]]) -> str:
@@ -23,3 +25,13 @@ def number_table(rows: Sequence[str], columns: Sequence[str], values: Sequence[S
     """The table in the page; height (px): a scrolling box, for a long one."""
     box = st.container(height=height) if height else st.container()
     box.markdown(markdown(rows, columns, values))
+
+
+def per_dimension(names: Sequence[str], values: Sequence[Sequence[float]]) -> None:
+    """Rows called names, each one value per latent dimension (z1, z2, ...): across for a few dimensions, down
+    a scrolling box for many."""
+    dims = [f"z{d + 1}" for d in range(len(values[0]))]
+    if len(dims) <= ACROSS_MAX:
+        number_table(names, dims, values)
+    else:
+        number_table(dims, names, list(zip(*values)), height=TALL_PX)
