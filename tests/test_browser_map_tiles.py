@@ -214,3 +214,30 @@ def test_deflated_pictures_join_the_map_and_are_kept_or_done_without(browser) ->
         assert state["ready"] == "1" and state["thumbs"] is None and "cannot unpack" in state["info"], state
     finally:
         page.close()
+
+
+def test_images_given_without_labels_name_no_label(browser) -> None:
+    """Uploaded images without labels: the hover names the image only, and the legend has no label to offer
+    (the labels array is zeros, which once read "label 0" on every point)."""
+    import explorer
+    from explorer.latent.projection import make_projection
+    from explorer.web.payload import map_payload
+
+    m = explorer.load_model(REPO / "trained" / "mnist_vae2.safetensors")
+    rng = np.random.default_rng(4)
+    coords = rng.normal(size=(40, 2)).astype(np.float32)
+    blob = map_payload(m, make_projection("axes"), coords, None, coords, thumbs=rng.random((40, 1, 28, 28)))
+    page = map_page(browser, blob)
+    try:
+        page.evaluate(MOUNT)
+        assert page.locator(".vx-chip").count() == 0
+        i, x, y = page.evaluate("""() => { const S = window.__m.state, P = S.screenCoords(), r = S.over.getBoundingClientRect();
+            for (let i = 0; i < P.length; i++) { const [x, y] = P[i];
+              if (P.every(([a, b], j) => j === i || Math.hypot(a - x, b - y) > 8)) return [i, r.left + x, r.top + y]; }
+            return [-1, 0, 0]; }""")
+        assert i >= 0
+        page.mouse.move(x, y)
+        page.wait_for_function("() => window.__m.state.tip.style.display === 'block'", timeout=10_000)
+        assert page.evaluate("() => window.__m.state.tipText.textContent") == f"image {i}"
+    finally:
+        page.close()

@@ -106,7 +106,7 @@ function tileOptions(S) {
 
 function legend(S) {
   S.legend.innerHTML = "";
-  const labs = S.labs;
+  const labs = S.header.unlabelled ? [] : S.labs;  // no labels given: nothing to name or hide
   for (const lab of labs) {
     const b = document.createElement("button");
     b.className = "vx-chip" + (S.hidden.has(lab) ? " off" : "");

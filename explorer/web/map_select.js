@@ -72,7 +72,8 @@ export function showTip(S, i, px, py) {
   const scale = Math.max(1, Math.round(56 / S.model.W));
   S.tipCanvas.width = S.model.W * scale; S.tipCanvas.height = S.model.H * scale;
   drawImage(S.tipCanvas, img, S.model.C, S.model.H, S.model.W);
-  S.tipText.textContent = `image ${i + (S.header.index_offset || 0)} · label ${S.labels[i]}`;
+  const label = S.header.unlabelled ? "" : ` · label ${S.labels[i]}`;  // images given without labels: none
+  S.tipText.textContent = `image ${i + (S.header.index_offset || 0)}${label}`;
   S.tip.style.display = "block";
   S.tip.style.left = Math.min(px + 14, S.w - 80) + "px"; S.tip.style.top = Math.max(py - 80, 0) + "px";
   S.tipIndex = i;

@@ -122,6 +122,7 @@ def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.n
     decoded means); the person can change it on the map. deflate: the thumbnails as "thumbs_z", zlib-deflated
     bytes (thumbs_z_bytes long) in float32 words, for a blob that travels as it is (an exported file deflates
     its whole blob instead)."""
+    unlabelled = labels is None  # one colour, and no label named where none was given
     labels = np.zeros(len(coords)) if labels is None else np.asarray(labels)
     arrays: dict[str, Any] = {"coords": np.asarray(coords, np.float32), "labels": labels.astype(np.float32)}
     mode = map_mode(proj)
@@ -133,7 +134,7 @@ def map_parts(proj: Any, coords: np.ndarray, labels: np.ndarray | None, mu: np.n
         arrays["mu"] = np.asarray(mu, np.float32)
     numbers: dict[str, Any] = {"mode": mode, "index_offset": index_offset, "height": height,
                                "tiles": tile_code(tiles or ("image" if thumbs is not None else "decoded")),
-                               **(marks or {})}
+                               **(marks or {}), **({"unlabelled": 1} if unlabelled else {})}
     if thumbs is not None and deflate:
         packed = zlib.compress(thumb_words(thumbs).view(np.uint8).tobytes(), THUMB_DEFLATE_LEVEL)
         arrays["thumbs_z"] = byte_words(np.frombuffer(packed, np.uint8))
