@@ -3,6 +3,7 @@
 // (or, on empty space, that z). Knows no host: an adapter passes it blobs and callbacks.
 // Header numbers (explorer/web/payload.py map_payload): mode MAP_AXES = the latent's own axes, MAP_PCA
 // (z = mean + p U), MAP_NEAREST = a non-invertible map (t-SNE, UMAP: the nearest encoded point is decoded).
+import { canInflate, inflate, sameBytes } from "./bytes.js";
 import { loadHoles } from "./map_holes.js";
 import { applyMarks, loadMarks } from "./map_marks.js";
 import { sx, sy } from "./map_coords.js";
@@ -73,23 +74,17 @@ function load(S, blob) {
 // (Safari before 16.4) draws the map without them and says so
 function inflateThumbs(S, p) {
   const h = p.header, z = p.arrays.thumbs_z.data, bytes = new Uint8Array(z.buffer, z.byteOffset, h.thumbs_z_bytes);
-  const kept = S.inflated;
-  let same = !!kept && kept.bytes.length === bytes.length;
-  for (let i = 0; same && i < bytes.length; i++) same = kept.bytes[i] === bytes[i];
-  if (same) {
-    S.thumbs = kept.thumbs; loadTiles(S, p); tileOptions(S); return;
-  }
-  if (typeof DecompressionStream === "undefined") {
+  if (S.inflated && sameBytes(S.inflated.bytes, bytes)) { S.thumbs = S.inflated.thumbs; loadTiles(S, p); tileOptions(S); return; }
+  if (!canInflate()) {
     S.info.textContent = "This browser cannot unpack the map's pictures (no DecompressionStream): the map works without them.";
     return;
   }
-  S.thumbsReady = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate")))
-    .arrayBuffer().then((buf) => {
-      if (S.header !== h) return;
-      S.thumbs = new Uint8Array(buf);
-      S.inflated = { bytes: bytes.slice(), thumbs: S.thumbs };
-      loadTiles(S, p); tileOptions(S); redraw(S);
-    }).catch((err) => { if (S.header === h) S.info.textContent = "The map's pictures could not be unpacked: " + err.message; });
+  S.thumbsReady = inflate(bytes).then((thumbs) => {
+    if (S.header !== h) return;
+    S.thumbs = thumbs;
+    S.inflated = { bytes: bytes.slice(), thumbs };
+    loadTiles(S, p); tileOptions(S); redraw(S);
+  }).catch((err) => { if (S.header === h) S.info.textContent = "The map's pictures could not be unpacked: " + err.message; });
 }
 
 // the zoomed-in sources this blob can give, the one drawn chosen; no choice to make: no control

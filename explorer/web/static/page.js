@@ -1,6 +1,7 @@
 // The exported page (explorer/web/export.py writes it into one HTML file): reads the blob inlined in the file,
 // mounts the core's map, decoder sliders and drawing pad on it, and keeps the two chosen points with the
 // interpolation strip between them. Nothing is fetched: the blob is base64 text in the file, inflated here.
+import { canInflate, inflate } from "../bytes.js";
 import { MAP_NEAREST } from "../codes.js";
 import { mountSliders } from "../decoder_sliders.js";
 import { mountDraw } from "../draw.js";
@@ -35,8 +36,7 @@ function widen(raw, half) {
 async function readBlob(el) {
   const text = atob(el.textContent.trim()), bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-  return widen(new Uint8Array(await new Response(stream).arrayBuffer()), JSON.parse(el.dataset.half || "[]"));
+  return widen(await inflate(bytes), JSON.parse(el.dataset.half || "[]"));
 }
 
 const el = (parent, tag, cls, text) => {
@@ -126,5 +126,5 @@ if (document.getElementById("vp-blob")) start().catch((err) => {
   const root = document.getElementById("vp-root");
   root.replaceChildren();
   el(root, "p", "vp-error", "This page could not load its model: " + err.message
-    + (typeof DecompressionStream === "undefined" ? " (this browser is too old to unpack it: use one from 2023 or later)" : ""));
+    + (!canInflate() ? " (this browser is too old to unpack it: use one from 2023 or later)" : ""));
 });

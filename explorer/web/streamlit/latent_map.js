@@ -3,6 +3,7 @@
 // page arrives as a "vaex:drawn" event on document. The data is the blob (model and points), the same bytes on
 // every click's rerun, so Streamlit sends a reference to the copy the browser holds; the marks (the star, the
 // selection, lines: a few numbers) come from their own component (./map_marks.js) as a "vaex:marks" event.
+import { sameBytes } from "../bytes.js";
 import { mountMap } from "../latent_map.js";
 import { marksFor } from "./map_marks.js";
 
@@ -13,13 +14,6 @@ function widgetKey(el) {
   const m = box ? /(?:^|\s)st-key-(\S+)/.exec(box.className) : null;
   return m ? m[1] : "";
 }
-
-const sameBytes = (a, b) => {
-  if (a === b) return true;
-  if (!a || !b || a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-};
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
