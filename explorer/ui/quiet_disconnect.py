@@ -9,19 +9,20 @@ a request quietly.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Callable
 
 from starlette.requests import ClientDisconnect
 
+from explorer.ui.asgi import ASGIApp, Scope
+
 log = logging.getLogger(__name__)
-ASGIApp = Callable[[MutableMapping[str, Any], Callable, Callable], Awaitable[None]]
 
 
 class QuietDisconnect:
     def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         try:
             await self.app(scope, receive, send)
         except ClientDisconnect:

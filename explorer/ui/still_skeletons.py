@@ -9,18 +9,15 @@ script (an st.html or st.markdown style arrives after its own code has loaded). 
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Callable, MutableMapping
 
-from explorer.ui.training.token_cookie import is_page
+from explorer.ui.asgi import CONDITIONAL, ASGIApp, Scope, is_html, is_page
 
 STYLE = (b"<style data-vx=\"still-skeletons\">[data-testid='stSkeleton'], [data-testid='stSkeleton'] * "
          b"{ animation: none !important; }</style>")
 # the page as Streamlit stores it: plain (no gzip to undo), and whole (no 304 that would keep an older head)
-_DROPPED = (b"accept-encoding", b"if-none-match", b"if-modified-since", b"range")
+_DROPPED = (b"accept-encoding", b"range", *CONDITIONAL)
 _STALE = (b"content-length", b"etag", b"last-modified")  # they describe Streamlit's file, not the page we send
-
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 
 def with_style(html: bytes) -> bytes:
@@ -47,9 +44,8 @@ class StillSkeletons:
             nonlocal start
             if message["type"] == "http.response.start":
                 headers = message.get("headers", [])
-                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
                 plain = not any(k.lower() == b"content-encoding" for k, v in headers)
-                if message.get("status") == 200 and html and plain:
+                if message.get("status") == 200 and is_html(headers) and plain:
                     start = message  # held until the whole body is here: its length changes
                     return
             elif message["type"] == "http.response.body" and start is not None:

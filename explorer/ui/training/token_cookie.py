@@ -11,28 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Callable, MutableMapping
 from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
 
 from explorer.store import browsers, saves
+from explorer.ui.asgi import CONDITIONAL, ASGIApp, Scope, is_html, is_page
 
 COOKIE = "vaex_token"
 MAX_AGE_S = 7 * 24 * 3600  # a week: a class a week apart starts afresh
 CLAIM = browsers.CLAIM_PARAM
-_CONDITIONAL = (b"if-none-match", b"if-modified-since")  # a 304 would carry no page to put the cookie on
-_NOT_PAGES = {"_stcore", "component", "media"}
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
-
-
-def is_page(path: str) -> bool:
-    """A URL whose answer is the app's HTML: a page (/, /map, /train) or index.html; not a file or a route."""
-    parts = path.split("/")
-    return not _NOT_PAGES.intersection(parts) and ("." not in parts[-1] or parts[-1] == "index.html")
 
 
 def sent_token(scope: Scope) -> str:
@@ -60,14 +50,14 @@ class TokenCookie:
         fresh = await asyncio.get_running_loop().run_in_executor(None, self.fresh_token, scope)
         if fresh is None:
             return await self.app(scope, receive, send)
-        scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k not in _CONDITIONAL])
+        # asked whole: a 304 would carry no page to put the cookie on
+        scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k not in CONDITIONAL])
         cookie = set_cookie(fresh, scope.get("scheme") == "https")
 
         async def send_with_cookie(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
-                if html:
+                if is_html(headers):
                     message = dict(message, headers=headers + [(b"set-cookie", cookie)])
             await send(message)
 
