@@ -14,16 +14,13 @@ import argparse
 import collections
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks.class_open import drawn_at, ready_script, warm
-from benchmarks.page_cpu import BARE, TICKS, descendants
-from tests.browser_harness import REPO, VIEWPORT, AppServer, free_port, launch
+from benchmarks.page_cpu import TICKS, Bare, descendants
+from tests.browser_harness import REPO, VIEWPORT, AppServer, launch
 
 
 def by_kind(server_pid: int) -> collections.Counter:
@@ -53,32 +50,6 @@ def machine_s() -> tuple[float, float]:
     """(all, idle) CPU seconds of the machine since boot."""
     v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return sum(v) / TICKS, (v[3] + v[4]) / TICKS
-
-
-class Bare:
-    """A bare Streamlit page on a server of its own."""
-
-    def __enter__(self) -> "Bare":
-        self.dir = Path(tempfile.mkdtemp(prefix="vaex-bare-"))
-        (self.dir / "bare.py").write_text(BARE)
-        port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "bare.py", "--server.headless", "true",
-                                      "--server.port", str(port), "--server.address", "127.0.0.1",
-                                      "--browser.gatherUsageStats", "false"], cwd=self.dir,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("the bare Streamlit server did not answer")
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def run(sessions: int, bare: bool) -> None:

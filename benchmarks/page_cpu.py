@@ -83,6 +83,32 @@ def opens(browser, url: str, ready: str, server_pid: int, n: int) -> list[tuple[
     return rows
 
 
+class Bare:
+    """A bare Streamlit page on a server of its own."""
+
+    def __enter__(self) -> "Bare":
+        self.dir = Path(tempfile.mkdtemp(prefix="vaex-bare-"))
+        (self.dir / "bare.py").write_text(BARE)
+        port = free_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "bare.py", "--server.headless", "true",
+                                      "--server.port", str(port), "--server.address", "127.0.0.1",
+                                      "--browser.gatherUsageStats", "false"], cwd=self.dir,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("the bare Streamlit server did not answer")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4)
@@ -90,29 +116,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="vaex-page-cpu-"))
-    (tmp / "bare.py").write_text(BARE)
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "bare.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=tmp, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # the bare server's health answer, as AppServer waits for the app's
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.3)
     env = {"EXPLORER_TRAINED_DIR": str(REPO / "trained"), "EXPLORER_CACHE_DIR": str(tmp / "cache")}
-    try:
-        with AppServer(env=env, log_path=tmp / "app.log") as app, sync_playwright() as p:
-            browser = launch(p)
-            rows = {"map page": opens(browser, f"{app.url}/map", ".vx-root[data-ready='1']", app.proc.pid, a.n),
-                    "bare Streamlit page": opens(browser, f"http://127.0.0.1:{port}/", "h1", bare.pid, a.n)}
-            browser.close()
-    finally:
-        bare.terminate()
-        bare.wait(10)
+    with Bare() as bare, AppServer(env=env, log_path=tmp / "app.log") as app, sync_playwright() as p:
+        browser = launch(p)
+        rows = {"map page": opens(browser, f"{app.url}/map", ".vx-root[data-ready='1']", app.proc.pid, a.n),
+                "bare Streamlit page": opens(browser, f"{bare.url}/", "h1", bare.proc.pid, a.n)}
+        browser.close()
     med = {k: [statistics.median(r[j] for r in v) for j in range(3)] for k, v in rows.items()}
     for k, (c, s, t) in med.items():
         print(f"{k:20s} browser CPU {c:5.2f} s  server CPU {s:5.2f} s  open {t:5.2f} s  (medians of {a.n})")
